@@ -1,0 +1,116 @@
+# strata — build, test, demo, bench.  See README.md.
+#
+#   make                      build build/strata
+#   make check                unit tests (plain and ASan+UBSan), fuzz corpora, integration tests
+#   make SANITIZE=address,undefined check
+#   make fuzz CC=clang        run every libFuzzer target for FUZZ_SECONDS each
+#   make demo                 loopback registry + busybox image -> pull -> mount -> run
+#   make bench                strata side by side with kernel overlayfs, fuse-overlayfs, skopeo+umoci
+#   make deps                 install Debian packages (scripts/deps.sh)
+
+CC ?= gcc
+PYTHON ?= /usr/bin/python3
+PKGS := fuse3 libarchive libcurl jansson libcrypto libzstd zlib libisal
+SANITIZE ?=
+BUILD ?= build$(if $(SANITIZE),-san)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lutil
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+.DEFAULT_GOAL := all
+
+# Modules, in link order (a module may use only those after it).
+MODULES := fs unpack fetch store util
+define module_rules
+$(1)_SRC := $$(wildcard $(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/lib$(1).a: $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+ARCHIVES := $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
+
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test-*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_LIB := $(BUILD)/tests/tap.o
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps check unit unit-san fuzz-corpus integration fuzz demo bench clean
+all: $(BUILD)/strata $(BUILD)/strata-overlayfs
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/strata: $(CLI_OBJ) $(ARCHIVES)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(ARCHIVES) $(LIBS)
+
+$(BUILD)/strata-overlayfs: $(BUILD)/strata
+	ln -sf strata $@
+
+$(BUILD)/tests/tap.o: tests/unit/tap.c tests/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(UNIT_LIB) $(ARCHIVES)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_LIB) $(ARCHIVES) $(LIBS)
+
+# Fuzz targets: under `make check` each runs once over its corpus through a
+# plain driver (tests/fuzz/driver.c); `make fuzz CC=clang` links libFuzzer.
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/driver.c $(ARCHIVES)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(ARCHIVES) $(LIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+unit-san:
+	$(MAKE) SANITIZE=address,undefined unit fuzz-corpus
+
+fuzz-corpus: $(FUZZ_RUN)
+	@set -e; for f in $(FUZZ_RUN); do n=$${f##*/fuzz-}; echo "== $$f tests/fuzz/corpus/$$n"; \
+		$$f tests/fuzz/corpus/$$n; done
+
+integration: all
+	$(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+
+check: deps all unit fuzz-corpus $(if $(SANITIZE),,unit-san) integration
+
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz SANITIZE=fuzzer,address,undefined fuzz-build
+	@set -e; for f in tests/fuzz/fuzz-*.c; do n=$$(basename $$f .c); n=$${n#fuzz-}; \
+		mkdir -p build-fuzz/corpus/$$n; \
+		build-fuzz/fuzz-$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+
+fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-%)
+$(BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(ARCHIVES)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
+
+demo: deps all
+	scripts/demo.sh
+
+bench: deps all
+	scripts/bench.sh
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

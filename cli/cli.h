@@ -1,0 +1,42 @@
+/* cli/ — the command table and what the commands share.  Only cli/ prints
+ * errors and exits.  Each command lives in cli/cmd-<verb>.c, parses only its
+ * own options and makes one call into a module. */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include "util/util.h"
+
+/* Global options, parsed before the verb. */
+struct globals {
+        const char *root;         /* --root, $STRATA_ROOT, or the default */
+        const char *config;       /* --config, or NULL for /etc/strata/config.json */
+        bool debug;               /* --debug */
+        const char *argv0;        /* how strata was invoked */
+};
+extern struct globals G;
+
+struct command {
+        const char *name;
+        int (*run)(int argc, char **argv);   /* argv[0] is the verb; returns exit status */
+        const char *usage;                   /* "strata pull [OPTIONS] REF" */
+        const char *summary;                 /* one line for `strata --help` */
+        const char *help;                    /* the options, for `strata help VERB` */
+};
+
+/* The verbs; one definition per cli/cmd-<verb>.c. */
+
+/* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
+ * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */
+int report_err(const struct err *e);
+/* usage_error() - "strata VERB: <msg>" plus a hint to --help; returns 2. */
+int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* wants_help() - true when argv holds -h/--help before a "--"; prints the
+ * verb's help then. */
+bool wants_help(const char *verb, int argc, char **argv);
+/* default_root() - the store directory in force (see struct globals). */
+const char *default_root(void);
+
+/* Debug lines go to stderr only with --debug. */
+void debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

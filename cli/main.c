@@ -1,0 +1,171 @@
+/* strata — the command table, global options and help. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STRATA_VERSION "0.1.0"
+
+struct globals G;
+
+/* One line per verb; keep them in the order `strata --help` lists them. */
+static const struct command commands[] = {
+        { NULL },
+};
+
+static const struct command *find_command(const char *name)
+{
+        for (const struct command *c = commands; c->name; c++)
+                if (!strcmp(c->name, name))
+                        return c;
+        return NULL;
+}
+
+static void print_main_help(FILE *f)
+{
+        fprintf(f,
+                "Usage: strata [OPTIONS] COMMAND [ARG...]\n\n"
+                "Pull, verify, unpack and mount container images, without a daemon.\n\n"
+                "Commands:\n");
+        for (const struct command *c = commands; c->name; c++)
+                fprintf(f, "  %-9s %s\n", c->name, c->summary);
+        fprintf(f,
+                "\nGlobal options:\n"
+                "      --root DIR      the store (default /var/lib/strata for root,\n"
+                "                      $XDG_DATA_HOME/strata otherwise; env STRATA_ROOT)\n"
+                "      --config FILE   configuration (default /etc/strata/config.json)\n"
+                "      --debug         print debug lines on stderr\n"
+                "  -h, --help          this help; `strata help COMMAND` for one command\n"
+                "  -v, --version       print the version\n");
+}
+
+static void print_command_help(const struct command *c)
+{
+        printf("Usage: %s\n\n%s\n", c->usage, c->summary);
+        if (c->help)
+                printf("\nOptions:\n%s", c->help);
+}
+
+bool wants_help(const char *verb, int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--"))
+                        break;
+                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                        const struct command *c = find_command(verb);
+                        if (c)
+                                print_command_help(c);
+                        return true;
+                }
+        }
+        return false;
+}
+
+int report_err(const struct err *e)
+{
+        fprintf(stderr, "strata: %s\n", e->msg[0] ? e->msg : strerror(e->code ? e->code : EIO));
+        return 1;
+}
+
+int usage_error(const char *verb, const char *fmt, ...)
+{
+        va_list ap;
+        fprintf(stderr, "strata %s: ", verb);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (see 'strata %s --help')\n", verb);
+        return 2;
+}
+
+void debugf(const char *fmt, ...)
+{
+        if (!G.debug)
+                return;
+        va_list ap;
+        fputs("strata: debug: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+const char *default_root(void)
+{
+        static char *computed;
+        if (G.root)
+                return G.root;
+        const char *env = getenv("STRATA_ROOT");
+        if (env && *env)
+                return env;
+        if (geteuid() == 0)
+                return "/var/lib/strata";
+        if (!computed) {
+                const char *x = getenv("XDG_DATA_HOME");
+                const char *home = getenv("HOME");
+                if (x && *x)
+                        computed = xasprintf("%s/strata", x);
+                else
+                        computed = xasprintf("%s/.local/share/strata", home ? home : "/tmp");
+        }
+        return computed;
+}
+
+int main(int argc, char **argv)
+{
+        G.argv0 = argv[0];
+
+        static const struct option opts[] = {
+                { "root", required_argument, NULL, 'r' },
+                { "config", required_argument, NULL, 'c' },
+                { "debug", no_argument, NULL, 'D' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'v' },
+                { 0 }
+        };
+        int c;
+        /* "+" stops at the first non-option: the verb. */
+        while ((c = getopt_long(argc, argv, "+hvD", opts, NULL)) != -1) {
+                switch (c) {
+                case 'r': G.root = optarg; break;
+                case 'c': G.config = optarg; break;
+                case 'D': G.debug = true; break;
+                case 'h': print_main_help(stdout); return 0;
+                case 'v': printf("strata version %s\n", STRATA_VERSION); return 0;
+                default: print_main_help(stderr); return 2;
+                }
+        }
+        if (optind >= argc) {
+                print_main_help(stderr);
+                return 2;
+        }
+        const char *verb = argv[optind];
+        if (!strcmp(verb, "help")) {
+                if (optind + 1 >= argc) {
+                        print_main_help(stdout);
+                        return 0;
+                }
+                const struct command *hc = find_command(argv[optind + 1]);
+                if (!hc) {
+                        fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", argv[optind + 1]);
+                        return 2;
+                }
+                print_command_help(hc);
+                return 0;
+        }
+        if (!strcmp(verb, "version")) {
+                printf("strata version %s\n", STRATA_VERSION);
+                return 0;
+        }
+        const struct command *cmd = find_command(verb);
+        if (!cmd) {
+                fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", verb);
+                return 2;
+        }
+        if (wants_help(verb, argc - optind, argv + optind))
+                return 0;
+        int vi = optind;
+        optind = 0;   /* let the verb's own getopt start afresh */
+        return cmd->run(argc - vi, argv + vi);
+}

@@ -1,0 +1,233 @@
+/* Image records: ROOT/images.json (invariant (3) of store.h).
+ *
+ *   { "version": 1,
+ *     "images": { "<config digest>": { "manifest": ..., "index": ..., "platform": ...,
+ *                 "created": <unix>, "pulled": <unix>, "size": <bytes>,
+ *                 "layers": [ { "digest", "diff_id", "media_type", "size" } ] } },
+ *     "names":  { "REGISTRY/REPO:TAG": "<config digest>", ... } }
+ */
+#include "store-internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define IMAGES_MAX (64u << 20)   /* ceiling on images.json */
+
+static void json_decref_p(json_t **j)
+{
+        json_decref(*j);
+}
+#define _cleanup_json_ _cleanup_(json_decref_p)
+
+/* Load images.json; a missing file is an empty store. */
+static int load_index(struct store *s, json_t **out, struct err *e)
+{
+        _cleanup_free_ char *path = store_path(s, "images.json");
+        struct buf b = BUF_INIT(IMAGES_MAX);
+        int r = read_file_bounded(path, IMAGES_MAX, &b, e);
+        if (r == -ENOENT) {
+                err_clear(e);
+                buf_free(&b);
+                *out = json_pack("{s:i, s:{}, s:{}}", "version", 1, "images", "names");
+                return 0;
+        }
+        if (r < 0) {
+                buf_free(&b);
+                return r;
+        }
+        json_error_t je;
+        json_t *j = json_loadb(b.data, b.len, 0, &je);
+        buf_free(&b);
+        if (!j || !json_is_object(json_object_get(j, "images")) || !json_is_object(json_object_get(j, "names"))) {
+                json_decref(j);
+                return err_setx(e, EBADMSG, "%s: corrupt: %s", path, j ? "missing images/names" : je.text);
+        }
+        *out = j;
+        return 0;
+}
+
+static int save_index(struct store *s, json_t *j, struct err *e)
+{
+        _cleanup_free_ char *path = store_path(s, "images.json");
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+        if (!text)
+                return err_setx(e, ENOMEM, "encode %s", path);
+        return write_file_atomic(path, text, strlen(text), 0600, e);
+}
+
+static json_t *image_to_json(const struct store_image *im)
+{
+        json_t *layers = json_array();
+        for (size_t i = 0; i < im->n_layers; i++) {
+                const struct store_layer *l = &im->layers[i];
+                json_array_append_new(layers, json_pack("{s:s, s:s, s:s?, s:I}", "digest", l->digest, "diff_id",
+                                                        l->diff_id, "media_type", l->media_type, "size",
+                                                        (json_int_t)l->size));
+        }
+        return json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:I, s:o}", "manifest", im->manifest, "index", im->index,
+                         "platform", im->platform, "created", (json_int_t)im->created, "pulled",
+                         (json_int_t)im->pulled, "size", (json_int_t)im->size, "layers", layers);
+}
+
+static char *jstr(json_t *o, const char *key)
+{
+        const char *v = json_string_value(json_object_get(o, key));
+        return v ? xstrdup(v) : NULL;
+}
+
+static int image_from_json(json_t *root, const char *id, json_t *o, struct store_image *im, struct err *e)
+{
+        memset(im, 0, sizeof *im);
+        im->id = xstrdup(id);
+        im->manifest = jstr(o, "manifest");
+        im->index = jstr(o, "index");
+        im->platform = jstr(o, "platform");
+        im->created = (time_t)json_integer_value(json_object_get(o, "created"));
+        im->pulled = (time_t)json_integer_value(json_object_get(o, "pulled"));
+        im->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
+        json_t *layers = json_object_get(o, "layers");
+        if (!im->manifest || !json_is_array(layers)) {
+                store_image_free(im);
+                return err_setx(e, EBADMSG, "images.json: image %s is corrupt", id);
+        }
+        im->n_layers = json_array_size(layers);
+        im->layers = xcalloc(im->n_layers ? im->n_layers : 1, sizeof *im->layers);
+        for (size_t i = 0; i < im->n_layers; i++) {
+                json_t *l = json_array_get(layers, i);
+                im->layers[i].digest = jstr(l, "digest");
+                im->layers[i].diff_id = jstr(l, "diff_id");
+                im->layers[i].media_type = jstr(l, "media_type");
+                im->layers[i].size = (uint64_t)json_integer_value(json_object_get(l, "size"));
+                if (!digest_valid(im->layers[i].digest) || !digest_valid(im->layers[i].diff_id)) {
+                        store_image_free(im);
+                        return err_setx(e, EBADMSG, "images.json: image %s: layer %zu is corrupt", id, i);
+                }
+        }
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(root, "names"), name, v) {
+                if (json_is_string(v) && !strcmp(json_string_value(v), id)) {
+                        im->names = xrealloc(im->names, (im->n_names + 1) * sizeof *im->names);
+                        im->names[im->n_names++] = xstrdup(name);
+                }
+        }
+        return 0;
+}
+
+void store_image_free(struct store_image *im)
+{
+        if (!im)
+                return;
+        free(im->id);
+        free(im->manifest);
+        free(im->index);
+        free(im->platform);
+        for (size_t i = 0; i < im->n_layers; i++) {
+                free(im->layers[i].digest);
+                free(im->layers[i].diff_id);
+                free(im->layers[i].media_type);
+        }
+        free(im->layers);
+        for (size_t i = 0; i < im->n_names; i++)
+                free(im->names[i]);
+        free(im->names);
+        memset(im, 0, sizeof *im);
+}
+
+int store_add_image(struct store *s, const struct store_image *im, const char *name, struct err *e)
+{
+        if (!digest_valid(im->id))
+                return err_setx(e, EINVAL, "invalid image id '%s'", im->id ? im->id : "");
+        int r = store_lock(s, e);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *j = NULL;
+        r = load_index(s, &j, e);
+        if (r >= 0) {
+                json_object_set_new(json_object_get(j, "images"), im->id, image_to_json(im));
+                if (name)
+                        json_object_set_new(json_object_get(j, "names"), name, json_string(im->id));
+                r = save_index(s, j, e);
+        }
+        store_unlock(s);
+        return r;
+}
+
+/* An ID or ID prefix, with or without "sha256:", as docker accepts. */
+static const char *match_id(json_t *images, const char *name, struct err *e, int *r)
+{
+        const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+        size_t n = strlen(hex);
+        *r = -ENOENT;
+        if (n == 0 || n > SHA256_HEX_LEN || strspn(hex, "0123456789abcdef") != n)
+                return NULL;
+        const char *found = NULL, *id;
+        json_t *v;
+        json_object_foreach(images, id, v) {
+                if (strncmp(id + 7, hex, n) != 0)
+                        continue;
+                if (found) {
+                        *r = err_setx(e, EINVAL, "image ID prefix '%s' is ambiguous", name);
+                        return NULL;
+                }
+                found = id;
+        }
+        if (found)
+                *r = 0;
+        return found;
+}
+
+int store_find_image(struct store *s, const char *name, struct store_image *out, struct err *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        int r = load_index(s, &j, e);
+        if (r < 0)
+                return r;
+        json_t *images = json_object_get(j, "images");
+        const char *id = json_string_value(json_object_get(json_object_get(j, "names"), name));
+        if (!id) {
+                id = match_id(images, name, e, &r);
+                if (!id)
+                        return r == -ENOENT ? err_setx(e, ENOENT, "no such image: %s", name) : r;
+        }
+        json_t *o = json_object_get(images, id);
+        if (!o)
+                return err_setx(e, EBADMSG, "images.json: name %s points to missing image %s", name, id);
+        return image_from_json(j, id, o, out, e);
+}
+
+static int cmp_pulled(const void *a, const void *b)
+{
+        const struct store_image *x = a, *y = b;
+        if (x->pulled != y->pulled)
+                return x->pulled > y->pulled ? -1 : 1;
+        return strcmp(x->id, y->id);
+}
+
+int store_list_images(struct store *s, struct store_image **out, size_t *n, struct err *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        int r = load_index(s, &j, e);
+        if (r < 0)
+                return r;
+        json_t *images = json_object_get(j, "images");
+        size_t cnt = json_object_size(images), i = 0;
+        struct store_image *v = xcalloc(cnt ? cnt : 1, sizeof *v);
+        const char *id;
+        json_t *o;
+        json_object_foreach(images, id, o) {
+                r = image_from_json(j, id, o, &v[i], e);
+                if (r < 0) {
+                        while (i > 0)
+                                store_image_free(&v[--i]);
+                        free(v);
+                        return r;
+                }
+                i++;
+        }
+        qsort(v, i, sizeof *v, cmp_pulled);
+        *out = v;
+        *n = i;
+        return 0;
+}

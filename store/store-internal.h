@@ -1,0 +1,17 @@
+/* Private to store/: the store handle shared by the store's files. */
+#ifndef STRATA_STORE_INTERNAL_H
+#define STRATA_STORE_INTERNAL_H
+
+#include "store.h"
+
+struct store {
+        char *root;
+        int root_fd;       /* O_DIRECTORY fd of ROOT */
+        int lock_fd;       /* ROOT/lock, flock()ed by store_lock() */
+        int lock_depth;    /* store_lock() nests within one process */
+};
+
+/* "<ROOT>/<fmt...>", caller frees. */
+char *store_path(const struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,218 @@
+/* The store handle, its lock, and blobs (invariants (1) and (5) of store.h). */
+#include "store-internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+char *store_path(const struct store *s, const char *fmt, ...)
+{
+        va_list ap;
+        _cleanup_free_ char *rel = NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&rel, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        return xasprintf("%s/%s", s->root, rel);
+}
+
+/* Extraction dirs are named tmp/layer-<hex>-<pid>-<n>: one whose process is
+ * gone was interrupted and is removed (invariant (5)).  .partial downloads
+ * stay: they are resumed. */
+static void remove_stale_tmpdirs(struct store *s)
+{
+        int fd = openat(s->root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, "layer-", 6) != 0)
+                        continue;
+                /* layer-<64 hex>-<pid>-<n> */
+                int pid = 0;
+                unsigned n;
+                if (strlen(de->d_name) < 6 + SHA256_HEX_LEN + 4 ||
+                    sscanf(de->d_name + 6 + SHA256_HEX_LEN, "-%d-%u", &pid, &n) != 2)
+                        continue;
+                if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+                        continue;
+                struct err e = { 0 };
+                rm_rf_at(dirfd(d), de->d_name, &e);
+        }
+        closedir(d);
+}
+
+int store_open(const char *root, struct store **out, struct err *e)
+{
+        static const char *const dirs[] = { "blobs", "blobs/sha256", "layers", "tmp", "mounts" };
+        int r = mkdir_p(root, 0700, e);
+        if (r < 0)
+                return err_wrap(e, "store %s", root);
+        _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return err_set(e, errno, "open store %s", root);
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+                if (mkdirat(rfd, dirs[i], 0700) < 0 && errno != EEXIST)
+                        return err_set(e, errno, "store %s: mkdir %s", root, dirs[i]);
+        int lfd = openat(rfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lfd < 0)
+                return err_set(e, errno, "store %s: open lock", root);
+        struct store *s = xcalloc(1, sizeof *s);
+        s->root = xstrdup(root);
+        s->root_fd = TAKE_FD(rfd);
+        s->lock_fd = lfd;
+        remove_stale_tmpdirs(s);
+        *out = s;
+        return 0;
+}
+
+void store_close(struct store *s)
+{
+        if (!s)
+                return;
+        close(s->root_fd);
+        close(s->lock_fd);
+        free(s->root);
+        free(s);
+}
+
+const char *store_root(const struct store *s)
+{
+        return s->root;
+}
+
+int store_lock(struct store *s, struct err *e)
+{
+        if (s->lock_depth++ > 0)
+                return 0;
+        while (flock(s->lock_fd, LOCK_EX) < 0) {
+                if (errno == EINTR)
+                        continue;
+                s->lock_depth--;
+                return err_set(e, errno, "lock store %s", s->root);
+        }
+        return 0;
+}
+
+void store_unlock(struct store *s)
+{
+        if (s->lock_depth > 0 && --s->lock_depth == 0)
+                flock(s->lock_fd, LOCK_UN);
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+static char *blob_rel(const char *digest)
+{
+        return xasprintf("blobs/sha256/%s", digest_hex(digest));
+}
+
+bool store_has_blob(struct store *s, const char *digest)
+{
+        if (!digest_valid(digest))
+                return false;
+        _cleanup_free_ char *rel = blob_rel(digest);
+        return faccessat(s->root_fd, rel, F_OK, 0) == 0;
+}
+
+char *store_blob_path(struct store *s, const char *digest)
+{
+        return store_path(s, "blobs/sha256/%s", digest_hex(digest));
+}
+
+int store_read_blob(struct store *s, const char *digest, size_t max, struct buf *out, struct err *e)
+{
+        if (!digest_valid(digest))
+                return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        _cleanup_free_ char *path = store_blob_path(s, digest);
+        int r = read_file_bounded(path, max, out, e);
+        if (r < 0)
+                return err_wrap(e, "blob %s", digest);
+        return 0;
+}
+
+int store_put_blob(struct store *s, const char *digest, const void *p, size_t n, struct err *e)
+{
+        if (!digest_valid(digest))
+                return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        char got[DIGEST_STR_LEN + 1];
+        sha256_digest(p, n, got);
+        if (strcmp(got, digest) != 0)
+                return err_setx(e, EBADMSG, "blob %s: content has digest %s", digest, got);
+        if (store_has_blob(s, digest))
+                return 0;
+        _cleanup_free_ char *path = store_blob_path(s, digest);
+        return write_file_atomic(path, p, n, 0600, e);
+}
+
+int store_blob_lock(struct store *s, const char *digest, int *lockfd, struct err *e)
+{
+        if (!digest_valid(digest))
+                return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        _cleanup_free_ char *rel = xasprintf("tmp/%s.lock", digest_hex(digest));
+        _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return err_set(e, errno, "open lock for %s", digest);
+        while (flock(fd, LOCK_EX) < 0) {
+                if (errno != EINTR)
+                        return err_set(e, errno, "lock %s", digest);
+        }
+        *lockfd = TAKE_FD(fd);
+        return 0;
+}
+
+void store_blob_unlock(int lockfd)
+{
+        if (lockfd >= 0)
+                close(lockfd);   /* closing drops the flock */
+}
+
+int store_open_partial(struct store *s, const char *digest, int *fd, uint64_t *have, struct err *e)
+{
+        if (!digest_valid(digest))
+                return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        _cleanup_free_ char *rel = xasprintf("tmp/%s.partial", digest_hex(digest));
+        _cleanup_close_ int f = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (f < 0)
+                return err_set(e, errno, "open partial download of %s", digest);
+        struct stat st;
+        if (fstat(f, &st) < 0)
+                return err_set(e, errno, "stat partial download of %s", digest);
+        *have = (uint64_t)st.st_size;
+        *fd = TAKE_FD(f);
+        return 0;
+}
+
+int store_commit_partial(struct store *s, const char *digest, int fd, struct err *e)
+{
+        _cleanup_close_ int f = fd;
+        if (!digest_valid(digest))
+                return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        if (fsync(f) < 0)
+                return err_set(e, errno, "fsync download of %s", digest);
+        _cleanup_free_ char *from = xasprintf("tmp/%s.partial", digest_hex(digest));
+        _cleanup_free_ char *to = blob_rel(digest);
+        if (renameat(s->root_fd, from, s->root_fd, to) < 0)
+                return err_set(e, errno, "store blob %s", digest);
+        _cleanup_close_ int dfd = openat(s->root_fd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+                return err_set(e, errno, "fsync blobs directory");
+        return 0;
+}
+
+void store_discard_partial(struct store *s, const char *digest)
+{
+        if (!digest_valid(digest))
+                return;
+        _cleanup_free_ char *rel = xasprintf("tmp/%s.partial", digest_hex(digest));
+        unlinkat(s->root_fd, rel, 0);
+}

@@ -1,0 +1,123 @@
+/* store/ — the on-disk, content-addressed store.
+ *
+ * Layout under ROOT (see README "The store"):
+ *   ROOT/lock                      flock(LOCK_EX) held while images.json changes
+ *   ROOT/images.json               image records and names; replaced with rename()
+ *   ROOT/blobs/sha256/<hex>        verified blobs: manifests, configs, layer blobs
+ *   ROOT/layers/<hex>/diff/        an extracted layer (<hex> = its diff_id), overlayfs format
+ *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
+ *   ROOT/tmp/                      partial downloads (<hex>.partial), per-blob locks
+ *                                  (<hex>.lock), extraction dirs (layer-<hex>-<pid>-<n>)
+ *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json
+ *
+ * STORE INVARIANTS
+ * (1) blobs/sha256/<hex> holds exactly the bytes that hash to <hex>: a blob is
+ *     written to tmp/, verified, fsynced and renamed in.
+ * (2) layers/<hex> exists only once every entry of the layer was applied and
+ *     its diff_id checked: it is extracted under tmp/ and renamed in whole.
+ * (3) images.json is replaced with rename() under ROOT/lock; no reader sees half
+ *     of it, no writer loses another's change.
+ * (4) a layer or blob is removed only under ROOT/lock, when no image record
+ *     and no live mount uses it.
+ * (5) anything under tmp/ is never taken as complete; a rerun resumes a
+ *     .partial download (Range) or starts over.
+ *
+ * Every function returns 0 (or a documented value) or -errno with @e set, and
+ * never logs. */
+#ifndef STRATA_STORE_H
+#define STRATA_STORE_H
+
+#include "util/util.h"
+#include <time.h>
+
+struct store;
+
+/* store_open() - open (creating when missing) the store at @root. */
+int store_open(const char *root, struct store **out, struct err *e);
+void store_close(struct store *s);               /* accepts NULL */
+const char *store_root(const struct store *s);
+
+/* store_lock() / store_unlock() - the store-wide lock of invariant (3). */
+int store_lock(struct store *s, struct err *e);
+void store_unlock(struct store *s);
+
+/* ---------------------------------------------------------------- blobs */
+
+bool store_has_blob(struct store *s, const char *digest);
+/* store_blob_path() - ROOT/blobs/sha256/<hex>; caller frees. */
+char *store_blob_path(struct store *s, const char *digest);
+/* store_read_blob() - read a stored blob of at most @max bytes into @out. */
+int store_read_blob(struct store *s, const char *digest, size_t max, struct buf *out, struct err *e);
+/* store_put_blob() - store a small blob held in memory; its sha256 must equal
+ * @digest (else -EBADMSG, nothing written). */
+int store_put_blob(struct store *s, const char *digest, const void *p, size_t n, struct err *e);
+
+/* store_blob_lock() - take the per-blob lock (blocking flock on tmp/<hex>.lock)
+ * so that one process downloads a blob while the others wait for it.
+ * On success *@lockfd holds the lock; release with store_blob_unlock(). */
+int store_blob_lock(struct store *s, const char *digest, int *lockfd, struct err *e);
+void store_blob_unlock(int lockfd);              /* accepts -1 */
+/* store_open_partial() - open tmp/<hex>.partial for appending, creating it
+ * when missing; *@have is its current length (resume offset).  The caller
+ * must hold the blob lock. */
+int store_open_partial(struct store *s, const char *digest, int *fd, uint64_t *have, struct err *e);
+/* store_commit_partial() - fsync and rename tmp/<hex>.partial to the blob.
+ * The caller has verified size and digest.  @fd is closed, success or not. */
+int store_commit_partial(struct store *s, const char *digest, int fd, struct err *e);
+/* store_discard_partial() - delete tmp/<hex>.partial (after a mismatch). */
+void store_discard_partial(struct store *s, const char *digest);
+
+/* --------------------------------------------------------------- layers */
+
+bool store_has_layer(struct store *s, const char *diff_id);
+/* store_layer_path() - ROOT/layers/<hex>/diff (the tree to stack); caller frees. */
+char *store_layer_path(struct store *s, const char *diff_id);
+/* store_layer_tmpdir() - make a fresh empty directory under tmp/ for
+ * extracting @diff_id; *@path is its path (caller frees) and *@dirfd an
+ * O_DIRECTORY fd of it (caller closes). */
+int store_layer_tmpdir(struct store *s, const char *diff_id, char **path, int *dirfd, struct err *e);
+/* store_commit_layer() - move an extraction dir made by store_layer_tmpdir()
+ * into place as layers/<hex>, with @meta_json (may be NULL) as its layer.json.
+ * When the layer is already there (another process won), the tmp dir is
+ * removed and 0 returned. */
+int store_commit_layer(struct store *s, const char *diff_id, const char *tmpdir, const char *meta_json, struct err *e);
+/* store_discard_tmpdir() - remove an extraction dir (after a failure). */
+void store_discard_tmpdir(struct store *s, const char *tmpdir);
+
+/* --------------------------------------------------------------- images */
+
+struct store_layer {
+        char *digest;          /* the (compressed) blob's digest */
+        char *diff_id;         /* sha256 of the uncompressed tar */
+        char *media_type;
+        uint64_t size;         /* compressed size, from the manifest */
+};
+
+/* One image, keyed by its config digest (docker's IMAGE ID). */
+struct store_image {
+        char *id;              /* config digest "sha256:..." */
+        char *manifest;        /* manifest digest */
+        char *index;           /* index / manifest list digest, or NULL */
+        char *platform;        /* "linux/amd64" */
+        time_t created;        /* from the config; 0 when unknown */
+        time_t pulled;
+        uint64_t size;         /* unpacked bytes, sum over layers */
+        size_t n_layers;
+        struct store_layer *layers;   /* bottom first, as in the manifest */
+        size_t n_names;
+        char **names;          /* "REGISTRY/REPO:TAG" and "REGISTRY/REPO@sha256:..." */
+};
+void store_image_free(struct store_image *im);   /* frees members; accepts zeroed */
+
+/* store_add_image() - record @im (its id, manifest, layers...) and point the
+ * name @name (normalized, "REGISTRY/REPO:TAG" or "REGISTRY/REPO@DIGEST") at
+ * it, moving the name away from any other image.  Takes the store lock. */
+int store_add_image(struct store *s, const struct store_image *im, const char *name, struct err *e);
+/* store_find_image() - the image that @name points to, or whose id starts
+ * with the hex prefix @name (docker's ID prefix rule).  -ENOENT when none. */
+int store_find_image(struct store *s, const char *name, struct store_image *out, struct err *e);
+/* store_list_images() - every image, newest pull first.  *@out is an array of
+ * *@n images: free each with store_image_free() and the array with free(). */
+int store_list_images(struct store *s, struct store_image **out, size_t *n, struct err *e);
+
+#endif
