@@ -8,6 +8,7 @@
  */
 #include "store-internal.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,4 +231,177 @@ int store_list_images(struct store *s, struct store_image **out, size_t *n, stru
         *out = v;
         *n = i;
         return 0;
+}
+
+static int remove_name_locked(struct store *s, const char *name, char **orphan, struct err *e)
+{
+        _cleanup_json_ json_t *j = NULL;
+        int r = load_index(s, &j, e);
+        if (r < 0)
+                return r;
+        json_t *names = json_object_get(j, "names");
+        const char *v = json_string_value(json_object_get(names, name));
+        if (!v)
+                return err_setx(e, ENOENT, "no such image: %s", name);
+        _cleanup_free_ char *id = xstrdup(v);
+        json_object_del(names, name);
+        r = save_index(s, j, e);
+        if (r < 0)
+                return r;
+        const char *k;
+        json_t *val;
+        json_object_foreach(names, k, val)
+                if (!strcmp(json_string_value(val), id))
+                        return 0;
+        if (orphan)
+                *orphan = TAKE_PTR(id);
+        return 0;
+}
+
+int store_remove_name(struct store *s, const char *name, char **orphan, struct err *e)
+{
+        if (orphan)
+                *orphan = NULL;
+        int r = store_lock(s, e);
+        if (r < 0)
+                return r;
+        r = remove_name_locked(s, name, orphan, e);
+        store_unlock(s);
+        return r;
+}
+
+/* Collect into @set (a JSON object used as a set) every digest that the
+ * remaining images and the live mounts reference. */
+static int referenced(struct store *s, json_t *images, json_t *set, struct err *e)
+{
+        const char *id;
+        json_t *o;
+        json_object_foreach(images, id, o) {
+                json_object_set_new(set, id, json_true());
+                const char *m = json_string_value(json_object_get(o, "manifest"));
+                const char *ix = json_string_value(json_object_get(o, "index"));
+                if (m)
+                        json_object_set_new(set, m, json_true());
+                if (ix)
+                        json_object_set_new(set, ix, json_true());
+                size_t i;
+                json_t *l;
+                json_array_foreach(json_object_get(o, "layers"), i, l) {
+                        const char *d = json_string_value(json_object_get(l, "digest"));
+                        const char *di = json_string_value(json_object_get(l, "diff_id"));
+                        if (d)
+                                json_object_set_new(set, d, json_true());
+                        if (di)
+                                json_object_set_new(set, di, json_true());
+                }
+        }
+        struct store_mount *mv = NULL;
+        size_t n = 0;
+        int r = store_list_mounts(s, &mv, &n, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (store_mount_live(&mv[i]))
+                        for (size_t k = 0; k < mv[i].n_layers; k++)
+                                json_object_set_new(set, mv[i].layers[k], json_true());
+                store_mount_free(&mv[i]);
+        }
+        free(mv);
+        return 0;
+}
+
+/* Remove layers/<hex>: renamed into tmp/ first so it vanishes at once. */
+static int remove_layer(struct store *s, const char *diff_id, struct err *e)
+{
+        _cleanup_free_ char *from = store_path(s, "layers/%s", digest_hex(diff_id));
+        _cleanup_free_ char *to = store_path(s, "tmp/gone-%s-%d", digest_hex(diff_id), (int)getpid());
+        if (rename(from, to) < 0)
+                return errno == ENOENT ? 0 : err_set(e, errno, "remove layer %s", diff_id);
+        return rm_rf_at(AT_FDCWD, to, e);
+}
+
+static void remove_blob(struct store *s, const char *digest)
+{
+        if (!digest_valid(digest))
+                return;
+        _cleanup_free_ char *p = store_blob_path(s, digest);
+        unlink(p);
+}
+
+int store_delete_image(struct store *s, const char *id, bool force,
+                       void (*deleted)(const char *what, void *ctx), void *ctx, struct err *e)
+{
+        int r = store_lock(s, e);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_json_ json_t *keep = json_object();
+        struct store_image im = { 0 };
+        r = load_index(s, &j, e);
+        if (r < 0)
+                goto out;
+        json_t *images = json_object_get(j, "images");
+        json_t *o = json_object_get(images, id);
+        if (!o) {
+                r = err_setx(e, ENOENT, "no such image: %s", id);
+                goto out;
+        }
+        r = image_from_json(j, id, o, &im, e);
+        if (r < 0)
+                goto out;
+        if (!force) {
+                struct store_mount *mv = NULL;
+                size_t n = 0;
+                r = store_list_mounts(s, &mv, &n, e);
+                if (r < 0)
+                        goto out;
+                for (size_t i = 0; i < n; i++) {
+                        if (r == 0 && mv[i].image && !strcmp(mv[i].image, id) && store_mount_live(&mv[i]))
+                                r = err_setx(e, EBUSY, "image %.19s is in use by the mount at %s (use -f)", id,
+                                             mv[i].mountpoint);
+                        store_mount_free(&mv[i]);
+                }
+                free(mv);
+                if (r < 0)
+                        goto out;
+        }
+        /* the record and its names go first: from here on nothing points at the files */
+        json_object_del(images, id);
+        json_t *names = json_object_get(j, "names");
+        const char *k;
+        json_t *val;
+        void *tmp;
+        json_object_foreach_safe(names, tmp, k, val)
+                if (!strcmp(json_string_value(val), id))
+                        json_object_del(names, k);
+        r = save_index(s, j, e);
+        if (r < 0)
+                goto out;
+        if (deleted)
+                deleted(id, ctx);
+        r = referenced(s, images, keep, e);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < im.n_layers; i++) {
+                const char *di = im.layers[i].diff_id;
+                if (!json_object_get(keep, di) && store_has_layer(s, di)) {
+                        r = remove_layer(s, di, e);
+                        if (r < 0)
+                                goto out;
+                        if (deleted)
+                                deleted(di, ctx);
+                        json_object_set_new(keep, di, json_true());   /* report once */
+                }
+                if (!json_object_get(keep, im.layers[i].digest))
+                        remove_blob(s, im.layers[i].digest);
+        }
+        if (!json_object_get(keep, im.manifest))
+                remove_blob(s, im.manifest);
+        if (im.index && !json_object_get(keep, im.index))
+                remove_blob(s, im.index);
+        remove_blob(s, id);
+out:
+        store_image_free(&im);
+        store_unlock(s);
+        return r;
 }

@@ -120,4 +120,53 @@ int store_find_image(struct store *s, const char *name, struct store_image *out,
  * *@n images: free each with store_image_free() and the array with free(). */
 int store_list_images(struct store *s, struct store_image **out, size_t *n, struct err *e);
 
+/* store_remove_name() - drop the name @name.  When it was the last name of
+ * its image, *@orphan (if not NULL) receives the image id (caller frees),
+ * else NULL.  -ENOENT when no such name. */
+int store_remove_name(struct store *s, const char *name, char **orphan, struct err *e);
+/* store_delete_image() - delete image @id, its names, and every layer and
+ * blob that no other image and no live mount uses (invariant (4)).  Refuses
+ * with -EBUSY (naming the mountpoint) when a live mount uses the image,
+ * unless @force.  @deleted (may be NULL) is called for each thing removed:
+ * the image id first, then each layer's diff_id. */
+int store_delete_image(struct store *s, const char *id, bool force,
+                       void (*deleted)(const char *what, void *ctx), void *ctx, struct err *e);
+
+/* --------------------------------------------------------------- mounts */
+
+/* One mount of an image (or of user-named directories), recorded in
+ * ROOT/mounts/<id>/mount.json so that rmi can see which images are in use
+ * and umount can find what to tear down. */
+struct store_mount {
+        char *id;              /* 12 hex chars */
+        char *dir;             /* ROOT/mounts/<id> */
+        char *image;           /* image id, or NULL */
+        char *mountpoint;      /* absolute path */
+        char *upper, *work;    /* writable layer and overlay workdir */
+        bool keep_upper;       /* the user named the upper dir: umount keeps it */
+        int pid;               /* the serving daemon, 0 until known */
+        size_t n_layers;
+        char **layers;         /* diff_ids in use, bottom first */
+};
+void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
+
+/* store_mount_create() - record a new mount of image @image_id (may be NULL)
+ * at @mountpoint and create its directories: @upper (NULL = a fresh
+ * ROOT/mounts/<id>/upper; else the user's dir, created if missing, kept on
+ * umount) and a work dir.  Takes the store lock, so rmi cannot delete the
+ * image in between. */
+int store_mount_create(struct store *s, const char *image_id, const char *mountpoint, const char *upper,
+                       struct store_mount *out, struct err *e);
+/* store_mount_save() - rewrite @m's mount.json (e.g. after setting pid). */
+int store_mount_save(struct store *s, const struct store_mount *m, struct err *e);
+/* store_list_mounts() - every recorded mount, live or not. */
+int store_list_mounts(struct store *s, struct store_mount **out, size_t *n, struct err *e);
+/* store_find_mount() - the mount recorded for @mountpoint; -ENOENT if none. */
+int store_find_mount(struct store *s, const char *mountpoint, struct store_mount *out, struct err *e);
+/* store_mount_live() - its daemon runs and its mountpoint is mounted. */
+bool store_mount_live(const struct store_mount *m);
+/* store_mount_remove() - forget @m: remove ROOT/mounts/<id> with its upper
+ * and work dirs (a user-named upper dir, keep_upper, stays). */
+int store_mount_remove(struct store *s, const struct store_mount *m, struct err *e);
+
 #endif

@@ -129,6 +129,73 @@ static void test_images(struct store *s)
         free(all);
 }
 
+static int n_deleted;
+static void on_deleted(const char *what, void *ctx)
+{
+        (void)what;
+        (void)ctx;
+        n_deleted++;
+}
+
+/* (4): a layer goes only when no image and no live mount uses it */
+static void test_delete(struct store *s)
+{
+        struct err e = { 0 };
+        char shared[DIGEST_STR_LEN + 1], own[DIGEST_STR_LEN + 1], blob[DIGEST_STR_LEN + 1];
+        sha256_digest("shared", 6, shared);
+        sha256_digest("own", 3, own);
+        sha256_digest("blob-own", 8, blob);
+        is_int(store_put_blob(s, blob, "blob-own", 8, &e), 0, "put a layer blob");
+        const char *ids[] = { shared, own };
+        for (int i = 0; i < 2; i++) {
+                char *tmp = NULL;
+                int dfd = -1;
+                store_layer_tmpdir(s, ids[i], &tmp, &dfd, &e);
+                store_commit_layer(s, ids[i], tmp, NULL, &e);
+                free(tmp);
+                close(dfd);
+        }
+        struct store_layer la[2] = { { .digest = blob, .diff_id = own }, { .digest = shared, .diff_id = shared } };
+        struct store_layer lb[1] = { { .digest = shared, .diff_id = shared } };
+        struct store_image a = { .id = "sha256:aaaa000000000000000000000000000000000000000000000000000000000000",
+                                 .manifest = "sha256:aaaa100000000000000000000000000000000000000000000000000000000000",
+                                 .n_layers = 2, .layers = la };
+        struct store_image b = { .id = "sha256:bbbb000000000000000000000000000000000000000000000000000000000000",
+                                 .manifest = "sha256:bbbb100000000000000000000000000000000000000000000000000000000000",
+                                 .n_layers = 1, .layers = lb };
+        store_add_image(s, &a, "r/a:1", &e);
+        store_add_image(s, &b, "r/b:1", &e);
+        char *orphan = NULL;
+        is_int(store_remove_name(s, "r/a:1", &orphan, &e), 0, "untag");
+        is_str(orphan, a.id, "last name gone: image orphaned");
+        is_int(store_remove_name(s, "r/a:1", &orphan, &e), -ENOENT, "untag twice: no such image");
+        n_deleted = 0;
+        is_int(store_delete_image(s, a.id, false, on_deleted, NULL, &e), 0, "delete image");
+        free(orphan);
+        is_int(n_deleted, 2, "image and its own layer reported deleted");
+        ok(!store_has_layer(s, own), "own layer removed (4)");
+        ok(store_has_layer(s, shared), "shared layer kept for the other image (4)");
+        ok(!store_has_blob(s, blob), "own layer blob removed");
+
+        /* a live mount keeps the image unless forced */
+        struct store_mount m = { 0 };
+        char mp[300];
+        snprintf(mp, sizeof mp, "%s/mnt", root);
+        mkdir(mp, 0755);
+        is_int(store_mount_create(s, b.id, mp, NULL, &m, &e), 0, "record a mount");
+        ok(access(m.upper, F_OK) == 0, "fresh upper dir created");
+        struct store_mount found = { 0 };
+        is_int(store_find_mount(s, mp, &found, &e), 0, "find the mount by mountpoint");
+        is_str(found.id, m.id, "same mount record");
+        ok(!store_mount_live(&found), "not live without a daemon");
+        store_mount_free(&found);
+        is_int(store_mount_remove(s, &m, &e), 0, "remove the mount record");
+        ok(access(m.dir, F_OK) != 0, "mount dir gone");
+        store_mount_free(&m);
+        is_int(store_delete_image(s, b.id, false, NULL, NULL, &e), 0, "delete the last image");
+        ok(!store_has_layer(s, shared), "shared layer removed with its last user (4)");
+}
+
 int main(void)
 {
         snprintf(root, sizeof root, "/tmp/strata-test-store-%d", (int)getpid());
@@ -142,6 +209,7 @@ int main(void)
         test_partial(s);
         test_layers(s);
         test_images(s);
+        test_delete(s);
         store_close(s);
         rm_rf_at(AT_FDCWD, root, &e);
         return tap_done();
