@@ -1,0 +1,94 @@
+"""Small shared pieces: free ports, polling, digests, compression."""
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now.
+
+    Another process may take it before we use it; starters retry on
+    EADDRINUSE (see Registry.start)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a truthy value; return it.
+    Raises TimeoutError naming @what after @timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest_of(data):
+    """'sha256:<hex>' of bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path, bufsize=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(bufsize)
+            if not b:
+                break
+            h.update(b)
+    return "sha256:" + h.hexdigest()
+
+
+def gzip_bytes(data, level=6):
+    """Deterministic gzip (mtime 0), as registries usually see it."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as g:
+        g.write(data)
+    return out.getvalue()
+
+
+def zstd_bytes(data, level=3):
+    """zstd frame of @data via the zstd CLI (Python 3.11 has no zstd module).
+    Raises RuntimeError when the CLI is missing (Debian package zstd)."""
+    z = shutil.which("zstd")
+    if not z:
+        raise RuntimeError("zstd CLI not installed (apt-get install zstd)")
+    return subprocess.run([z, "-q", "-c", f"-{level}"], input=data,
+                          stdout=subprocess.PIPE, check=True).stdout
+
+
+def kill_process(proc, timeout=5.0):
+    """SIGTERM, wait, then SIGKILL a subprocess.Popen; never raises."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    except OSError:
+        pass
+
+
+def host_arch():
+    """The host's OCI architecture name (amd64, arm64, ...)."""
+    m = os.uname().machine
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
+            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)

@@ -1,0 +1,156 @@
+"""Tests of the test harness itself (fixtures in conftest.py, helpers/):
+if these fail, fix the harness before reading other failures."""
+import io
+import json
+import os
+import tarfile
+import urllib.request
+
+import pytest
+
+from helpers import (CharDev, Dir, File, Hardlink, Opaque, Raw, Symlink, Whiteout,
+                     digest_of, layer_tar, snapshot, snapshot_diff, wait_until)
+from helpers.images import OCI_LAYER_ZSTD, DOCKER_MANIFEST
+
+
+def test_layer_tar_entries():
+    tar = layer_tar([Dir("etc"), File("etc/a", b"A", 0o600, xattrs={"user.k": "v"}),
+                     Symlink("etc/l", "a"), Hardlink("etc/h", "etc/a"),
+                     Whiteout("etc/gone"), Opaque("var"), CharDev("dev/null", 1, 3),
+                     Raw(tarfile.TarInfo("../escape"), b"x")])
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        m = {i.name: i for i in t.getmembers()}
+    assert m["etc/a"].mode == 0o600 and m["etc/a"].pax_headers["SCHILY.xattr.user.k"] == "v"
+    assert m["etc/l"].issym() and m["etc/l"].linkname == "a"
+    assert m["etc/h"].islnk()
+    assert "etc/.wh.gone" in m and "var/.wh..wh..opq" in m
+    assert m["dev/null"].ischr() and m["dev/null"].devminor == 3
+    assert "../escape" in m
+    assert tar.endswith(b"\0" * 1024)          # end-of-archive blocks present
+
+
+def test_registry_restart_keeps_port_and_content(registry):
+    c = registry.client()
+    d = c.push_blob("t/x", b"hello")
+    port = registry.port
+    registry.kill()
+    registry.wait_down()
+    registry.start()
+    assert registry.port == port
+    assert c.get_blob("t/x", d).body == b"hello"
+
+
+def test_htpasswd_registry(make_registry, build_image):
+    reg = make_registry(auth="htpasswd", users={"alice": "pw"})
+    assert reg.client(None).request("GET", "/v2/").status == 401
+    img = build_image(reg, "auth/img:1", layers=[[File("hello", b"hi\n")]])
+    assert img.layers and reg.client().get_blob("auth/img", img.layers[0].digest).status == 200
+
+
+def test_token_registry(make_registry, build_image):
+    reg = make_registry(auth="token", users={"bob": "pw"}, anonymous_pull=False)
+    ts = reg.token_server
+    assert reg.client(None).request("GET", "/v2/t/blobs/sha256:" + "0" * 64,
+                                    scope="repository:t:pull").status == 401
+    img = build_image(reg, "tok/img:1", layers=[[File("hello", b"hi\n")]])
+    assert ts.issued >= 1
+    assert reg.client().get_manifest("tok/img", "1").status == 200
+    assert img.digest.startswith("sha256:")
+
+
+def test_build_image_and_skopeo_digests(session_registry, build_image):
+    img = build_image(session_registry, "harness/two:1",
+                      layers=[[Dir("etc"), File("etc/one", b"1")], [File("etc/two", b"2")]],
+                      config={"Env": ["A=1"], "Cmd": ["/bin/sh"], "WorkingDir": "/etc"},
+                      history=["one", "two"])
+    assert len(img.layers) == 2 and len(img.diff_ids) == 2
+    assert img.config["config"]["Env"] == ["A=1"]
+    assert img.config["config"]["WorkingDir"] == "/etc"
+    # digests equal those of the OCI layout skopeo copied from
+    assert os.path.exists(os.path.join(img.layout, "blobs/sha256", img.digest.split(":")[1]))
+    for l in img.layers:
+        assert os.path.exists(os.path.join(img.layout, "blobs/sha256", l.digest.split(":")[1]))
+    again = build_image(session_registry, "harness/two:2",
+                        layers=[[Dir("etc"), File("etc/one", b"1")], [File("etc/two", b"2")]],
+                        config={"Env": ["A=1"], "Cmd": ["/bin/sh"], "WorkingDir": "/etc"},
+                        history=["one", "two"])
+    assert again.digest == img.digest and again.layout == img.layout
+
+
+def test_docker_format(session_registry, build_image):
+    img = build_image(session_registry, "harness/docker:1", layers=[[File("x", b"x")]], fmt="v2s2")
+    assert img.media_type == DOCKER_MANIFEST
+
+
+def test_busybox_and_index(busybox_image, multiplatform_index):
+    names = {l for l in []}
+    assert busybox_image.ref.endswith("/test/busybox:latest")
+    assert len(busybox_image.layers) == 1
+    assert set(multiplatform_index.images) == {"linux/amd64", "linux/arm64/v8"}
+    arm = multiplatform_index.images["linux/arm64/v8"]
+    assert arm.config["architecture"] == "arm64"
+    assert multiplatform_index.index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    del names
+
+
+def test_push_raw_zstd_and_mutate(registry, push_raw):
+    img = push_raw(registry, "raw/z:1", layers=[[File("z", b"zstd!")]], compression="zstd")
+    assert img.layers[0].media_type == OCI_LAYER_ZSTD
+    assert img.diff_ids == [digest_of(layer_tar([File("z", b"zstd!")]))]
+
+    def lie(m):
+        m["annotations"] = {"lie": "yes"}
+    img2 = push_raw(registry, "raw/z:2", layers=[[File("z", b"zstd!")]], mutate=lie)
+    assert img2.manifest["annotations"] == {"lie": "yes"}
+
+
+def test_proxy_records_and_cuts(registry, make_proxy):
+    c = registry.client()
+    data = os.urandom(300000)
+    d = c.push_blob("p/x", data)
+    px = make_proxy(registry)
+    url = f"{px.url}/v2/p/x/blobs/{d}"
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == data
+    px.cut_after(d, 1000)
+    with pytest.raises(Exception):
+        with urllib.request.urlopen(url) as r:
+            got = r.read()
+            assert len(got) == len(data)
+    req = urllib.request.Request(url, headers={"Range": "bytes=1000-"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 206 and r.read() == data[1000:]
+    gets = px.blob_gets(d)
+    assert [g.range for g in gets] == [None, None, "bytes=1000-"]
+    assert gets[1].action == "cut" and gets[1].bytes_sent == 1000
+    px.fail("/blobs/", 503)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url)
+    assert e.value.code == 503
+
+
+def test_silent_server(silent_server):
+    import socket
+    s = socket.create_connection(("127.0.0.1", silent_server.port), timeout=2)
+    s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        s.recv(10)
+    s.close()
+    wait_until(lambda: silent_server.accepted >= 1, what="accept")
+
+
+def test_snapshot(tmp_path):
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / "a").write_bytes(b"a")
+    (tmp_path / "tmp").mkdir()
+    before = snapshot(str(tmp_path))
+    (tmp_path / "tmp" / "x.partial").write_bytes(b"p")
+    assert snapshot(str(tmp_path)) == before
+    (tmp_path / "blobs" / "a").write_bytes(b"b")
+    assert snapshot_diff(before, snapshot(str(tmp_path))) and json.dumps(list(before))
+
+
+def test_strata_runs(strata, store_root):
+    r = strata("--version")
+    assert r.rc == 0 and "strata" in r.out
