@@ -20,7 +20,14 @@ export SOURCE_DATE_EPOCH=1700000000
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
-run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
+run() { # print the command, shell-quoted where needed, then run it
+  local a out='$' q="'"
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=" $a"; else out+=" '${a//$q/$q\\$q$q}'"; fi
+  done
+  printf '%s\n' "$out"
+  "$@"
+}
 have_verb() { "$STRATA" --help 2>/dev/null | awk '/^Commands:/ {c=1; next} c && /^  [a-z]/ {print $1}' | grep -qx "$1"; }
 
 [[ -x $STRATA ]] || die "$STRATA not built (run: make)"
