@@ -1,0 +1,58 @@
+/* strata pull [OPTIONS] REF — argv to pull_opts, then one call. */
+#include "cli.h"
+#include "pull.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A whole number of seconds from the environment, or @dflt. */
+static long env_seconds(const char *name, long dflt)
+{
+        const char *v = getenv(name);
+        if (!v || !*v)
+                return dflt;
+        char *end;
+        long n = strtol(v, &end, 10);
+        return (*end || n <= 0) ? dflt : n;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+        struct pull_opts o = { 0 };
+        static const struct option opts[] = {
+                { "platform", required_argument, NULL, 'p' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "jobs", required_argument, NULL, 'j' },
+                { 0 }
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "qj:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'p': o.platform = optarg; break;
+                case 'q': o.quiet = true; break;
+                case 'j': o.jobs = atoi(optarg); break;
+                default: return usage_error("pull", "bad option");
+                }
+        }
+        if (optind + 1 != argc)
+                return usage_error("pull", "requires exactly 1 argument");
+        const char *ref = argv[optind];
+        o.fetch.connect_timeout_s = env_seconds("STRATA_CONNECT_TIMEOUT", 0);
+        o.fetch.stall_timeout_s = env_seconds("STRATA_STALL_TIMEOUT", 0);
+        const char *rt = getenv("STRATA_RETRIES");
+        if (rt && *rt)
+                o.fetch.retries = atoi(rt) > 0 ? atoi(rt) : -1;
+
+        struct err e = { 0 };
+        struct store *s = NULL;
+        int r = store_open(default_root(), &s, &e);
+        if (r >= 0)
+                r = pull_image(s, ref, &o, &e);
+        store_close(s);
+        if (r < 0) {
+                err_wrap(&e, "pull %s", ref);
+                return report_err(&e);
+        }
+        return 0;
+}

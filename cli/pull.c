@@ -1,0 +1,482 @@
+/* strata pull, the orchestration (see pull.h for the invariants):
+ *   reference → sources → manifest (index → platform) → pin check →
+ *   up-to-date check → config → layers in parallel, each: blob lock →
+ *   present? → download (resuming a .partial) → verify → commit blob →
+ *   extract → diff_id check → commit layer → image record and names. */
+#include "pull.h"
+#include "cli.h"
+#include "progress.h"
+#include "unpack/unpack.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_JOBS 3
+#define HASH_CHUNK (1u << 20)
+
+struct pull;
+
+struct layer_job {
+        struct pull *pl;
+        size_t idx;
+        const struct descriptor *d;
+        const char *diff_id;
+        char id[13];                /* short hex, the progress row */
+        uint64_t file_bytes;        /* unpacked, for the image size */
+        uint64_t downloaded;        /* bytes fetched from the network */
+        int r;
+        struct err e;
+};
+
+struct pull {
+        struct store *s;
+        struct registry *reg;
+        struct progress *pg;
+        const struct pull_opts *o;
+        pthread_mutex_t lock;       /* guards next and failed */
+        size_t next;
+        bool failed;
+        size_t n;
+        struct layer_job *jobs;
+};
+
+static void short_id(const char *digest, char out[13])
+{
+        snprintf(out, 13, "%.12s", digest_valid(digest) ? digest_hex(digest) : digest);
+}
+
+/* ------------------------------------------------------------- download */
+
+struct dl_sink {
+        int fd;
+        struct layer_job *j;
+        uint64_t have;
+};
+
+static int dl_write(void *ctx, const void *p, size_t n)
+{
+        struct dl_sink *d = ctx;
+        ssize_t w = write_all(d->fd, p, n);
+        if (w < 0)
+                return err_set(&d->j->e, (int)-w, "write partial download");
+        d->have += n;
+        progress_bytes(d->j->pl->pg, d->j->id, "Downloading", d->have, d->j->d->size);
+        return 0;
+}
+
+/* Feed the bytes already in the .partial to @h; false when unreadable. */
+static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
+{
+        _cleanup_free_ char *chunk = xmalloc(HASH_CHUNK);
+        uint64_t off = 0;
+        while (off < have) {
+                size_t want = have - off < HASH_CHUNK ? (size_t)(have - off) : HASH_CHUNK;
+                ssize_t n = pread(fd, chunk, want, (off_t)off);
+                if (n <= 0)
+                        return false;
+                sha256_update(h, chunk, (size_t)n);
+                off += (uint64_t)n;
+        }
+        return true;
+}
+
+/* Download layer @j's blob into the store (caller holds the blob lock). */
+static int download_blob(struct layer_job *j, struct fetch_conn *c)
+{
+        struct pull *pl = j->pl;
+        const struct descriptor *d = j->d;
+        for (int attempt = 0;; attempt++) {
+                int fd = -1;
+                uint64_t have = 0;
+                int r = store_open_partial(pl->s, d->digest, &fd, &have, &j->e);
+                if (r < 0)
+                        return r;
+                struct sha256 h;
+                sha256_init(&h);
+                if (have > d->size || !hash_existing(fd, have, &h)) {
+                        sha256_free(&h);
+                        close(fd);
+                        store_discard_partial(pl->s, d->digest);
+                        if (attempt)
+                                return err_setx(&j->e, EIO, "cannot restart the download of %s", d->digest);
+                        continue;
+                }
+                if (have)
+                        debugf("blob %s: resuming at byte %llu of %llu", d->digest,
+                               (unsigned long long)have, (unsigned long long)d->size);
+                struct dl_sink sk = { .fd = fd, .j = j, .have = have };
+                uint64_t got = 0;
+                r = registry_get_blob(pl->reg, c, d->digest, d->size, have, &h, dl_write, &sk, &got, &j->e);
+                j->downloaded += got;
+                if (r == -EBADMSG) {
+                        /* the bytes are wrong: never keep them; one fresh try when some were old */
+                        close(fd);
+                        store_discard_partial(pl->s, d->digest);
+                        if (have && !attempt)
+                                continue;
+                        return r;
+                }
+                if (r < 0) {
+                        close(fd);     /* the .partial stays for a later resume (invariant 4) */
+                        return r;
+                }
+                progress_status(pl->pg, j->id, "Verifying Checksum");
+                r = store_commit_partial(pl->s, d->digest, fd, &j->e);
+                if (r < 0)
+                        return r;
+                progress_status(pl->pg, j->id, "Download complete");
+                return 0;
+        }
+}
+
+/* -------------------------------------------------------------- extract */
+
+static char *layer_meta(const struct layer_job *j, const struct unpack_stats *st)
+{
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                              "digest", j->d->digest, "diff_id", j->diff_id, "media_type", j->d->media_type,
+                              "size", (json_int_t)j->d->size, "entries", (json_int_t)st->entries,
+                              "files", (json_int_t)st->files, "dirs", (json_int_t)st->dirs,
+                              "symlinks", (json_int_t)st->symlinks, "hardlinks", (json_int_t)st->hardlinks,
+                              "devices", (json_int_t)st->devices, "whiteouts", (json_int_t)st->whiteouts,
+                              "opaques", (json_int_t)st->opaques, "bytes", (json_int_t)st->bytes,
+                              "file_bytes", (json_int_t)st->file_bytes);
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
+{
+        _cleanup_free_ char *dir = store_layer_path(s, diff_id);   /* .../layers/<hex>/diff */
+        _cleanup_free_ char *path = xasprintf("%.*s/layer.json", (int)(strlen(dir) - 5), dir);
+        json_t *j = json_load_file(path, 0, NULL);
+        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
+        json_decref(j);
+        return n;
+}
+
+static int extract_layer(struct layer_job *j)
+{
+        struct pull *pl = j->pl;
+        progress_status(pl->pg, j->id, "Extracting");
+        _cleanup_free_ char *blob = store_blob_path(pl->s, j->d->digest);
+        _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(&j->e, errno, "open blob %s", j->d->digest);
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int dirfd = -1;
+        int r = store_layer_tmpdir(pl->s, j->diff_id, &tmp, &dirfd, &j->e);
+        if (r < 0)
+                return r;
+        char name[64];
+        snprintf(name, sizeof name, "layer %zu (%s)", j->idx + 1, j->id);
+        struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
+        struct unpack_stats st = { 0 };
+        char diff_id[DIGEST_STR_LEN + 1] = "";
+        r = unpack_layer_fd(fd, dirfd, &uo, diff_id, &st, &j->e);
+        if (r >= 0 && strcmp(diff_id, j->diff_id))
+                r = err_setx(&j->e, EBADMSG, "layer %s: uncompressed content hashes to %s, the config says %s",
+                             j->d->digest, diff_id, j->diff_id);
+        if (r < 0) {
+                store_discard_tmpdir(pl->s, tmp);
+                return r;
+        }
+        _cleanup_free_ char *meta = layer_meta(j, &st);
+        r = store_commit_layer(pl->s, j->diff_id, tmp, meta, &j->e);
+        if (r < 0) {
+                store_discard_tmpdir(pl->s, tmp);
+                return r;
+        }
+        j->file_bytes = st.file_bytes;
+        return 0;
+}
+
+static int do_layer(struct layer_job *j, struct fetch_conn *c)
+{
+        struct pull *pl = j->pl;
+        int lockfd = -1;
+        int r = store_blob_lock(pl->s, j->d->digest, &lockfd, &j->e);
+        if (r < 0)
+                return r;
+        if (store_has_layer(pl->s, j->diff_id)) {
+                j->file_bytes = recorded_file_bytes(pl->s, j->diff_id);
+                progress_status(pl->pg, j->id, "Already exists");
+                goto out;
+        }
+        if (!store_has_blob(pl->s, j->d->digest)) {
+                r = download_blob(j, c);
+                if (r < 0)
+                        goto out;
+        }
+        r = extract_layer(j);
+        if (r >= 0)
+                progress_status(pl->pg, j->id, "Pull complete");
+out:
+        store_blob_unlock(lockfd);
+        if (r < 0)
+                err_wrap(&j->e, "layer %s", j->d->digest);
+        return r;
+}
+
+static void *worker(void *arg)
+{
+        struct pull *pl = arg;
+        _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
+        for (;;) {
+                pthread_mutex_lock(&pl->lock);
+                if (pl->failed || pl->next >= pl->n) {
+                        pthread_mutex_unlock(&pl->lock);
+                        return NULL;
+                }
+                struct layer_job *j = &pl->jobs[pl->next++];
+                pthread_mutex_unlock(&pl->lock);
+                j->r = do_layer(j, c);
+                if (j->r < 0) {
+                        pthread_mutex_lock(&pl->lock);
+                        pl->failed = true;
+                        pthread_mutex_unlock(&pl->lock);
+                }
+        }
+}
+
+/* ------------------------------------------------------------ the image */
+
+static void notice_cb(void *ctx, const char *line)
+{
+        (void)ctx;
+        fprintf(stderr, "strata: %s\n", line);
+}
+
+/* Fetch and parse the manifest for @reference; the body stays in @body. */
+static int get_manifest(struct registry *reg, struct fetch_conn *c, const char *reference,
+                        struct buf *body, char digest[DIGEST_STR_LEN + 1], struct manifest **m, struct err *e)
+{
+        _cleanup_free_ char *ct = NULL;
+        int r = registry_get_manifest(reg, c, reference, body, &ct, digest, e);
+        if (r < 0)
+                return r;
+        return manifest_parse(body->data, body->len, ct, m, e);
+}
+
+static bool up_to_date(struct store *s, const char *name, const char *manifest_digest)
+{
+        struct store_image im = { 0 };
+        struct err ie = { 0 };
+        if (store_find_image(s, name, &im, &ie) < 0)
+                return false;
+        bool ok = im.manifest && !strcmp(im.manifest, manifest_digest) && store_has_blob(s, im.id);
+        for (size_t i = 0; ok && i < im.n_layers; i++)
+                ok = store_has_layer(s, im.layers[i].diff_id);
+        store_image_free(&im);
+        return ok;
+}
+
+static int run_layers(struct pull *pl, struct err *e)
+{
+        int jobs = pl->o->jobs > 0 ? pl->o->jobs : DEFAULT_JOBS;
+        if ((size_t)jobs > pl->n)
+                jobs = (int)pl->n;
+        for (size_t i = 0; i < pl->n; i++)
+                progress_status(pl->pg, pl->jobs[i].id, "Pulling fs layer");
+        pthread_t th[16];
+        if (jobs > 16)
+                jobs = 16;
+        int started = 0;
+        for (; started < jobs; started++)
+                if (pthread_create(&th[started], NULL, worker, pl) != 0)
+                        break;
+        if (!started && pl->n)
+                return err_set(e, EAGAIN, "start download threads");
+        for (int i = 0; i < started; i++)
+                pthread_join(th[i], NULL);
+        for (size_t i = 0; i < pl->n; i++)
+                if (pl->jobs[i].r < 0) {
+                        *e = pl->jobs[i].e;
+                        return pl->jobs[i].r;
+                }
+        return 0;
+}
+
+int pull_image(struct store *s, const char *text, const struct pull_opts *o, struct err *e)
+{
+        struct image_ref ref;
+        int r = ref_parse(text, &ref, e);
+        if (r < 0)
+                return r;
+        struct platform want = { 0 };
+        if (o->platform)
+                r = platform_parse(o->platform, &want, e);
+        else
+                platform_host(&want);
+        struct fetch_source *srcs = NULL;
+        size_t n_srcs = 0;
+        struct registry *reg = NULL;
+        struct fetch_conn *c = NULL;
+        struct manifest *top = NULL, *img = NULL;
+        struct buf top_body = BUF_INIT(FETCH_MANIFEST_MAX), img_body = BUF_INIT(FETCH_MANIFEST_MAX);
+        struct buf cfg_body = BUF_INIT(FETCH_MANIFEST_MAX);
+        struct image_config cfg = { 0 };
+        struct progress *pg = NULL;
+        struct pull pl = { 0 };
+        _cleanup_free_ char *name = ref_name(&ref), *familiar = ref_familiar(&ref);
+        _cleanup_free_ char *repo_name = ref_repo_name(&ref), *plat = NULL;
+        char top_digest[DIGEST_STR_LEN + 1] = "", img_digest[DIGEST_STR_LEN + 1] = "";
+        const char *index_digest = NULL;
+        if (r < 0)
+                goto out;
+
+        struct fetch_opts fo = o->fetch;
+        if (!fo.notice)
+                fo.notice = notice_cb;
+        r = fetch_sources_for(&ref, o->cfg, &srcs, &n_srcs, e);
+        if (r >= 0)
+                r = registry_open(&ref, srcs, n_srcs, &fo, &reg, e);
+        if (r < 0)
+                goto out;
+        c = fetch_conn_new();
+        pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
+
+        const char *reference = ref.digest ? ref.digest : ref.tag;
+        r = get_manifest(reg, c, reference, &top_body, top_digest, &top, e);
+        if (r < 0)
+                goto out;
+        progress_line(pg, false, "%s: Pulling from %s", reference, ref.repo);
+        if (top->kind == MANIFEST_INDEX) {
+                const struct descriptor *d;
+                r = manifest_select(top, &want, &d, e);
+                if (r < 0)
+                        goto out;
+                index_digest = top_digest;
+                r = get_manifest(reg, c, d->digest, &img_body, img_digest, &img, e);
+                if (r >= 0 && img->kind != MANIFEST_IMAGE)
+                        r = err_setx(e, EBADMSG, "index entry %s is not an image manifest", d->digest);
+                if (r < 0) {
+                        err_wrap(e, "manifest for %s/%s%s%s", d->platform.os, d->platform.arch,
+                                 d->platform.variant ? "/" : "", d->platform.variant ? d->platform.variant : "");
+                        goto out;
+                }
+        } else {
+                img = TAKE_PTR(top);
+                memcpy(img_digest, top_digest, sizeof img_digest);
+                img_body = top_body;
+                top_body = (struct buf)BUF_INIT(0);
+        }
+
+        if (up_to_date(s, name, img_digest)) {
+                progress_line(pg, false, "Digest: %s", top_digest);
+                progress_line(pg, false, "Status: Image is up to date for %s", familiar);
+                progress_line(pg, true, "%s", name);
+                /* the digest name may be missing (an older pull): record it again */
+                goto names;
+        }
+
+        /* the config: small, bounded, verified */
+        if (store_has_blob(s, img->config.digest))
+                r = store_read_blob(s, img->config.digest, FETCH_MANIFEST_MAX, &cfg_body, e);
+        else
+                r = registry_get_small_blob(reg, c, &img->config, &cfg_body, e);
+        if (r >= 0)
+                r = config_parse(cfg_body.data, cfg_body.len, &cfg, e);
+        if (r < 0) {
+                err_wrap(e, "config %s", img->config.digest);
+                goto out;
+        }
+        if (cfg.n_diff_ids != img->n_layers) {
+                r = err_setx(e, EBADMSG, "the manifest has %zu layers but the config %zu diff_ids",
+                             img->n_layers, cfg.n_diff_ids);
+                goto out;
+        }
+
+        /* layers, several at once */
+        pl = (struct pull){ .s = s, .reg = reg, .pg = pg, .o = o, .n = img->n_layers };
+        pthread_mutex_init(&pl.lock, NULL);
+        pl.jobs = xcalloc(pl.n ? pl.n : 1, sizeof *pl.jobs);
+        for (size_t i = 0; i < pl.n; i++) {
+                struct layer_job *j = &pl.jobs[i];
+                j->pl = &pl;
+                j->idx = i;
+                j->d = &img->layers[i];
+                j->diff_id = cfg.diff_ids[i];
+                short_id(j->d->digest, j->id);
+        }
+        r = run_layers(&pl, e);
+        pthread_mutex_destroy(&pl.lock);
+        if (r < 0)
+                goto out;
+
+        /* the small blobs, then the record (invariant 3) */
+        r = store_put_blob(s, img->config.digest, cfg_body.data, cfg_body.len, e);
+        if (r >= 0)
+                r = store_put_blob(s, img_digest, img_body.data, img_body.len, e);
+        if (r >= 0 && index_digest)
+                r = store_put_blob(s, index_digest, top_body.data, top_body.len, e);
+        if (r < 0)
+                goto out;
+        progress_line(pg, false, "Digest: %s", top_digest);
+        progress_line(pg, false, "Status: Downloaded newer image for %s", familiar);
+        progress_line(pg, true, "%s", name);
+
+names:;
+        struct store_image im = { 0 };
+        im.id = img->config.digest;
+        im.manifest = img_digest;
+        im.index = (char *)index_digest;
+        if (cfg.os && cfg.arch) {
+                struct platform p = { cfg.os, cfg.arch, cfg.variant };
+                plat = platform_str(&p);
+        } else {
+                plat = platform_str(&want);
+        }
+        im.platform = plat;
+        im.created = (time_t)cfg.created;
+        im.pulled = time(NULL);
+        im.n_layers = img->n_layers;
+        struct store_layer *layers = xcalloc(im.n_layers ? im.n_layers : 1, sizeof *layers);
+        for (size_t i = 0; i < im.n_layers; i++) {
+                layers[i].digest = img->layers[i].digest;
+                layers[i].diff_id = cfg.n_diff_ids > i ? cfg.diff_ids[i] : NULL;
+                layers[i].media_type = img->layers[i].media_type;
+                layers[i].size = img->layers[i].size;
+                im.size += pl.jobs ? pl.jobs[i].file_bytes : 0;
+        }
+        im.layers = layers;
+        if (!pl.jobs) {
+                /* up to date: keep the record as it is, only (re)point the names */
+                struct store_image old = { 0 };
+                r = store_find_image(s, name, &old, e);
+                if (r >= 0) {
+                        _cleanup_free_ char *dname = xasprintf("%s@%s", repo_name, top_digest);
+                        r = store_add_image(s, &old, dname, e);
+                }
+                store_image_free(&old);
+        } else {
+                r = store_add_image(s, &im, name, e);
+                if (r >= 0 && !ref.digest) {
+                        _cleanup_free_ char *dname = xasprintf("%s@%s", repo_name, top_digest);
+                        r = store_add_image(s, &im, dname, e);
+                }
+        }
+        free(layers);
+        if (r < 0)
+                err_wrap(e, "record image");
+out:
+        progress_free(pg);
+        free(pl.jobs);
+        config_free(&cfg);
+        buf_free(&cfg_body);
+        buf_free(&img_body);
+        buf_free(&top_body);
+        manifest_free(img);
+        manifest_free(top);
+        fetch_conn_free(c);
+        registry_close(reg);
+        fetch_sources_free(srcs, n_srcs);
+        platform_free(&want);
+        ref_free(&ref);
+        return r;
+}

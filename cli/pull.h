@@ -1,0 +1,33 @@
+/* cli/pull — `strata pull` without argv: the orchestration of fetch/,
+ * unpack/ and store/.  Prints progress (cli/ is the only printer) but
+ * returns errors to the caller, who prints them once.
+ *
+ * PULL INVARIANTS
+ * (1) a layer blob is downloaded by one process at a time (the store's
+ *     per-blob lock); the others wait and then find it there.
+ * (2) a blob reaches blobs/ only after its size and sha256 matched; a layer
+ *     reaches layers/ only after its diff_id matched the config's.
+ * (3) the image record and its names are written last, after every blob and
+ *     layer it names is in place: a failed pull leaves the store's records
+ *     as they were (only tmp/ may keep a resumable .partial).
+ * (4) an interrupted download resumes from the .partial's length with a
+ *     Range request, in this run (retries) or the next. */
+#ifndef STRATA_CLI_PULL_H
+#define STRATA_CLI_PULL_H
+
+#include "fetch/fetch.h"
+#include "store/store.h"
+
+struct pull_opts {
+        const char *platform;            /* "os/arch[/variant]", NULL = the host's */
+        bool quiet;                      /* -q: print only the image name */
+        const struct fetch_config *cfg;  /* mirrors, insecure registries; may be NULL */
+        struct fetch_opts fetch;         /* timeouts, retries, docker config path */
+        int jobs;                        /* layers at once; 0 = 3 */
+};
+
+/* pull_image() - pull @ref into @s.  Returns 0, or -errno with @e set (its
+ * message does not repeat the reference; the caller adds "pull REF"). */
+int pull_image(struct store *s, const char *ref, const struct pull_opts *o, struct err *e);
+
+#endif

@@ -1,0 +1,75 @@
+/* Private sharing between the files of fetch/: the HTTP layer (http.c) and the token
+ * flow (auth.c).  Nothing outside fetch/ includes this. */
+#ifndef STRATA_FETCH_INTERNAL_H
+#define STRATA_FETCH_INTERNAL_H
+
+#include "fetch.h"
+
+#include <curl/curl.h>
+
+#define HTTP_HEADER_VALUE_MAX 8192   /* longer header values are cut */
+#define HTTP_MAX_REDIRECTS 10
+
+struct fetch_conn {
+        CURL *curl;
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_resp;
+
+/* One request.  Exactly one of @body and @sink receives a 2xx answer's
+ * body (or neither: a HEAD or when the body does not matter). */
+struct http_req {
+        const char *url;
+        bool head;
+        const char *accept;           /* Accept header value, or NULL */
+        const char *authorization;    /* "Bearer x" / "Basic x", sent to @url's origin only */
+        uint64_t range_from;          /* > 0: "Range: bytes=N-" */
+        struct buf *body;             /* bounded by its max; -EFBIG past it */
+        fetch_sink_fn sink;
+        void *sink_ctx;
+        /* begin() - called once before the first body byte of a 2xx answer
+         * (may be NULL); a -errno stops the transfer. */
+        int (*begin)(void *ctx, long status, const struct http_resp *rs);
+        long connect_timeout_s, stall_timeout_s;
+        const char *user_agent;
+};
+
+struct http_resp {
+        long status;                  /* of the final answer, after redirects */
+        char *content_type, *www_authenticate, *docker_digest, *content_range;
+        bool redirected_offsite;      /* followed a redirect to another origin */
+        struct buf err_body;          /* a non-2xx body, first FETCH_SMALL_MAX bytes */
+};
+
+/* http_do() - run @rq, following redirects itself (Authorization dropped
+ * when the origin changes).  0 when an HTTP answer came (any status; see
+ * rs->status), -errno on a transport failure ("GET URL: Connection refused"),
+ * a sink's -errno when it stopped the transfer, -EFBIG when @rq->body's
+ * ceiling was passed.  Free @rs with http_resp_free() in every case. */
+int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *rs, struct err *e);
+void http_resp_free(struct http_resp *rs);
+/* http_transient() - worth retrying: a transport failure other than a sink
+ * or ceiling error, or a 408/429/5xx status. */
+bool http_transient(int r, long status);
+/* http_same_origin() - scheme, host and port equal. */
+bool http_same_origin(const char *a, const char *b);
+/* fetch_global_init() - curl_global_init once, thread-safe. */
+void fetch_global_init(void);
+
+/* auth_basic_header() - "Basic base64(user:pass)"; caller frees. */
+char *auth_basic_header(const char *user, const char *pass);
+/* auth_fetch_token() - the bearer token for challenge @w (scope: @scope when
+ * the challenge names none), with Basic credentials when @user is set.
+ * *@token is the token (caller frees), *@expires_ns its expiry on now_ns()'s
+ * clock. */
+int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char *scope,
+                     const char *user, const char *pass, const struct fetch_opts *o,
+                     char **token, uint64_t *expires_ns, struct err *e);
+/* auth_load_credentials() - credentials for @host from the docker config in
+ * force (@o->docker_config or the default path).  0 with *@user and *@pass set,
+ * -ENOENT when none (or no file), -errno with @e set when malformed. */
+int auth_load_credentials(const struct fetch_opts *o, const char *host, char **user,
+                          char **pass, struct err *e);
+
+#endif

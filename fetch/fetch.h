@@ -1,0 +1,242 @@
+/* fetch/ — everything that talks to a registry: image references, HTTP
+ * (the only libcurl user), authentication, manifests and indexes, blobs.
+ * Never extracts and never touches the store: blob bytes go to a callback
+ * the caller gives.  Nothing here prints; notices (a source skipped, a
+ * retry) go to the caller's fetch_opts.notice callback.
+ *
+ * FETCH INVARIANTS
+ * (1) every buffer filled from the network has a ceiling (manifests
+ *     FETCH_MANIFEST_MAX, tokens and error bodies FETCH_SMALL_MAX, headers);
+ *     blob bodies are never buffered, they stream to the caller.
+ * (2) a blob is reported complete only after its size and sha256 matched;
+ *     the caller's sink sees each byte of the blob at most once and in order.
+ * (3) credentials (Basic, or a bearer token) are sent only to the host they
+ *     belong to: a redirect to another host is followed without them, and a
+ *     mirror never gets the upstream's credentials.
+ * (4) sources are tried in the order given (mirrors, then the upstream); a
+ *     mirror that fails is marked dead for the rest of the client's life,
+ *     with one notice, and never tried again.
+ *
+ * Error convention as in util/util.h: 0 or -errno with @e set. */
+#ifndef STRATA_FETCH_H
+#define STRATA_FETCH_H
+
+#include "util/util.h"
+
+#define FETCH_MANIFEST_MAX (4u << 20)   /* manifests, indexes, configs */
+#define FETCH_SMALL_MAX (1u << 20)      /* tokens, error bodies, config.json */
+
+/* ------------------------------------------------------------ references */
+
+/* A parsed, normalized reference.  ref_parse("ubuntu") gives
+ * { "docker.io", "library/ubuntu", "latest", NULL }.  When the text pins a
+ * digest and names no tag, tag is NULL; both may be set ("x:1@sha256:..."),
+ * then the digest decides what is pulled (as docker does). */
+struct image_ref {
+        char *registry;      /* "docker.io", "127.0.0.1:5000", "[::1]:5000" */
+        char *repo;          /* "library/ubuntu" */
+        char *tag;           /* "latest", or NULL */
+        char *digest;        /* "sha256:<hex>", or NULL */
+};
+
+/* ref_parse() - parse and normalize @s ([REGISTRY[:PORT]/]NAME[:TAG][@DIGEST],
+ * the grammar of distribution/reference).  On failure *@out is zeroed and @e
+ * names the broken rule ("invalid reference \"X\": repository name must be
+ * lowercase").  -EINVAL for any grammar error. */
+int ref_parse(const char *s, struct image_ref *out, struct err *e);
+void ref_free(struct image_ref *r);                  /* accepts zeroed */
+/* ref_name() - the store's key: "REGISTRY/REPO@DIGEST" when pinned, else
+ * "REGISTRY/REPO:TAG".  ref_repo_name() - "REGISTRY/REPO".  Caller frees. */
+char *ref_name(const struct image_ref *r);
+char *ref_repo_name(const struct image_ref *r);
+/* ref_familiar() - docker's short display form: "ubuntu:latest",
+ * "joe/app:1", "127.0.0.1:5000/x:1", "...@sha256:..." when pinned without tag.
+ * Caller frees. */
+char *ref_familiar(const struct image_ref *r);
+/* ref_api_host() - the host to talk to: registry-1.docker.io for docker.io. */
+const char *ref_api_host(const struct image_ref *r);
+/* ref_is_loopback_host() - true for 127.0.0.0/8, ::1 and localhost (with any
+ * port): registries that may be spoken to over plain HTTP. */
+bool ref_is_loopback_host(const char *hostport);
+
+/* ------------------------------------------------------------- manifests */
+
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_SCHEMA1  "application/vnd.docker.distribution.manifest.v1+json"
+#define MT_DOCKER_SCHEMA1S "application/vnd.docker.distribution.manifest.v1+prettyjws"
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+/* What a manifest GET accepts (one Accept header value). */
+#define FETCH_ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
+
+struct platform {
+        char *os, *arch, *variant;   /* variant may be NULL */
+};
+
+struct descriptor {
+        char *media_type;
+        char *digest;                /* validated "sha256:<hex>" */
+        uint64_t size;
+        struct platform platform;    /* index entries only; zeroed otherwise */
+};
+
+enum manifest_kind { MANIFEST_IMAGE, MANIFEST_INDEX };
+
+struct manifest {
+        enum manifest_kind kind;
+        char *media_type;            /* resolved: from the body, else Content-Type */
+        struct descriptor config;    /* MANIFEST_IMAGE */
+        size_t n_layers;
+        struct descriptor *layers;   /* MANIFEST_IMAGE, bottom first */
+        size_t n_manifests;
+        struct descriptor *manifests;/* MANIFEST_INDEX */
+};
+
+/* manifest_parse() - parse a manifest or index body of @len bytes; @content_type
+ * (may be NULL) is the HTTP Content-Type, used when the body has no
+ * mediaType.  Schema 1 is refused (-ENOTSUP, "Docker schema 1 manifests are
+ * not supported...").  Digests must be sha256; sizes non-negative. */
+int manifest_parse(const char *body, size_t len, const char *content_type,
+                   struct manifest **out, struct err *e);
+void manifest_free(struct manifest *m);              /* accepts NULL */
+static inline void manifest_freep(struct manifest **m) { manifest_free(*m); }
+
+/* platform_parse() - "os/arch[/variant]" into @p (normalized: arm64's "v8"
+ * kept as given; "x86_64" → amd64, "aarch64" → arm64).  -EINVAL otherwise. */
+int platform_parse(const char *s, struct platform *p, struct err *e);
+/* platform_host() - the host's platform (linux/amd64, linux/arm64/v8...). */
+void platform_host(struct platform *p);
+void platform_free(struct platform *p);
+/* platform_str() - "os/arch[/variant]"; caller frees. */
+char *platform_str(const struct platform *p);
+/* manifest_select() - the entry of index @m that matches @want (an exact
+ * variant match is preferred; arm64 treats "" and "v8" alike; a missing
+ * requested variant matches any).  -ENOENT naming the platforms on offer. */
+int manifest_select(const struct manifest *m, const struct platform *want,
+                    const struct descriptor **out, struct err *e);
+
+/* The parts of an image config a pull needs. */
+struct image_config {
+        size_t n_diff_ids;
+        char **diff_ids;             /* rootfs.diff_ids, bottom first */
+        char *os, *arch, *variant;
+        long long created;           /* seconds since the epoch, 0 when absent */
+};
+/* config_parse() - parse an image config blob (a JSON object). */
+int config_parse(const char *body, size_t len, struct image_config *out, struct err *e);
+void config_free(struct image_config *c);            /* accepts zeroed */
+
+/* -------------------------------------------------------- authentication */
+
+/* A parsed WWW-Authenticate challenge (the first one the header offers). */
+struct www_auth {
+        char *scheme;                /* "bearer" or "basic", lowercased */
+        char *realm, *service, *scope, *error;   /* each may be NULL */
+};
+/* wwwauth_parse() - parse a WWW-Authenticate header value (RFC 7235
+ * auth-params, quoted strings with backslash escapes).  -EINVAL on garbage. */
+int wwwauth_parse(const char *hdr, struct www_auth *out, struct err *e);
+void wwwauth_free(struct www_auth *w);               /* accepts zeroed */
+
+/* dockerconfig_lookup() - credentials for @registry ("docker.io",
+ * "host:port") in a ~/.docker/config.json body: "auths" keyed by the host,
+ * "https://host", "http://host", or for Docker Hub
+ * "https://index.docker.io/v1/"; the entry's base64 "auth" ("user:pass") or
+ * "username"/"password".  0 and *@user and *@pass set (caller frees), -ENOENT
+ * when there is no entry, -EINVAL (naming the key) when malformed. */
+int dockerconfig_lookup(const char *json, size_t len, const char *registry,
+                        char **user, char **pass, struct err *e);
+
+/* -------------------------------------------------------------- sources */
+
+/* One place the content can come from.  A pull tries its sources in order:
+ * the mirrors, then the upstream. */
+struct fetch_source {
+        char *url;          /* base URL without /v2: "https://mirror.example", "http://127.0.0.1:5000" */
+        char *host;         /* "host[:port]" of url: certs.d and credentials key */
+        bool mirror;        /* false only for the upstream */
+};
+void fetch_sources_free(struct fetch_source *s, size_t n);
+
+/* Configuration that decides the sources (issue 5 fills it from files). */
+struct fetch_config {
+        char **mirrors;            /* Docker Hub mirrors, URLs, in order */
+        size_t n_mirrors;
+        char **insecure;           /* "host[:port]" allowed over plain HTTP */
+        size_t n_insecure;
+};
+/* fetch_sources_for() - the ordered sources for @ref under @cfg (may be
+ * NULL): mirrors (Docker Hub content only, for now), then the upstream with
+ * https://, or http:// for loopback and insecure registries.  *@out is an
+ * array of *@n (free with fetch_sources_free()). */
+int fetch_sources_for(const struct image_ref *ref, const struct fetch_config *cfg,
+                      struct fetch_source **out, size_t *n, struct err *e);
+
+/* --------------------------------------------------------------- client */
+
+struct fetch_opts {
+        long connect_timeout_s;    /* 0 = 10 s */
+        long stall_timeout_s;      /* no byte for this long = failure; 0 = 30 s */
+        int retries;               /* extra attempts on transient failures; <0 = 0, 0 = default 3 */
+        const char *docker_config; /* path of config.json; NULL = $DOCKER_CONFIG/config.json or ~/.docker/config.json */
+        const char *user_agent;    /* NULL = "strata" */
+        /* notice() - one line worth telling the user ("mirror X skipped: ...").
+         * May be called from any thread; may be NULL. */
+        void (*notice)(void *ctx, const char *line);
+        void *notice_ctx;
+};
+
+struct registry;        /* a client for one repository over its sources; thread-safe */
+struct fetch_conn;      /* one connection (a curl easy handle); one thread at a time */
+
+/* registry_open() - a client for @ref's repository over @srcs (copied).
+ * Does no I/O.  Credentials are looked up per source host. */
+int registry_open(const struct image_ref *ref, const struct fetch_source *srcs, size_t n,
+                  const struct fetch_opts *o, struct registry **out, struct err *e);
+void registry_close(struct registry *r);             /* accepts NULL */
+static inline void registry_closep(struct registry **r) { registry_close(*r); }
+
+struct fetch_conn *fetch_conn_new(void);
+void fetch_conn_free(struct fetch_conn *c);          /* accepts NULL */
+static inline void fetch_conn_freep(struct fetch_conn **c) { fetch_conn_free(*c); }
+
+/* registry_get_manifest() - GET /v2/REPO/manifests/@reference (a tag or a
+ * digest) with the Accept list above, bounded by FETCH_MANIFEST_MAX.  The
+ * body goes to @body (a buf the caller owns; its max is raised to the
+ * ceiling when 0), the Content-Type to *@content_type (caller frees) and the
+ * body's sha256 to @digest.  When @reference is a digest, a body with another
+ * digest is refused (-EBADMSG) and the next source tried.  A registry error
+ * is given by its message ("manifest unknown"), -ENOENT for 404. */
+int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *reference,
+                          struct buf *body, char **content_type,
+                          char digest[DIGEST_STR_LEN + 1], struct err *e);
+
+/* registry_get_small_blob() - a blob small enough for memory (a config):
+ * at most FETCH_MANIFEST_MAX bytes, size and digest checked. */
+int registry_get_small_blob(struct registry *r, struct fetch_conn *c, const struct descriptor *d,
+                            struct buf *body, struct err *e);
+
+/* A blob sink: gets each byte once, in order; returns 0 or -errno (which
+ * aborts the transfer, with @e set by the sink or "write blob" otherwise). */
+typedef int (*fetch_sink_fn)(void *ctx, const void *p, size_t n);
+
+/* registry_get_blob() - stream blob @digest of @size bytes, starting at
+ * @offset (the caller already holds bytes [0, @offset) and has fed them to
+ * @h, an initialized sha256).  Asks for the rest with a Range request; when a
+ * server ignores Range, the first @offset bytes of its answer are skipped.
+ * Transient failures are retried with backoff, resuming where the sink
+ * stopped; a failing mirror is skipped for the next source.  At the end the
+ * size and the digest are checked (-EBADMSG "digest mismatch" naming @digest;
+ * @h is finished in every case).  *@got (may be NULL) counts the bytes given
+ * to the sink. */
+int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *digest, uint64_t size,
+                      uint64_t offset, struct sha256 *h, fetch_sink_fn sink, void *ctx,
+                      uint64_t *got, struct err *e);
+
+/* fetch_registry_error() - the message of a registry's JSON error body
+ * ({"errors":[{"code":..,"message":..}]}), lowercased like docker prints it,
+ * into @out; false when the body is not one.  Exposed for the tests. */
+bool fetch_registry_error(const char *body, size_t len, char *out, size_t outlen);
+
+#endif

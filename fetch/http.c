@@ -1,0 +1,287 @@
+/* The HTTP layer: one libcurl easy handle per connection, bounded bodies,
+ * connect and stall timeouts, redirects followed by hand so that
+ * Authorization never leaves its origin (fetch.h invariant 3). */
+#include "fetch-internal.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void fetch_global_init(void)
+{
+        pthread_once(&global_once, global_init);
+}
+
+struct fetch_conn *fetch_conn_new(void)
+{
+        fetch_global_init();
+        struct fetch_conn *c = xcalloc(1, sizeof *c);
+        c->curl = curl_easy_init();
+        if (!c->curl)
+                abort();
+        return c;
+}
+
+void fetch_conn_free(struct fetch_conn *c)
+{
+        if (!c)
+                return;
+        curl_easy_cleanup(c->curl);
+        free(c);
+}
+
+void http_resp_free(struct http_resp *rs)
+{
+        free(rs->content_type);
+        free(rs->www_authenticate);
+        free(rs->docker_digest);
+        free(rs->content_range);
+        buf_free(&rs->err_body);
+        memset(rs, 0, sizeof *rs);
+}
+
+bool http_transient(int r, long status)
+{
+        if (r < 0)
+                return r != -EFBIG && r != -EBADMSG && r != -ENOSPC && r != -EPROTO &&
+                       r != -EINVAL && r != -ENOMEM && r != -EACCES && r != -EPERM;
+        return status == 408 || status == 429 || status >= 500;
+}
+
+/* Per-transfer state shared by the callbacks. */
+struct xfer {
+        const struct http_req *rq;
+        struct http_resp *rs;
+        CURL *curl;
+        long status;          /* of the answer being received */
+        bool begun;           /* rq->begin() was called */
+        int err;              /* -errno when a callback stopped the transfer */
+        struct err *e;
+};
+
+static long current_status(struct xfer *x)
+{
+        long st = 0;
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &st);
+        return st;
+}
+
+static void set_header(char **slot, const char *v, size_t n)
+{
+        while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+                n--;
+        if (n > HTTP_HEADER_VALUE_MAX)
+                n = HTTP_HEADER_VALUE_MAX;
+        free(*slot);
+        *slot = xstrndup(v, n);
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+        if (n >= 5 && !strncmp(p, "HTTP/", 5)) {
+                /* a new answer (after a 100 Continue or a redirect): forget old headers */
+                struct http_resp *rs = x->rs;
+                free(rs->content_type), rs->content_type = NULL;
+                free(rs->www_authenticate), rs->www_authenticate = NULL;
+                free(rs->docker_digest), rs->docker_digest = NULL;
+                free(rs->content_range), rs->content_range = NULL;
+                return n;
+        }
+        const char *colon = memchr(p, ':', n);
+        if (!colon)
+                return n;
+        size_t klen = (size_t)(colon - p);
+        const char *v = colon + 1;
+        size_t vlen = n - klen - 1;
+        while (vlen && (*v == ' ' || *v == '\t'))
+                v++, vlen--;
+        static const struct { const char *name; size_t off; } want[] = {
+                { "content-type", offsetof(struct http_resp, content_type) },
+                { "www-authenticate", offsetof(struct http_resp, www_authenticate) },
+                { "docker-content-digest", offsetof(struct http_resp, docker_digest) },
+                { "content-range", offsetof(struct http_resp, content_range) },
+                { "location", (size_t)-1 },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+                if (strlen(want[i].name) != klen || strncasecmp(p, want[i].name, klen))
+                        continue;
+                if (want[i].off == (size_t)-1)
+                        break;   /* Location is read with CURLINFO_REDIRECT_URL */
+                char **slot = (char **)((char *)x->rs + want[i].off);
+                /* keep the first WWW-Authenticate: it names the preferred scheme */
+                if (want[i].off == offsetof(struct http_resp, www_authenticate) && *slot)
+                        break;
+                set_header(slot, v, vlen);
+                break;
+        }
+        return n;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+        if (!x->status)
+                x->status = current_status(x);
+        if (x->status < 200 || x->status >= 300) {
+                struct buf *b = &x->rs->err_body;
+                size_t room = b->max - b->len;
+                if (room)
+                        buf_append(b, p, n < room ? n : room);
+                return n;
+        }
+        if (!x->begun && x->rq->begin) {
+                x->begun = true;
+                int r = x->rq->begin(x->rq->sink_ctx, x->status, x->rs);
+                if (r < 0) {
+                        x->err = r;
+                        return 0;
+                }
+        }
+        if (x->rq->body) {
+                int r = buf_append(x->rq->body, p, n);
+                if (r < 0) {
+                        x->err = err_setx(x->e, EFBIG, "answer larger than %zu bytes", x->rq->body->max);
+                        return 0;
+                }
+                return n;
+        }
+        if (x->rq->sink) {
+                int r = x->rq->sink(x->rq->sink_ctx, p, n);
+                if (r < 0) {
+                        x->err = r;
+                        if (!x->e || !x->e->code)
+                                err_set(x->e, -r, "write blob");
+                        return 0;
+                }
+        }
+        return n;
+}
+
+bool http_same_origin(const char *a, const char *b)
+{
+        CURLU *ua = curl_url(), *ub = curl_url();
+        bool same = false;
+        if (ua && ub && !curl_url_set(ua, CURLUPART_URL, a, 0) && !curl_url_set(ub, CURLUPART_URL, b, 0)) {
+                same = true;
+                static const CURLUPart parts[] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT };
+                for (size_t i = 0; i < ARRAY_SIZE(parts) && same; i++) {
+                        char *pa = NULL, *pb = NULL;
+                        curl_url_get(ua, parts[i], &pa, CURLU_DEFAULT_PORT);
+                        curl_url_get(ub, parts[i], &pb, CURLU_DEFAULT_PORT);
+                        same = pa && pb && !strcasecmp(pa, pb);
+                        curl_free(pa);
+                        curl_free(pb);
+                }
+        }
+        curl_url_cleanup(ua);
+        curl_url_cleanup(ub);
+        return same;
+}
+
+static int curl_to_errno(CURLcode cc)
+{
+        switch (cc) {
+        case CURLE_COULDNT_CONNECT: return ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY: return EHOSTUNREACH;
+        case CURLE_OPERATION_TIMEDOUT: return ETIMEDOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CACERT_BADFILE: return EPROTO;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT: return EINVAL;
+        case CURLE_GOT_NOTHING:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_PARTIAL_FILE: return ECONNRESET;
+        default: return EIO;
+        }
+}
+
+int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *rs, struct err *e)
+{
+        memset(rs, 0, sizeof *rs);
+        rs->err_body.max = FETCH_SMALL_MAX;
+        CURL *h = c->curl;
+        _cleanup_free_ char *url = xstrdup(rq->url);
+        bool send_auth = rq->authorization != NULL;
+
+        for (int hop = 0;; hop++) {
+                if (hop > HTTP_MAX_REDIRECTS)
+                        return err_setx(e, ELOOP, "GET %s: more than %d redirects", rq->url, HTTP_MAX_REDIRECTS);
+                struct xfer x = { .rq = rq, .rs = rs, .curl = h, .e = e };
+                struct curl_slist *hdrs = NULL;
+                _cleanup_free_ char *auth = NULL, *accept = NULL;
+                char range[64];
+                if (rq->accept) {
+                        accept = xasprintf("Accept: %s", rq->accept);
+                        hdrs = curl_slist_append(hdrs, accept);
+                }
+                if (send_auth) {
+                        auth = xasprintf("Authorization: %s", rq->authorization);
+                        hdrs = curl_slist_append(hdrs, auth);
+                }
+                if (rq->range_from) {
+                        snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)rq->range_from);
+                        hdrs = curl_slist_append(hdrs, range);
+                }
+                curl_easy_reset(h);
+                curl_easy_setopt(h, CURLOPT_URL, url);
+                curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+                curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+                curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+                curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+                curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+                curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent ? rq->user_agent : "strata");
+                curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, rq->connect_timeout_s > 0 ? rq->connect_timeout_s : 10L);
+                curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->stall_timeout_s > 0 ? rq->stall_timeout_s : 30L);
+                curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+                curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+                curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+                curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+                curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+                if (rq->head)
+                        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+                c->errbuf[0] = '\0';
+                CURLcode cc = curl_easy_perform(h);
+                curl_slist_free_all(hdrs);
+                if (x.err)
+                        return x.err;
+                if (cc != CURLE_OK) {
+                        const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+                        return err_setx(e, curl_to_errno(cc), "%s %s: %s", rq->head ? "HEAD" : "GET", url, why);
+                }
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+                if (rs->status < 300 || rs->status >= 400 || rs->status == 304)
+                        return 0;
+                char *loc = NULL;
+                curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+                if (!loc)
+                        return 0;
+                _cleanup_free_ char *next = xstrdup(loc);
+                if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8))
+                        return err_setx(e, EPROTO, "GET %s: redirect to a non-HTTP URL", url);
+                if (!http_same_origin(next, rq->url)) {
+                        send_auth = false;
+                        rs->redirected_offsite = true;
+                }
+                free(url);
+                url = TAKE_PTR(next);
+                buf_reset(&rs->err_body);
+        }
+}
