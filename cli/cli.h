@@ -24,7 +24,7 @@ struct command {
 };
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
-int cmd_pull(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */

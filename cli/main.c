@@ -11,11 +11,18 @@ struct globals G;
 
 /* One line per verb; keep them in the order `strata --help` lists them. */
 static const struct command commands[] = {
-        { "pull", cmd_pull, "strata pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-          "      --platform os/arch[/variant]  pick this platform from an index (default: the host's)\n"
-          "  -q, --quiet                       print only the image name\n"
-          "  -j, --jobs N                      layers downloaded at once (default 3)\n"
-          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+        { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+          "Run a command in a new container over a mounted image",
+          "  -i, --interactive      keep stdin open (else the command reads /dev/null)\n"
+          "  -t, --tty              allocate a pseudo-terminal\n"
+          "      --rm               drop the writable layer when the command exits\n"
+          "  -e, --env K=V          set an environment variable (K alone: the host's value)\n"
+          "  -w, --workdir DIR      working directory inside the container\n"
+          "  -u, --user U[:G]       user and group, names or numbers (the image's passwd)\n"
+          "      --name NAME        a name for the container\n"
+          "      --hostname NAME    the container's hostname (default: its random id)\n"
+          "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
+          "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n" },
         { NULL },
 };
 

@@ -1,0 +1,860 @@
+/* cli/sandbox.c — the `strata run` sandbox: see sandbox.h.
+ *
+ * The parent prepares everything (user, environment, the paths to try for
+ * the command, the hostname, the pty) and then clones a child with new
+ * mount, pid, uts and ipc namespaces.  The child is a raw clone of a process
+ * that may run other threads, so it never allocates: it only makes system
+ * calls on what the parent prepared.  It sets the sandbox up over the rootfs,
+ * pivots into it and execs the command, which so becomes pid 1.
+ *
+ * SANDBOX INVARIANTS
+ * (1) Every path inside the rootfs is resolved by the kernel inside it
+ *     (openat2 RESOLVE_IN_ROOT) and mounted on through /proc/self/fd/N: an
+ *     image's symlink (/dev -> /host/path) cannot send a mount outside it.
+ * (2) The child reports a failure before exec through a close-on-exec pipe
+ *     (one struct report), then exits; the parent reads EOF once the exec
+ *     happened.  So a failure is one line, printed once, by the caller.
+ * (3) The mounts are made in the child's private mount namespace: none of
+ *     them is seen by the host, and all vanish with the command.
+ * (4) The parent blocks the signals it handles (signalfd) before the clone;
+ *     the child restores the default dispositions and an empty mask. */
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#define MAX_GROUPS 64
+#define ACCOUNT_FILE_MAX (4u << 20)     /* /etc/passwd, /etc/group ceiling */
+
+enum { STAGE_SETUP = 1, STAGE_EXEC = 2 };
+
+/* What the child sends before it dies (invariant 2). */
+struct report {
+        int stage;
+        int err;               /* positive errno */
+        int complete;          /* @what is the whole message: no strerror */
+        char what[512];
+};
+
+/* Everything the child needs, made by the parent. */
+struct plan {
+        const struct sandbox_opts *o;
+        char **envp;
+        char **cands;          /* the paths to exec, in order */
+        bool searched;         /* argv[0] was looked up in PATH */
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[MAX_GROUPS];
+        size_t n_groups;
+        char hostname[65];
+        char console[64];      /* the pty slave's path, for /dev/console */
+        int report_fd;         /* write end */
+        int stdin_fd;          /* dup'ed to 0 when >= 0 */
+        int tty_slave;         /* the controlling terminal when >= 0 */
+};
+
+static void strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+static void strv_freep(char ***v) { strv_free(*v); }
+
+/* --------------------------------------------------- files inside a root */
+
+static int openat2_in_root(int rootfd, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+        do
+                fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        while (fd < 0 && errno == EAGAIN);
+        return fd;
+}
+
+/* read_in_root() - a whole small file inside @rootfd into @out. */
+static int read_in_root(int rootfd, const char *path, struct buf *out)
+{
+        _cleanup_close_ int fd = openat2_in_root(rootfd, path, O_RDONLY);
+        if (fd < 0)
+                return -errno;
+        char chunk[8192];
+        for (;;) {
+                ssize_t n = read(fd, chunk, sizeof chunk);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                int r = buf_append(out, chunk, (size_t)n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* ----------------------------------------------------------------- users */
+
+static bool parse_id(const char *s, unsigned long *out)
+{
+        if (!*s || *s < '0' || *s > '9')
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || *end || v > 0x7fffffffUL)
+                return false;
+        *out = v;
+        return true;
+}
+
+/* split_fields() - cut a passwd/group line at ':' in place; returns how many
+ * fields (at most @max). */
+static size_t split_fields(char *line, char **f, size_t max)
+{
+        size_t n = 0;
+        f[n++] = line;
+        for (char *p = line; *p && n < max; p++)
+                if (*p == ':') {
+                        *p = '\0';
+                        f[n++] = p + 1;
+                }
+        return n;
+}
+
+/* Walk the lines of @text (modified in place); calls @fn on each line's
+ * fields until it returns true. */
+static bool each_entry(char *text, size_t want, bool (*fn)(char **f, void *ctx), void *ctx)
+{
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[8];
+                if (line[0] == '#' || split_fields(line, f, ARRAY_SIZE(f)) < want)
+                        continue;
+                if (fn(f, ctx))
+                        return true;
+        }
+        return false;
+}
+
+struct pw_query {
+        const char *name;      /* match by name, or */
+        unsigned long uid;     /* by uid when name == NULL */
+        bool found;
+        unsigned long r_uid, r_gid;
+        char *r_name, *r_home;
+};
+
+static bool pw_match(char **f, void *ctx)
+{
+        struct pw_query *q = ctx;
+        unsigned long uid, gid;
+        if (!parse_id(f[2], &uid) || !parse_id(f[3], &gid))
+                return false;
+        if (q->name ? strcmp(f[0], q->name) != 0 : uid != q->uid)
+                return false;
+        q->found = true;
+        q->r_uid = uid;
+        q->r_gid = gid;
+        q->r_name = xstrdup(f[0]);
+        q->r_home = xstrdup(f[5]);
+        return true;
+}
+
+struct gr_query {
+        const char *name;      /* a group to find by name (NULL: none) */
+        bool found;
+        unsigned long r_gid;
+        const char *member;    /* collect the groups listing this user (may be NULL) */
+        gid_t *groups;
+        size_t n, max;
+};
+
+static bool gr_add(struct gr_query *q, unsigned long gid)
+{
+        for (size_t i = 0; i < q->n; i++)
+                if (q->groups[i] == (gid_t)gid)
+                        return false;
+        if (q->n < q->max)
+                q->groups[q->n++] = (gid_t)gid;
+        return false;
+}
+
+static bool gr_match(char **f, void *ctx)
+{
+        struct gr_query *q = ctx;
+        unsigned long gid;
+        if (!parse_id(f[2], &gid))
+                return false;
+        if (q->name && !q->found && !strcmp(f[0], q->name)) {
+                q->found = true;
+                q->r_gid = gid;
+        }
+        if (q->member) {
+                char *save = NULL;
+                for (char *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
+                        if (!strcmp(m, q->member))
+                                gr_add(q, gid);
+        }
+        return false;
+}
+
+int sandbox_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid,
+                         gid_t *groups, size_t max_groups, size_t *n_groups,
+                         char **home, struct err *e)
+{
+        _cleanup_free_ char *spec = xstrdup(user && *user ? user : "0");
+        char *group = strchr(spec, ':');
+        if (group)
+                *group++ = '\0';
+        if (home)
+                *home = NULL;
+
+        struct buf pw = BUF_INIT(ACCOUNT_FILE_MAX), gr = BUF_INIT(ACCOUNT_FILE_MAX);
+        int r = read_in_root(rootfd, "etc/passwd", &pw);
+        if (r < 0 && r != -ENOENT) {
+                buf_free(&pw);
+                return err_set(e, -r, "read /etc/passwd");
+        }
+        r = read_in_root(rootfd, "etc/group", &gr);
+        if (r < 0 && r != -ENOENT) {
+                buf_free(&pw);
+                buf_free(&gr);
+                return err_set(e, -r, "read /etc/group");
+        }
+
+        struct pw_query pq = { 0 };
+        unsigned long n;
+        bool numeric = parse_id(spec, &n);
+        if (numeric)
+                pq.uid = n;
+        else
+                pq.name = spec;
+        if (pw.data)
+                each_entry(pw.data, 7, pw_match, &pq);
+        if (!pq.found && !numeric) {
+                r = err_setx(e, ENOENT, "unable to find user %s: no matching entries in passwd file", spec);
+                goto out;
+        }
+        *uid = (uid_t)(pq.found ? pq.r_uid : n);
+        unsigned long g = pq.found ? pq.r_gid : 0;
+
+        /* The gid asked for, and the groups that list the user by name; the
+         * group file is parsed once, so keep a pristine copy for the second
+         * walk (strtok_r cuts it). */
+        struct gr_query gq = { .name = NULL, .member = pq.r_name, .groups = groups, .max = max_groups };
+        if (group && *group) {
+                unsigned long gn;
+                if (parse_id(group, &gn)) {
+                        g = gn;
+                } else {
+                        gq.name = group;
+                }
+        }
+        gr_add(&gq, g);
+        if (gr.data)
+                each_entry(gr.data, 4, gr_match, &gq);
+        if (gq.name) {
+                if (!gq.found) {
+                        r = err_setx(e, ENOENT, "unable to find group %s: no matching entries in group file", group);
+                        goto out;
+                }
+                g = gq.r_gid;
+                groups[0] = (gid_t)g;   /* the first slot holds the primary gid */
+        }
+        *gid = (gid_t)g;
+        *n_groups = gq.n;
+        if (home && pq.r_home && *pq.r_home)
+                *home = TAKE_PTR(pq.r_home);
+        r = 0;
+out:
+        free(pq.r_name);
+        free(pq.r_home);
+        buf_free(&pw);
+        buf_free(&gr);
+        return r;
+}
+
+/* ------------------------------------------------------------ the child */
+
+static void report(const struct plan *p, int stage, int errnum, int complete, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6), noreturn));
+static void report(const struct plan *p, int stage, int errnum, int complete, const char *fmt, ...)
+{
+        struct report rep = { .stage = stage, .err = errnum, .complete = complete };
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(rep.what, sizeof rep.what, fmt, ap);
+        va_end(ap);
+        (void)!write(p->report_fd, &rep, sizeof rep);
+        _exit(stage == STAGE_SETUP ? 125 : errnum == ENOENT ? 127 : 126);
+}
+#define setup_fail(p, ...) report((p), STAGE_SETUP, errno, 0, __VA_ARGS__)
+
+/* "/proc/self/fd/N": how the child names what it opened inside the rootfs. */
+struct fdpath { char s[40]; };
+static struct fdpath fdp(int fd)
+{
+        struct fdpath f;
+        snprintf(f.s, sizeof f.s, "/proc/self/fd/%d", fd);
+        return f;
+}
+
+/* in_root() - an O_PATH fd of @path inside the rootfs, created (a directory,
+ * or an empty file) when missing and @create.  -1 with errno on failure. */
+static int in_root(int rootfd, const char *path, bool dir, bool create)
+{
+        int fd = openat2_in_root(rootfd, path, O_PATH | (dir ? O_DIRECTORY : 0));
+        if (fd >= 0 || errno != ENOENT || !create)
+                return fd;
+        char parent[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        size_t plen = slash ? (size_t)(slash - path) : 0;
+        if (plen >= sizeof parent) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        memcpy(parent, path, plen);
+        parent[plen] = '\0';
+        const char *name = slash ? slash + 1 : path;
+        int pfd = plen ? openat2_in_root(rootfd, parent, O_PATH | O_DIRECTORY) : dup(rootfd);
+        if (pfd < 0)
+                return -1;
+        int r;
+        if (dir) {
+                r = mkdirat(pfd, name, 0755);
+        } else {
+                r = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (r >= 0)
+                        r = close(r);
+        }
+        int saved = errno;
+        close(pfd);
+        if (r < 0 && saved != EEXIST) {
+                errno = saved;
+                return -1;
+        }
+        return openat2_in_root(rootfd, path, O_PATH | (dir ? O_DIRECTORY : 0));
+}
+
+/* mount_in_root() - mount on @path inside the rootfs (created when missing). */
+static void mount_in_root(const struct plan *p, int rootfd, const char *path, bool dir,
+                          const char *src, const char *type, unsigned long flags, const char *data)
+{
+        int fd = in_root(rootfd, path, dir, true);
+        if (fd < 0)
+                setup_fail(p, "create /%s", path);
+        if (mount(src, fdp(fd).s, type, flags, data) < 0)
+                setup_fail(p, "mount /%s", path);
+        close(fd);
+}
+
+/* remount_ro() - make the mount now on @path read-only (a bind needs a remount). */
+static void remount_ro(const struct plan *p, int rootfd, const char *path, unsigned long flags)
+{
+        int fd = openat2_in_root(rootfd, path, O_PATH);
+        if (fd < 0)
+                setup_fail(p, "open /%s", path);
+        if (mount(NULL, fdp(fd).s, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) < 0)
+                setup_fail(p, "remount /%s read-only", path);
+        close(fd);
+}
+
+static void setup_dev(const struct plan *p, int rootfd)
+{
+        static const struct { const char *name; unsigned maj, min; } nodes[] = {
+                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        };
+        static const struct { const char *name, *target; } links[] = {
+                { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+                { "ptmx", "pts/ptmx" }, { "core", "/proc/kcore" },
+        };
+        mount_in_root(p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                      "mode=755,size=65536k");
+        int dev = openat2_in_root(rootfd, "dev", O_PATH | O_DIRECTORY);
+        if (dev < 0)
+                setup_fail(p, "open /dev");
+        for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+                const char *n = nodes[i].name;
+                if (mknodat(dev, n, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) == 0)
+                        continue;
+                /* No mknod here (a user namespace): bind the host's node. */
+                int fd = openat(dev, n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+                if (fd < 0)
+                        setup_fail(p, "create /dev/%s", n);
+                close(fd);
+                char host[32], target[80];
+                snprintf(host, sizeof host, "/dev/%s", n);
+                snprintf(target, sizeof target, "/proc/self/fd/%d/%s", dev, n);
+                if (mount(host, target, NULL, MS_BIND, NULL) < 0)
+                        setup_fail(p, "bind /dev/%s", n);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+                if (symlinkat(links[i].target, dev, links[i].name) < 0)
+                        setup_fail(p, "symlink /dev/%s", links[i].name);
+        close(dev);
+
+        mount_in_root(p, rootfd, "dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        mount_in_root(p, rootfd, "dev/shm", true, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "mode=1777,size=65536k");
+        mount_in_root(p, rootfd, "dev/mqueue", true, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      NULL);
+        if (p->tty_slave >= 0 && p->console[0])
+                mount_in_root(p, rootfd, "dev/console", false, p->console, NULL, MS_BIND, NULL);
+}
+
+static void setup_sys(const struct plan *p, int rootfd)
+{
+        int fd = in_root(rootfd, "sys", true, true);
+        if (fd < 0)
+                setup_fail(p, "create /sys");
+        if (mount("sysfs", fdp(fd).s, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
+                close(fd);
+                return;
+        }
+        /* sysfs wants a network namespace of our own in some setups: a
+         * read-only bind of the host's /sys does instead. */
+        if (mount("/sys", fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
+                setup_fail(p, "mount /sys");
+        close(fd);
+        remount_ro(p, rootfd, "sys", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+/* bind_host_file() - the host's /@path over the image's, read-only; the
+ * target is created when missing (in the writable layer, as docker does). */
+static void bind_host_file(const struct plan *p, int rootfd, const char *path)
+{
+        char host[64];
+        snprintf(host, sizeof host, "/%s", path);
+        if (access(host, F_OK) < 0)
+                return;
+        int etc = in_root(rootfd, "etc", true, true);
+        if (etc < 0)
+                setup_fail(p, "create /etc");
+        close(etc);
+        mount_in_root(p, rootfd, path, false, host, NULL, MS_BIND, NULL);
+        remount_ro(p, rootfd, path, MS_NOSUID | MS_NODEV);
+}
+
+static void enter_root(const struct plan *p)
+{
+        const char *rootfs = p->o->rootfs;
+        int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (oldroot < 0)
+                setup_fail(p, "open /");
+        if (chdir(rootfs) < 0)
+                setup_fail(p, "chdir %s", rootfs);
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+                /* The old root now sits on top of the new one: detach it. */
+                if (fchdir(oldroot) < 0)
+                        setup_fail(p, "chdir to the old root");
+                if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                        setup_fail(p, "make the old root a slave");
+                if (umount2(".", MNT_DETACH) < 0)
+                        setup_fail(p, "detach the old root");
+        } else {
+                /* E.g. the host's root is the initial ramfs: move the rootfs
+                 * over / when we can, and chroot into it. */
+                (void)mount(".", "/", NULL, MS_MOVE, NULL);
+                if (chroot(".") < 0)
+                        setup_fail(p, "chroot %s", rootfs);
+        }
+        close(oldroot);
+        if (chdir("/") < 0)
+                setup_fail(p, "chdir /");
+}
+
+/* enter_workdir() - chdir to the workdir, creating it (as root) like docker. */
+static void enter_workdir(const struct plan *p)
+{
+        const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
+        if (chdir(wd) == 0)
+                return;
+        if (errno != ENOENT)
+                setup_fail(p, "chdir to working directory %s", wd);
+        char path[PATH_MAX];
+        size_t len = strlen(wd);
+        if (len >= sizeof path) {
+                errno = ENAMETOOLONG;
+                setup_fail(p, "working directory %.64s...", wd);
+        }
+        memcpy(path, wd, len + 1);
+        for (char *s = path + 1; ; s++) {
+                if (*s == '/' || *s == '\0') {
+                        char c = *s;
+                        *s = '\0';
+                        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                                setup_fail(p, "create working directory %s", wd);
+                        *s = c;
+                        if (!c)
+                                break;
+                }
+        }
+        if (chdir(wd) < 0)
+                setup_fail(p, "chdir to working directory %s", wd);
+}
+
+static bool exec_error_is_final(int errnum)
+{
+        return errnum != ENOENT && errnum != ENOTDIR && errnum != ESTALE &&
+               errnum != ENODEV && errnum != ETIMEDOUT && errnum != EACCES;
+}
+
+static void exec_command(const struct plan *p) __attribute__((noreturn));
+static void exec_command(const struct plan *p)
+{
+        const char *cmd = p->o->argv[0];
+        int last = ENOENT;
+        bool denied = false;
+        for (char **c = p->cands; *c; c++) {
+                execve(*c, p->o->argv, p->envp);
+                last = errno;
+                if (last == EACCES)
+                        denied = true;
+                if (exec_error_is_final(last))
+                        break;
+        }
+        if (denied && !exec_error_is_final(last))
+                last = EACCES;
+        if (last == ENOENT && p->searched)
+                report(p, STAGE_EXEC, ENOENT, 1, "exec \"%s\": executable file not found in $PATH", cmd);
+        report(p, STAGE_EXEC, last, 0, "exec \"%s\"", cmd);
+}
+
+static void child_main(const struct plan *p) __attribute__((noreturn));
+static void child_main(const struct plan *p)
+{
+        /* Invariant (4): defaults, and nothing of ours leaks into the command. */
+        for (int sig = 1; sig < NSIG; sig++)
+                signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                for (int fd = 3; fd < 4096; fd++)
+                        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        umask(0);
+
+        if (p->tty_slave >= 0) {
+                if (setsid() < 0)
+                        setup_fail(p, "setsid");
+                if (ioctl(p->tty_slave, TIOCSCTTY, 0) < 0)
+                        setup_fail(p, "make the pty the controlling terminal");
+                for (int fd = 0; fd < 3; fd++)
+                        if (dup2(p->tty_slave, fd) < 0)
+                                setup_fail(p, "dup2 the pty");
+        } else if (p->stdin_fd >= 0 && dup2(p->stdin_fd, 0) < 0) {
+                setup_fail(p, "redirect stdin");
+        }
+        for (int fd = 0; fd < 3; fd++)
+                (void)fcntl(fd, F_SETFD, 0);
+
+        const char *rootfs = p->o->rootfs;
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                setup_fail(p, "make the mount tree private");
+        if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                setup_fail(p, "bind %s", rootfs);
+        int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                setup_fail(p, "open %s", rootfs);
+
+        mount_in_root(p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        setup_dev(p, rootfd);
+        setup_sys(p, rootfd);
+        bind_host_file(p, rootfd, "etc/resolv.conf");
+        bind_host_file(p, rootfd, "etc/hosts");
+        close(rootfd);
+
+        if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+                setup_fail(p, "set the hostname");
+        enter_root(p);
+        enter_workdir(p);
+        if (setgroups(p->n_groups, p->groups) < 0)
+                setup_fail(p, "setgroups");
+        if (setgid(p->gid) < 0)
+                setup_fail(p, "setgid %u", (unsigned)p->gid);
+        if (setuid(p->uid) < 0)
+                setup_fail(p, "setuid %u", (unsigned)p->uid);
+        umask(022);
+        exec_command(p);
+}
+
+/* ------------------------------------------------------------ the parent */
+
+static const char *env_get(char *const *env, const char *key)
+{
+        size_t kl = strlen(key);
+        const char *v = NULL;
+        for (char *const *p = env; p && *p; p++)
+                if (!strncmp(*p, key, kl) && (*p)[kl] == '=')
+                        v = *p + kl + 1;     /* the last one wins, as in docker */
+        return v;
+}
+
+static char **build_env(const struct plan *p, const char *home)
+{
+        const struct sandbox_opts *o = p->o;
+        size_t n = 0;
+        for (char *const *q = o->env; q && *q; q++)
+                n++;
+        char **v = xcalloc(n + 4, sizeof *v);
+        size_t k = 0;
+        for (char *const *q = o->env; q && *q; q++)
+                v[k++] = xstrdup(*q);
+        if (!env_get(o->env, "HOSTNAME"))
+                v[k++] = xasprintf("HOSTNAME=%s", p->hostname);
+        if (o->tty && !env_get(o->env, "TERM"))
+                v[k++] = xstrdup("TERM=xterm");
+        if (!env_get(o->env, "HOME"))
+                v[k++] = xasprintf("HOME=%s", home ? home : "/");
+        return v;
+}
+
+/* build_candidates() - the paths execvp() would try, from the image's PATH. */
+static char **build_candidates(const struct plan *p, bool *searched)
+{
+        const char *cmd = p->o->argv[0];
+        if (strchr(cmd, '/')) {
+                char **v = xcalloc(2, sizeof *v);
+                v[0] = xstrdup(cmd);
+                *searched = false;
+                return v;
+        }
+        *searched = true;
+        const char *path = env_get(p->envp, "PATH");
+        if (!path)
+                path = SANDBOX_DEFAULT_PATH;
+        size_t n = 1;
+        for (const char *s = path; *s; s++)
+                n += *s == ':';
+        char **v = xcalloc(n + 1, sizeof *v);
+        size_t k = 0;
+        for (const char *s = path;; ) {
+                const char *end = strchrnul(s, ':');
+                if (*cmd)
+                        v[k++] = end == s ? xstrdup(cmd) : xasprintf("%.*s/%s", (int)(end - s), s, cmd);
+                if (!*end)
+                        break;
+                s = end + 1;
+        }
+        return v;
+}
+
+static void random_hostname(char out[65])
+{
+        unsigned char b[6];
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+                uint64_t t = now_ns() ^ (uint64_t)getpid();
+                memcpy(b, &t, sizeof b);
+        }
+        for (size_t i = 0; i < sizeof b; i++)
+                snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int status_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 125;
+}
+
+static void copy_winsize(int master)
+{
+        struct winsize ws;
+        for (int fd = 0; fd <= 2; fd++)
+                if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0) {
+                        (void)ioctl(master, TIOCSWINSZ, &ws);
+                        return;
+                }
+}
+
+/* wait_child() - relay the pty (when @master >= 0) and signals until the
+ * child is gone; returns its wait status. */
+static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
+{
+        int status = 0;
+        bool exited = false, in_open = relay_stdin, master_open = master >= 0;
+        char chunk[16384];
+        while (!exited || master_open) {
+                struct pollfd pf[3] = {
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = master_open ? master : -1, .events = POLLIN },
+                        { .fd = in_open && master_open ? 0 : -1, .events = POLLIN },
+                };
+                /* Once the child is reaped, drain what the pty still holds. */
+                int r = poll(pf, 3, exited ? 0 : -1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0 && exited)
+                        break;
+                if (pf[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                                if (si.ssi_signo == SIGWINCH && master >= 0)
+                                        copy_winsize(master);
+                                else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
+                                        kill(pid, (int)si.ssi_signo);
+                        }
+                        if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+                                exited = true;
+                }
+                if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t n = read(master, chunk, sizeof chunk);
+                        if (n > 0) {
+                                if (write_all(1, chunk, (size_t)n) < 0)
+                                        master_open = false;
+                        } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                                master_open = false;   /* EIO: every slave is closed */
+                        }
+                }
+                if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t n = read(0, chunk, sizeof chunk);
+                        if (n > 0) {
+                                (void)write_all(master, chunk, (size_t)n);
+                        } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                                /* EOF on a pipe: an end-of-file for the pty's reader. */
+                                struct termios t;
+                                char eof = tcgetattr(master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+                                (void)write_all(master, &eof, 1);
+                                in_open = false;
+                        }
+                }
+        }
+        if (!exited)
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        return status;
+}
+
+int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
+{
+        *exit_status = 125;
+        if (!o->rootfs || !o->argv || !o->argv[0])
+                return err_setx(e, EINVAL, "no command to run");
+        if (!o->argv[0][0])
+                return err_setx(e, EINVAL, "the command is empty");
+
+        struct plan p = { .o = o, .report_fd = -1, .stdin_fd = -1, .tty_slave = -1 };
+        _cleanup_close_ int rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return err_set(e, errno, "open %s", o->rootfs);
+        _cleanup_free_ char *home = NULL;
+        int r = sandbox_resolve_user(rootfd, o->user, &p.uid, &p.gid, p.groups, MAX_GROUPS,
+                                     &p.n_groups, &home, e);
+        if (r < 0)
+                return r;
+        if (o->hostname && *o->hostname)
+                snprintf(p.hostname, sizeof p.hostname, "%s", o->hostname);
+        else
+                random_hostname(p.hostname);
+        _cleanup_(strv_freep) char **envp = p.envp = build_env(&p, home);
+        _cleanup_(strv_freep) char **cands = p.cands = build_candidates(&p, &p.searched);
+
+        _cleanup_close_ int devnull = -1, master = -1, slave = -1, rep_r = -1, rep_w = -1, sfd = -1;
+        if (o->tty) {
+                if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
+                        return err_set(e, errno, "allocate a pty");
+                (void)fcntl(master, F_SETFD, FD_CLOEXEC);
+                (void)fcntl(slave, F_SETFD, FD_CLOEXEC);
+                copy_winsize(master);
+                if (ptsname_r(master, p.console, sizeof p.console) != 0)
+                        p.console[0] = '\0';
+                p.tty_slave = slave;
+        } else if (!o->interactive) {
+                devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (devnull < 0)
+                        return err_set(e, errno, "open /dev/null");
+                p.stdin_fd = devnull;
+        }
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return err_set(e, errno, "pipe");
+        rep_r = pfd[0];
+        rep_w = p.report_fd = pfd[1];
+
+        sigset_t handled, old;
+        sigemptyset(&handled);
+        int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                sigaddset(&handled, sigs[i]);
+        sigprocmask(SIG_BLOCK, &handled, &old);
+        sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                r = err_set(e, errno, "signalfd");
+                goto restore_mask;
+        }
+
+        fflush(NULL);
+        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+                                   NULL, NULL, NULL, NULL);
+        if (pid < 0) {
+                r = err_set(e, errno, "clone the sandbox");
+                goto restore_mask;
+        }
+        if (pid == 0)
+                child_main(&p);
+
+        close(TAKE_FD(rep_w));
+        if (slave >= 0)
+                close(TAKE_FD(slave));
+        struct report rep;
+        ssize_t n = read_full(rep_r, &rep, sizeof rep);
+        if (n == (ssize_t)sizeof rep) {
+                int status;
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                rep.what[sizeof rep.what - 1] = '\0';
+                *exit_status = rep.stage == STAGE_SETUP ? 125 : rep.err == ENOENT ? 127 : 126;
+                r = rep.complete ? err_setx(e, rep.err, "%s", rep.what) : err_set(e, rep.err, "%s", rep.what);
+                goto restore_mask;
+        }
+
+        /* The command runs. */
+        struct termios saved;
+        bool raw = o->tty && o->interactive && isatty(0) && tcgetattr(0, &saved) == 0;
+        if (raw) {
+                struct termios t = saved;
+                cfmakeraw(&t);
+                (void)tcsetattr(0, TCSANOW, &t);
+        }
+        if (master >= 0)
+                (void)fcntl(master, F_SETFL, O_NONBLOCK);
+        int status = wait_child(pid, sfd, master, o->tty && o->interactive);
+        if (raw)
+                (void)tcsetattr(0, TCSADRAIN, &saved);
+        *exit_status = status_code(status);
+        r = 0;
+restore_mask:
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}

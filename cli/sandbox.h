@@ -1,0 +1,60 @@
+/* cli/sandbox.h — run one command inside a root filesystem, the way
+ * `docker run` does: new mount, pid, uts and ipc namespaces, /proc, a minimal
+ * /dev, /sys read-only, the host's resolv.conf and hosts, pivot_root (chroot
+ * as a fallback), then the command as pid 1 of its pid namespace.
+ *
+ * The caller owns the root filesystem (usually a mounted image) and must be
+ * root.  Nothing here prints: failures come back as -errno with @e set. */
+#ifndef STRATA_SANDBOX_H
+#define STRATA_SANDBOX_H
+
+#include "util/util.h"
+
+/* docker's PATH for an image whose Env has none. */
+#define SANDBOX_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct sandbox_opts {
+        const char *rootfs;        /* the root directory (required) */
+        char *const *argv;         /* the command, NULL-terminated, argv[0] required;
+                                    * argv[0] without '/' is looked up in env's PATH
+                                    * (SANDBOX_DEFAULT_PATH when env has none) */
+        char *const *env;          /* "K=V" strings, NULL-terminated, may be NULL.
+                                    * HOSTNAME, HOME (from the rootfs's passwd, else
+                                    * "/") and, with @tty, TERM=xterm are added when
+                                    * missing, like docker. */
+        const char *workdir;       /* absolute, created when missing; NULL = "/" */
+        const char *user;          /* "USER[:GROUP]", each a number or a name looked
+                                    * up in the ROOTFS's /etc/passwd and /etc/group
+                                    * (never the host's); NULL = root */
+        const char *hostname;      /* NULL = 12 random hex digits, like a docker id */
+        bool tty;                  /* give the command a pty and relay it to our
+                                    * stdin/stdout (raw mode when stdin is a tty) */
+        bool interactive;          /* keep stdin; without it stdin is /dev/null */
+};
+
+/* sandbox_run() - run @o->argv in a fresh sandbox over @o->rootfs and wait.
+ *
+ * Returns 0 when the command ran: *@exit_status is its exit code, or 128+N
+ * when signal N ended it (docker's convention).  Returns -errno with @e set
+ * when it could not be started, and *@exit_status is docker's code for it:
+ * 125 for a sandbox setup failure ("mount /proc: Operation not permitted"),
+ * 126 when the command cannot be executed, 127 when it is not found.
+ *
+ * While it waits, SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the
+ * command (docker's --sig-proxy); note that pid 1 ignores the signals it has
+ * no handler for.  The sandbox's mounts vanish with its mount namespace when
+ * the command exits: the rootfs is left mounted, for the caller to unmount. */
+int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e);
+
+/* sandbox_resolve_user() - the uid, gid and supplementary groups that @user
+ * ("USER[:GROUP]", numbers or names) means inside the directory tree opened as
+ * @rootfd, reading its etc/passwd and etc/group with the paths resolved inside
+ * it.  A number need not exist in passwd (gid then comes from passwd when the
+ * uid is there, else 0); a name must.  @groups has room for @max_groups;
+ * *@n_groups is set.  *@home (may be NULL) receives the passwd home directory
+ * or NULL (caller frees).  -ENOENT with @e set for an unknown name. */
+int sandbox_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid,
+                         gid_t *groups, size_t max_groups, size_t *n_groups,
+                         char **home, struct err *e);
+
+#endif
