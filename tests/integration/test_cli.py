@@ -1,0 +1,74 @@
+"""The frame: --help, --version, help VERB, unknown verbs and options.
+SPEC "Commands" and "Errors": one clear line on stderr, non-zero exit."""
+import os
+import re
+
+import pytest
+
+
+def test_help(strata):
+    r = strata("--help").check()
+    assert r.out.startswith("Usage: strata")
+    assert "Commands:" in r.out
+    for opt in ("--root", "--config", "--debug", "--help", "--version"):
+        assert opt in r.out, f"--help does not mention {opt}"
+    assert r.err == ""
+    assert strata("-h").out == r.out
+    assert strata("help").out == r.out
+
+
+def test_version(strata):
+    for argv in (["--version"], ["-v"]):
+        r = strata(*argv).check()
+        assert re.fullmatch(r"strata version \d+\.\d+\.\d+\S*\n", r.out), r.out
+        assert r.err == ""
+
+
+def test_help_and_version_do_not_touch_the_store(strata, store_root):
+    strata("--help").check()
+    strata("--version").check()
+    strata("help").check()
+    assert not os.path.exists(store_root)
+
+
+def test_no_command_is_a_usage_error(strata):
+    r = strata()
+    assert r.rc == 2
+    assert "Usage: strata" in r.err
+    assert r.out == ""
+
+
+def test_help_for_each_verb(strata, strata_verbs):
+    for verb in strata_verbs:
+        r = strata("help", verb)
+        assert r.rc == 0, f"strata help {verb}: {r}"
+        assert r.out.startswith(f"Usage: strata {verb}"), f"strata help {verb}:\n{r.out}"
+        assert r.err == ""
+        r2 = strata(verb, "--help")
+        assert r2.rc == 0 and r2.out == r.out, f"strata {verb} --help differs from strata help {verb}"
+        assert strata(verb, "-h").out == r.out
+
+
+@pytest.mark.parametrize("argv", [["frobnicate"], ["help", "frobnicate"], ["frobnicate", "--help"]])
+def test_unknown_verb_is_one_line_exit_2(strata, argv):
+    r = strata(*argv)
+    assert r.rc == 2, r
+    assert r.out == ""
+    assert len(r.err_lines) == 1, r.err
+    assert "frobnicate" in r.err
+
+
+def test_unknown_global_option(strata):
+    r = strata("--frobnicate", "help")
+    assert r.rc == 2, r
+    assert r.out == ""
+    assert "frobnicate" in r.err
+
+
+def test_bad_option_of_each_verb_is_one_line_exit_2(strata, strata_verbs):
+    bad = []
+    for verb in strata_verbs:
+        r = strata(verb, "--no-such-option-xyz")
+        if r.rc != 2 or r.out != "" or len(r.err_lines) != 1:
+            bad.append(f"strata {verb} --no-such-option-xyz: exit {r.rc}, stderr:\n{r.err}")
+    assert not bad, "\n".join(bad)
