@@ -24,6 +24,7 @@ struct command {
 };
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
+int cmd_pull(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1

@@ -11,6 +11,11 @@ struct globals G;
 
 /* One line per verb; keep them in the order `strata --help` lists them. */
 static const struct command commands[] = {
+        { "pull", cmd_pull, "strata pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+          "      --platform os/arch[/variant]  pick this platform from an index (default: the host's)\n"
+          "  -q, --quiet                       print only the image name\n"
+          "  -j, --jobs N                      layers downloaded at once (default 3)\n"
+          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
           "  -i, --interactive      keep stdin open (else the command reads /dev/null)\n"
