@@ -149,7 +149,7 @@ if have_verb mount; then
   mkdir -p "$MNT"
   say "strata mount $REF $MNT"
   run "$STRATA" --root "$DEMO/store" mount "$REF" "$MNT"
-  run ls "$MNT"
+  run ls -C "$MNT"
   run ls -l "$MNT/bin" | sed -n 1,6p
   if have_verb run; then
     say "strata run $REF /bin/sh -c 'cat /etc/os-release || echo hello'"
@@ -165,10 +165,19 @@ if have_verb mount; then
     say "fusermount3 -u $MNT"
     run fusermount3 -u "$MNT"
   fi
-elif have_verb run; then
-  say "strata run $REF /bin/sh -c 'cat /etc/os-release || echo hello'"
-  run "$STRATA" --root "$DEMO/store" run --rm "$REF" /bin/sh -c 'cat /etc/os-release || echo hello'
 else
-  say "strata has no mount/run verb yet: the store now holds"
-  run find "$DEMO/store" -maxdepth 3 | sed "s|$DEMO/store|STORE|" | sort | sed -n 1,30p
+  # No union mount in this build yet.  The demo image has a single layer, so a
+  # copy of its extracted directory is the whole root filesystem.
+  say "no 'strata mount' yet: a copy of the image's one extracted layer as a rootfs"
+  LAYER=$(find "$DEMO/store/layers" -mindepth 2 -maxdepth 2 -name diff | head -n 1)
+  [[ -n $LAYER ]] || die "no extracted layer in $DEMO/store/layers"
+  run cp -a "$LAYER" "$DEMO/rootfs"
+  run ls -C "$DEMO/rootfs"
+  if have_verb run && "$STRATA" help run 2>/dev/null | grep -q -- --rootfs; then
+    say "strata run --rootfs $DEMO/rootfs /bin/sh -c 'cat /etc/os-release || echo hello'"
+    run "$STRATA" --root "$DEMO/store" run --rootfs "$DEMO/rootfs" /bin/sh -c 'cat /etc/os-release || echo hello'
+  else
+    say "chroot $DEMO/rootfs /bin/sh -c 'cat /etc/os-release || echo hello'"
+    run chroot "$DEMO/rootfs" /bin/sh -c 'cat /etc/os-release || echo hello'
+  fi
 fi
