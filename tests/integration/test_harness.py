@@ -154,3 +154,42 @@ def test_snapshot(tmp_path):
 def test_strata_runs(strata, store_root):
     r = strata("--version")
     assert r.rc == 0 and "strata" in r.out
+
+
+def test_build_on_base_reuses_layers(registry, build_image):
+    from helpers import random_bytes
+    base = build_image(registry, "share/base:1", layers=[[File("big", random_bytes(1 << 20, 7))]])
+    imgs = [build_image(registry, f"share/t:{i}", layers=[[File(f"t{i}", b"%d" % i)]], base=base)
+            for i in range(3)]
+    for img in imgs:
+        assert img.layers[0].digest == base.layers[0].digest
+        assert len(img.layers) == 2
+    assert len({img.digest for img in imgs}) == 3
+
+
+def test_docker_manifest_list(registry, build_index):
+    idx = build_index(registry, "multi/docker:1",
+                      {"linux/amd64": {"layers": [[File("a", b"amd64")]]},
+                       "linux/arm64/v8": {"layers": [[File("a", b"arm64")]]}}, fmt="v2s2")
+    from helpers import DOCKER_LIST
+    assert idx.index["mediaType"] == DOCKER_LIST
+    assert idx.index["manifests"][1]["platform"].get("variant") == "v8"
+
+
+def test_write_docker_config(tmp_path):
+    from helpers import write_docker_config
+    p = write_docker_config(tmp_path, {"127.0.0.1:1": ("u", "p")})
+    assert json.load(open(p))["auths"]["127.0.0.1:1"]["auth"] == "dTpw"
+    assert os.stat(p).st_mode & 0o777 == 0o600
+
+
+def test_pull_through_proxy_smoke(strata, busybox_image, make_proxy, store_root):
+    """The chain the other tests build on: session registry -> proxy -> strata."""
+    from helpers.store import blob_files
+    px = make_proxy(busybox_image.registry)
+    r = strata("pull", f"{px.host}/{busybox_image.repo}:{busybox_image.tag}")
+    assert r.rc == 0, r
+    assert px.blob_gets(busybox_image.layers[0].digest)
+    have = blob_files(store_root)
+    for d in [busybox_image.config_digest] + [l.digest for l in busybox_image.layers]:
+        assert d in have

@@ -134,6 +134,12 @@ def _ti(path, typ, mtime, mode=0o644, uid=0, gid=0):
     return t
 
 
+def random_bytes(n, seed=0):
+    """@n deterministic, incompressible bytes (fast: random.randbytes)."""
+    import random
+    return random.Random(seed).randbytes(n)
+
+
 def layer_tar(entries):
     """Uncompressed tar bytes for one layer.  Names are used as given (write
     'etc/x', not '/etc/x', unless you want a hostile layer).  Parent
@@ -337,6 +343,7 @@ class ImageBuilder:
         os.makedirs(self.cachedir, exist_ok=True)
         self._lock = threading.Lock()
         self._busybox_tar = None
+        self._compressed = {}     # (diff_id, compression) -> bytes, for push_raw
 
     # ------------------------------------------------------------ umoci
     def _layout(self, key, build):
@@ -349,9 +356,13 @@ class ImageBuilder:
         return path
 
     @staticmethod
-    def _umoci_image(layout, tag, layers, config, platform, history):
-        """Add image @tag to an existing layout."""
-        _run(["umoci", "new", "--image", f"{layout}:{tag}"])
+    def _umoci_image(layout, tag, layers, config, platform, history, from_tag=None):
+        """Add image @tag to an existing layout (new and empty, or, with
+        @from_tag, @tag's layers plus @layers)."""
+        if from_tag is None:
+            _run(["umoci", "new", "--image", f"{layout}:{tag}"])
+        elif from_tag != tag:
+            _run(["umoci", "tag", "--image", f"{layout}:{from_tag}", tag])
         for i, layer in enumerate(layers):
             tar = layer if isinstance(layer, (bytes, bytearray)) else layer_tar(layer)
             tp = os.path.join(layout, f".layer-{i}.tar")
@@ -383,15 +394,30 @@ class ImageBuilder:
             argv += ["--config.exposedports", p]
         _run(argv)
 
-    def build_layout(self, layers, config=None, platform=None, history=None):
-        """(layout path, tag) of a cached umoci layout for this spec."""
+    def build_layout(self, layers, config=None, platform=None, history=None, base=None):
+        """(layout path, tag) of a cached umoci layout for this spec.  With
+        @base (an Image built by build_image), @layers go on top of base's
+        layers, which are reused as they are (not compressed again)."""
         platform = platform or f"linux/{host_arch()}"
         key = _spec_key([l if isinstance(l, (bytes, bytearray)) else layer_tar(l) for l in layers],
-                        config, platform, history)
+                        config, platform, history, base and (base.layout, base.digest))
 
         def build(path):
-            _run(["umoci", "init", "--layout", path])
-            self._umoci_image(path, "img", layers, config, platform, history)
+            if base is None:
+                _run(["umoci", "init", "--layout", path])
+                self._umoci_image(path, "img", layers, config, platform, history)
+            else:
+                if not base.layout:
+                    raise ValueError("base= must be an Image made by build_image")
+                # hard links for the immutable blobs; own copies of the rest
+                _run(["cp", "-al", base.layout, path])
+                for n in ("index.json", "oci-layout", ".done"):
+                    f = os.path.join(path, n)
+                    if os.path.exists(f):
+                        os.unlink(f)
+                        if n != ".done":
+                            shutil.copy(os.path.join(base.layout, n), f)
+                self._umoci_image(path, "img", layers, config, platform, history, from_tag="img")
             _run(["umoci", "gc", "--layout", path])
         return self._layout(key, build), "img"
 
@@ -411,7 +437,7 @@ class ImageBuilder:
         _run(argv, timeout=300)
 
     def build_image(self, registry, name, layers=(), config=None, platform=None,
-                    history=None, fmt=None):
+                    history=None, fmt=None, base=None):
         """Build an image with umoci and push it as REG/name with skopeo.
 
         @name     'repo:tag' (lowercase: the registry answers 500 otherwise)
@@ -423,9 +449,11 @@ class ImageBuilder:
                    appears only in an index, umoci 0.4.7 cannot set it)
         @history  created_by per layer
         @fmt      None (OCI manifest, digests preserved) or 'v2s2' (Docker)
+        @base     an Image from build_image: its layers come first, reused
+                  byte for byte (images sharing a big layer build fast)
         Returns an Image read back from the registry."""
         repo, tag = _split_ref(name)
-        layout, ltag = self.build_layout(list(layers), config, platform, history)
+        layout, ltag = self.build_layout(list(layers), config, platform, history, base)
         self.push_layout(registry, layout, ltag, f"{repo}:{tag}", fmt=fmt)
         return fetch_image(registry, repo, tag, layout=layout)
 
@@ -503,9 +531,12 @@ class ImageBuilder:
                 data, mt = l[0], l[1]
                 diff = l[2] if len(l) > 2 else None
             else:
-                tar = l if isinstance(l, (bytes, bytearray)) else layer_tar(l)
-                data = compress(bytes(tar), compression)
-                diff = digest_of(bytes(tar))
+                tar = bytes(l) if isinstance(l, (bytes, bytearray)) else layer_tar(l)
+                diff = digest_of(tar)
+                ck = (diff, compression)
+                data = self._compressed.get(ck)
+                if data is None:
+                    data = self._compressed[ck] = compress(tar, compression)
                 if layer_media_type:
                     mt = layer_media_type
                 elif docker:

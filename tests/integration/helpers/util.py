@@ -92,3 +92,21 @@ def host_arch():
     m = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
             "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}.get(m, m)
+
+
+def write_docker_config(home, auths, extra=None):
+    """Write HOME/.docker/config.json with `auths` entries, as `docker login`
+    does: @auths maps 'host:port' to (user, password).  @extra: more keys.
+    Returns the file's path."""
+    import base64
+    import json
+    d = os.path.join(str(home), ".docker")
+    os.makedirs(d, exist_ok=True)
+    cfg = {"auths": {h: {"auth": base64.b64encode(f"{u}:{p}".encode()).decode()}
+                     for h, (u, p) in auths.items()}}
+    cfg.update(extra or {})
+    path = os.path.join(d, "config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    os.chmod(path, 0o600)
+    return path
