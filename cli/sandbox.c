@@ -263,11 +263,12 @@ int sandbox_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid,
         *uid = (uid_t)(pq.found ? pq.r_uid : n);
         unsigned long g = pq.found ? pq.r_gid : 0;
 
-        /* The gid asked for, and the groups that list the user by name; the
-         * group file is parsed once, so keep a pristine copy for the second
-         * walk (strtok_r cuts it). */
+        /* One walk of the group file (it is cut in place) finds the group
+         * asked for by name, or the groups that list the user. */
         struct gr_query gq = { .name = NULL, .member = pq.r_name, .groups = groups, .max = max_groups };
         if (group && *group) {
+                /* Supplementary groups only in the implicit form (runc's rule). */
+                gq.member = NULL;
                 unsigned long gn;
                 if (parse_id(group, &gn)) {
                         g = gn;

@@ -1,0 +1,336 @@
+"""strata run: a command in new mount/pid/uts/ipc namespaces over a root
+filesystem (SPEC "Commands", issue 6).
+
+Two ways in: `run --rootfs DIR` (podman's option) over a busybox tree built
+here, which needs no registry and no FUSE; and `run IMAGE` over a pulled and
+mounted image (docker's way), which needs both."""
+import fcntl
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="strata run needs root (namespaces, mounts)")
+
+
+# ================================================================ helpers
+@pytest.fixture(scope="session")
+def rootfs_template(tmp_path_factory):
+    """A busybox tree: static busybox, an applet symlink each, passwd with
+    root and app (1000), group with wheel listing root."""
+    bb = shutil.which("busybox")
+    if not bb:
+        pytest.skip("busybox not installed (apt-get install busybox-static)")
+    root = tmp_path_factory.mktemp("rootfs-template") / "rootfs"
+    for d in ("bin", "etc", "tmp", "root", "home/app"):
+        (root / d).mkdir(parents=True)
+    shutil.copy(bb, root / "bin" / "busybox")
+    applets = subprocess.run([bb, "--list"], stdout=subprocess.PIPE, check=True, text=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", root / "bin" / a)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                         "app:x:1000:1001:app:/home/app:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nwheel:x:10:root\napp:x:1001:\nstaff:x:50:app\n")
+    (root / "etc" / "image-only").write_text("from the image\n")
+    return root
+
+
+@pytest.fixture
+def rootfs(rootfs_template, tmp_path):
+    """A fresh copy of the busybox tree for this test (runs may write to it)."""
+    d = tmp_path / "rootfs"
+    shutil.copytree(rootfs_template, d, symlinks=True)
+    return d
+
+
+@pytest.fixture
+def run(strata, rootfs):
+    """run(*CMD, opts=[...], **strata_kw): `strata run OPTS --rootfs ROOTFS CMD...`."""
+    def go(*cmd, opts=(), **kw):
+        return strata("run", *opts, "--rootfs", rootfs, *cmd, **kw)
+    return go
+
+
+def run_in_pty(argv, env, send=b"", timeout=30, winsize=(24, 80)):
+    """Run @argv with a pty as its stdin/stdout/stderr; type @send once it
+    has printed something; -> (output bytes, exit code)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", winsize[0], winsize[1], 0, 0))
+    out, sent, deadline = b"", False, time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if not sent and (out or time.time() > deadline - timeout + 2):
+            os.write(fd, send)
+            sent = True
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+        pytest.fail(f"{argv}: no exit within {timeout}s; output so far {out!r}")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out, os.waitstatus_to_exitcode(status)
+
+
+def mountinfo():
+    with open("/proc/self/mountinfo") as f:
+        return sorted(line.split()[4] for line in f)
+
+
+# ======================================================= --rootfs DIR
+def test_prints_a_line(run):
+    r = run("echo", "hello from the sandbox").check()
+    assert r.out == "hello from the sandbox\n"
+    assert r.err == ""
+
+
+@pytest.mark.parametrize("code", [0, 1, 3, 42, 127, 255])
+def test_exit_status_is_the_commands(run, code):
+    r = run("sh", "-c", f"echo before; exit {code}")
+    assert r.rc == code, r
+    assert r.out == "before\n"
+    assert r.err == ""
+
+
+def test_command_is_pid_1_of_its_own_pid_namespace(run):
+    r = run("sh", "-c", "echo $$; ps -o pid,comm; true").check()
+    lines = r.lines
+    assert lines[0] == "1"
+    pids = sorted(int(l.split()[0]) for l in lines[2:])
+    # only the shell and ps: nothing of the host's
+    assert pids[0] == 1 and len(pids) == 2, r.out
+
+
+def test_proc_is_a_new_procfs(run):
+    r = run("sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'").check()
+    assert r.lines[0].strip() == "sh -c cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'"
+    assert int(r.lines[1]) <= 4      # sh, cat/tr/ls/grep: the pipeline, no host process
+
+
+def test_hostname_default_is_a_random_12_hex_id(run):
+    a = run("hostname").check().out.strip()
+    b = run("sh", "-c", "echo $HOSTNAME").check().out.strip()
+    assert re.fullmatch(r"[0-9a-f]{12}", a), a
+    assert re.fullmatch(r"[0-9a-f]{12}", b), b
+    assert a != b                    # a new one per run
+    assert os.uname().nodename not in (a, b)
+
+
+def test_hostname_option(run):
+    r = run("sh", "-c", "hostname; echo $HOSTNAME", opts=["--hostname", "box1"]).check()
+    assert r.lines == ["box1", "box1"]
+    assert os.uname().nodename != "box1"
+
+
+def test_sees_only_the_rootfs(run, tmp_path):
+    (tmp_path / "host-only-file").write_text("host\n")
+    r = run("sh", "-c", f"ls /; cat /etc/image-only; test -e {tmp_path}/host-only-file && echo LEAK; "
+                        "test -e /work && echo LEAK; true").check()
+    assert "LEAK" not in r.out
+    top = set(r.lines[:-1])
+    assert top == {"bin", "dev", "etc", "home", "proc", "root", "sys", "tmp"}, r.out
+    assert r.lines[-1] == "from the image"
+
+
+def test_dev_is_minimal(run):
+    r = run("sh", "-c", "ls /dev; echo x > /dev/null; head -c 3 /dev/zero | od -An -tx1; "
+                        "head -c 8 /dev/urandom | wc -c; readlink /dev/fd; readlink /dev/ptmx; "
+                        "touch /dev/shm/x && echo shm-ok").check()
+    names = set(r.lines[0:r.lines.index(" 00 00 00")])
+    for n in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx",
+              "fd", "stdin", "stdout", "stderr"):
+        assert n in names, f"/dev/{n} missing: {sorted(names)}"
+    assert not any(n.startswith(("sd", "vd", "nvme", "loop", "mem", "kmsg")) for n in names), names
+    assert "8" in r.lines
+    assert "/proc/self/fd" in r.lines and "pts/ptmx" in r.lines
+    assert r.lines[-1] == "shm-ok"
+
+
+def test_devpts_is_a_new_instance_and_sys_is_read_only(run):
+    r = run("sh", "-c", "grep -E ' /dev/pts | /sys ' /proc/mounts; touch /sys/x 2>/dev/null || echo sys-ro")
+    r.check()
+    pts = next(l for l in r.lines if " /dev/pts " in l)
+    assert "ptmxmode=666" in pts
+    sys_line = next(l for l in r.lines if " /sys " in l)
+    assert sys_line.split()[3].split(",")[0] == "ro"
+    assert r.lines[-1] == "sys-ro"
+
+
+def test_host_resolv_conf_and_hosts_are_bound_in(run, rootfs):
+    r = run("sh", "-c", "cat /etc/resolv.conf; echo ===; cat /etc/hosts; echo x >> /etc/hosts 2>/dev/null || echo ro")
+    r.check()
+    resolv, rest = r.out.split("===\n")
+    if os.path.exists("/etc/resolv.conf"):
+        assert resolv == open("/etc/resolv.conf").read()
+    if os.path.exists("/etc/hosts"):
+        assert rest.rsplit("ro\n", 1)[0] == open("/etc/hosts").read()
+        assert r.lines[-1] == "ro"       # the host's file cannot be written from inside
+
+
+def test_mounts_stay_inside(run, rootfs):
+    before = mountinfo()
+    run("sh", "-c", "mount -t tmpfs none /tmp; true").check()
+    assert mountinfo() == before
+    # the mountpoints were made in the tree, the mounts were not left there
+    assert os.listdir(rootfs / "proc") == []
+    assert os.listdir(rootfs / "dev") == []
+
+
+def test_env(run):
+    r = run("sh", "-c", "echo $FOO; echo $PATH; echo $HOME; echo $EMPTY.",
+            opts=["-e", "FOO=bar baz", "-e", "EMPTY="]).check()
+    assert r.lines == ["bar baz", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "/root", "."]
+    r = run("sh", "-c", "echo $PATH; echo $HOME", opts=["-e", "PATH=/bin", "-e", "HOME=/tmp"]).check()
+    assert r.lines == ["/bin", "/tmp"]
+
+
+def test_env_passes_the_host_value_for_a_bare_name(run, strata_env):
+    env = dict(strata_env, STRATA_TEST_VAR="from host")
+    r = run("sh", "-c", "echo \"$STRATA_TEST_VAR|$UNSET_ONE\"", opts=["-e", "STRATA_TEST_VAR", "-e", "UNSET_ONE"],
+            env=env).check()
+    assert r.out == "from host|\n"
+
+
+def test_command_is_found_in_the_images_path_not_the_hosts(run, rootfs):
+    os.makedirs(rootfs / "opt" / "tools")
+    (rootfs / "opt" / "tools" / "hello-tool").write_text("#!/bin/sh\necho tool ran\n")
+    os.chmod(rootfs / "opt" / "tools" / "hello-tool", 0o755)
+    assert run("hello-tool").rc == 127
+    r = run("hello-tool", opts=["-e", "PATH=/opt/tools:/bin"]).check()
+    assert r.out == "tool ran\n"
+
+
+def test_workdir(run, rootfs):
+    assert run("pwd", opts=["-w", "/tmp"]).check().out == "/tmp\n"
+    assert run("pwd").check().out == "/\n"
+    # a missing workdir is created, like docker
+    assert run("pwd", opts=["--workdir", "/new/work/dir"]).check().out == "/new/work/dir\n"
+    assert (rootfs / "new" / "work" / "dir").is_dir()
+
+
+def test_relative_workdir_is_refused(run):
+    r = run("pwd", opts=["-w", "tmp"])
+    assert r.rc == 125
+    assert len(r.err_lines) == 1 and "absolute path" in r.err
+
+
+@pytest.mark.parametrize("user,expect", [
+    ("1000", "1000 1001 1001 50"),           # gid from the rootfs's passwd, groups from its group file
+    ("app", "1000 1001 1001 50"),
+    ("1000:50", "1000 50 50"),               # an explicit group: no supplementary ones (runc's rule)
+    ("app:wheel", "1000 10 10"),
+    ("4242", "4242 0 0"),                    # unknown to passwd: gid 0, like docker
+    ("0", "0 0 0 10"),
+])
+def test_user(run, user, expect):
+    r = run("sh", "-c", "echo $(id -u) $(id -g) $(id -G)", opts=["-u", user]).check()
+    assert r.out.split() == expect.split(), r.out
+
+
+def test_user_cannot_write_roots_files(run):
+    r = run("sh", "-c", "echo x > /etc/passwd", opts=["-u", "1000"])
+    assert r.rc != 0
+    r = run("sh", "-c", "echo $HOME", opts=["-u", "app"]).check()
+    assert r.out == "/home/app\n"
+
+
+def test_unknown_user_is_one_line(run):
+    r = run("id", opts=["-u", "nosuchuser"])
+    assert r.rc == 125
+    assert r.err_lines == ["strata: run %s: unable to find user nosuchuser: no matching entries in passwd file"
+                           % r.err_lines[0].split()[2].rstrip(":")]
+    assert r.out == ""
+
+
+def test_command_not_found_is_127_and_one_line(run):
+    r = run("no-such-command", "arg")
+    assert r.rc == 127
+    assert len(r.err_lines) == 1, r.err
+    assert r.err_lines[0].startswith("strata: run ")
+    assert r.err_lines[0].endswith('exec "no-such-command": executable file not found in $PATH')
+    assert r.out == ""
+    r = run("/no/such/file")
+    assert r.rc == 127
+    assert len(r.err_lines) == 1 and "No such file or directory" in r.err
+
+
+def test_command_not_executable_is_126(run):
+    r = run("/etc/passwd")
+    assert r.rc == 126
+    assert len(r.err_lines) == 1 and "Permission denied" in r.err
+
+
+def test_setup_failure_is_125_and_one_line(strata, tmp_path):
+    r = strata("run", "--rootfs", tmp_path / "missing", "sh")
+    assert r.rc == 125
+    assert len(r.err_lines) == 1 and "No such file or directory" in r.err
+
+
+def test_stdin_is_dev_null_without_i(run):
+    r = run("sh", "-c", "cat; echo done", input="should not be read\n").check()
+    assert r.out == "done\n"
+    r = run("sh", "-c", "cat; echo done", opts=["-i"], input="read me\n").check()
+    assert r.out == "read me\ndone\n"
+
+
+def test_signals_are_passed_on(strata_popen, rootfs):
+    p = strata_popen("run", "--rootfs", rootfs, "sh", "-c",
+                     "trap 'echo got TERM; exit 9' TERM; echo ready; while :; do sleep 0.1; done")
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 9, err
+    assert out == "got TERM\n"
+
+
+def test_tty(strata_bin, store_root, strata_env, rootfs):
+    argv = [strata_bin, "--root", store_root, "run", "-it", "--rootfs", str(rootfs), "sh"]
+    out, rc = run_in_pty(argv, strata_env, send=b"tty; stty size; echo \"T=$TERM\"; exit 7\r",
+                         winsize=(33, 101))
+    text = out.decode(errors="replace")
+    assert rc == 7, text
+    assert "33 101" in text
+    assert "T=xterm" in text
+    assert "not a tty" not in text
+
+
+def test_tty_without_i_runs_with_a_terminal(strata_bin, store_root, strata_env, rootfs):
+    argv = [strata_bin, "--root", store_root, "run", "-t", "--rootfs", str(rootfs),
+            "sh", "-c", "test -t 0 && test -t 1 && echo terminal; exit 3"]
+    out, rc = run_in_pty(argv, strata_env)
+    assert rc == 3
+    assert re.search(rb"terminal\r+\n", out), out
+
+
+def test_no_command_is_an_error(strata, rootfs):
+    r = strata("run", "--rootfs", rootfs)
+    assert r.rc == 125
+    assert r.err_lines == [f"strata: run {rootfs}: no command specified"]
+
+
+def test_run_help(strata):
+    r = strata("run", "--help").check()
+    for opt in ("-i", "-t", "--rm", "-e", "-w", "-u", "--name", "--hostname", "--entrypoint", "--rootfs"):
+        assert opt in r.out
