@@ -1,0 +1,91 @@
+/* unpack/ private interfaces: the pure name logic (names.c, unit-tested and
+ * fuzzed) and the decompressing byte source (source.c). */
+#ifndef STRATA_UNPACK_INTERNAL_H
+#define STRATA_UNPACK_INTERNAL_H
+
+#include "unpack.h"
+
+#include <limits.h>
+
+/* ------------------------------------------------------------ names.c */
+
+enum unpack_comp {
+        UNPACK_COMP_NONE = 0,
+        UNPACK_COMP_GZIP,
+        UNPACK_COMP_ZSTD,
+        UNPACK_COMP_OTHER,        /* sniffed: bzip2, xz, lz4... (unsupported) */
+        UNPACK_COMP_AUTO,         /* media type unknown: go by the magic */
+};
+
+const char *unpack_comp_name(enum unpack_comp c);
+/* unpack_media_comp() - the compression a layer media type implies, or -1
+ * for a media type that is not a layer we can unpack.  NULL → AUTO. */
+int unpack_media_comp(const char *media_type);
+/* unpack_sniff() - the compression from the first bytes of a blob (n may be
+ * short; fewer than 4 bytes is NONE unless a gzip magic fits). */
+enum unpack_comp unpack_sniff(const void *p, size_t n);
+
+/* unpack_clean_path() - turn a tar entry name into a clean relative path:
+ * leading "/" dropped, "" and "." components dropped, components joined with
+ * one "/".  Refuses (returns -EPERM, *@why set) a ".." component, a component
+ * longer than NAME_MAX, a result longer than PATH_MAX-1, or a non-final
+ * component that starts with ".wh." (a whiteout used as a directory).
+ * Returns the length of @out (0 = the layer root).  @out has PATH_MAX bytes. */
+int unpack_clean_path(const char *name, char out[PATH_MAX], const char **why);
+
+enum unpack_wh {
+        UNPACK_WH_NONE = 0,       /* an ordinary name */
+        UNPACK_WH_FILE,           /* .wh.X: X hidden; *target = X */
+        UNPACK_WH_OPAQUE,         /* .wh..wh..opq */
+        UNPACK_WH_META,           /* .wh..wh.* other (aufs bookkeeping): skipped */
+        UNPACK_WH_BAD,            /* .wh. with an empty, "." or ".." target */
+};
+/* unpack_whiteout() - classify the last component @base. */
+enum unpack_wh unpack_whiteout(const char *base, const char **target);
+
+/* unpack_quote() - @s for a one-line message: control bytes, '"' and '\'
+ * escaped, cut to about 200 bytes with "...".  Returns @out. */
+char *unpack_quote(const char *s, char *out, size_t outsz);
+#define UNPACK_QUOTE_MAX 900
+
+/* A set of strings (paths this layer created; UNPACK_FLATTEN only). */
+struct unpack_strset {
+        char **slot;
+        size_t cap, n;
+};
+bool unpack_strset_add(struct unpack_strset *s, const char *str, size_t len);  /* true if new */
+bool unpack_strset_has(const struct unpack_strset *s, const char *str, size_t len);
+void unpack_strset_free(struct unpack_strset *s);
+
+/* ----------------------------------------------------------- source.c */
+
+/* The byte source handed to libarchive: reads the blob, checks its magic
+ * against the expected compression, inflates, hashes the uncompressed
+ * stream and enforces the expansion ceiling.  Runs the reading and
+ * decompression in a second thread when @threaded (both cores). */
+struct unpack_source;
+
+int unpack_source_new(unpack_read_fn rd, void *ctx, int comp, uint64_t max_out, bool threaded,
+                      struct unpack_source **out, struct err *e);
+/* unpack_source_read() - the next chunk of uncompressed bytes: *@p points
+ * to it (valid until the next call), returns its length, 0 at end, or -errno
+ * with the error kept for unpack_source_error().  At the end of a stream
+ * whose length is not a multiple of 512, zeros are added up to the next
+ * block (neither hashed nor counted) so libarchive sees an end at an entry
+ * boundary; unpack_source_real_end() tells where the real bytes stopped. */
+ssize_t unpack_source_read(struct unpack_source *s, const void **p);
+/* unpack_source_drain() - read to the end (hashing); -errno at a stream error. */
+int unpack_source_drain(struct unpack_source *s);
+const char *unpack_source_error(const struct unpack_source *s);   /* NULL if none */
+int unpack_source_errno(const struct unpack_source *s);
+uint64_t unpack_source_real_end(const struct unpack_source *s);    /* UINT64_MAX: not padded */
+enum unpack_comp unpack_source_comp(const struct unpack_source *s);
+void unpack_source_totals(const struct unpack_source *s, uint64_t *in, uint64_t *out);
+/* unpack_source_finish() - the diff_id; only after the end was reached. */
+void unpack_source_finish(struct unpack_source *s, char diff_id[DIGEST_STR_LEN + 1]);
+void unpack_source_free(struct unpack_source *s);                   /* accepts NULL */
+
+/* Inflate implementation for gzip: "isal" or "zlib" ($STRATA_INFLATE overrides). */
+const char *unpack_inflate_impl(void);
+
+#endif
