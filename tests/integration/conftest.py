@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from helpers import (ImageBuilder, LoggingProxy, MountTracker, Registry,  # noqa: E402
+from helpers import (BlobStore, ImageBuilder, LoggingProxy, MountTracker, Registry,  # noqa: E402
                      SilentServer, TokenServer, fuse_available)
 from helpers.registry import registry_bin  # noqa: E402
 
@@ -240,8 +240,9 @@ def session_registry(tmp_path_factory):
 
 @pytest.fixture
 def make_proxy():
-    """make(upstream) -> started LoggingProxy in front of @upstream (a
-    Registry, anything with .url, or a URL); stopped at teardown."""
+    """make(upstream, bind='127.0.0.1') -> started LoggingProxy in front of
+    @upstream (a Registry, anything with .url, or a URL); stopped at
+    teardown."""
     made = []
 
     def make(upstream, **opts):
@@ -252,6 +253,22 @@ def make_proxy():
     yield make
     for px in made:
         px.stop()
+
+
+@pytest.fixture
+def make_blob_store():
+    """make(registry, bind='127.0.0.2') -> started BlobStore serving that
+    registry's blobs from its storage dir (a redirect target on another
+    host); stopped at teardown."""
+    made = []
+
+    def make(registry, **opts):
+        bs = BlobStore(registry, **opts).start()
+        made.append(bs)
+        return bs
+    yield make
+    for bs in made:
+        bs.stop()
 
 
 @pytest.fixture

@@ -193,3 +193,26 @@ def test_pull_through_proxy_smoke(strata, busybox_image, make_proxy, store_root)
     have = blob_files(store_root)
     for d in [busybox_image.config_digest] + [l.digest for l in busybox_image.layers]:
         assert d in have
+
+
+def test_redirect_to_blob_store(registry, make_proxy, make_blob_store):
+    data = os.urandom(5000)
+    d = registry.client().push_blob("r/x", data)
+    bs = make_blob_store(registry)
+    px = make_proxy(registry)
+    px.redirect("/blobs/sha256:", bs.url)
+    req = urllib.request.Request(f"{px.url}/v2/r/x/blobs/{d}", headers={"Authorization": "Bearer t"})
+    with urllib.request.urlopen(req) as r:
+        assert r.read() == data
+    assert px.blob_gets(d)[0].action == "redirect"
+    assert bs.requests and bs.requests[0].path.endswith(d)
+    req = urllib.request.Request(f"{bs.url}/v2/r/x/blobs/{d}", headers={"Range": "bytes=100-"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 206 and r.read() == data[100:]
+
+
+def test_pull_through_cache_registry(registry, make_registry, build_image):
+    img = build_image(registry, "up/img:1", layers=[[File("f", b"up")]])
+    mirror = make_registry(proxy_remote=registry.url)
+    r = mirror.client().get_manifest("up/img", "1")
+    assert r.status == 200 and r.headers["Docker-Content-Digest"] == img.digest

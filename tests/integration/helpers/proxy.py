@@ -21,7 +21,6 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .util import free_port
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
               "te", "trailers", "transfer-encoding", "upgrade", "host"}
@@ -57,7 +56,8 @@ class _Rule:
 
 
 class LoggingProxy:
-    def __init__(self, upstream_url, chunk=64 * 1024):
+    def __init__(self, upstream_url, chunk=64 * 1024, bind="127.0.0.1"):
+        self.bind = bind
         u = urllib.parse.urlsplit(upstream_url)
         self.upstream_host = u.hostname
         self.upstream_port = u.port or 80
@@ -72,11 +72,11 @@ class LoggingProxy:
 
     @property
     def host(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.bind}:{self.port}"
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.bind}:{self.port}"
 
     # ------------------------------------------------------------ rules
     def _add(self, match, action, times, arg=None, arg2=None):
@@ -247,13 +247,8 @@ class LoggingProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        for _ in range(5):
-            self.port = free_port()
-            try:
-                self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-                break
-            except OSError:
-                continue
+        self._server = ThreadingHTTPServer((self.bind, 0), Handler)
+        self.port = self._server.server_address[1]
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -323,3 +318,87 @@ class SilentServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class BlobStore:
+    """Stands in for the object storage a registry redirects blob GETs to:
+    serves any path ending in a digest from a Registry's storage directory,
+    with Range support, and records requests (ProxyRequest) -- e.g. to check
+    that no Authorization header follows a redirect to another host:
+
+        store = BlobStore(registry, bind="127.0.0.2").start()
+        px.redirect("/blobs/sha256:", store.url)
+    """
+
+    def __init__(self, registry, bind="127.0.0.2"):
+        self.registry = registry
+        self.bind = bind
+        self.requests = []
+        self._lock = threading.Lock()
+        self._server = None
+        self.port = None
+
+    @property
+    def host(self):
+        return f"{self.bind}:{self.port}"
+
+    @property
+    def url(self):
+        return f"http://{self.bind}:{self.port}"
+
+    def start(self):
+        bs = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                req = ProxyRequest(self.command, self.path, dict(self.headers.items()),
+                                   self.headers.get("Range"), self.headers.get("Authorization"))
+                with bs._lock:
+                    bs.requests.append(req)
+                path = self.path.split("?")[0]
+                dg = path[path.rfind("sha256:"):] if "sha256:" in path else ""
+                try:
+                    with open(bs.registry.blob_data_path(dg), "rb") as f:
+                        data = f.read()
+                except (OSError, ValueError):
+                    req.status = 404
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                status, start, end = 200, 0, len(data)
+                rng = self.headers.get("Range")
+                if rng and rng.startswith("bytes="):
+                    a, _, b = rng[6:].partition("-")
+                    start = int(a or 0)
+                    end = int(b) + 1 if b else len(data)
+                    status = 206
+                body = data[start:end]
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                req.status, req.bytes_sent = status, len(body)
+
+            do_HEAD = do_GET
+
+        self._server = ThreadingHTTPServer((self.bind, 0), Handler)
+        self.port = self._server.server_address[1]
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
