@@ -25,6 +25,15 @@ struct command {
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
 int cmd_pull(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_layers(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_which(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
@@ -37,6 +46,19 @@ int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(pr
 bool wants_help(const char *verb, int argc, char **argv);
 /* default_root() - the store directory in force (see struct globals). */
 const char *default_root(void);
+
+struct store;
+struct store_image;
+/* open_store() - the store in force (--root, $STRATA_ROOT, the default). */
+int open_store(struct store **s, struct err *e);
+/* lookup_image() - the image that @arg names: a reference ("busybox",
+ * "host:5000/x:1", "x@sha256:...") or an image ID / ID prefix.  *@name (may
+ * be NULL) receives the store name matched, or NULL for an ID. */
+int lookup_image(struct store *s, const char *arg, struct store_image *out, char **name, struct err *e);
+
+/* image_config_json() - the image's config blob (its id), parsed. */
+typedef struct json_t json_t;
+int image_config_json(struct store *s, const struct store_image *im, json_t **out, struct err *e);
 
 /* Debug lines go to stderr only with --debug. */
 void debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

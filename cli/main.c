@@ -16,6 +16,32 @@ static const struct command commands[] = {
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+        { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
+          "  -q, --quiet       only image IDs\n"
+          "  -a, --all         all images (strata keeps no intermediate ones)\n"
+          "      --digests     show digests\n"
+          "      --no-trunc    full image IDs\n"
+          "      --format json one JSON object per line\n" },
+        { "tag", cmd_tag, "strata tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+          "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL },
+        { "rmi", cmd_rmi, "strata rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
+          "  -f, --force   remove an image in use by a mount, or with several tags\n" },
+        { "inspect", cmd_inspect, "strata inspect IMAGE [IMAGE...]",
+          "Show the image config and manifest as JSON", NULL },
+        { "history", cmd_history, "strata history [OPTIONS] IMAGE", "Show the history of an image",
+          "      --no-trunc   do not truncate output\n"
+          "  -q, --quiet      only image IDs\n" },
+        { "layers", cmd_layers, "strata layers IMAGE",
+          "Show each layer: digest, diff ID, sizes, files added/changed/deleted", NULL },
+        { "ls", cmd_ls, "strata ls [OPTIONS] IMAGE [PATH]",
+          "List the merged tree (or one layer's) with the layer each entry comes from",
+          "      --layer N   only layer N (0 = bottom)\n"
+          "  -R, --recursive list subdirectories too\n"
+          "  -l, --long      mode, owner, size, link target\n" },
+        { "which", cmd_which, "strata which IMAGE PATH",
+          "Show every layer that holds PATH, which one wins, which whiteout hides which", NULL },
+        { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
+          "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
           "  -i, --interactive      keep stdin open (else the command reads /dev/null)\n"

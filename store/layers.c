@@ -2,6 +2,7 @@
 #include "store-internal.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,17 @@ bool store_has_layer(struct store *s, const char *diff_id)
 char *store_layer_path(struct store *s, const char *diff_id)
 {
         return store_path(s, "layers/%s/diff", digest_hex(diff_id));
+}
+
+uint64_t store_layer_file_bytes(struct store *s, const char *diff_id)
+{
+        if (!digest_valid(diff_id))
+                return 0;
+        _cleanup_free_ char *path = store_path(s, "layers/%s/layer.json", digest_hex(diff_id));
+        json_t *j = json_load_file(path, 0, NULL);
+        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
+        json_decref(j);
+        return n;
 }
 
 int store_layer_tmpdir(struct store *s, const char *diff_id, char **path, int *dirfd, struct err *e)

@@ -72,6 +72,9 @@ void store_discard_partial(struct store *s, const char *digest);
 bool store_has_layer(struct store *s, const char *diff_id);
 /* store_layer_path() - ROOT/layers/<hex>/diff (the tree to stack); caller frees. */
 char *store_layer_path(struct store *s, const char *diff_id);
+/* store_layer_file_bytes() - the sum of the layer's regular file sizes as
+ * recorded in its layer.json ("file_bytes"); 0 when unknown. */
+uint64_t store_layer_file_bytes(struct store *s, const char *diff_id);
 /* store_layer_tmpdir() - make a fresh empty directory under tmp/ for
  * extracting @diff_id; *@path is its path (caller frees) and *@dirfd an
  * O_DIRECTORY fd of it (caller closes). */

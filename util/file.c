@@ -206,11 +206,11 @@ void human_size(uint64_t bytes, char *out, size_t outlen)
                 v /= 1000.0;
                 u++;
         }
-        /* docker prints 4 significant digits at most: 129MB, 5.59kB, 1.23GB */
+        /* docker prints 3 significant digits: 129MB, 5.59kB, 1.23GB */
         if (u == 0)
                 snprintf(out, outlen, "%uB", (unsigned)bytes);
         else
-                snprintf(out, outlen, "%.4g%s", v, units[u]);
+                snprintf(out, outlen, "%.3g%s", v, units[u]);
 }
 
 uint64_t now_ns(void)
