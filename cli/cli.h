@@ -41,6 +41,12 @@ int cmd_run(int argc, char **argv);
 int report_err(const struct err *e);
 /* usage_error() - "strata VERB: <msg>" plus a hint to --help; returns 2. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* bad_option() - for the option getopt just refused (opterr is off):
+ * "strata VERB: bad option '--x'" plus the --help hint; returns 2. */
+int bad_option(const char *verb, char **argv);
+/* no_options() - for a verb that takes none: refuses any option (bad_option()
+ * and 2); 0 with optind at the first operand otherwise. */
+int no_options(const char *verb, int argc, char **argv);
 /* wants_help() - true when argv holds -h/--help before a "--"; prints the
  * verb's help then. */
 bool wants_help(const char *verb, int argc, char **argv);

@@ -76,7 +76,7 @@ int cmd_history(int argc, char **argv)
                 case 'n': no_trunc = true; break;
                 case 'q': quiet = true; break;
                 case 'H': break;
-                default: return usage_error("history", "bad option");
+                default: return bad_option("history", argv);
                 }
         }
         if (argc - optind != 1)

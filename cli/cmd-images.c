@@ -171,7 +171,7 @@ int cmd_images(int argc, char **argv)
                                 return usage_error("images", "unsupported --format '%s' (only json)", optarg);
                         o.json = true;
                         break;
-                default: return usage_error("images", "bad option");
+                default: return bad_option("images", argv);
                 }
         }
         if (argc - optind > 1)

@@ -5,6 +5,7 @@
 #include "format.h"
 #include "store/store.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -73,7 +74,10 @@ static json_t *inspect_one(struct store *s, const struct store_image *im, struct
 
 int cmd_inspect(int argc, char **argv)
 {
-        if (argc < 2)
+        int st = no_options("inspect", argc, argv);
+        if (st)
+                return st;
+        if (argc - optind < 1)
                 return usage_error("inspect", "requires at least 1 argument");
         struct err e = { 0 };
         struct store *s = NULL;
@@ -81,7 +85,7 @@ int cmd_inspect(int argc, char **argv)
                 return report_err(&e);
         json_t *all = json_array();
         int status = 0;
-        for (int i = 1; i < argc; i++) {
+        for (int i = optind; i < argc; i++) {
                 struct store_image im = { 0 };
                 err_clear(&e);
                 json_t *o = NULL;

@@ -138,11 +138,14 @@ static int show_layers(const char *arg, struct err *e)
 
 int cmd_layers(int argc, char **argv)
 {
-        if (argc != 2)
+        int st = no_options("layers", argc, argv);
+        if (st)
+                return st;
+        if (argc - optind != 1)
                 return usage_error("layers", "requires exactly 1 argument");
         struct err e = { 0 };
-        if (show_layers(argv[1], &e) < 0) {
-                err_wrap(&e, "layers %s", argv[1]);
+        if (show_layers(argv[optind], &e) < 0) {
+                err_wrap(&e, "layers %s", argv[optind]);
                 return report_err(&e);
         }
         return 0;
@@ -241,7 +244,7 @@ int cmd_ls(int argc, char **argv)
                 }
                 case 'R': o.recursive = true; break;
                 case 'l': o.longfmt = true; break;
-                default: return usage_error("ls", "bad option");
+                default: return bad_option("ls", argv);
                 }
         }
         if (argc - optind < 1 || argc - optind > 2)
@@ -316,11 +319,14 @@ static int which(const char *arg, const char *path, struct err *e)
 
 int cmd_which(int argc, char **argv)
 {
-        if (argc != 3)
+        int st = no_options("which", argc, argv);
+        if (st)
+                return st;
+        if (argc - optind != 2)
                 return usage_error("which", "requires IMAGE and PATH");
         struct err e = { 0 };
-        if (which(argv[1], argv[2], &e) < 0) {
-                err_wrap(&e, "which %s", argv[1]);
+        if (which(argv[optind], argv[optind + 1], &e) < 0) {
+                err_wrap(&e, "which %s", argv[optind]);
                 return report_err(&e);
         }
         return 0;
@@ -357,11 +363,14 @@ static int diff(const char *arg, struct err *e)
 
 int cmd_diff(int argc, char **argv)
 {
-        if (argc != 2)
+        int st = no_options("diff", argc, argv);
+        if (st)
+                return st;
+        if (argc - optind != 1)
                 return usage_error("diff", "requires exactly 1 argument: IMAGE or a mount directory");
         struct err e = { 0 };
-        if (diff(argv[1], &e) < 0) {
-                err_wrap(&e, "diff %s", argv[1]);
+        if (diff(argv[optind], &e) < 0) {
+                err_wrap(&e, "diff %s", argv[optind]);
                 return report_err(&e);
         }
         return 0;

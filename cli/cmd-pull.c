@@ -32,7 +32,7 @@ int cmd_pull(int argc, char **argv)
                 case 'p': o.platform = optarg; break;
                 case 'q': o.quiet = true; break;
                 case 'j': o.jobs = atoi(optarg); break;
-                default: return usage_error("pull", "bad option");
+                default: return bad_option("pull", argv);
                 }
         }
         if (optind + 1 != argc)

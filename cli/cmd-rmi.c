@@ -82,7 +82,7 @@ int cmd_rmi(int argc, char **argv)
                 switch (c) {
                 case 'f': force = true; break;
                 case 'P': break;
-                default: return usage_error("rmi", "bad option");
+                default: return bad_option("rmi", argv);
                 }
         }
         if (optind >= argc)

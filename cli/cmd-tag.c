@@ -3,6 +3,8 @@
 #include "fetch/fetch.h"
 #include "store/store.h"
 
+#include <getopt.h>
+
 static int tag_image(const char *src, const char *dst, struct err *e)
 {
         struct image_ref ref = { 0 };
@@ -30,11 +32,15 @@ static int tag_image(const char *src, const char *dst, struct err *e)
 
 int cmd_tag(int argc, char **argv)
 {
-        if (argc != 3)
+        int st = no_options("tag", argc, argv);
+        if (st)
+                return st;
+        if (argc - optind != 2)
                 return usage_error("tag", "requires exactly 2 arguments: SOURCE TARGET");
+        const char *src = argv[optind], *dst = argv[optind + 1];
         struct err e = { 0 };
-        if (tag_image(argv[1], argv[2], &e) < 0) {
-                err_wrap(&e, "tag %s %s", argv[1], argv[2]);
+        if (tag_image(src, dst, &e) < 0) {
+                err_wrap(&e, "tag %s %s", src, dst);
                 return report_err(&e);
         }
         return 0;

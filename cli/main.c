@@ -122,6 +122,22 @@ int usage_error(const char *verb, const char *fmt, ...)
         return 2;
 }
 
+int bad_option(const char *verb, char **argv)
+{
+        const char *arg = optind > 0 ? argv[optind - 1] : "?";
+        if (optopt && optopt < 128 && !(arg[0] == '-' && arg[1] == '-'))
+                return usage_error(verb, "bad option '-%c' (or its argument is missing)", optopt);
+        return usage_error(verb, "bad option '%s' (or its argument is missing)", arg);
+}
+
+int no_options(const char *verb, int argc, char **argv)
+{
+        static const struct option none[] = { { 0 } };
+        if (getopt_long(argc, argv, "", none, NULL) != -1)
+                return bad_option(verb, argv);
+        return 0;
+}
+
 void debugf(const char *fmt, ...)
 {
         if (!G.debug)
@@ -210,5 +226,6 @@ int main(int argc, char **argv)
                 return 0;
         int vi = optind;
         optind = 0;   /* let the verb's own getopt start afresh */
+        opterr = 0;   /* a bad option is reported once, by bad_option() */
         return cmd->run(argc - vi, argv + vi);
 }
