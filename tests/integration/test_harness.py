@@ -140,6 +140,29 @@ def test_silent_server(silent_server):
     wait_until(lambda: silent_server.accepted >= 1, what="accept")
 
 
+def test_snapshot_ignores_the_empty_skeleton(tmp_path):
+    before = snapshot(str(tmp_path / "store"))
+    for d in ("blobs/sha256", "layers", "mounts", "tmp"):
+        (tmp_path / "store" / d).mkdir(parents=True)
+    (tmp_path / "store" / "lock").write_bytes(b"")
+    assert snapshot(str(tmp_path / "store")) == before == {}
+    (tmp_path / "store" / "layers" / "x").mkdir()
+    (tmp_path / "store" / "layers" / "x" / "layer.json").write_bytes(b"{}")
+    assert snapshot_diff(before, snapshot(str(tmp_path / "store"))) == ["+ layers/x/layer.json"]
+
+
+def test_proxy_respond(registry, make_proxy):
+    px = make_proxy(registry)
+    px.respond("/manifests/1", b'{"schemaVersion": 1}', headers={"Content-Type": "application/json"},
+               method="GET", times=1)
+    with urllib.request.urlopen(f"{px.url}/v2/x/manifests/1") as r:
+        assert r.read() == b'{"schemaVersion": 1}'
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{px.url}/v2/x/manifests/1")
+    assert e.value.code == 404
+    assert [q.action for q in px.requests] == ["respond", "forward"]
+
+
 def test_snapshot(tmp_path):
     (tmp_path / "blobs").mkdir()
     (tmp_path / "blobs" / "a").write_bytes(b"a")

@@ -8,6 +8,7 @@
     px.stall("/blobs/", times=1)             # next matching request never gets an answer
     px.fail("/manifests/", 503, times=2)     # next two matching requests get a 503
     px.redirect("/blobs/", other.url)        # 307 to another host (Authorization check)
+    px.respond("/manifests/1", body, headers={"Content-Type": "..."})  # canned answer
     px.stop()
 
 Rules match a substring of the path (or a callable(ProxyRequest) -> bool),
@@ -35,7 +36,7 @@ class ProxyRequest:
     authorization: str = None     # the Authorization header, if any
     status: int = 0               # status sent back (0: none, e.g. stalled)
     bytes_sent: int = 0           # body bytes sent back
-    action: str = "forward"       # forward | cut | stall | fail | redirect
+    action: str = "forward"       # forward | cut | stall | stall_body | fail | redirect | respond
     time: float = field(default_factory=time.monotonic)
 
 
@@ -98,6 +99,17 @@ class LoggingProxy:
 
     def fail(self, match, status=500, times=1, body=b'{"errors":[{"code":"UNKNOWN","message":"injected"}]}'):
         return self._add(match, "fail", times, status, body)
+
+    def respond(self, match, body=b"", status=200, headers=None, times=None, method=None):
+        """Answer matching requests (of @method, if given) with a canned
+        response instead of forwarding: a schema1 manifest, a huge or lying
+        body, a wrong Docker-Content-Digest.  @headers: {name: value};
+        Content-Length is set from @body unless given."""
+        m = match
+        if method:
+            m = (lambda r, _m=match: r.method == method and
+                 (_m(r) if callable(_m) else _m in r.path))
+        return self._add(m, "respond", times, (status, dict(headers or {})), body)
 
     def redirect(self, match, base_url, times=None, status=307):
         """Answer with @status and Location: @base_url + path."""
@@ -177,6 +189,21 @@ class LoggingProxy:
                     self.end_headers()
                     self.wfile.write(rule.arg2)
                     req.status, req.bytes_sent = rule.arg, len(rule.arg2)
+                    return
+                if rule and rule.action == "respond":
+                    req.action = "respond"
+                    status, extra = rule.arg
+                    payload = rule.arg2 if isinstance(rule.arg2, bytes) else str(rule.arg2).encode()
+                    self.send_response(status)
+                    if not any(k.lower() == "content-length" for k in extra):
+                        self.send_header("Content-Length", str(len(payload)))
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                        req.bytes_sent = len(payload)
+                    req.status = status
                     return
                 if rule and rule.action == "redirect":
                     req.action = "redirect"

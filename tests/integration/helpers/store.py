@@ -4,12 +4,17 @@ import os
 import stat
 
 
-def snapshot(root, ignore=("tmp/",), hash_files=True):
+def snapshot(root, ignore=("tmp/", "lock"), hash_files=True, dirs=False):
     """{relative path: (kind, size, mode, sha256-or-linktarget)} for every
     entry under @root except those whose path starts with one of @ignore.
     Compare two snapshots to check that a failed command left the store as
-    it was: `assert snapshot(root) == before`.  tmp/ is ignored by default:
-    store invariant (5) lets a failed pull leave a .partial there to resume."""
+    it was: `assert snapshot(root) == before`.
+
+    Ignored by default: tmp/ (store invariant (5) lets a failed pull leave a
+    .partial there to resume), the lock file, and directories (@dirs=False):
+    so the empty skeleton a first command creates (blobs/sha256/, layers/,
+    mounts/) does not count as a change; every file, symlink and special
+    file does."""
     out = {}
     if not os.path.isdir(root):
         return out
@@ -23,7 +28,8 @@ def snapshot(root, ignore=("tmp/",), hash_files=True):
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
             if stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", 0, stat.S_IMODE(st.st_mode), None)
+                if dirs:
+                    out[rel] = ("dir", 0, stat.S_IMODE(st.st_mode), None)
             elif stat.S_ISLNK(st.st_mode):
                 out[rel] = ("symlink", 0, 0, os.readlink(p))
             elif stat.S_ISREG(st.st_mode):
