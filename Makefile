@@ -38,8 +38,13 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 ARCHIVES := $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
 
-CLI_SRC := $(wildcard cli/*.c)
+# cli/ is an archive too (all but main.c), so unit tests can reach its pure logic.
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/libcli.a: $(CLI_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+ARCHIVES := $(BUILD)/libcli.a $(ARCHIVES)
 
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -56,8 +61,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/strata: $(CLI_OBJ) $(ARCHIVES)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(ARCHIVES) $(LIBS)
+$(BUILD)/strata: $(BUILD)/cli/main.o $(ARCHIVES)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/cli/main.o $(ARCHIVES) $(LIBS)
 
 $(BUILD)/strata-overlayfs: $(BUILD)/strata
 	ln -sf strata $@
