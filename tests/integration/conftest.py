@@ -59,6 +59,18 @@ class Result(collections.namedtuple("Result", "rc out err")):
         return f"exit {self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer", "ERROR: MemorySanitizer")
+
+
+def check_sanitizer(argv, stderr):
+    """Fail the test when a sanitizer reported anything, even if the test
+    expected strata to fail (a crash must not pass as a clean error)."""
+    for m in SANITIZER_MARKS:
+        if m in stderr:
+            pytest.fail(f"sanitizer report from {' '.join(map(str, argv))}:\n{stderr[-6000:]}")
+
+
 @pytest.fixture(scope="session")
 def strata_bin():
     """Absolute path of the strata binary: $STRATA_BIN, else build/strata."""
@@ -123,6 +135,7 @@ def strata(strata_bin, store_root, strata_env, mounts):
                         f"{(e.stdout or b'').decode(errors='replace')}\n--- stderr\n"
                         f"{(e.stderr or b'').decode(errors='replace')}")
         r = Result(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+        check_sanitizer(argv, r.err)
         verb = next((str(a) for a in args if not str(a).startswith("-")), None)
         if verb == "mount" and r.rc == 0 and len(args) >= 2 and not str(args[-1]).startswith("-"):
             mounts.track(str(args[-1]))

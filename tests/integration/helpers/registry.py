@@ -34,6 +34,17 @@ MANIFEST_ACCEPT = ", ".join([
 ])
 
 
+def die_with_parent():
+    """preexec_fn: SIGKILL the child when the thread that started it dies,
+    so a killed pytest leaves no registry behind (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except Exception:
+        pass
+
+
 def registry_bin():
     """Path of the Distribution binary, or None.  Env REGISTRY_BIN overrides."""
     if os.environ.get("REGISTRY_BIN"):
@@ -357,7 +368,8 @@ class Registry:
                 self.proc = subprocess.Popen([self.bin, "serve", self.config_path],
                                              stdin=subprocess.DEVNULL, stdout=logf,
                                              stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                                             start_new_session=True,
+                                             preexec_fn=die_with_parent)
             finally:
                 logf.close()
             deadline = time.monotonic() + timeout
