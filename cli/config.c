@@ -218,9 +218,8 @@ static int parse_docker(json_t *j, const char *file, const char *text, struct co
         return 0;
 }
 
-int cfg_load(const char *path, struct config *c, struct err *e)
+static int load_all(const char *path, struct config *c, struct err *e)
 {
-        memset(c, 0, sizeof *c);
         c->connect_timeout_s = 3;
         c->stall_timeout_s = 10;
         const char *env = getenv("STRATA_CONFIG");
@@ -272,6 +271,15 @@ int cfg_load(const char *path, struct config *c, struct err *e)
         if (!c->search_index)
                 c->search_index = xstrdup("https://index.docker.io");
         return 0;
+}
+
+int cfg_load(const char *path, struct config *c, struct err *e)
+{
+        memset(c, 0, sizeof *c);
+        int r = load_all(path, c, e);
+        if (r < 0)
+                cfg_free(c);   /* on failure nothing is left to free */
+        return r;
 }
 
 void cfg_set_cli_mirrors(struct config *c, const struct strv *urls)

@@ -47,7 +47,7 @@ struct config {
 /* cfg_load() - read the files in force.  @path is --config (NULL: the
  * default or $STRATA_CONFIG); a missing default file is no error, a missing
  * --config file is.  A malformed file fails with one line naming the file,
- * the line and the key. */
+ * the line and the key, and *@out holds nothing to free. */
 int cfg_load(const char *path, struct config *out, struct err *e);
 /* cfg_set_cli_mirrors() - --registry-mirror URLs replace the files'
  * Docker Hub mirrors. */
