@@ -1,8 +1,13 @@
 /* strata pull, the orchestration (see pull.h for the invariants):
  *   reference → sources → manifest (index → platform) → pin check →
- *   up-to-date check → config → layers in parallel, each: blob lock →
- *   present? → download (resuming a .partial) → verify → commit blob →
- *   extract → diff_id check → commit layer → image record and names. */
+ *   up-to-date check → config → the blob locks of every layer, taken in
+ *   digest order (no deadlock between processes) → layers in parallel, each:
+ *   present? → download into tmp/<hex>.partial (resuming) → verify →
+ *   extract into a tmp dir → diff_id check → then, once every layer is
+ *   ready: commit blobs and layers, config, manifest, record and names →
+ *   release the locks.  A failure commits nothing: verified .partial files
+ *   stay in tmp/ (the next run reuses them without a byte of network),
+ *   extraction dirs are removed. */
 #include "pull.h"
 #include "cli.h"
 #include "progress.h"
@@ -28,6 +33,10 @@ struct layer_job {
         char id[13];                /* short hex, the progress row */
         uint64_t file_bytes;        /* unpacked, for the image size */
         uint64_t downloaded;        /* bytes fetched from the network */
+        bool present;               /* the layer is in the store, or an earlier job has it */
+        int partial_fd;             /* a verified, complete .partial to commit, or -1 */
+        char *tmpdir;               /* the extracted layer to commit, or NULL */
+        char *meta;                 /* its layer.json */
         int r;
         struct err e;
 };
@@ -42,6 +51,8 @@ struct pull {
         bool failed;
         size_t n;
         struct layer_job *jobs;
+        size_t n_locks;
+        int *locks;                 /* blob lock fds, held from start to end */
 };
 
 static void short_id(const char *digest, char out[13])
@@ -84,8 +95,10 @@ static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
         return true;
 }
 
-/* Download layer @j's blob into the store (caller holds the blob lock). */
-static int download_blob(struct layer_job *j, struct fetch_conn *c)
+/* Download layer @j's blob into tmp/<hex>.partial, resuming what is there,
+ * and verify it; *@fd is then the complete .partial (the caller commits or
+ * closes it).  The caller holds the blob lock. */
+static int download_blob(struct layer_job *j, struct fetch_conn *c, int *out_fd)
 {
         struct pull *pl = j->pl;
         const struct descriptor *d = j->d;
@@ -125,30 +138,13 @@ static int download_blob(struct layer_job *j, struct fetch_conn *c)
                         return r;
                 }
                 progress_status(pl->pg, j->id, "Verifying Checksum");
-                r = store_commit_partial(pl->s, d->digest, fd, &j->e);
-                if (r < 0)
-                        return r;
                 progress_status(pl->pg, j->id, "Download complete");
+                *out_fd = fd;
                 return 0;
         }
 }
 
 /* -------------------------------------------------------------- extract */
-
-static char *layer_meta(const struct layer_job *j, const struct unpack_stats *st)
-{
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                              "digest", j->d->digest, "diff_id", j->diff_id, "media_type", j->d->media_type,
-                              "size", (json_int_t)j->d->size, "entries", (json_int_t)st->entries,
-                              "files", (json_int_t)st->files, "dirs", (json_int_t)st->dirs,
-                              "symlinks", (json_int_t)st->symlinks, "hardlinks", (json_int_t)st->hardlinks,
-                              "devices", (json_int_t)st->devices, "whiteouts", (json_int_t)st->whiteouts,
-                              "opaques", (json_int_t)st->opaques, "bytes", (json_int_t)st->bytes,
-                              "file_bytes", (json_int_t)st->file_bytes);
-        char *s = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        return s;
-}
 
 static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
 {
@@ -160,14 +156,14 @@ static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
         return n;
 }
 
-static int extract_layer(struct layer_job *j)
+/* Extract the blob in @fd into a tmp dir and check its diff_id; the dir
+ * waits in j->tmpdir for the commit. */
+static int extract_layer(struct layer_job *j, int fd)
 {
         struct pull *pl = j->pl;
         progress_status(pl->pg, j->id, "Extracting");
-        _cleanup_free_ char *blob = store_blob_path(pl->s, j->d->digest);
-        _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return err_set(&j->e, errno, "open blob %s", j->d->digest);
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return err_set(&j->e, errno, "seek blob %s", j->d->digest);
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int dirfd = -1;
         int r = store_layer_tmpdir(pl->s, j->diff_id, &tmp, &dirfd, &j->e);
@@ -180,45 +176,48 @@ static int extract_layer(struct layer_job *j)
         char diff_id[DIGEST_STR_LEN + 1] = "";
         r = unpack_layer_fd(fd, dirfd, &uo, diff_id, &st, &j->e);
         if (r >= 0 && strcmp(diff_id, j->diff_id))
-                r = err_setx(&j->e, EBADMSG, "layer %s: uncompressed content hashes to %s, the config says %s",
-                             j->d->digest, diff_id, j->diff_id);
+                r = err_setx(&j->e, EBADMSG, "uncompressed content hashes to %s, the config says %s",
+                             diff_id, j->diff_id);
         if (r < 0) {
                 store_discard_tmpdir(pl->s, tmp);
                 return r;
         }
-        _cleanup_free_ char *meta = layer_meta(j, &st);
-        r = store_commit_layer(pl->s, j->diff_id, tmp, meta, &j->e);
-        if (r < 0) {
-                store_discard_tmpdir(pl->s, tmp);
-                return r;
-        }
+        j->meta = unpack_stats_json(&st, j->diff_id);
+        j->tmpdir = TAKE_PTR(tmp);
         j->file_bytes = st.file_bytes;
         return 0;
 }
 
+/* One layer, up to the commit (the caller holds its blob lock). */
 static int do_layer(struct layer_job *j, struct fetch_conn *c)
 {
         struct pull *pl = j->pl;
-        int lockfd = -1;
-        int r = store_blob_lock(pl->s, j->d->digest, &lockfd, &j->e);
-        if (r < 0)
-                return r;
-        if (store_has_layer(pl->s, j->diff_id)) {
+        if (j->present || store_has_layer(pl->s, j->diff_id)) {
+                j->present = true;
                 j->file_bytes = recorded_file_bytes(pl->s, j->diff_id);
                 progress_status(pl->pg, j->id, "Already exists");
-                goto out;
+                return 0;
         }
-        if (!store_has_blob(pl->s, j->d->digest)) {
-                r = download_blob(j, c);
-                if (r < 0)
-                        goto out;
+        int r, fd = -1;
+        if (store_has_blob(pl->s, j->d->digest)) {
+                _cleanup_free_ char *blob = store_blob_path(pl->s, j->d->digest);
+                fd = open(blob, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = err_set(&j->e, errno, "open blob %s", j->d->digest);
+                else
+                        r = extract_layer(j, fd);
+                if (fd >= 0)
+                        close(fd);
+        } else {
+                r = download_blob(j, c, &fd);
+                if (r >= 0) {
+                        j->partial_fd = fd;
+                        r = extract_layer(j, fd);
+                }
         }
-        r = extract_layer(j);
         if (r >= 0)
                 progress_status(pl->pg, j->id, "Pull complete");
-out:
-        store_blob_unlock(lockfd);
-        if (r < 0)
+        else
                 err_wrap(&j->e, "layer %s", j->d->digest);
         return r;
 }
@@ -274,6 +273,78 @@ static bool up_to_date(struct store *s, const char *name, const char *manifest_d
                 ok = store_has_layer(s, im.layers[i].diff_id);
         store_image_free(&im);
         return ok;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Take the blob lock of every distinct layer digest, in sorted order, so two
+ * processes never wait on each other in a cycle (PULL 1). */
+static int lock_layers(struct pull *pl, struct err *e)
+{
+        const char **d = xcalloc(pl->n ? pl->n : 1, sizeof *d);
+        for (size_t i = 0; i < pl->n; i++)
+                d[i] = pl->jobs[i].d->digest;
+        qsort(d, pl->n, sizeof *d, cmp_str);
+        pl->locks = xcalloc(pl->n ? pl->n : 1, sizeof *pl->locks);
+        int r = 0;
+        for (size_t i = 0; i < pl->n; i++) {
+                if (i && !strcmp(d[i], d[i - 1]))
+                        continue;
+                r = store_blob_lock(pl->s, d[i], &pl->locks[pl->n_locks], e);
+                if (r < 0)
+                        break;
+                pl->n_locks++;
+        }
+        free(d);
+        return r;
+}
+
+static void unlock_layers(struct pull *pl)
+{
+        for (size_t i = 0; i < pl->n_locks; i++)
+                store_blob_unlock(pl->locks[i]);
+        free(pl->locks);
+        pl->locks = NULL;
+        pl->n_locks = 0;
+}
+
+/* Every layer is ready: move blobs and layers into place (PULL 2). */
+static int commit_layers(struct pull *pl, struct err *e)
+{
+        for (size_t i = 0; i < pl->n; i++) {
+                struct layer_job *j = &pl->jobs[i];
+                int r = 0;
+                if (j->partial_fd >= 0)
+                        r = store_commit_partial(pl->s, j->d->digest, TAKE_FD(j->partial_fd), e);
+                if (r >= 0 && j->tmpdir) {
+                        r = store_commit_layer(pl->s, j->diff_id, j->tmpdir, j->meta, e);
+                        if (r >= 0) {
+                                free(j->tmpdir);
+                                j->tmpdir = NULL;
+                        }
+                }
+                if (r < 0)
+                        return err_wrap(e, "layer %s", j->d->digest);
+        }
+        return 0;
+}
+
+/* What a failed pull leaves: verified .partial files stay, tmp dirs go. */
+static void abandon_layers(struct pull *pl)
+{
+        for (size_t i = 0; i < pl->n; i++) {
+                struct layer_job *j = &pl->jobs[i];
+                if (j->partial_fd >= 0)
+                        close(TAKE_FD(j->partial_fd));
+                if (j->tmpdir)
+                        store_discard_tmpdir(pl->s, j->tmpdir);
+                free(j->tmpdir);
+                free(j->meta);
+                j->tmpdir = j->meta = NULL;
+        }
 }
 
 static int run_layers(struct pull *pl, struct err *e)
@@ -402,9 +473,17 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 j->idx = i;
                 j->d = &img->layers[i];
                 j->diff_id = cfg.diff_ids[i];
+                j->partial_fd = -1;
                 short_id(j->d->digest, j->id);
+                for (size_t k = 0; k < i; k++)
+                        if (!strcmp(pl.jobs[k].diff_id, j->diff_id))
+                                j->present = true;   /* the same layer twice: once is enough */
         }
-        r = run_layers(&pl, e);
+        r = lock_layers(&pl, e);
+        if (r >= 0)
+                r = run_layers(&pl, e);
+        if (r >= 0)
+                r = commit_layers(&pl, e);
         pthread_mutex_destroy(&pl.lock);
         if (r < 0)
                 goto out;
@@ -465,6 +544,8 @@ names:;
         if (r < 0)
                 err_wrap(e, "record image");
 out:
+        abandon_layers(&pl);
+        unlock_layers(&pl);
         progress_free(pg);
         free(pl.jobs);
         config_free(&cfg);

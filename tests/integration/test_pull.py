@@ -1,0 +1,415 @@
+"""strata pull against a real Distribution registry (issue 2).
+
+Cites PULL INVARIANTS of cli/pull.h and FETCH INVARIANTS of fetch/fetch.h."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers import File, snapshot, wait_until
+from helpers.images import random_bytes
+from helpers.store import blob_files
+from helpers.util import file_digest, host_arch, write_docker_config
+
+
+def blobs_in(root):
+    """Digests of the blobs in the store (blobs/sha256/<hex>)."""
+    d = os.path.join(root, "blobs", "sha256")
+    return {"sha256:" + n for n in os.listdir(d)} if os.path.isdir(d) else set()
+
+
+def layer_dir(root, diff_id):
+    return os.path.join(root, "layers", diff_id.split(":", 1)[1], "diff")
+
+
+def images_json(root):
+    with open(os.path.join(root, "images.json")) as f:
+        return json.load(f)
+
+
+def names_in(root):
+    """The names images.json points at an image ({"names": {name: id}})."""
+    if not os.path.exists(os.path.join(root, "images.json")):
+        return set()
+    return set(images_json(root).get("names", {}))
+
+
+def one_line_failure(r, *needles):
+    """A failed run: non-zero exit, exactly one stderr line, naming @needles."""
+    assert r.rc != 0, str(r)
+    assert len(r.err_lines) == 1, str(r)
+    line = r.err_lines[0]
+    assert line.startswith("strata: pull "), line
+    for n in needles:
+        assert n in line, line
+    return line
+
+
+def three_layers():
+    return [[File("a/one", b"one\n")],
+            [File("b/two", b"two\n" * 1000)],
+            [File("c/three", random_bytes(300_000, seed=3))]]
+
+
+# ------------------------------------------------------------ the basic pull
+def test_multilayer_pull(strata, registry, build_image, store_root):
+    img = build_image(registry, "x/multi:1", layers=three_layers())
+    r = strata("pull", img.ref).check()
+    # docker's closing lines, and a row per layer (plain mode: not a tty)
+    assert f"1: Pulling from x/multi" in r.out
+    assert r.out.count("Pull complete") == 3, r.out
+    assert f"Digest: {img.digest}" in r.out
+    assert f"Status: Downloaded newer image for {img.ref}" in r.out
+    assert r.lines[-1] == img.ref
+    # PULL (2): every blob verified and stored under its digest, each layer extracted
+    assert set(img.blob_digests()) <= blobs_in(store_root)
+    for b in img.layers:
+        assert file_digest(os.path.join(store_root, "blobs", "sha256", b.digest[7:])) == b.digest
+    assert open(os.path.join(layer_dir(store_root, img.diff_ids[0]), "a/one")).read() == "one\n"
+    assert os.path.getsize(os.path.join(layer_dir(store_root, img.diff_ids[2]), "c/three")) == 300_000
+    # both names recorded: the tag and NAME@DIGEST
+    names = names_in(store_root)
+    assert f"{registry.host}/x/multi:1" in names
+    assert f"{registry.host}/x/multi@{img.digest}" in names
+    r = strata("images").check()
+    assert f"{registry.host}/x/multi" in r.out
+    # nothing left in tmp/ but lock files
+    leftovers = [n for n in os.listdir(os.path.join(store_root, "tmp")) if not n.endswith(".lock")]
+    assert leftovers == []
+
+
+def test_same_digests_as_skopeo(strata, registry, build_image, store_root, tmp_path):
+    """Every blob strata stores has the digest `skopeo copy` to an oci: layout records."""
+    img = build_image(registry, "x/sk:1", layers=three_layers())
+    strata("pull", img.ref).check()
+    lay = tmp_path / "oci"
+    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+                    f"docker://{img.ref}", f"oci:{lay}:x"], check=True)
+    sk = {"sha256:" + n for n in os.listdir(lay / "blobs" / "sha256")}
+    ours = blobs_in(store_root)
+    assert ours == sk, (ours ^ sk)
+    for d in ours:
+        assert file_digest(os.path.join(store_root, "blobs", "sha256", d[7:])) == d
+
+
+def test_second_pull_is_up_to_date(strata, registry, build_image, make_proxy, store_root):
+    img = build_image(registry, "x/again:1", layers=three_layers())
+    px = make_proxy(registry)
+    ref = f"{px.host}/x/again:1"
+    strata("pull", ref).check()
+    px.clear()
+    r = strata("pull", ref).check()
+    assert f"Status: Image is up to date for {ref}" in r.out
+    assert f"Digest: {img.digest}" in r.out
+    assert px.blob_gets() == [], px.requests
+
+
+def test_quiet(strata, registry, build_image):
+    img = build_image(registry, "x/quiet:1", layers=three_layers()[:1])
+    r = strata("pull", "-q", img.ref).check()
+    assert r.lines == [img.ref]
+
+
+# ------------------------------------------------------------ platforms
+def test_multiplatform_index(strata, registry, build_index, store_root):
+    idx = build_index(registry, "x/multi-plat:1", {
+        "linux/amd64": {"layers": [[File("etc/platform", b"linux/amd64\n")]]},
+        "linux/arm64/v8": {"layers": [[File("etc/platform", b"linux/arm64/v8\n")]]},
+    })
+    r = strata("pull", "--platform", "linux/arm64/v8", idx.ref).check()
+    arm = idx.images["linux/arm64/v8"]
+    assert f"Digest: {idx.digest}" in r.out
+    assert open(os.path.join(layer_dir(store_root, arm.diff_ids[0]), "etc/platform")).read() == "linux/arm64/v8\n"
+    assert arm.digest in blobs_in(store_root) and idx.digest in blobs_in(store_root)
+
+    # the host's platform by default (this machine: linux/<host arch>)
+    host = f"linux/{host_arch()}"
+    if host in ("linux/amd64",):
+        r = strata("pull", idx.ref).check()
+        amd = idx.images["linux/amd64"]
+        assert open(os.path.join(layer_dir(store_root, amd.diff_ids[0]), "etc/platform")).read() == "linux/amd64\n"
+
+    r = strata("pull", "--platform", "linux/s390x", idx.ref)
+    one_line_failure(r, "linux/s390x", "linux/arm64/v8")
+
+
+# ------------------------------------------------------------ sharing layers
+def test_two_tags_share_layers(strata, registry, build_image, make_proxy, store_root):
+    base = [[File("base/big", random_bytes(500_000, seed=11))], [File("base/etc", b"x\n")]]
+    a = build_image(registry, "x/share:a", layers=base)
+    b = build_image(registry, "x/share:b", layers=base + [[File("only/b", b"b\n")]])
+    px = make_proxy(registry)
+    strata("pull", f"{px.host}/x/share:a").check()
+    px.clear()
+    r = strata("pull", f"{px.host}/x/share:b").check()
+    got = {g.path.split("/blobs/")[1] for g in px.blob_gets()}
+    # only b's own layer and config were fetched
+    assert got == {b.layers[2].digest, b.config_digest}, got
+    assert r.out.count("Already exists") == 2, r.out
+    assert a.layers[0].digest in blobs_in(store_root)
+
+
+# ------------------------------------------------------------ pinned pulls
+def test_digest_pinned_pull(strata, registry, build_image, store_root):
+    img = build_image(registry, "x/pin:1", layers=three_layers()[:2])
+    r = strata("pull", img.pinned_ref).check()
+    assert f"Digest: {img.digest}" in r.out
+    assert f"{registry.host}/x/pin@{img.digest}" in names_in(store_root)
+    before = snapshot(store_root)
+    wrong = "sha256:" + "0" * 64
+    r = strata("pull", f"{registry.host}/x/pin@{wrong}")
+    one_line_failure(r, "manifest unknown")
+    assert snapshot(store_root) == before
+
+
+def test_pinned_digest_checked(strata, registry, build_image, make_proxy, store_root):
+    """A source answering a pinned manifest GET with other bytes is refused."""
+    img = build_image(registry, "x/pin2:1", layers=three_layers()[:1])
+    other = build_image(registry, "x/pin2:2", layers=[[File("z", b"z")]])
+    px = make_proxy(registry)
+    # answer GET manifests/<img.digest> with the other image's manifest
+    px.redirect(f"/manifests/{img.digest}", f"{registry.url}/v2/x/pin2/manifests/{other.digest}#", times=None)
+    r = strata("pull", f"{px.host}/x/pin2@{img.digest}")
+    one_line_failure(r, img.digest)
+    assert not os.path.exists(os.path.join(store_root, "images.json")) or \
+        f"{px.host}/x/pin2@{img.digest}" not in names_in(store_root)
+
+
+# ------------------------------------------------------------ tampering
+def test_tampered_blob(strata, registry, build_image, store_root):
+    img = build_image(registry, "x/tamper:1", layers=three_layers())
+    bad = img.layers[2]
+    path = registry.blob_data_path(bad.digest)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    strata("pull", build_image(registry, "x/other:1", layers=[[File("o", b"o")]]).ref).check()
+    before = snapshot(store_root)
+    r = strata("pull", img.ref)
+    one_line_failure(r, bad.digest, "digest mismatch")
+    assert snapshot(store_root) == before
+    # the bad bytes are not kept; the verified blobs of the other layers may
+    # wait in tmp/ as complete .partial files for the next run
+    assert not os.path.exists(os.path.join(store_root, "tmp", bad.digest[7:] + ".partial"))
+    for n in os.listdir(os.path.join(store_root, "tmp")):
+        if n.endswith(".partial"):
+            assert "sha256:" + n[:-8] in img.blob_digests()
+            assert file_digest(os.path.join(store_root, "tmp", n)) == "sha256:" + n[:-8]
+
+
+# ------------------------------------------------------------ resuming
+BIG = 24 * 1024 * 1024
+
+
+@pytest.fixture
+def big_image(registry, build_image):
+    return build_image(registry, "x/big:1", layers=[[File("big", random_bytes(BIG, seed=5))]])
+
+
+def test_cut_connection_resumes_with_range(strata, registry, big_image, make_proxy, store_root):
+    """A connection cut mid-blob is retried from where it stopped (PULL 4)."""
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.cut_after(f"/blobs/{layer.digest}", 5 * 1024 * 1024)
+    strata("pull", f"{px.host}/x/big:1").check()
+    gets = px.blob_gets(layer.digest)
+    assert len(gets) == 2, gets
+    assert gets[0].range is None
+    start = int(gets[1].range.split("=")[1].rstrip("-"))
+    assert 0 < start <= 5 * 1024 * 1024
+    assert gets[0].bytes_sent + gets[1].bytes_sent <= layer.size + 64 * 1024
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+def test_killed_pull_resumes_next_run(strata, strata_popen, registry, big_image, make_proxy, store_root):
+    """kill -9 in the middle of a blob; the next `strata pull` asks only for the rest."""
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.stall_body(f"/blobs/{layer.digest}", 8 * 1024 * 1024, seconds=60)
+    p = strata_popen("pull", f"{px.host}/x/big:1")
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 8 * 1024 * 1024,
+               timeout=30, what="8 MiB in the .partial")
+    have = os.path.getsize(partial)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # nothing taken as complete (PULL 2/3)
+    assert layer.digest not in blobs_in(store_root)
+    assert not os.path.exists(os.path.join(store_root, "images.json")) or not names_in(store_root)
+    px.clear_rules()
+    px.clear()
+    strata("pull", f"{px.host}/x/big:1").check()
+    gets = px.blob_gets(layer.digest)
+    assert len(gets) == 1, gets
+    assert gets[0].range == f"bytes={have}-", gets[0]
+    assert gets[0].bytes_sent == layer.size - have
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+def test_corrupt_partial_is_discarded(strata, registry, big_image, store_root):
+    """A .partial whose bytes are wrong is thrown away and the blob fetched whole."""
+    layer = big_image.layers[0]
+    os.makedirs(os.path.join(store_root, "tmp"), exist_ok=True)
+    with open(os.path.join(store_root, "tmp", layer.digest[7:] + ".partial"), "wb") as f:
+        f.write(b"\0" * 4096)
+    strata("pull", big_image.ref).check()
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+# ------------------------------------------------------------ authentication
+def test_token_auth(strata, make_registry, build_image, strata_env, store_root):
+    reg = make_registry(auth="token", anonymous_pull=False)
+    img = build_image(reg, "x/tok:1", layers=three_layers())
+    strata("images").check()
+    before = snapshot(store_root)
+    r = strata("pull", img.ref)
+    one_line_failure(r)
+    assert snapshot(store_root) == before
+    write_docker_config(strata_env["HOME"], {reg.host: reg.creds})
+    ts = reg.token_server
+    n0 = ts.issued
+    r = strata("pull", img.ref).check()
+    # one token for the whole pull (FETCH 3: reused by every thread)
+    assert ts.issued - n0 == 1, ts.requests
+    assert set(img.blob_digests()) <= blobs_in(store_root)
+
+
+def test_token_anonymous(strata, make_registry, build_image, store_root):
+    reg = make_registry(auth="token", anonymous_pull=True)
+    img = build_image(reg, "x/anon:1", layers=three_layers()[:1])
+    strata("pull", img.ref).check()
+
+
+def test_token_renewed_when_expired(strata, make_registry, build_image, strata_env, store_root):
+    """A token that expires mid-pull is renewed (registry answers 401, we ask again)."""
+    reg = make_registry(auth="token", anonymous_pull=True, token_ttl=1)
+    img = build_image(reg, "x/ttl:1", layers=three_layers())
+    strata("pull", img.ref).check()
+
+
+def test_htpasswd(strata, make_registry, build_image, strata_env, store_root):
+    reg = make_registry(auth="htpasswd")
+    img = build_image(reg, "x/basic:1", layers=three_layers()[:2])
+    r = strata("pull", img.ref)
+    one_line_failure(r, reg.host)
+    write_docker_config(strata_env["HOME"], {reg.host: (reg.creds[0], "wrong")})
+    r = strata("pull", img.ref)
+    one_line_failure(r)
+    write_docker_config(strata_env["HOME"], {reg.host: reg.creds})
+    strata("pull", img.ref).check()
+    assert set(img.blob_digests()) <= blobs_in(store_root)
+
+
+def test_redirect_drops_authorization(strata, make_registry, build_image, make_proxy, make_blob_store,
+                                      strata_env):
+    """FETCH 3: a redirect to another host is followed without Authorization."""
+    reg = make_registry(auth="htpasswd")
+    img = build_image(reg, "x/redir:1", layers=three_layers()[:1])
+    bs = make_blob_store(reg)
+    px = make_proxy(reg)
+    px.redirect("/blobs/", bs.url)
+    write_docker_config(strata_env["HOME"], {px.host: reg.creds})
+    strata("pull", f"{px.host}/x/redir:1").check()
+    assert px.find("GET", "/blobs/") and all(g.authorization for g in px.find("GET", "/blobs/"))
+    assert bs.requests and all(not rq.authorization for rq in bs.requests), bs.requests
+
+
+# ------------------------------------------------------------ failures: one line, store unchanged
+@pytest.fixture
+def seeded_store(strata, registry, build_image, store_root):
+    img = build_image(registry, "x/seed:1", layers=[[File("s", b"s")]])
+    strata("pull", img.ref).check()
+    return snapshot(store_root)
+
+
+def test_unknown_tag(strata, registry, seeded_store, store_root):
+    r = strata("pull", f"{registry.host}/x/seed:nope")
+    one_line_failure(r, f"pull {registry.host}/x/seed:nope", "manifest unknown")
+    assert snapshot(store_root) == seeded_store
+
+
+def test_unknown_repo(strata, registry, seeded_store, store_root):
+    r = strata("pull", f"{registry.host}/no/such:1")
+    one_line_failure(r, "unknown")
+    assert snapshot(store_root) == seeded_store
+
+
+@pytest.mark.parametrize("ref,rule", [
+    ("Upper/Case:1", "must be lowercase"),
+    ("x:bad/tag:", "tag"),
+    ("x@sha256:abc", "64 hex digits"),
+    ("", "at least one component"),
+])
+def test_bad_reference(strata, seeded_store, store_root, ref, rule):
+    r = strata("pull", ref)
+    one_line_failure(r, "invalid reference format", rule)
+    assert snapshot(store_root) == seeded_store
+
+
+def test_closed_port(strata, seeded_store, store_root, strata_env):
+    from helpers.util import free_port
+    port = free_port()
+    env = dict(strata_env, STRATA_RETRIES="1")
+    t = time.monotonic()
+    r = strata("pull", f"127.0.0.1:{port}/x/y:1", env=env)
+    one_line_failure(r, f"127.0.0.1:{port}")
+    assert time.monotonic() - t < 10
+    assert snapshot(store_root) == seeded_store
+
+
+def test_server_never_answers(strata, silent_server, seeded_store, store_root, strata_env):
+    env = dict(strata_env, STRATA_STALL_TIMEOUT="2", STRATA_RETRIES="1")
+    t = time.monotonic()
+    r = strata("pull", f"{silent_server.host}/x/y:1", env=env, timeout=60)
+    one_line_failure(r, silent_server.host)
+    assert time.monotonic() - t < 20
+    assert snapshot(store_root) == seeded_store
+
+
+def test_registry_error_5xx_retried(strata, registry, build_image, make_proxy, store_root):
+    img = build_image(registry, "x/flaky:1", layers=three_layers())
+    px = make_proxy(registry)
+    px.fail(f"/blobs/{img.layers[1].digest}", 503, times=2)
+    strata("pull", f"{px.host}/x/flaky:1").check()
+    assert len(px.blob_gets(img.layers[1].digest)) == 3
+
+
+def test_schema1_refused(strata, registry, build_image, make_proxy):
+    """A registry answering with a schema 1 manifest: refused, with a clear line."""
+    build_image(registry, "x/s1:1", layers=[[File("a", b"a")]])
+    px = make_proxy(registry)
+    s1 = json.dumps({"schemaVersion": 1, "name": "x/s1", "tag": "1", "architecture": "amd64",
+                     "fsLayers": [], "history": []}).encode()
+    px.fail("/manifests/1", 200, times=None, body=s1)
+    r = strata("pull", f"{px.host}/x/s1:1")
+    one_line_failure(r, "schema 1")
+
+
+# ------------------------------------------------------------ concurrency
+def test_six_concurrent_pulls_share_one_download(strata, strata_popen, registry, build_image,
+                                                  make_proxy, store_root):
+    """Six processes, six tags sharing a large layer: every tag recorded, every
+    blob intact, the shared layer fetched once (PULL 1)."""
+    shared = [File("shared/big", random_bytes(16 * 1024 * 1024, seed=42))]
+    imgs = [build_image(registry, f"x/six:{i}", layers=[shared, [File(f"own/{i}", str(i).encode())]])
+            for i in range(6)]
+    big = imgs[0].layers[0]
+    assert all(im.layers[0].digest == big.digest for im in imgs)
+    px = make_proxy(registry)
+    procs = [strata_popen("pull", f"{px.host}/x/six:{i}") for i in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (o, e) in zip(procs, outs):
+        assert p.returncode == 0, (o, e)
+    gets = [g for g in px.blob_gets(big.digest) if g.status in (200, 206)]
+    assert len(gets) == 1, gets
+    names = names_in(store_root)
+    for i in range(6):
+        assert f"{px.host}/x/six:{i}" in names
+    for d in blobs_in(store_root):
+        assert file_digest(os.path.join(store_root, "blobs/sha256", d[7:])) == d
+    r = strata("images").check()
+    assert sum(1 for l in r.lines if "/x/six" in l) == 6, r.out
