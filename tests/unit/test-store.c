@@ -168,10 +168,10 @@ static void test_delete(struct store *s)
         char *orphan = NULL;
         is_int(store_remove_name(s, "r/a:1", &orphan, &e), 0, "untag");
         is_str(orphan, a.id, "last name gone: image orphaned");
+        free(orphan);
         is_int(store_remove_name(s, "r/a:1", &orphan, &e), -ENOENT, "untag twice: no such image");
         n_deleted = 0;
         is_int(store_delete_image(s, a.id, false, on_deleted, NULL, &e), 0, "delete image");
-        free(orphan);
         is_int(n_deleted, 2, "image and its own layer reported deleted");
         ok(!store_has_layer(s, own), "own layer removed (4)");
         ok(store_has_layer(s, shared), "shared layer kept for the other image (4)");
