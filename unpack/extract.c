@@ -61,6 +61,7 @@ struct x {
         char cdir[PATH_MAX];
         size_t clen;
         int cfd;
+        bool cstale;
         bool csgid;
         gid_t cgid;
         bool rsgid;
@@ -125,6 +126,7 @@ static void cache_drop(struct x *x)
                 close(x->cfd);
         x->cfd = -1;
         x->clen = 0;
+        x->cstale = false;
 }
 
 static int resolve_fail(struct x *x, int errnum, const char *which)
@@ -185,6 +187,8 @@ static int get_parent(struct x *x, bool create, bool *sgid, gid_t *gid)
                 *gid = x->rgid;
                 return x->root;
         }
+        if (x->cstale)
+                cache_drop(x);
         if (x->cfd >= 0 && x->clen == x->dlen && !memcmp(x->cdir, x->path, x->dlen)) {
                 *sgid = x->csgid;
                 *gid = x->cgid;
@@ -224,9 +228,10 @@ static int remove_existing(struct x *x, int pfd, const char *name)
                 return 0;
         if (errno != EISDIR)
                 return sysfail(x, errno, "replace existing entry");
-        /* a directory goes with its whole tree: the cached parent may be in it */
+        /* a directory goes with its whole tree: the cached parent may be in
+         * it.  Dropped at the next lookup: @pfd may be the cached fd. */
         if (x->cfd != pfd)
-                cache_drop(x);
+                x->cstale = true;
         struct err e2 = { 0 };
         int r = rm_rf_at(pfd, name, &e2);
         if (r < 0)
@@ -556,28 +561,53 @@ static int do_whiteout(struct x *x, int pfd, const char *target)
         return 0;
 }
 
+/* clear_lower() - UNPACK_FLATTEN opaque directory @rel (open as @dfd): remove
+ * everything below it that this layer did not create, recursively (a lower
+ * entry below a directory this layer also lists is hidden too). */
+static int clear_lower(struct x *x, int dfd, const char *rel)
+{
+        int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return sysfail(x, errno, "open directory");
+        DIR *d = fdopendir(rfd);
+        if (!d) {
+                close(rfd);
+                return sysfail(x, errno, "open directory");
+        }
+        struct dirent *de;
+        int r = 0;
+        while (r == 0 && (de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                char p[PATH_MAX];
+                int n = *rel ? snprintf(p, sizeof p, "%s/%s", rel, de->d_name)
+                             : snprintf(p, sizeof p, "%s", de->d_name);
+                if (n < 0 || (size_t)n >= sizeof p)
+                        continue;
+                if (!unpack_strset_has(&x->made, p, (size_t)n)) {
+                        r = remove_existing(x, dfd, de->d_name);
+                } else if (de->d_type == DT_DIR) {
+                        int cfd = openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0)
+                                r = sysfail(x, errno, "open directory");
+                        else {
+                                r = clear_lower(x, cfd, p);
+                                close(cfd);
+                        }
+                }
+        }
+        closedir(d);
+        return r;
+}
+
 static int do_opaque(struct x *x, int pfd)
 {
         x->st->opaques++;
         if (x->mode == UNPACK_FLATTEN) {
-                int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd < 0)
-                        return sysfail(x, errno, "open directory");
-                DIR *d = fdopendir(dfd);
-                if (!d) {
-                        close(dfd);
-                        return sysfail(x, errno, "open directory");
-                }
-                struct dirent *de;
-                int r = 0;
-                while (r == 0 && (de = readdir(d))) {
-                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                                continue;
-                        if (!made_here(x, de->d_name))
-                                r = remove_existing(x, pfd, de->d_name);
-                }
-                closedir(d);
-                return r;
+                char rel[PATH_MAX];
+                memcpy(rel, x->path, x->dlen);
+                rel[x->dlen] = '\0';
+                return clear_lower(x, pfd, rel);
         }
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
