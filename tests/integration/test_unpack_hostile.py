@@ -1,0 +1,106 @@
+"""Hostile layers pushed as real image layers and pulled (issue 3).
+
+Every blob of tests/hostile/gen.py becomes the single layer of an image on
+the session registry.  A hostile one must make `strata pull` fail with one
+line that names the problem, leave the store as it was (tmp/ aside) and
+change nothing outside the store (a canary tree next to it, the entries'
+absolute targets).  The valid ones (no end blocks, absolute names, files
+over symlinks...) must pull.  The unit test tests/unit/test-unpack-hostile.c
+runs the same blobs through unpack_layer_fd() directly."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from helpers import snapshot, snapshot_diff
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.join(HERE, "..", "hostile", "gen.py")
+# One directory for the whole module: the canary the blobs aim at must be
+# an absolute path known when they are generated.
+WORK = tempfile.mkdtemp(prefix="strata-hostile-pull-")
+CANARY = os.path.join(WORK, "canary")
+BLOBS = os.path.join(WORK, "blobs")
+
+
+def _generate():
+    os.makedirs(os.path.join(CANARY, "dir"), exist_ok=True)
+    with open(os.path.join(CANARY, "file"), "w") as f:
+        f.write("canary\n")
+    subprocess.run([sys.executable, GEN, BLOBS, CANARY], check=True, stdout=subprocess.DEVNULL)
+    cases = []
+    with open(os.path.join(BLOBS, "cases.tsv")) as f:
+        for line in f:
+            name, fn, media, expect, max_bytes, flags, diff_id = line.rstrip("\n").split("\t")
+            cases.append((name, fn, media, expect, int(max_bytes), flags, diff_id))
+    return cases
+
+
+CASES = _generate()
+
+
+def teardown_module(module):
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def _tree(root):
+    """Everything under @root: path -> (mode, size, mtime, content)."""
+    out = {}
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            data = None
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    data = f.read()
+            out[os.path.relpath(p, root)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_nlink, data)
+    return out
+
+
+def _passwd():
+    st = os.stat("/etc/passwd")
+    return (st.st_ino, st.st_nlink, st.st_size, st.st_mtime_ns)
+
+
+def test_enough_kinds():
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_pull_hostile_layer(case, session_registry, push_raw, strata, strata_env, store_root, busybox_image):
+    name, fn, media, expect, max_bytes, flags, diff_id = case
+    with open(os.path.join(BLOBS, fn), "rb") as f:
+        blob = f.read()
+    if diff_id == "-":
+        diff_id = "sha256:" + "0" * 64
+    img = push_raw(session_registry, f"hostile/{name}:1", layers=[(blob, media, diff_id)])
+    # a store with something in it, so "as it was" means something
+    strata("pull", busybox_image.ref).check()
+    before = snapshot(store_root)
+    canary_before, passwd_before = _tree(CANARY), _passwd()
+    outside_before = sorted(os.listdir(os.path.dirname(store_root)))
+    env = dict(strata_env)
+    if max_bytes:
+        env["STRATA_MAX_LAYER_BYTES"] = str(max_bytes)
+
+    r = strata("pull", img.ref, env=env)
+
+    assert _tree(CANARY) == canary_before, "the canary tree changed"
+    assert _passwd() == passwd_before
+    assert sorted(os.listdir(os.path.dirname(store_root))) == outside_before
+    for dp, dns, fns in os.walk(store_root):
+        assert not [n for n in dns + fns if n.startswith(".wh.") and "/tmp" not in dp], dp
+    # as root a device node is fine: the refusal is for unprivileged users
+    ok_expected = expect == "OK" or ("nonroot" in flags and os.geteuid() == 0)
+    if ok_expected:
+        assert r.rc == 0, r.err
+        return
+    assert r.rc != 0
+    assert len(r.err_lines) == 1, r.err
+    want = "config says" if expect == "DIFF_ID_MISMATCH" else expect
+    assert want in r.err, r.err
+    assert snapshot_diff(before, snapshot(store_root)) == []
