@@ -112,8 +112,10 @@ $(BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(ARCHIVES)
 demo: deps all
 	scripts/demo.sh
 
+# BENCH_ARGS: e.g. --quick; pull rows (bench-pull.py) then filesystem rows (bench.sh)
 bench: deps all
-	scripts/bench.sh
+	scripts/bench-pull.py $(BENCH_ARGS)
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh $(BENCH_ARGS); fi
 
 clean:
 	rm -rf build build-san build-fuzz
