@@ -15,34 +15,22 @@
 
 #define IMAGES_MAX (64u << 20)   /* ceiling on images.json */
 
-static void json_decref_p(json_t **j)
-{
-        json_decref(*j);
-}
-#define _cleanup_json_ _cleanup_(json_decref_p)
-
 /* Load images.json; a missing file is an empty store. */
 static int load_index(struct store *s, json_t **out, struct err *e)
 {
         _cleanup_free_ char *path = store_path(s, "images.json");
-        struct buf b = BUF_INIT(IMAGES_MAX);
-        int r = read_file_bounded(path, IMAGES_MAX, &b, e);
+        json_t *j = NULL;
+        int r = json_read_file(path, IMAGES_MAX, &j, e);
         if (r == -ENOENT) {
                 err_clear(e);
-                buf_free(&b);
                 *out = json_pack("{s:i, s:{}, s:{}}", "version", 1, "images", "names");
                 return 0;
         }
-        if (r < 0) {
-                buf_free(&b);
+        if (r < 0)
                 return r;
-        }
-        json_error_t je;
-        json_t *j = json_loadb(b.data, b.len, 0, &je);
-        buf_free(&b);
-        if (!j || !json_is_object(json_object_get(j, "images")) || !json_is_object(json_object_get(j, "names"))) {
+        if (!json_is_object(json_object_get(j, "images")) || !json_is_object(json_object_get(j, "names"))) {
                 json_decref(j);
-                return err_setx(e, EBADMSG, "%s: corrupt: %s", path, j ? "missing images/names" : je.text);
+                return err_setx(e, EBADMSG, "%s: corrupt: missing images/names", path);
         }
         *out = j;
         return 0;

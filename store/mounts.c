@@ -51,22 +51,15 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
 {
         memset(m, 0, sizeof *m);
         _cleanup_free_ char *path = store_path(s, "mounts/%s/mount.json", id);
-        struct buf b = BUF_INIT(MOUNT_JSON_MAX);
-        int r = read_file_bounded(path, MOUNT_JSON_MAX, &b, e);
-        if (r < 0) {
-                buf_free(&b);
+        _cleanup_json_ json_t *j = NULL;
+        int r = json_read_file(path, MOUNT_JSON_MAX, &j, e);
+        if (r < 0)
                 return r;
-        }
-        json_error_t je;
-        json_t *j = json_loadb(b.data, b.len, 0, &je);
-        buf_free(&b);
         const char *mp = json_string_value(json_object_get(j, "mountpoint"));
         const char *up = json_string_value(json_object_get(j, "upper"));
         const char *wk = json_string_value(json_object_get(j, "work"));
-        if (!mp || !up || !wk) {
-                json_decref(j);
+        if (!mp || !up || !wk)
                 return err_setx(e, EBADMSG, "%s: corrupt", path);
-        }
         const char *im = json_string_value(json_object_get(j, "image"));
         m->id = xstrdup(id);
         m->dir = store_path(s, "mounts/%s", id);
@@ -83,7 +76,6 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
                 const char *l = json_string_value(json_array_get(layers, i));
                 m->layers[i] = xstrdup(l ? l : "");
         }
-        json_decref(j);
         return 0;
 }
 

@@ -116,6 +116,16 @@ int rm_rf_at(int dirfd, const char *name, struct err *e);
 ssize_t write_all(int fd, const void *p, size_t n);
 ssize_t read_full(int fd, void *p, size_t n);
 
+/* ----------------------------------------------------------------- JSON */
+
+typedef struct json_t json_t;   /* jansson's */
+/* json_read_file() - parse the JSON file @path of at most @max bytes into
+ * *@out (caller json_decref()s).  -EBADMSG naming the line when it is not
+ * JSON; read_file_bounded()'s errors otherwise (-ENOENT, -EFBIG...). */
+int json_read_file(const char *path, size_t max, json_t **out, struct err *e);
+/* for files that include <jansson.h>: its json_decrefp() releases */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
 /* human_size() - docker's units: "129MB", "5.6kB" (powers of 1000). */
 void human_size(uint64_t bytes, char *out, size_t outlen);
 
