@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,12 +61,130 @@ static void short_id(const char *digest, char out[13])
         snprintf(out, 13, "%.12s", digest_valid(digest) ? digest_hex(digest) : digest);
 }
 
+static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
+{
+        _cleanup_free_ char *dir = store_layer_path(s, diff_id);   /* .../layers/<hex>/diff */
+        _cleanup_free_ char *path = xasprintf("%.*s/layer.json", (int)(strlen(dir) - 5), dir);
+        json_t *j = json_load_file(path, 0, NULL);
+        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
+        json_decref(j);
+        return n;
+}
+
+/* ------------------------------------------------------------- extract */
+
+/* An extraction in progress: into a tmp dir, from an fd or a pipe fed by
+ * the download (the layer is extracted while it arrives). */
+struct extraction {
+        struct layer_job *j;
+        int in_fd;                  /* the blob, or the pipe's read end */
+        bool from_pipe;
+        char *tmp;
+        int dirfd;
+        struct unpack_stats st;
+        char diff_id[DIGEST_STR_LEN + 1];
+        struct err e;
+        int r;
+};
+
+static ssize_t fd_reader(void *ctx, void *buf, size_t n)
+{
+        struct extraction *x = ctx;
+        for (;;) {
+                ssize_t k = read(x->in_fd, buf, n);
+                if (k >= 0)
+                        return k;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+static void extraction_run(struct extraction *x)
+{
+        struct layer_job *j = x->j;
+        char name[64];
+        snprintf(name, sizeof name, "layer %zu (%s)", j->idx + 1, j->id);
+        struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
+        x->r = unpack_layer(fd_reader, x, x->dirfd, &uo, x->diff_id, &x->st, &x->e);
+        if (x->from_pipe) {
+                if (x->r >= 0) {
+                        /* take what follows the archive so the writer never blocks */
+                        char sink[65536];
+                        while (fd_reader(x, sink, sizeof sink) > 0)
+                                ;
+                }
+                close(x->in_fd);   /* on failure the writer sees EPIPE and stops */
+                x->in_fd = -1;
+        }
+}
+
+static void *extraction_thread(void *arg)
+{
+        extraction_run(arg);
+        return NULL;
+}
+
+static int extraction_begin(struct layer_job *j, struct extraction *x, bool streaming)
+{
+        memset(x, 0, sizeof *x);
+        x->j = j;
+        x->in_fd = x->dirfd = -1;
+        if (!streaming)   /* else said once the download is complete */
+                progress_status(j->pl->pg, j->id, "Extracting");
+        return store_layer_tmpdir(j->pl->s, j->diff_id, &x->tmp, &x->dirfd, &j->e);
+}
+
+/* Check the result; on success the dir waits in j->tmpdir for the commit,
+ * written back to disk already so the commit has little left to sync. */
+static int extraction_end(struct layer_job *j, struct extraction *x)
+{
+        int r = x->r;
+        if (r < 0)
+                j->e = x->e;
+        else if (strcmp(x->diff_id, j->diff_id))
+                r = err_setx(&j->e, EBADMSG, "uncompressed content hashes to %s, the config says %s",
+                             x->diff_id, j->diff_id);
+        if (r >= 0 && syncfs(x->dirfd) < 0)
+                r = err_set(&j->e, errno, "sync %s", x->tmp);
+        if (x->dirfd >= 0)
+                close(x->dirfd);
+        if (r < 0) {
+                if (x->tmp)
+                        store_discard_tmpdir(j->pl->s, x->tmp);
+                free(x->tmp);
+                return r;
+        }
+        j->meta = unpack_stats_json(&x->st, j->diff_id);
+        j->tmpdir = x->tmp;
+        j->file_bytes = x->st.file_bytes;
+        return 0;
+}
+
+/* Extract the blob in @fd (read from its start). */
+static int extract_fd(struct layer_job *j, int fd)
+{
+        struct extraction x;
+        int r = extraction_begin(j, &x, false);
+        if (r < 0)
+                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0) {
+                x.r = err_set(&x.e, errno, "seek blob %s", j->d->digest);
+        } else {
+                x.in_fd = fd;
+                extraction_run(&x);
+        }
+        return extraction_end(j, &x);
+}
+
 /* ------------------------------------------------------------- download */
 
+#define WRITEBACK_CHUNK (16u << 20)
+
 struct dl_sink {
-        int fd;
+        int fd;                     /* the .partial */
+        int pipe_fd;                /* to the extraction thread, or -1 */
         struct layer_job *j;
-        uint64_t have;
+        uint64_t have, kicked;      /* bytes in the file; start of unflushed range */
 };
 
 static int dl_write(void *ctx, const void *p, size_t n)
@@ -75,6 +194,16 @@ static int dl_write(void *ctx, const void *p, size_t n)
         if (w < 0)
                 return err_set(&d->j->e, (int)-w, "write partial download");
         d->have += n;
+        /* start writing back early: the fsync at the commit then has little to do */
+        if (d->have - d->kicked >= WRITEBACK_CHUNK) {
+                sync_file_range(d->fd, (off_t)d->kicked, (off_t)(d->have - d->kicked), SYNC_FILE_RANGE_WRITE);
+                d->kicked = d->have;
+        }
+        if (d->pipe_fd >= 0) {
+                w = write_all(d->pipe_fd, p, n);
+                if (w < 0)
+                        return err_set(&d->j->e, (int)-w, "extraction stopped");
+        }
         progress_bytes(d->j->pl->pg, d->j->id, "Downloading", d->have, d->j->d->size);
         return 0;
 }
@@ -96,9 +225,11 @@ static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
 }
 
 /* Download layer @j's blob into tmp/<hex>.partial, resuming what is there,
- * and verify it; *@fd is then the complete .partial (the caller commits or
- * closes it).  The caller holds the blob lock. */
-static int download_blob(struct layer_job *j, struct fetch_conn *c, int *out_fd)
+ * verify it and extract it: while it arrives when the download starts from
+ * zero, from the file after a resume.  On success j->partial_fd is the
+ * complete, synced .partial and j->tmpdir the extracted layer.  The caller
+ * holds the blob lock. */
+static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
 {
         struct pull *pl = j->pl;
         const struct descriptor *d = j->d;
@@ -121,15 +252,70 @@ static int download_blob(struct layer_job *j, struct fetch_conn *c, int *out_fd)
                 if (have)
                         debugf("blob %s: resuming at byte %llu of %llu", d->digest,
                                (unsigned long long)have, (unsigned long long)d->size);
-                struct dl_sink sk = { .fd = fd, .j = j, .have = have };
+
+                /* from zero: stream into the extractor as the bytes arrive */
+                struct extraction x;
+                bool streaming = have == 0 && d->size > 0;
+                pthread_t th;
+                struct dl_sink sk = { .fd = fd, .pipe_fd = -1, .j = j, .have = have, .kicked = have };
+                if (streaming) {
+                        int p[2];
+                        r = extraction_begin(j, &x, true);
+                        if (r >= 0 && pipe2(p, O_CLOEXEC) < 0)
+                                r = err_set(&j->e, errno, "pipe");
+                        if (r < 0) {
+                                sha256_free(&h);
+                                close(fd);
+                                if (x.tmp)
+                                        store_discard_tmpdir(pl->s, x.tmp);
+                                free(x.tmp);
+                                if (x.dirfd >= 0)
+                                        close(x.dirfd);
+                                return r;
+                        }
+                        fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+                        x.in_fd = p[0];
+                        x.from_pipe = true;
+                        sk.pipe_fd = p[1];
+                        if (pthread_create(&th, NULL, extraction_thread, &x) != 0) {
+                                close(p[0]);
+                                close(p[1]);
+                                streaming = false;
+                                sk.pipe_fd = -1;
+                                x.r = err_setx(&x.e, EAGAIN, "start extraction thread");
+                                extraction_end(j, &x);
+                        }
+                }
                 uint64_t got = 0;
                 r = registry_get_blob(pl->reg, c, d->digest, d->size, have, &h, dl_write, &sk, &got, &j->e);
                 j->downloaded += got;
-                if (r == -EBADMSG) {
-                        /* the bytes are wrong: never keep them; one fresh try when some were old */
+                if (streaming) {
+                        if (r >= 0) {
+                                progress_status(pl->pg, j->id, "Verifying Checksum");
+                                progress_status(pl->pg, j->id, "Download complete");
+                                progress_status(pl->pg, j->id, "Extracting");
+                        }
+                        close(sk.pipe_fd);    /* end of stream for the extractor */
+                        pthread_join(th, NULL);
+                        if (r >= 0) {
+                                r = extraction_end(j, &x);
+                        } else {
+                                struct err keep = j->e;
+                                if (x.r >= 0)
+                                        x.r = -EPIPE;
+                                if (r == -EPIPE || (x.r < 0 && !strcmp(keep.msg, "extraction stopped: Broken pipe")))
+                                        keep = x.e;   /* the extractor's reason is the real one */
+                                extraction_end(j, &x);
+                                j->e = keep;
+                        }
+                }
+                if (r == -EBADMSG || r == -EAGAIN) {
+                        /* the bytes are wrong: never keep them.  Start again from zero
+                         * when some were old, or when a mirror sent them (-EAGAIN: the
+                         * next call uses the next source). */
                         close(fd);
                         store_discard_partial(pl->s, d->digest);
-                        if (have && !attempt)
+                        if ((r == -EAGAIN && attempt < 8) || (have && !attempt))
                                 continue;
                         return r;
                 }
@@ -137,55 +323,23 @@ static int download_blob(struct layer_job *j, struct fetch_conn *c, int *out_fd)
                         close(fd);     /* the .partial stays for a later resume (invariant 4) */
                         return r;
                 }
-                progress_status(pl->pg, j->id, "Verifying Checksum");
+                if (!streaming)
+                        progress_status(pl->pg, j->id, "Verifying Checksum");
+                if (fdatasync(fd) < 0) {
+                        r = err_set(&j->e, errno, "sync download of %s", d->digest);
+                        close(fd);
+                        if (j->tmpdir)
+                                store_discard_tmpdir(pl->s, j->tmpdir);
+                        free(j->tmpdir);
+                        j->tmpdir = NULL;
+                        return r;
+                }
+                j->partial_fd = fd;
+                if (streaming)
+                        return 0;
                 progress_status(pl->pg, j->id, "Download complete");
-                *out_fd = fd;
-                return 0;
+                return extract_fd(j, fd);
         }
-}
-
-/* -------------------------------------------------------------- extract */
-
-static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
-{
-        _cleanup_free_ char *dir = store_layer_path(s, diff_id);   /* .../layers/<hex>/diff */
-        _cleanup_free_ char *path = xasprintf("%.*s/layer.json", (int)(strlen(dir) - 5), dir);
-        json_t *j = json_load_file(path, 0, NULL);
-        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
-        json_decref(j);
-        return n;
-}
-
-/* Extract the blob in @fd into a tmp dir and check its diff_id; the dir
- * waits in j->tmpdir for the commit. */
-static int extract_layer(struct layer_job *j, int fd)
-{
-        struct pull *pl = j->pl;
-        progress_status(pl->pg, j->id, "Extracting");
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return err_set(&j->e, errno, "seek blob %s", j->d->digest);
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int dirfd = -1;
-        int r = store_layer_tmpdir(pl->s, j->diff_id, &tmp, &dirfd, &j->e);
-        if (r < 0)
-                return r;
-        char name[64];
-        snprintf(name, sizeof name, "layer %zu (%s)", j->idx + 1, j->id);
-        struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
-        struct unpack_stats st = { 0 };
-        char diff_id[DIGEST_STR_LEN + 1] = "";
-        r = unpack_layer_fd(fd, dirfd, &uo, diff_id, &st, &j->e);
-        if (r >= 0 && strcmp(diff_id, j->diff_id))
-                r = err_setx(&j->e, EBADMSG, "uncompressed content hashes to %s, the config says %s",
-                             diff_id, j->diff_id);
-        if (r < 0) {
-                store_discard_tmpdir(pl->s, tmp);
-                return r;
-        }
-        j->meta = unpack_stats_json(&st, j->diff_id);
-        j->tmpdir = TAKE_PTR(tmp);
-        j->file_bytes = st.file_bytes;
-        return 0;
 }
 
 /* One layer, up to the commit (the caller holds its blob lock). */
@@ -198,22 +352,13 @@ static int do_layer(struct layer_job *j, struct fetch_conn *c)
                 progress_status(pl->pg, j->id, "Already exists");
                 return 0;
         }
-        int r, fd = -1;
+        int r;
         if (store_has_blob(pl->s, j->d->digest)) {
                 _cleanup_free_ char *blob = store_blob_path(pl->s, j->d->digest);
-                fd = open(blob, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = err_set(&j->e, errno, "open blob %s", j->d->digest);
-                else
-                        r = extract_layer(j, fd);
-                if (fd >= 0)
-                        close(fd);
+                _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
+                r = fd < 0 ? err_set(&j->e, errno, "open blob %s", j->d->digest) : extract_fd(j, fd);
         } else {
-                r = download_blob(j, c, &fd);
-                if (r >= 0) {
-                        j->partial_fd = fd;
-                        r = extract_layer(j, fd);
-                }
+                r = download_and_extract(j, c);
         }
         if (r >= 0)
                 progress_status(pl->pg, j->id, "Pull complete");
@@ -375,6 +520,8 @@ static int run_layers(struct pull *pl, struct err *e)
 
 int pull_image(struct store *s, const char *text, const struct pull_opts *o, struct err *e)
 {
+        /* a write into the pipe of an extractor that stopped must be an error, not death */
+        signal(SIGPIPE, SIG_IGN);
         struct image_ref ref;
         int r = ref_parse(text, &ref, e);
         if (r < 0)
