@@ -239,3 +239,37 @@ def test_pull_through_cache_registry(registry, make_registry, build_image):
     mirror = make_registry(proxy_remote=registry.url)
     r = mirror.client().get_manifest("up/img", "1")
     assert r.status == 200 and r.headers["Docker-Content-Digest"] == img.digest
+
+
+def test_proxy_throttle_and_upstream_killed(registry, make_proxy):
+    import threading
+    import time
+    data = os.urandom(2 << 20)
+    d = registry.client().push_blob("k/x", data)
+    px = make_proxy(registry).throttle(1 << 20)          # 2 MiB takes ~2 s
+    got = {}
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"{px.url}/v2/k/x/blobs/{d}") as r:
+                got["data"] = r.read()
+        except Exception as e:                            # cut off: expected
+            got["error"] = e
+    t = threading.Thread(target=fetch)
+    t0 = time.monotonic()
+    t.start()
+    wait_until(lambda: px.blob_gets(d) and px.blob_gets(d)[0].bytes_sent > 256 << 10, what="256 KiB sent")
+    registry.kill()
+    px.drop_connections()      # the socket buffers may already hold all 2 MiB
+    t.join(10)
+    assert not t.is_alive()
+    assert "error" in got or len(got.get("data", b"")) < len(data)
+    assert px.blob_gets(d)[0].bytes_sent < len(data)
+    with pytest.raises(urllib.error.HTTPError) as e:     # upstream down: 502
+        urllib.request.urlopen(f"{px.url}/v2/")
+    assert e.value.code == 502
+    registry.start()
+    px.throttle(None)
+    with urllib.request.urlopen(f"{px.url}/v2/k/x/blobs/{d}") as r:
+        assert r.read() == data
+    assert time.monotonic() - t0 < 10

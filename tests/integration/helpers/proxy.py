@@ -8,6 +8,8 @@
     px.stall("/blobs/", times=1)             # next matching request never gets an answer
     px.fail("/manifests/", 503, times=2)     # next two matching requests get a 503
     px.redirect("/blobs/", other.url)        # 307 to another host (Authorization check)
+    px.throttle(4 << 20)                     # 4 MiB/s per response, to act mid-blob
+    registry.kill(); px.drop_connections()   # a registry dying mid-blob
     px.respond("/manifests/1", body, headers={"Content-Type": "..."})  # canned answer
     px.stop()
 
@@ -66,6 +68,8 @@ class LoggingProxy:
         self.chunk = chunk
         self.requests = []
         self.rules = []
+        self.rate = None          # bytes per second per response (throttle())
+        self._generation = 0      # bumped by drop_connections()
         self.port = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -114,6 +118,19 @@ class LoggingProxy:
     def redirect(self, match, base_url, times=None, status=307):
         """Answer with @status and Location: @base_url + path."""
         return self._add(match, "redirect", times, base_url.rstrip("/"), status)
+
+    def throttle(self, bytes_per_second):
+        """Send every response body at most this fast (None: full speed), so a
+        test can act (kill the registry, kill strata) while a blob streams."""
+        self.rate = bytes_per_second
+        return self
+
+    def drop_connections(self):
+        """Cut every response that is streaming right now (the client sees
+        the connection close mid-body).  With registry.kill(): a registry
+        that dies mid-blob, whatever the socket buffers already hold."""
+        with self._lock:
+            self._generation += 1
 
     def clear_rules(self):
         with self._lock:
@@ -219,8 +236,20 @@ class LoggingProxy:
                     fwd["Host"] = f"{px.upstream_host}:{px.upstream_port}"
                     if body is not None:
                         fwd["Content-Length"] = str(len(body))
-                    conn.request(self.command, self.path, body=body, headers=fwd)
-                    resp = conn.getresponse()
+                    try:
+                        conn.request(self.command, self.path, body=body, headers=fwd)
+                        resp = conn.getresponse()
+                    except (OSError, http.client.HTTPException) as e:
+                        # upstream down (killed registry): a gateway error
+                        msg = f"upstream: {e}".encode()
+                        self.send_response(502)
+                        self.send_header("Content-Length", str(len(msg)))
+                        self.end_headers()
+                        self.wfile.write(msg)
+                        req.status, req.action = 502, "upstream-down"
+                        return
+                    t0 = time.monotonic()
+                    gen = px._generation
                     self.send_response(resp.status, resp.reason)
                     length = resp.getheader("Content-Length")
                     for k, v in resp.getheaders():
@@ -247,9 +276,32 @@ class LoggingProxy:
                         want = px.chunk if limit is None else min(px.chunk, limit - req.bytes_sent)
                         if want <= 0:
                             break
-                        data = resp.read(want)
+                        if px._generation != gen:
+                            req.action = "dropped"
+                            self.close_connection = True
+                            try:
+                                self.connection.shutdown(socket.SHUT_RDWR)
+                            except OSError:
+                                pass
+                            return
+                        if px.rate:
+                            want = min(want, max(1, px.rate // 20))
+                        try:
+                            data = resp.read(want)
+                        except (OSError, http.client.HTTPException):
+                            data = b""
                         if not data:
+                            if length is not None and req.bytes_sent < int(length):
+                                # upstream died mid-body: cut the client off too
+                                req.action = "upstream-cut"
+                                self.close_connection = True
+                                return
                             break
+                        if px.rate:
+                            ahead = (req.bytes_sent + len(data)) / px.rate - (time.monotonic() - t0)
+                            if ahead > 0 and px._closing.wait(ahead):
+                                self.close_connection = True
+                                return
                         if chunked:
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         else:
@@ -267,7 +319,7 @@ class LoggingProxy:
                         return
                     if chunked:
                         self.wfile.write(b"0\r\n\r\n")
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, socket.timeout):
                     self.close_connection = True
                 finally:
                     conn.close()
