@@ -42,6 +42,7 @@ static const struct command commands[] = {
           "Show every layer that holds PATH, which one wins, which whiteout hides which", NULL },
         { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
           "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
+        { "unpack", cmd_unpack, "strata unpack IMAGE DIR", "Flatten an image into a plain directory (like umoci unpack's rootfs), no FUSE", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
           "  -i, --interactive      keep stdin open (else the command reads /dev/null)\n"
