@@ -1,0 +1,306 @@
+/* strata mount / strata umount, and strata-overlayfs (fuse-overlayfs's argv).
+ *
+ *   strata mount -o lowerdir=L1:L2,upperdir=U,workdir=W [-f] [-d] DIR
+ *   strata mount [--read-only] [--upper DIR] [-f] IMAGE DIR
+ *   strata umount DIR
+ *
+ * Without -f the command forks: the child serves the mount, the parent
+ * waits on a pipe until the mount is in place (or the child's error
+ * message arrives) and exits. */
+#include "cli.h"
+#include "fs/fs.h"
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+struct mount_args {
+        struct fs_config cfg;
+        bool foreground;
+        bool read_only;
+        const char *upper;        /* --upper */
+        const char *image;        /* image mode */
+        const char *mountpoint;
+};
+
+static void warn_unknown(const char *opt)
+{
+        /* like fuse-overlayfs: one line per unknown option, then go on */
+        fprintf(stderr, "strata: unknown argument ignored: %s\n", opt);
+}
+
+/* The parent's side of daemonizing: wait for '1' (ready) or an error line. */
+static int wait_ready(int rfd, pid_t child)
+{
+        char buf[ERR_MSG_MAX + 1];
+        size_t n = 0;
+        /* the child keeps the pipe open while it serves: read what it says,
+         * "1" once ready, or "E<message>" and EOF when it failed */
+        while (n < sizeof(buf) - 1) {
+                ssize_t r = read(rfd, buf + n, sizeof(buf) - 1 - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                n += (size_t)r;
+                if (buf[0] == '1')
+                        break;
+        }
+        close(rfd);
+        if (n > 0 && buf[0] == '1')
+                return 0;
+        int status;
+        waitpid(child, &status, 0);
+        if (n > 1 && buf[0] == 'E') {
+                buf[n] = '\0';
+                fprintf(stderr, "strata: %s\n", buf + 1);
+        } else {
+                fprintf(stderr, "strata: mount: the daemon exited before the mount was ready\n");
+        }
+        return 1;
+}
+
+static void child_stdio(void)
+{
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+}
+
+/* Serve the mount: in this process with -f, else in a child.  @on_child is
+ * called in the parent with the serving pid before waiting (for mount.json). */
+static int serve(struct mount_args *a, void (*on_pid)(pid_t, void *), void *arg)
+{
+        struct err e = { 0 };
+        if (a->foreground) {
+                if (on_pid)
+                        on_pid(getpid(), arg);
+                int r = fs_serve(&a->cfg, a->mountpoint, -1, &e);
+                return r < 0 ? report_err(&e) : 0;
+        }
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                err_set(&e, errno, "pipe");
+                return report_err(&e);
+        }
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+                err_set(&e, errno, "fork");
+                return report_err(&e);
+        }
+        if (pid == 0) {
+                close(p[0]);
+                setsid();
+                if (chdir("/") < 0)
+                        _exit(1);
+                child_stdio();
+                a->cfg.quiet_after_ready = true;
+                int ready = dup(p[1]);
+                int r = fs_serve(&a->cfg, a->mountpoint, ready, &e);
+                if (r < 0 && e.msg[0]) {
+                        signal(SIGPIPE, SIG_IGN);   /* the parent may be gone */
+                        char *msg = xasprintf("E%s", e.msg);
+                        (void)!write(p[1], msg, strlen(msg));
+                        free(msg);
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        close(p[1]);
+        if (on_pid)
+                on_pid(pid, arg);
+        return wait_ready(p[0], pid);
+}
+
+static void save_pid(pid_t pid, void *arg)
+{
+        void **ctx = arg;
+        struct store *s = ctx[0];
+        struct store_mount *m = ctx[1];
+        struct err e;
+        m->pid = (int)pid;
+        store_mount_save(s, m, &e);
+}
+
+static int mount_image(struct mount_args *a)
+{
+        struct err e = { 0 };
+        struct store *s = NULL;
+        int r = open_store(&s, &e);
+        if (r < 0)
+                return report_err(&e);
+        struct store_image im = { 0 };
+        struct store_mount m = { 0 };
+        int status = 1;
+        r = lookup_image(s, a->image, &im, NULL, &e);
+        if (r < 0) {
+                report_err(&e);
+                goto out;
+        }
+        r = store_mount_create(s, im.id, a->mountpoint, a->upper, &m, &e);
+        if (r < 0) {
+                err_wrap(&e, "mount %s", a->image);
+                report_err(&e);
+                goto out;
+        }
+        for (size_t i = im.n_layers; i-- > 0;) {
+                char *p = store_layer_path(s, im.layers[i].diff_id);
+                a->cfg.lowers = xrealloc(a->cfg.lowers, (a->cfg.n_lowers + 1) * sizeof(char *));
+                a->cfg.lowers[a->cfg.n_lowers++] = p;
+        }
+        if (!a->read_only) {
+                a->cfg.upper = xstrdup(m.upper);
+                a->cfg.work = xstrdup(m.work);
+        }
+        free(a->cfg.fsname);
+        a->cfg.fsname = xstrdup(a->image);
+        if (im.n_layers == 0) {
+                /* an image without layers: an empty directory as its only lower */
+                a->cfg.lowers = xrealloc(a->cfg.lowers, sizeof(char *));
+                a->cfg.lowers[a->cfg.n_lowers++] = xasprintf("%s/empty", m.dir);
+                mkdir(a->cfg.lowers[0], 0755);
+        }
+        r = fs_check_config(&a->cfg, &e);
+        if (r < 0) {
+                err_wrap(&e, "mount %s", a->image);
+                report_err(&e);
+                store_mount_remove(s, &m, &e);
+                goto out;
+        }
+        void *ctx[2] = { s, &m };
+        status = serve(a, save_pid, ctx);
+        if (status != 0)
+                store_mount_remove(s, &m, &e);
+out:
+        store_mount_free(&m);
+        store_image_free(&im);
+        store_close(s);
+        return status;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "foreground", no_argument, NULL, 'f' },
+                { "debug", no_argument, NULL, 'd' },
+                { "read-only", no_argument, NULL, 'r' },
+                { "upper", required_argument, NULL, 'u' },
+                { "options", required_argument, NULL, 'o' },
+                { "version", no_argument, NULL, 'V' },
+                { 0 }
+        };
+        const char *verb = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        struct mount_args a = { 0 };
+        struct err e = { 0 };
+        int c, status = 2;
+        while ((c = getopt_long(argc, argv, "fdro:u:V", opts, NULL)) != -1) {
+                switch (c) {
+                case 'f': a.foreground = true; break;
+                case 'd': a.cfg.debug = true; a.foreground = true; break;
+                case 'r': a.read_only = true; break;
+                case 'u': a.upper = optarg; break;
+                case 'V': printf("strata-overlayfs: fuse-overlayfs compatible mode of strata\n"); return 0;
+                case 'o':
+                        if (fs_parse_options(&a.cfg, optarg, warn_unknown, &e) < 0) {
+                                status = usage_error(verb, "%s", e.msg);
+                                goto out;
+                        }
+                        break;
+                default:
+                        status = bad_option(verb, argv);
+                        goto out;
+                }
+        }
+        int npos = argc - optind;
+        bool dirs = a.cfg.n_lowers > 0;
+        if (npos != (dirs ? 1 : 2)) {
+                status = usage_error(verb, dirs ? "expected one mount point" : "expected IMAGE and DIR (or -o lowerdir=...)");
+                goto out;
+        }
+        a.mountpoint = argv[argc - 1];
+        if (a.read_only)
+                a.cfg.read_only = true;
+        if (dirs) {
+                if (fs_check_config(&a.cfg, &e) < 0) {
+                        status = report_err(&e);
+                        goto out;
+                }
+                status = serve(&a, NULL, NULL);
+                goto out;
+        }
+        a.image = argv[optind];
+        char *real = realpath(a.mountpoint, NULL);
+        if (!real) {
+                err_set(&e, errno, "mount point %s", a.mountpoint);
+                status = report_err(&e);
+                goto out;
+        }
+        a.mountpoint = real;
+        status = mount_image(&a);
+        free(real);
+out:
+        fs_config_free(&a.cfg);
+        return status;
+}
+
+/* The mount point as an absolute path, without asking the (maybe dead)
+ * filesystem mounted there. */
+static char *abs_mountpoint(const char *dir)
+{
+        char *real = realpath(dir, NULL);
+        if (real)
+                return real;
+        if (dir[0] == '/')
+                return xstrdup(dir);
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+                return xstrdup(dir);
+        return xasprintf("%s/%s", cwd, dir);
+}
+
+static void wait_gone(int pid)
+{
+        for (int i = 0; pid > 0 && i < 200 && kill(pid, 0) == 0; i++) {
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+}
+
+int cmd_umount(int argc, char **argv)
+{
+        if (argc != 2)
+                return usage_error("umount", "expected one mount point");
+        struct err e = { 0 };
+        _cleanup_free_ char *mp = abs_mountpoint(argv[1]);
+        int r = fs_umount(mp, &e);
+        /* an image mount: drop its writable layer (unless --upper) and record */
+        struct stat st;
+        struct store *s = NULL;
+        struct err se = { 0 };
+        if (stat(default_root(), &st) == 0 && open_store(&s, &se) == 0) {
+                struct store_mount m = { 0 };
+                if (store_find_mount(s, mp, &m, &se) == 0) {
+                        if (r == 0 || !store_mount_live(&m)) {
+                                wait_gone(m.pid);
+                                if (store_mount_remove(s, &m, &se) < 0 && r == 0) {
+                                        r = err_wrap(&se, "umount %s", mp);
+                                        e = se;
+                                }
+                        }
+                }
+                store_mount_free(&m);
+                store_close(s);
+        }
+        return r < 0 ? report_err(&e) : 0;
+}

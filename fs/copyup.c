@@ -1,0 +1,218 @@
+/* Copy-up: bring a lower entry into the upper layer before it changes.
+ * The copy is built in the work dir and renamed into place (invariant 5);
+ * data is copied with copy_file_range over the data extents only, so holes
+ * stay holes and nothing is read whole into memory. */
+#include "fs-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+static bool own_xattr(const char *name)
+{
+        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX));
+}
+
+int copy_xattrs(const char *src, const char *dst)
+{
+        ssize_t n = llistxattr(src, NULL, 0);
+        if (n < 0)
+                return errno == ENOTSUP ? 0 : -errno;
+        if (n == 0)
+                return 0;
+        _cleanup_free_ char *names = xmalloc((size_t)n);
+        n = llistxattr(src, names, (size_t)n);
+        if (n < 0)
+                return -errno;
+        for (char *name = names; name < names + n; name += strlen(name) + 1) {
+                if (own_xattr(name))
+                        continue;
+                ssize_t vn = lgetxattr(src, name, NULL, 0);
+                if (vn < 0)
+                        return -errno;
+                _cleanup_free_ char *v = xmalloc((size_t)vn + 1);
+                vn = lgetxattr(src, name, v, (size_t)vn);
+                if (vn < 0)
+                        return -errno;
+                if (lsetxattr(dst, name, v, (size_t)vn, 0) < 0 && errno != ENOTSUP)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* Where copy_file_range cannot go (another filesystem type): read and write. */
+static int copy_range_plain(int in, int out, off_t off, off_t end)
+{
+        size_t bufsize = 1 << 17;
+        _cleanup_free_ char *buf = xmalloc(bufsize);
+        if (lseek(in, off, SEEK_SET) < 0 || lseek(out, off, SEEK_SET) < 0)
+                return -errno;
+        while (off < end) {
+                size_t want = (size_t)(end - off) < bufsize ? (size_t)(end - off) : bufsize;
+                ssize_t r = read_full(in, buf, want);
+                if (r <= 0)
+                        return (int)r;
+                ssize_t w = write_all(out, buf, (size_t)r);
+                if (w < 0)
+                        return (int)w;
+                off += r;
+        }
+        return 0;
+}
+
+static int copy_range(int in, int out, off_t off, off_t end)
+{
+        while (off < end) {
+                loff_t ioff = off, ooff = off;
+                ssize_t r = copy_file_range(in, &ioff, out, &ooff, (size_t)(end - off), 0);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+                                return copy_range_plain(in, out, off, end);
+                        return -errno;
+                }
+                if (r == 0)
+                        break;
+                off += r;
+        }
+        return 0;
+}
+
+/* copy_data() - the data extents of @in into @out, holes left as holes. */
+static int copy_data(int in, int out, off_t size)
+{
+        off_t off = 0;
+        while (off < size) {
+                off_t data = lseek(in, off, SEEK_DATA);
+                if (data < 0) {
+                        if (errno == ENXIO)
+                                break;          /* only a hole is left */
+                        if (errno == EINVAL)    /* no SEEK_DATA here: copy all */
+                                return copy_range(in, out, off, size);
+                        return -errno;
+                }
+                off_t hole = lseek(in, data, SEEK_HOLE);
+                if (hole < 0)
+                        hole = size;
+                int r = copy_range(in, out, data, hole > size ? size : hole);
+                if (r < 0)
+                        return r;
+                off = hole;
+        }
+        if (ftruncate(out, size) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Make the temporary @tmp in the work dir a copy of @path in @layer. */
+static int build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
+                      const char *tmp)
+{
+        int r = 0;
+        switch (st->st_mode & S_IFMT) {
+        case S_IFREG: {
+                _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0)
+                        return -errno;
+                _cleanup_close_ int out = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (out < 0)
+                        return -errno;
+                r = copy_data(in, out, st->st_size);
+                if (r < 0)
+                        return r;
+                break;
+        }
+        case S_IFDIR:
+                if (mkdirat(o->work_fd, tmp, 0700) < 0)
+                        return -errno;
+                break;
+        case S_IFLNK: {
+                _cleanup_free_ char *target = xmalloc((size_t)PATH_MAX + 1);
+                ssize_t len = readlinkat(o->layers[layer].fd, path, target, PATH_MAX);
+                if (len < 0)
+                        return -errno;
+                target[len] = '\0';
+                if (symlinkat(target, o->work_fd, tmp) < 0)
+                        return -errno;
+                break;
+        }
+        default:
+                if (mknodat(o->work_fd, tmp, st->st_mode, st->st_rdev) < 0)
+                        return -errno;
+                break;
+        }
+        if (fchownat(o->work_fd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISLNK(st->st_mode) && fchmodat(o->work_fd, tmp, st->st_mode & 07777, 0) < 0)
+                return -errno;
+        _cleanup_free_ char *src = layer_abspath(o, layer, path);
+        _cleanup_free_ char *dst = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
+        r = copy_xattrs(src, dst);
+        if (r < 0)
+                return r;
+        char ino[32];
+        int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
+        if (lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
+                return -errno;
+        if (S_ISDIR(st->st_mode) && layer_dir_opaque(o, n->bottom, path) &&
+            lsetxattr(dst, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
+                return -errno;
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+static int copy_up_locked(struct ovl *o, struct node *n)
+{
+        pthread_mutex_lock(&o->tree_lock);
+        struct node *parent = n->parent;
+        bool hashed = n->hashed;
+        pthread_mutex_unlock(&o->tree_lock);
+        if (!hashed)
+                return -ENOENT;         /* its name is gone: nowhere to copy it to */
+        int r = ovl_copy_up(o, parent);
+        if (r < 0)
+                return r;
+        int layer = node_layer(n);
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *ppath = node_path(o, parent);
+        struct stat st, pst;
+        r = layer_stat(o, layer, path, &st);
+        if (r < 0)
+                return r;
+        r = layer_stat(o, 0, ppath, &pst);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *tmp = ovl_tmpname(o);
+        r = build_copy(o, n, layer, path, &st, tmp);
+        if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                struct err e;
+                rm_rf_at(o->work_fd, tmp, &e);
+                return r;
+        }
+        /* the parent's times stay as they were, like overlayfs's copy-up */
+        struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
+        utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
+        if (S_ISDIR(st.st_mode))
+                n->ndirs++;
+        atomic_store(&n->layer, 0);
+        return 0;
+}
+
+int ovl_copy_up(struct ovl *o, struct node *n)
+{
+        if (o->read_only)
+                return -EROFS;
+        if (node_layer(n) == 0)
+                return 0;
+        pthread_mutex_lock(&n->lock);
+        int r = node_layer(n) == 0 ? 0 : copy_up_locked(o, n);
+        pthread_mutex_unlock(&n->lock);
+        return r;
+}

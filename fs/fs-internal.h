@@ -1,0 +1,195 @@
+/* fs/ private: the FUSE-free core of the union filesystem.
+ *
+ * The core ("ovl") works on nodes and layer paths and returns 0 or -errno; the
+ * FUSE adapters in fuse-ops.c convert once at the boundary.  Layers are
+ * numbered top-down: layer 0 is the upper (writable) one when there is one,
+ * then the lowers, topmost first.
+ *
+ * FS INVARIANTS
+ * (1) A node is one name in the merged tree (a dentry); it is reachable in
+ *     the table under (parent, name) exactly while that name is visible.
+ *     unlink/rmdir/rename-over unhash it; its memory lives until the
+ *     kernel forgot it (nlookup == 0) and nothing holds it (refs == 0).
+ * (2) node->layer only ever moves up (lower -> 0 by copy-up), under
+ *     node->lock; a lower layer is never written.
+ * (3) A directory node merges layers node->layer .. node->bottom; a layer
+ *     below an opaque directory, a whiteout or a non-directory is not part
+ *     of it.  Lookups in a directory probe only its merged layers.
+ * (4) node->ino never changes: a copied-up entry keeps the number of what it
+ *     was copied from (recorded in OVL_XATTR_ORIGIN so that it survives the
+ *     kernel forgetting the node and a remount).
+ * (5) Everything appears in the upper layer atomically: copy-ups, whiteouts
+ *     over upper entries and opaque directories are made in the work dir and
+ *     renamed into place.
+ * (6) Lock order: a node's lock before its parent's (copy-up walks up);
+ *     tree_lock is innermost and never held across a system call that
+ *     could block on the filesystem.
+ */
+#ifndef STRATA_FS_INTERNAL_H
+#define STRATA_FS_INTERNAL_H
+
+#include "fs/fs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#define OVL_XATTR_PREFIX "trusted.overlay."
+#define OVL_XATTR_OPAQUE "trusted.overlay.opaque"
+/* strata's own: "<st_ino>" of the lower entry a copy-up came from. */
+#define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
+#define OCI_WH_PREFIX ".wh."
+#define OCI_WH_OPAQUE ".wh..wh..opq"
+
+struct layer {
+        int fd;                   /* O_PATH | O_DIRECTORY of the layer root */
+        char *path;               /* absolute, for the path-only xattr calls */
+        dev_t dev;
+        uint64_t ino_tag;         /* or-ed into st_ino when layers span filesystems */
+};
+
+struct node {
+        /* ovl->tree_lock protects: */
+        struct node *parent;      /* holds a ref on it; NULL for the root */
+        char *name;
+        struct node *hnext;       /* chain in ovl->table */
+        bool hashed;              /* in the table (invariant 1); else on ovl->limbo */
+        struct node *lnext, *lprev;   /* ovl->limbo: unhashed nodes still held */
+        uint64_t nlookup;         /* the kernel's lookup count */
+        uint64_t refs;            /* children + open handles + ops in flight */
+
+        /* immutable: */
+        uint64_t ino;             /* st_ino we report (invariant 4) */
+        mode_t type;              /* S_IFMT bits */
+
+        /* lock protects the fields below; readers without it use atomics */
+        pthread_mutex_t lock;
+        _Atomic int layer;        /* topmost layer holding the entry */
+        int bottom;               /* dirs: lowest merged layer (invariant 3) */
+        int ndirs;                /* dirs: how many layers in the merge hold it */
+        bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
+};
+
+struct ovl {
+        struct layer *layers;
+        int n_layers;
+        bool has_upper;           /* layers[0] is the upper */
+        bool read_only;           /* no upper, or ro: writes answer EROFS */
+        int work_fd;              /* O_DIRECTORY of workdir/work (ours), or -1 */
+        int upper_root_fd;        /* O_DIRECTORY of the upper, or -1 */
+        atomic_ulong tmp_seq;     /* names of temporaries in the work dir */
+
+        pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
+        struct node **table;
+        size_t table_size, table_count;
+        struct node *root;
+        struct node *limbo;       /* unhashed nodes the kernel still holds */
+};
+
+struct ovl_cred {
+        uid_t uid;
+        gid_t gid;
+};
+
+/* ---- layer.c: layers and the whiteout forms */
+int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e);
+void ovl_free(struct ovl *o);
+static inline int ovl_first_lower(const struct ovl *o) { return o->has_upper ? 1 : 0; }
+static inline bool ovl_is_upper(const struct ovl *o, int layer) { return o->has_upper && layer == 0; }
+int layer_stat(struct ovl *o, int layer, const char *path, struct stat *st);
+static inline bool st_is_whiteout(const struct stat *st) { return S_ISCHR(st->st_mode) && st->st_rdev == 0; }
+/* layer_has_oci_whiteout() - a lower layer holds .wh.NAME next to @path. */
+bool layer_has_oci_whiteout(struct ovl *o, int layer, const char *path);
+/* layer_dir_opaque() - the directory @path of @layer hides what is below it. */
+bool layer_dir_opaque(struct ovl *o, int layer, const char *path);
+/* layer_abspath() - "<layer root>/<path>" for the path-only calls (caller frees). */
+char *layer_abspath(struct ovl *o, int layer, const char *path);
+uint64_t ovl_ino(struct ovl *o, int layer, const struct stat *st);
+/* ovl_tmpname() - a fresh name for a temporary in the work dir. */
+char *ovl_tmpname(struct ovl *o);
+
+/* ---- node.c: the node table and lifetimes */
+int node_table_init(struct ovl *o);
+void node_table_free(struct ovl *o);
+struct node *node_new(uint64_t ino, mode_t type);
+/* node_find_hold() - the visible node for (@parent, @name) with nlookup+1, or NULL. */
+struct node *node_find_lookup(struct ovl *o, struct node *parent, const char *name);
+/* node_insert_lookup() - hash @n under (@parent, @name) with nlookup = 1; when
+ * another thread got there first, drop @n and return that one (nlookup+1). */
+struct node *node_insert_lookup(struct ovl *o, struct node *parent, const char *name, struct node *n);
+void node_forget(struct ovl *o, struct node *n, uint64_t nlookup);
+void node_hold(struct ovl *o, struct node *n);
+void node_release(struct ovl *o, struct node *n);
+/* node_unhash() - the name of @n disappeared (unlink, rmdir, replaced by a rename). */
+void node_unhash(struct ovl *o, struct node *n);
+/* node_move() - @n is now @name in @parent; a node there already is unhashed. */
+void node_move(struct ovl *o, struct node *n, struct node *parent, const char *name);
+/* node_peek_ino() - the st_ino of the visible node (@parent, @name) if there is one. */
+bool node_peek_ino(struct ovl *o, struct node *parent, const char *name, uint64_t *ino);
+/* node_path() - the node's path inside every layer ("." for the root); caller frees. */
+char *node_path(struct ovl *o, struct node *n);
+char *child_path(struct ovl *o, struct node *parent, const char *name);
+static inline int node_layer(struct node *n) { return atomic_load(&n->layer); }
+
+/* ---- lookup.c: the merged view of one name */
+struct probe {
+        int layer;               /* topmost layer holding it, -1: none */
+        struct stat st;
+        int bottom, ndirs;
+        bool has_lower;
+        bool hidden_below;        /* a lower layer holds the name under a whiteout */
+};
+int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe *p);
+int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st);
+int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st);
+void ovl_fix_stat(struct ovl *o, struct node *n, struct stat *st);
+
+/* ---- dir.c: merged directory listings */
+struct dirent_m {
+        char *name;
+        unsigned char type;        /* DT_* */
+        ino_t ino;
+};
+struct dir_snap {
+        struct dirent_m *ents;     /* ".", "..", then the merged names */
+        size_t n;
+};
+int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out);
+void dir_snap_free(struct dir_snap *d);
+/* ovl_dir_empty() - 0 when the merged directory holds no visible name, -ENOTEMPTY otherwise. */
+int ovl_dir_empty(struct ovl *o, struct node *dir);
+
+/* ---- copyup.c */
+/* ovl_copy_up() - make @n (and its parents) live in the upper layer. */
+int ovl_copy_up(struct ovl *o, struct node *n);
+/* copy_xattrs() - every xattr but overlay's own from @src to @dst (absolute paths, no follow). */
+int copy_xattrs(const char *src, const char *dst);
+
+/* ---- ops.c: changes to the tree */
+int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,
+              const char *link_target, const struct ovl_cred *cr, struct node **out, struct stat *st);
+int ovl_create(struct ovl *o, struct node *parent, const char *name, mode_t mode, int flags,
+               const struct ovl_cred *cr, int *fd, struct node **out, struct stat *st);
+int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *name,
+             struct node **out, struct stat *st);
+int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir);
+int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node *newparent,
+               const char *newname, unsigned flags);
+int ovl_open(struct ovl *o, struct node *n, int flags, int *fd);
+int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size);
+
+enum {
+        OVL_SET_MODE = 1 << 0, OVL_SET_UID = 1 << 1, OVL_SET_GID = 1 << 2, OVL_SET_SIZE = 1 << 3,
+        OVL_SET_ATIME = 1 << 4, OVL_SET_MTIME = 1 << 5, OVL_SET_ATIME_NOW = 1 << 6,
+        OVL_SET_MTIME_NOW = 1 << 7, OVL_SET_CTIME = 1 << 8,
+};
+int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *attr, unsigned valid, struct stat *out);
+
+int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size);
+int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size);
+int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *value, size_t size, int flags);
+int ovl_removexattr(struct ovl *o, struct node *n, const char *name);
+int ovl_statfs(struct ovl *o, struct statvfs *st);
+
+#endif

@@ -1,0 +1,19 @@
+/* fs/ private: what the FUSE adapters (fuse-ops.c) share with the mount
+ * code (mount.c).  Include after defining FUSE_USE_VERSION. */
+#ifndef STRATA_FS_OPS_H
+#define STRATA_FS_OPS_H
+
+#include "fs-internal.h"
+
+#include <fuse_lowlevel.h>
+
+struct fs_session {
+        struct ovl *o;
+        double timeout;           /* entry/attr cache seconds */
+        bool writeback;           /* asked for the writeback cache */
+        unsigned caps;            /* conn->want after init */
+};
+
+extern const struct fuse_lowlevel_ops fs_fuse_ops;
+
+#endif

@@ -1,0 +1,517 @@
+/* The fuse_lowlevel_ops adapters: decode the request, call the core once,
+ * reply once (fuse_reply_err(req, -r) on failure).  Node ids are node
+ * pointers; FUSE_ROOT_ID is the root. */
+#define FUSE_USE_VERSION 312
+#include "fs-ops.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <dirent.h>
+#include <limits.h>
+
+struct fhandle {
+        int fd;
+        bool writable;          /* opened for writing: the upper layer's file */
+};
+
+static struct fs_session *sess(fuse_req_t req)
+{
+        return fuse_req_userdata(req);
+}
+
+static struct node *N(fuse_req_t req, fuse_ino_t ino)
+{
+        return ino == FUSE_ROOT_ID ? sess(req)->o->root : (struct node *)(uintptr_t)ino;
+}
+
+static fuse_ino_t node_id(struct fs_session *s, struct node *n)
+{
+        return n == s->o->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+static void fill_entry(struct fs_session *s, struct node *n, const struct stat *st, struct fuse_entry_param *e)
+{
+        memset(e, 0, sizeof(*e));
+        e->ino = node_id(s, n);
+        e->attr = *st;
+        e->entry_timeout = s->timeout;
+        /* hard links are separate nodes: let each name see the others' changes */
+        e->attr_timeout = S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? s->timeout : 0;
+}
+
+static void reply_entry(fuse_req_t req, int r, struct node *n, const struct stat *st)
+{
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        struct fuse_entry_param e;
+        fill_entry(sess(req), n, st, &e);
+        if (fuse_reply_entry(req, &e) == -ENOENT)       /* the caller was interrupted */
+                node_forget(sess(req)->o, n, 1);
+}
+
+static struct ovl_cred cred_of(fuse_req_t req)
+{
+        const struct fuse_ctx *c = fuse_req_ctx(req);
+        return (struct ovl_cred){ c->uid, c->gid };
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+        struct fs_session *s = userdata;
+        unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
+                        FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
+                        FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC;
+        if (s->writeback)
+                want |= FUSE_CAP_WRITEBACK_CACHE;
+        conn->want |= want & conn->capable;
+        /* plain readdir when the kernel's dcache already knows the names */
+        conn->want |= FUSE_CAP_READDIRPLUS_AUTO & conn->capable;
+        /* the kernel clears set-id bits on write (we write as root) */
+        conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+        conn->time_gran = 1;
+        s->caps = conn->want;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct fs_session *s = sess(req);
+        struct node *n = NULL;
+        struct stat st;
+        int r = ovl_lookup(s->o, N(req, parent), name, &n, &st);
+        if (r == -ENOENT) {
+                struct fuse_entry_param e = { .ino = 0, .entry_timeout = s->timeout };
+                fuse_reply_entry(req, &e);
+                return;
+        }
+        reply_entry(req, r, n, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+        if (ino != FUSE_ROOT_ID)
+                node_forget(sess(req)->o, N(req, ino), nlookup);
+        fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+        for (size_t i = 0; i < count; i++)
+                if (forgets[i].ino != FUSE_ROOT_ID)
+                        node_forget(sess(req)->o, N(req, forgets[i].ino), forgets[i].nlookup);
+        fuse_reply_none(req);
+}
+
+static int fh_fd(struct fuse_file_info *fi)
+{
+        return fi ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        struct stat st;
+        struct node *n = N(req, ino);
+        int r = ovl_getattr(s->o, n, S_ISREG(n->type) ? fh_fd(fi) : -1, &st);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_attr(req, &st, S_ISDIR(st.st_mode) || st.st_nlink <= 1 ? s->timeout : 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        static const struct { int fuse; unsigned ovl; } map[] = {
+                { FUSE_SET_ATTR_MODE, OVL_SET_MODE }, { FUSE_SET_ATTR_UID, OVL_SET_UID },
+                { FUSE_SET_ATTR_GID, OVL_SET_GID }, { FUSE_SET_ATTR_SIZE, OVL_SET_SIZE },
+                { FUSE_SET_ATTR_ATIME, OVL_SET_ATIME }, { FUSE_SET_ATTR_MTIME, OVL_SET_MTIME },
+                { FUSE_SET_ATTR_ATIME_NOW, OVL_SET_ATIME_NOW }, { FUSE_SET_ATTR_MTIME_NOW, OVL_SET_MTIME_NOW },
+        };
+        unsigned valid = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+                if (to_set & map[i].fuse)
+                        valid |= map[i].ovl;
+        struct node *n = N(req, ino);
+        struct fhandle *fh = fi ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
+        int fd = fh && fh->writable && S_ISREG(n->type) ? fh->fd : -1;
+        struct stat st;
+        int r = ovl_setattr(s->o, n, fd, attr, valid, &st);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_attr(req, &st, S_ISDIR(st.st_mode) || st.st_nlink <= 1 ? s->timeout : 0);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+        char buf[PATH_MAX + 1];
+        int r = ovl_readlink(sess(req)->o, N(req, ino), buf, sizeof(buf));
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_readlink(req, buf);
+}
+
+static void make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev, const char *link)
+{
+        struct ovl_cred cr = cred_of(req);
+        struct node *n = NULL;
+        struct stat st;
+        int r = ovl_mknod(sess(req)->o, N(req, parent), name, mode, rdev, link, &cr, &n, &st);
+        reply_entry(req, r, n, &st);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+        make(req, parent, name, mode, rdev, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+        make(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+        make(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        fuse_reply_err(req, -ovl_unlink(sess(req)->o, N(req, parent), name, false));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        fuse_reply_err(req, -ovl_unlink(sess(req)->o, N(req, parent), name, true));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+        fuse_reply_err(req, -ovl_rename(sess(req)->o, N(req, parent), name, N(req, newparent), newname, flags));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+        struct node *n = NULL;
+        struct stat st;
+        int r = ovl_link(sess(req)->o, N(req, ino), N(req, newparent), newname, &n, &st);
+        reply_entry(req, r, n, &st);
+}
+
+static void set_open_flags(struct fs_session *s, struct node *n, struct fuse_file_info *fi, bool writable)
+{
+        struct stat st;
+        /* page cache kept across opens, except for hard links (other nodes
+         * may have changed the data) */
+        fi->keep_cache = ovl_getattr(s->o, n, -1, &st) == 0 && st.st_nlink <= 1;
+        fi->noflush = !writable;
+}
+
+static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, struct fuse_file_info *fi)
+{
+        struct fhandle *fh = xmalloc(sizeof(*fh));
+        fh->fd = fd;
+        fh->writable = (flags & O_ACCMODE) != O_RDONLY;
+        fi->fh = (uint64_t)(uintptr_t)fh;
+        set_open_flags(s, n, fi, fh->writable);
+        node_hold(s->o, n);
+        return 0;
+}
+
+/* With the writeback cache the kernel may read pages of a write-only file
+ * and handles O_APPEND itself. */
+static int open_flags(struct fs_session *s, int flags)
+{
+        if (s->caps & FUSE_CAP_WRITEBACK_CACHE) {
+                if ((flags & O_ACCMODE) == O_WRONLY)
+                        flags = (flags & ~O_ACCMODE) | O_RDWR;
+                flags &= ~O_APPEND;
+        }
+        return flags;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        struct ovl_cred cr = cred_of(req);
+        struct node *n = NULL;
+        struct stat st;
+        int fd = -1;
+        int flags = open_flags(s, fi->flags);
+        int r = ovl_create(s->o, N(req, parent), name, mode, flags, &cr, &fd, &n, &st);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        new_handle(s, n, fd, flags, fi);
+        struct fuse_entry_param e;
+        fill_entry(s, n, &st, &e);
+        if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
+                close(fh->fd);
+                free(fh);
+                node_release(s->o, n);
+                node_forget(s->o, n, 1);
+        }
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        struct node *n = N(req, ino);
+        int fd;
+        int flags = open_flags(s, fi->flags);
+        int r = ovl_open(s->o, n, flags, &fd);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        new_handle(s, n, fd, flags, fi);
+        if (fuse_reply_open(req, fi) == -ENOENT) {
+                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
+                close(fh->fd);
+                free(fh);
+                node_release(s->o, n);
+        }
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        buf.buf[0].fd = fh_fd(fi);
+        buf.buf[0].pos = off;
+        fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+                         struct fuse_file_info *fi)
+{
+        struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+        out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        out.buf[0].fd = fh_fd(fi);
+        out.buf[0].pos = off;
+        ssize_t r = fuse_buf_copy(&out, in, 0);
+        if (r < 0)
+                fuse_reply_err(req, (int)-r);
+        else
+                fuse_reply_write(req, (size_t)r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
+        close(fh->fd);
+        free(fh);
+        node_release(sess(req)->o, N(req, ino));
+        fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+        int fd = fh_fd(fi);
+        int r = datasync ? fdatasync(fd) : fsync(fd);
+        fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                         struct fuse_file_info *fi)
+{
+        int r = fallocate(fh_fd(fi), mode, off, len);
+        fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+        off_t r = lseek(fh_fd(fi), off, whence);
+        if (r < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_lseek(req, r);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        struct node *n = N(req, ino);
+        struct dir_snap *d;
+        int r = ovl_dir_read(s->o, n, &d);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        fi->fh = (uint64_t)(uintptr_t)d;
+        /* a directory of the lower layers only never changes but through us */
+        fi->cache_readdir = 1;
+        fi->keep_cache = 1;
+        node_hold(s->o, n);
+        if (fuse_reply_open(req, fi) == -ENOENT) {
+                dir_snap_free(d);
+                node_release(s->o, n);
+        }
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+        struct fs_session *s = sess(req);
+        struct dir_snap *d = (struct dir_snap *)(uintptr_t)fi->fh;
+        struct node *dir = N(req, ino);
+        _cleanup_free_ char *buf = xmalloc(size);
+        size_t used = 0;
+        for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+                struct dirent_m *de = &d->ents[i];
+                size_t len;
+                if (!plus) {
+                        struct stat st = { .st_ino = de->ino, .st_mode = (mode_t)DTTOIF(de->type) };
+                        len = fuse_add_direntry(req, buf + used, size - used, de->name, &st, (off_t)(i + 1));
+                        if (len > size - used)
+                                break;
+                        used += len;
+                        continue;
+                }
+                struct fuse_entry_param e = { .attr.st_ino = de->ino, .attr.st_mode = (mode_t)DTTOIF(de->type) };
+                struct node *n = NULL;
+                if (i >= 2) {
+                        struct stat st;
+                        int r = ovl_lookup(s->o, dir, de->name, &n, &st);
+                        if (r == -ENOENT)
+                                continue;       /* gone since the snapshot */
+                        if (r < 0) {
+                                if (used == 0) {
+                                        fuse_reply_err(req, -r);
+                                        return;
+                                }
+                                break;
+                        }
+                        fill_entry(s, n, &st, &e);
+                }
+                len = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e, (off_t)(i + 1));
+                if (len > size - used) {
+                        if (n)
+                                node_forget(s->o, n, 1);
+                        break;
+                }
+                used += len;
+        }
+        fuse_reply_buf(req, buf, used);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        dir_snap_free((struct dir_snap *)(uintptr_t)fi->fh);
+        node_release(sess(req)->o, N(req, ino));
+        fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+        struct fs_session *s = sess(req);
+        struct node *n = N(req, ino);
+        _cleanup_free_ char *path = node_path(s->o, n);
+        int fd = openat(s->o->layers[node_layer(n)].fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = 0;
+        if (fd < 0 || (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+                r = errno;
+        if (fd >= 0)
+                close(fd);
+        fuse_reply_err(req, r);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+        struct statvfs st;
+        int r = ovl_statfs(sess(req)->o, &st);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_statfs(req, &st);
+}
+
+static void reply_xattr(fuse_req_t req, int r, const char *buf, size_t size)
+{
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else if (size == 0)
+                fuse_reply_xattr(req, (size_t)r);
+        else
+                fuse_reply_buf(req, buf, (size_t)r);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+        _cleanup_free_ char *buf = size ? xmalloc(size) : NULL;
+        int r = ovl_getxattr(sess(req)->o, N(req, ino), name, buf, size);
+        reply_xattr(req, r, buf, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+        _cleanup_free_ char *buf = size ? xmalloc(size) : NULL;
+        int r = ovl_listxattr(sess(req)->o, N(req, ino), buf, size);
+        reply_xattr(req, r, buf, size);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
+{
+        fuse_reply_err(req, -ovl_setxattr(sess(req)->o, N(req, ino), name, value, size, flags));
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+        fuse_reply_err(req, -ovl_removexattr(sess(req)->o, N(req, ino), name));
+}
+
+const struct fuse_lowlevel_ops fs_fuse_ops = {
+        .init = op_init,
+        .lookup = op_lookup,
+        .forget = op_forget,
+        .forget_multi = op_forget_multi,
+        .getattr = op_getattr,
+        .setattr = op_setattr,
+        .readlink = op_readlink,
+        .mknod = op_mknod,
+        .mkdir = op_mkdir,
+        .symlink = op_symlink,
+        .unlink = op_unlink,
+        .rmdir = op_rmdir,
+        .rename = op_rename,
+        .link = op_link,
+        .create = op_create,
+        .open = op_open,
+        .read = op_read,
+        .write_buf = op_write_buf,
+        .flush = op_flush,
+        .release = op_release,
+        .fsync = op_fsync,
+        .fallocate = op_fallocate,
+        .lseek = op_lseek,
+        .opendir = op_opendir,
+        .readdir = op_readdir,
+        .readdirplus = op_readdirplus,
+        .releasedir = op_releasedir,
+        .fsyncdir = op_fsyncdir,
+        .statfs = op_statfs,
+        .getxattr = op_getxattr,
+        .listxattr = op_listxattr,
+        .setxattr = op_setxattr,
+        .removexattr = op_removexattr,
+};

@@ -1,0 +1,176 @@
+/* The layers: opening them, probing one path in one layer, both whiteout
+ * forms, st_ino mapping across filesystems. */
+#include "fs-internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+static int open_layer(struct layer *l, const char *path, struct err *e)
+{
+        l->path = realpath(path, NULL);
+        if (!l->path)
+                return err_set(e, errno, "layer %s", path);
+        l->fd = open(l->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (l->fd < 0)
+                return err_set(e, errno, "open layer %s", path);
+        struct stat st;
+        if (fstat(l->fd, &st) < 0)
+                return err_set(e, errno, "stat layer %s", path);
+        l->dev = st.st_dev;
+        return 0;
+}
+
+void ovl_free(struct ovl *o)
+{
+        if (!o)
+                return;
+        node_table_free(o);
+        for (int i = 0; i < o->n_layers; i++) {
+                if (o->layers[i].fd >= 0)
+                        close(o->layers[i].fd);
+                free(o->layers[i].path);
+        }
+        free(o->layers);
+        if (o->work_fd >= 0)
+                close(o->work_fd);
+        if (o->upper_root_fd >= 0)
+                close(o->upper_root_fd);
+        pthread_mutex_destroy(&o->tree_lock);
+        free(o);
+}
+
+static void freeovlp(struct ovl **o) { ovl_free(*o); }
+
+/* The work dir holds our temporaries in workdir/work, like the kernel's
+ * overlayfs (which keeps workdir/work and workdir/index). */
+static int open_work(struct ovl *o, const char *workdir, struct err *e)
+{
+        _cleanup_close_ int wfd = open(workdir, O_DIRECTORY | O_CLOEXEC);
+        if (wfd < 0)
+                return err_set(e, errno, "workdir %s", workdir);
+        if (mkdirat(wfd, "work", 0700) < 0 && errno != EEXIST)
+                return err_set(e, errno, "workdir %s: mkdir work", workdir);
+        o->work_fd = openat(wfd, "work", O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (o->work_fd < 0)
+                return err_set(e, errno, "workdir %s/work", workdir);
+        struct stat ws, us;
+        if (fstat(o->work_fd, &ws) < 0 || fstat(o->upper_root_fd, &us) < 0)
+                return err_set(e, errno, "workdir %s", workdir);
+        if (ws.st_dev != us.st_dev)
+                return err_setx(e, EXDEV, "workdir %s and upperdir are on different filesystems", workdir);
+        return 0;
+}
+
+int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
+{
+        _cleanup_(freeovlp) struct ovl *o = xcalloc(1, sizeof(*o));
+        o->work_fd = -1;
+        o->upper_root_fd = -1;
+        pthread_mutex_init(&o->tree_lock, NULL);
+        o->has_upper = c->upper != NULL;
+        o->read_only = !o->has_upper || c->read_only;
+        o->n_layers = (int)c->n_lowers + (o->has_upper ? 1 : 0);
+        if (c->n_lowers == 0 && !o->has_upper)
+                return err_setx(e, EINVAL, "no lowerdir given");
+        o->layers = xcalloc((size_t)o->n_layers, sizeof(*o->layers));
+        for (int i = 0; i < o->n_layers; i++)
+                o->layers[i].fd = -1;
+        int r;
+        if (o->has_upper) {
+                r = open_layer(&o->layers[0], c->upper, e);
+                if (r < 0)
+                        return err_wrap(e, "upperdir");
+                o->upper_root_fd = open(o->layers[0].path, O_DIRECTORY | O_CLOEXEC);
+                if (o->upper_root_fd < 0)
+                        return err_set(e, errno, "upperdir %s", c->upper);
+                if (!c->work)
+                        return err_setx(e, EINVAL, "upperdir needs a workdir");
+                r = open_work(o, c->work, e);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < c->n_lowers; i++) {
+                r = open_layer(&o->layers[ovl_first_lower(o) + (int)i], c->lowers[i], e);
+                if (r < 0)
+                        return err_wrap(e, "lowerdir");
+        }
+        /* st_ino is unique across layers only when they share a filesystem;
+         * otherwise tag the number with the filesystem's index (xino-like). */
+        bool one_fs = true;
+        for (int i = 1; i < o->n_layers; i++)
+                one_fs = one_fs && o->layers[i].dev == o->layers[0].dev;
+        if (!one_fs) {
+                for (int i = 0; i < o->n_layers; i++) {
+                        int first = i;
+                        for (int j = 0; j < i; j++)
+                                if (o->layers[j].dev == o->layers[i].dev) {
+                                        first = j;
+                                        break;
+                                }
+                        o->layers[i].ino_tag = first == i ? (uint64_t)(i + 1) << 48 : o->layers[first].ino_tag;
+                }
+        }
+        r = node_table_init(o);
+        if (r < 0)
+                return err_set(e, -r, "root");
+        *out = TAKE_PTR(o);
+        return 0;
+}
+
+int layer_stat(struct ovl *o, int layer, const char *path, struct stat *st)
+{
+        if (fstatat(o->layers[layer].fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+static char *sibling_path(const char *path, const char *prefix)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+                return xasprintf("%s%s", prefix, path);
+        return xasprintf("%.*s/%s%s", (int)(slash - path), path, prefix, slash + 1);
+}
+
+bool layer_has_oci_whiteout(struct ovl *o, int layer, const char *path)
+{
+        if (ovl_is_upper(o, layer))
+                return false;
+        _cleanup_free_ char *wh = sibling_path(path, OCI_WH_PREFIX);
+        struct stat st;
+        return fstatat(o->layers[layer].fd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+char *layer_abspath(struct ovl *o, int layer, const char *path)
+{
+        if (!strcmp(path, "."))
+                return xstrdup(o->layers[layer].path);
+        return xasprintf("%s/%s", o->layers[layer].path, path);
+}
+
+bool layer_dir_opaque(struct ovl *o, int layer, const char *path)
+{
+        _cleanup_free_ char *abs = layer_abspath(o, layer, path);
+        char v[2];
+        ssize_t n = lgetxattr(abs, OVL_XATTR_OPAQUE, v, sizeof(v));
+        if (n == 1 && v[0] == 'y')
+                return true;
+        if (ovl_is_upper(o, layer))
+                return false;
+        _cleanup_free_ char *opq = strcmp(path, ".") ? xasprintf("%s/" OCI_WH_OPAQUE, path) : xstrdup(OCI_WH_OPAQUE);
+        struct stat st;
+        return fstatat(o->layers[layer].fd, opq, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+uint64_t ovl_ino(struct ovl *o, int layer, const struct stat *st)
+{
+        return (uint64_t)st->st_ino | o->layers[layer].ino_tag;
+}
+
+char *ovl_tmpname(struct ovl *o)
+{
+        unsigned long n = atomic_fetch_add(&o->tmp_seq, 1);
+        return xasprintf("#strata-%d-%lu", (int)getpid(), n);
+}

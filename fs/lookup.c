@@ -1,0 +1,163 @@
+/* Lookup: what one name in a merged directory is, probing the directory's
+ * merged layers top-down (invariant 3). */
+#include "fs-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+/* Probe @path in the layers @from..@to of a directory.  Whiteouts (either
+ * form) and OCI marker names stop the search. */
+static int probe_path(struct ovl *o, const char *path, const char *name, int from, int to, struct probe *p)
+{
+        memset(p, 0, sizeof(*p));
+        p->layer = -1;
+        bool oci_name = !strncmp(name, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX));
+        int i = from;
+        struct stat st;
+        /* the topmost entry */
+        for (; i <= to; i++) {
+                if (oci_name && !ovl_is_upper(o, i))
+                        return 0;               /* OCI markers are never names */
+                int r = layer_stat(o, i, path, &st);
+                if (r == 0) {
+                        if (st_is_whiteout(&st)) {
+                                p->hidden_below = true;
+                                return 0;
+                        }
+                        break;
+                }
+                if (r != -ENOENT && r != -ENOTDIR)
+                        return r;
+                if (i < to && layer_has_oci_whiteout(o, i, path)) {
+                        p->hidden_below = true;
+                        return 0;
+                }
+        }
+        if (i > to)
+                return 0;
+        p->layer = i;
+        p->st = st;
+        p->bottom = i;
+        p->ndirs = 1;
+        p->has_lower = !ovl_is_upper(o, i);
+        bool merging = S_ISDIR(st.st_mode) && i < to && !layer_dir_opaque(o, i, path);
+        /* below it: more directories to merge, and whether a lower layer
+         * holds the name at all (then removing it needs a whiteout) */
+        for (int j = i + 1; j <= to; j++) {
+                if (!merging && p->has_lower)
+                        break;
+                struct stat ls;
+                int r = layer_stat(o, j, path, &ls);
+                if (r == 0) {
+                        if (st_is_whiteout(&ls))
+                                break;
+                        p->has_lower = true;
+                        if (!merging || !S_ISDIR(ls.st_mode))
+                                break;
+                        p->bottom = j;
+                        p->ndirs++;
+                        if (layer_dir_opaque(o, j, path))
+                                break;
+                        continue;
+                }
+                if (r != -ENOENT && r != -ENOTDIR)
+                        return r;
+                if (j < to && layer_has_oci_whiteout(o, j, path))
+                        break;
+        }
+        if (!merging)
+                p->bottom = i;
+        /* a directory merges the layers down to its bottom; ones in between
+         * that lack it are skipped by the lookups (ENOENT) */
+        return 0;
+}
+
+int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe *p)
+{
+        _cleanup_free_ char *path = child_path(o, parent, name);
+        pthread_mutex_lock(&parent->lock);
+        int from = node_layer(parent), to = parent->bottom;
+        pthread_mutex_unlock(&parent->lock);
+        return probe_path(o, path, name, from, to, p);
+}
+
+/* The number a copied-up entry had before (invariant 4). */
+static uint64_t probe_ino(struct ovl *o, const char *path, const struct probe *p)
+{
+        if (ovl_is_upper(o, p->layer)) {
+                _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+                char v[32];
+                ssize_t n = lgetxattr(abs, OVL_XATTR_ORIGIN, v, sizeof(v) - 1);
+                if (n > 0) {
+                        v[n] = '\0';
+                        char *end;
+                        unsigned long long ino = strtoull(v, &end, 10);
+                        if (*end == '\0' && ino)
+                                return ino;
+                }
+        }
+        return ovl_ino(o, p->layer, &p->st);
+}
+
+void ovl_fix_stat(struct ovl *o, struct node *n, struct stat *st)
+{
+        st->st_ino = n->ino;
+        /* like overlayfs: a merged directory's link count is unknown; 1
+         * tells find(1) not to count on it */
+        if (S_ISDIR(st->st_mode) && n->ndirs > 1)
+                st->st_nlink = 1;
+}
+
+int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st)
+{
+        if (strlen(name) > NAME_MAX)
+                return -ENAMETOOLONG;
+        struct node *n = node_find_lookup(o, parent, name);
+        if (n) {
+                int r = ovl_getattr(o, n, -1, st);
+                if (r < 0) {
+                        node_forget(o, n, 1);
+                        return r;
+                }
+                *out = n;
+                return 0;
+        }
+        _cleanup_free_ char *path = child_path(o, parent, name);
+        pthread_mutex_lock(&parent->lock);
+        int from = node_layer(parent), to = parent->bottom;
+        pthread_mutex_unlock(&parent->lock);
+        struct probe p;
+        int r = probe_path(o, path, name, from, to, &p);
+        if (r < 0)
+                return r;
+        if (p.layer < 0)
+                return -ENOENT;
+        n = node_new(probe_ino(o, path, &p), p.st.st_mode);
+        atomic_store(&n->layer, p.layer);
+        n->bottom = p.bottom;
+        n->ndirs = p.ndirs;
+        n->has_lower = p.has_lower;
+        n = node_insert_lookup(o, parent, name, n);
+        *st = p.st;
+        ovl_fix_stat(o, n, st);
+        *out = n;
+        return 0;
+}
+
+int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
+{
+        int r;
+        if (fd >= 0)
+                r = fstat(fd, st) < 0 ? -errno : 0;
+        else {
+                _cleanup_free_ char *path = node_path(o, n);
+                r = layer_stat(o, node_layer(n), path, st);
+        }
+        if (r < 0)
+                return r;
+        ovl_fix_stat(o, n, st);
+        return 0;
+}

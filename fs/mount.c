@@ -1,0 +1,290 @@
+/* Mounting: fuse-overlayfs's -o options, the FUSE session, the
+ * multithreaded loop, and unmounting. */
+#define FUSE_USE_VERSION 312
+#include "fs-ops.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+void fs_config_free(struct fs_config *c)
+{
+        for (size_t i = 0; i < c->n_lowers; i++)
+                free(c->lowers[i]);
+        free(c->lowers);
+        free(c->upper);
+        free(c->work);
+        free(c->fsname);
+        free(c->mount_opts);
+        memset(c, 0, sizeof(*c));
+}
+
+/* Options handed to the kernel's mount (through libfuse) unchanged. */
+static const char *const passed_on[] = {
+        "nosuid", "suid", "nodev", "dev", "noexec", "exec", "atime", "noatime", "relatime",
+        "strictatime", "nodiratime", "diratime", "sync", "async", "dirsync", "rw",
+};
+/* fuse-overlayfs's own options and FUSE ones that strata accepts and ignores
+ * (their effect is built in, or does not apply). */
+static const char *const ignored[] = {
+        "default_permissions", "threaded", "fast_ino", "noxattrs", "static_nlink", "noacl",
+        "volatile", "squash_to_root", "squash_to_uid", "squash_to_gid", "uidmapping", "gidmapping",
+        "context", "fscontext", "defcontext", "rootcontext", "plugins", "fsync", "xattr_permissions",
+        "redirect_dir", "index", "metacopy", "xino", "userxattr", "kernel_cache", "auto_cache",
+        "clone_fd", "max_idle_threads", "subtype", "auto_unmount", "allow_root", "suid_dev",
+        "nfs_export", "uuid", "lazytime_ignored_never",
+};
+
+static bool in_list(const char *const *list, size_t n, const char *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(list[i], key))
+                        return true;
+        return false;
+}
+
+static void add_mount_opt(struct fs_config *c, const char *opt)
+{
+        char *old = c->mount_opts;
+        c->mount_opts = old ? xasprintf("%s,%s", old, opt) : xstrdup(opt);
+        free(old);
+}
+
+static int add_lowers(struct fs_config *c, const char *list, struct err *e)
+{
+        _cleanup_free_ char *copy = xstrdup(list);
+        char *save = NULL;
+        for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+                c->lowers = xrealloc(c->lowers, (c->n_lowers + 1) * sizeof(*c->lowers));
+                c->lowers[c->n_lowers++] = xstrdup(p);
+        }
+        if (c->n_lowers == 0)
+                return err_setx(e, EINVAL, "lowerdir= names no directory");
+        return 0;
+}
+
+static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char *), struct err *e)
+{
+        char *val = strchr(opt, '=');
+        if (val)
+                *val++ = '\0';
+        if (!*opt)
+                return 0;
+        if (!strcmp(opt, "lowerdir") && val)
+                return add_lowers(c, val, e);
+        if (!strcmp(opt, "upperdir") && val) {
+                free(c->upper);
+                c->upper = xstrdup(val);
+        } else if (!strcmp(opt, "workdir") && val) {
+                free(c->work);
+                c->work = xstrdup(val);
+        } else if (!strcmp(opt, "ro")) {
+                c->read_only = true;
+        } else if (!strcmp(opt, "allow_other")) {
+                c->allow_other = true;
+        } else if (!strcmp(opt, "writeback")) {
+                c->writeback = !val || strcmp(val, "0") != 0;
+        } else if (!strcmp(opt, "debug")) {
+                c->debug = true;
+        } else if (!strcmp(opt, "fsname") && val) {
+                free(c->fsname);
+                c->fsname = xstrdup(val);
+        } else if (!strcmp(opt, "timeout") && val) {
+                char *end;
+                double t = strtod(val, &end);
+                if (*end || t < 0)
+                        return err_setx(e, EINVAL, "timeout=%s: not a number of seconds", val);
+                c->timeout = t;
+        } else if (!strcmp(opt, "max_threads") && val) {
+                c->max_threads = (unsigned)strtoul(val, NULL, 10);
+        } else if (in_list(passed_on, ARRAY_SIZE(passed_on), opt) && !val) {
+                add_mount_opt(c, opt);
+        } else if (in_list(ignored, ARRAY_SIZE(ignored), opt)) {
+                return 0;
+        } else if (warn) {
+                if (val)
+                        val[-1] = '=';
+                warn(opt);
+        }
+        return 0;
+}
+
+int fs_parse_options(struct fs_config *c, const char *opts, void (*warn)(const char *), struct err *e)
+{
+        /* split on commas; "\," is a comma inside a value */
+        _cleanup_free_ char *cur = xmalloc(strlen(opts) + 1);
+        size_t n = 0;
+        for (const char *p = opts;; p++) {
+                if (*p == '\\' && p[1] == ',') {
+                        cur[n++] = ',';
+                        p++;
+                        continue;
+                }
+                if (*p == ',' || *p == '\0') {
+                        cur[n] = '\0';
+                        int r = apply_option(c, cur, warn, e);
+                        if (r < 0)
+                                return r;
+                        n = 0;
+                        if (*p == '\0')
+                                break;
+                        continue;
+                }
+                cur[n++] = *p;
+        }
+        return 0;
+}
+
+static int check_dir(const char *what, const char *path, struct err *e)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return err_set(e, errno, "%s %s", what, path);
+        if (!S_ISDIR(st.st_mode))
+                return err_setx(e, ENOTDIR, "%s %s: not a directory", what, path);
+        return 0;
+}
+
+int fs_check_config(const struct fs_config *c, struct err *e)
+{
+        if (c->n_lowers == 0)
+                return err_setx(e, EINVAL, "no lowerdir= given");
+        if (!c->upper != !c->work)
+                return err_setx(e, EINVAL, "upperdir= and workdir= go together");
+        for (size_t i = 0; i < c->n_lowers; i++) {
+                int r = check_dir("lowerdir", c->lowers[i], e);
+                if (r < 0)
+                        return r;
+        }
+        if (c->upper) {
+                int r = check_dir("upperdir", c->upper, e);
+                if (r == 0)
+                        r = check_dir("workdir", c->work, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static void signal_ready(int *ready_fd)
+{
+        if (*ready_fd >= 0) {
+                (void)!write(*ready_fd, "1", 1);
+                close(*ready_fd);
+                *ready_fd = -1;
+        }
+}
+
+static void free_session(struct fuse_session **se)
+{
+        if (*se)
+                fuse_session_destroy(*se);
+}
+
+int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, struct err *e)
+{
+        struct ovl *o = NULL;
+        int r = ovl_new(c, &o, e);
+        if (r < 0) {
+                if (ready_fd >= 0)
+                        close(ready_fd);
+                return r;
+        }
+        raise_nofile();
+        struct fs_session s = {
+                .o = o,
+                .timeout = c->timeout > 0 ? c->timeout : 86400.0,
+                .writeback = c->writeback && !o->read_only,
+        };
+        _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
+                                              c->fsname ? c->fsname : "strata",
+                                              c->allow_other ? ",allow_other" : "",
+                                              o->read_only ? ",ro" : "",
+                                              c->mount_opts ? "," : "", c->mount_opts ? c->mount_opts : "");
+        char *argv[] = { "strata", "-o", opts, c->debug ? "-d" : NULL, NULL };
+        struct fuse_args args = FUSE_ARGS_INIT(c->debug ? 4 : 3, argv);
+        _cleanup_(free_session) struct fuse_session *se = fuse_session_new(&args, &fs_fuse_ops, sizeof(fs_fuse_ops), &s);
+        fuse_opt_free_args(&args);
+        if (!se) {
+                r = err_setx(e, EINVAL, "cannot start a FUSE session with -o %s", opts);
+                goto out;
+        }
+        if (fuse_set_signal_handlers(se) < 0) {
+                r = err_setx(e, EIO, "cannot set signal handlers");
+                goto out;
+        }
+        if (fuse_session_mount(se, mountpoint) < 0) {
+                r = err_setx(e, EIO, "mount %s failed (see the line above)", mountpoint);
+                fuse_remove_signal_handlers(se);
+                goto out;
+        }
+        signal_ready(&ready_fd);
+        if (c->quiet_after_ready) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, STDERR_FILENO);
+                        close(null);
+                }
+        }
+        struct fuse_loop_config *lc = fuse_loop_cfg_create();
+        unsigned threads = c->max_threads ? c->max_threads : 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+        if (threads < 4)
+                threads = 4;
+        fuse_loop_cfg_set_clone_fd(lc, 1);
+        fuse_loop_cfg_set_max_threads(lc, threads);
+        fuse_loop_cfg_set_idle_threads(lc, threads);
+        int lr = fuse_session_loop_mt(se, lc);
+        fuse_loop_cfg_destroy(lc);
+        fuse_session_unmount(se);
+        fuse_remove_signal_handlers(se);
+        r = lr < 0 ? err_set(e, -lr, "serving %s", mountpoint) : 0;
+out:
+        if (ready_fd >= 0)
+                close(ready_fd);
+        free_session(&se);
+        se = NULL;
+        ovl_free(o);
+        return r;
+}
+
+static int run_fusermount(const char *mountpoint, bool lazy)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                execlp("fusermount3", "fusermount3", lazy ? "-uz" : "-u", "--", mountpoint, (char *)NULL);
+                _exit(127);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+int fs_umount(const char *mountpoint, struct err *e)
+{
+        if (geteuid() == 0) {
+                if (umount2(mountpoint, UMOUNT_NOFOLLOW) == 0)
+                        return 0;
+                if (errno == ENOTCONN && umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+                        return 0;
+                return err_set(e, errno, "umount %s", mountpoint);
+        }
+        if (run_fusermount(mountpoint, false) == 0 || run_fusermount(mountpoint, true) == 0)
+                return 0;
+        return err_setx(e, EIO, "fusermount3 -u %s failed", mountpoint);
+}

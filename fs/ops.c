@@ -1,0 +1,519 @@
+/* Changes to the merged tree: creating, linking, removing and renaming
+ * names, opening files, attributes and xattrs.  Each function makes the
+ * upper layer say what the merged view must show, in overlayfs format. */
+#include "fs-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+static int writable_dir(struct ovl *o, struct node *dir)
+{
+        if (o->read_only)
+                return -EROFS;
+        return ovl_copy_up(o, dir);
+}
+
+/* A whiteout in the upper layer at @path: the name is free for a new entry
+ * that must replace it (and, for a directory, be opaque). */
+static bool upper_whiteout(struct ovl *o, const char *path)
+{
+        struct stat st;
+        return layer_stat(o, 0, path, &st) == 0 && st_is_whiteout(&st);
+}
+
+static void cleanup_tmp(struct ovl *o, const char *tmp)
+{
+        struct err e;
+        rm_rf_at(o->work_fd, tmp, &e);
+}
+
+/* Owner of a new entry: the caller, or the directory's group when it is setgid. */
+static void new_owner(struct ovl *o, const char *ppath, const struct ovl_cred *cr, mode_t *mode,
+                      uid_t *uid, gid_t *gid)
+{
+        struct stat pst;
+        *uid = cr->uid;
+        *gid = cr->gid;
+        if (layer_stat(o, 0, ppath, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+                *gid = pst.st_gid;
+                if (S_ISDIR(*mode))
+                        *mode |= S_ISGID;
+        }
+}
+
+/* Create the object itself at @dirfd/@name. */
+static int make_object(int dirfd, const char *name, mode_t mode, dev_t rdev, const char *target,
+                       int oflags, int *fd)
+{
+        switch (mode & S_IFMT) {
+        case S_IFREG: {
+                int f = openat(dirfd, name, (oflags & ~O_TRUNC) | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                               mode & 07777);
+                if (f < 0)
+                        return -errno;
+                if (fd)
+                        *fd = f;
+                else
+                        close(f);
+                return 0;
+        }
+        case S_IFDIR:
+                return mkdirat(dirfd, name, mode & 07777) < 0 ? -errno : 0;
+        case S_IFLNK:
+                return symlinkat(target, dirfd, name) < 0 ? -errno : 0;
+        default:
+                return mknodat(dirfd, name, mode, rdev) < 0 ? -errno : 0;
+        }
+}
+
+static int set_owner_mode(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+        if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        /* chown cleared the set-id bits; the umask may have narrowed it */
+        if (!S_ISLNK(mode) && (mode & 07000) && fchmodat(dirfd, name, mode & 07777, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int make_entry(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,
+                      const char *target, int oflags, const struct ovl_cred *cr, int *fd)
+{
+        int r = writable_dir(o, parent);
+        if (r < 0)
+                return r;
+        if (strlen(name) > NAME_MAX)
+                return -ENAMETOOLONG;
+        _cleanup_free_ char *path = child_path(o, parent, name);
+        _cleanup_free_ char *ppath = node_path(o, parent);
+        uid_t uid;
+        gid_t gid;
+        new_owner(o, ppath, cr, &mode, &uid, &gid);
+        if (!upper_whiteout(o, path)) {
+                r = make_object(o->upper_root_fd, path, mode, rdev, target, oflags, fd);
+                if (r < 0)
+                        return r;
+                r = set_owner_mode(o->upper_root_fd, path, mode, uid, gid);
+                if (r < 0) {
+                        if (fd && *fd >= 0)
+                                close(TAKE_FD(*fd));
+                        unlinkat(o->upper_root_fd, path, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+                }
+                return r;
+        }
+        /* replace the whiteout atomically: build in the work dir, rename over */
+        _cleanup_free_ char *tmp = ovl_tmpname(o);
+        r = make_object(o->work_fd, tmp, mode, rdev, target, oflags, fd);
+        if (r < 0)
+                return r;
+        r = set_owner_mode(o->work_fd, tmp, mode, uid, gid);
+        if (r == 0 && S_ISDIR(mode)) {
+                /* what the whiteout hid stays hidden under the new directory */
+                _cleanup_free_ char *abs = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
+                if (lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
+                        r = -errno;
+                /* a directory cannot be renamed over a non-directory: swap them */
+                if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_EXCHANGE) < 0)
+                        r = -errno;
+        } else if (r == 0 && renameat(o->work_fd, tmp, o->upper_root_fd, path) < 0) {
+                r = -errno;
+        }
+        if (r < 0 && fd && *fd >= 0)
+                close(TAKE_FD(*fd));
+        cleanup_tmp(o, tmp);
+        return r;
+}
+
+int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,
+              const char *link_target, const struct ovl_cred *cr, struct node **out, struct stat *st)
+{
+        /* a 0/0 character device is a whiteout: overlayfs refuses to make one */
+        if (S_ISCHR(mode) && rdev == 0)
+                return -EPERM;
+        int r = make_entry(o, parent, name, mode, rdev, link_target, 0, cr, NULL);
+        if (r < 0)
+                return r;
+        return ovl_lookup(o, parent, name, out, st);
+}
+
+int ovl_create(struct ovl *o, struct node *parent, const char *name, mode_t mode, int flags,
+               const struct ovl_cred *cr, int *fd, struct node **out, struct stat *st)
+{
+        *fd = -1;
+        int r = make_entry(o, parent, name, (mode & 07777) | S_IFREG, 0, NULL, flags, cr, fd);
+        if (r < 0)
+                return r;
+        r = ovl_lookup(o, parent, name, out, st);
+        if (r < 0)
+                close(TAKE_FD(*fd));
+        return r;
+}
+
+int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *name, struct node **out,
+             struct stat *st)
+{
+        if (S_ISDIR(n->type))
+                return -EPERM;
+        int r = writable_dir(o, parent);
+        if (r < 0)
+                return r;
+        r = ovl_copy_up(o, n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *src = node_path(o, n);
+        _cleanup_free_ char *path = child_path(o, parent, name);
+        if (!upper_whiteout(o, path)) {
+                if (linkat(o->upper_root_fd, src, o->upper_root_fd, path, 0) < 0)
+                        return -errno;
+        } else {
+                _cleanup_free_ char *tmp = ovl_tmpname(o);
+                if (linkat(o->upper_root_fd, src, o->work_fd, tmp, 0) < 0)
+                        return -errno;
+                if (renameat(o->work_fd, tmp, o->upper_root_fd, path) < 0) {
+                        r = -errno;
+                        unlinkat(o->work_fd, tmp, 0);
+                        return r;
+                }
+        }
+        return ovl_lookup(o, parent, name, out, st);
+}
+
+/* Take @path out of the upper layer, leaving a whiteout when @whiteout. */
+static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout)
+{
+        if (!whiteout) {
+                if (unlinkat(o->upper_root_fd, path, dir ? AT_REMOVEDIR : 0) == 0)
+                        return 0;
+                if (!dir || (errno != ENOTEMPTY && errno != EEXIST))
+                        return -errno;
+                /* an upper directory holding only whiteouts */
+        }
+        _cleanup_free_ char *tmp = ovl_tmpname(o);
+        if (renameat2(o->upper_root_fd, path, o->work_fd, tmp, whiteout ? RENAME_WHITEOUT : 0) < 0)
+                return -errno;
+        cleanup_tmp(o, tmp);
+        return 0;
+}
+
+int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
+{
+        if (o->read_only)
+                return -EROFS;
+        struct node *n;
+        struct stat st;
+        int r = ovl_lookup(o, parent, name, &n, &st);
+        if (r < 0)
+                return r;
+        if (dir && !S_ISDIR(n->type))
+                r = -ENOTDIR;
+        else if (!dir && S_ISDIR(n->type))
+                r = -EISDIR;
+        else if (dir)
+                r = ovl_dir_empty(o, n);
+        if (r == 0)
+                r = writable_dir(o, parent);
+        if (r == 0) {
+                _cleanup_free_ char *path = child_path(o, parent, name);
+                pthread_mutex_lock(&n->lock);
+                if (node_layer(n) == 0)
+                        r = remove_upper(o, path, dir, n->has_lower);
+                else if (mknodat(o->upper_root_fd, path, S_IFCHR, 0) < 0)
+                        r = -errno;
+                pthread_mutex_unlock(&n->lock);
+        }
+        if (r == 0)
+                node_unhash(o, n);
+        node_forget(o, n, 1);
+        return r;
+}
+
+static int set_opaque(struct ovl *o, const char *path)
+{
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        return lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0 ? -errno : 0;
+}
+
+static int rename_exchange(struct ovl *o, struct node *a, struct node *b, struct node *parent,
+                           const char *name, struct node *newparent, const char *newname)
+{
+        if (a->has_lower != b->has_lower || (S_ISDIR(a->type) && a->ndirs > 1) ||
+            (S_ISDIR(b->type) && b->ndirs > 1))
+                return -EXDEV;
+        int r = ovl_copy_up(o, a);
+        if (r == 0)
+                r = ovl_copy_up(o, b);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *p1 = child_path(o, parent, name);
+        _cleanup_free_ char *p2 = child_path(o, newparent, newname);
+        if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2, RENAME_EXCHANGE) < 0)
+                return -errno;
+        node_move(o, a, newparent, newname);
+        node_move(o, b, parent, name);
+        return 0;
+}
+
+/* The rename proper, both names' parents in the upper layer and @src copied up. */
+static int rename_upper(struct ovl *o, struct node *src, struct node *dst, const char *p1, const char *p2)
+{
+        bool dst_wh = upper_whiteout(o, p2);
+        bool dst_lower = dst_wh || (dst && dst->has_lower);
+        int r;
+        if (dst && node_layer(dst) == 0 && S_ISDIR(dst->type)) {
+                /* an upper directory that may still hold whiteouts: move it away */
+                _cleanup_free_ char *tmp = ovl_tmpname(o);
+                if (renameat(o->upper_root_fd, p2, o->work_fd, tmp) < 0)
+                        return -errno;
+                cleanup_tmp(o, tmp);
+        }
+        if (S_ISDIR(src->type) && dst_lower) {
+                r = set_opaque(o, p1);
+                if (r < 0)
+                        return r;
+        }
+        if (S_ISDIR(src->type) && dst_wh) {
+                /* swap the directory with the whiteout; keep the whiteout at
+                 * the old name only when something below needs hiding */
+                if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2, RENAME_EXCHANGE) < 0)
+                        return -errno;
+                if (!src->has_lower && unlinkat(o->upper_root_fd, p1, 0) < 0)
+                        return -errno;
+        } else if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2,
+                             src->has_lower ? RENAME_WHITEOUT : 0) < 0) {
+                return -errno;
+        }
+        if (S_ISDIR(src->type) && dst_lower) {
+                src->bottom = 0;
+                src->ndirs = 1;
+        }
+        src->has_lower = dst_lower;
+        return 0;
+}
+
+static int rename_move(struct ovl *o, struct node *src, struct node *dst, struct node *parent,
+                       const char *name, struct node *newparent, const char *newname)
+{
+        int r = writable_dir(o, parent);
+        if (r == 0)
+                r = writable_dir(o, newparent);
+        if (r == 0)
+                r = ovl_copy_up(o, src);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *p1 = child_path(o, parent, name);
+        _cleanup_free_ char *p2 = child_path(o, newparent, newname);
+        pthread_mutex_lock(&src->lock);
+        r = rename_upper(o, src, dst, p1, p2);
+        if (r == 0)
+                node_move(o, src, newparent, newname);
+        pthread_mutex_unlock(&src->lock);
+        return r;
+}
+
+int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node *newparent,
+               const char *newname, unsigned flags)
+{
+        if (o->read_only)
+                return -EROFS;
+        if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+                return -EINVAL;
+        if (strlen(newname) > NAME_MAX)
+                return -ENAMETOOLONG;
+        struct node *src, *dst = NULL;
+        struct stat st;
+        int r = ovl_lookup(o, parent, name, &src, &st);
+        if (r < 0)
+                return r;
+        r = ovl_lookup(o, newparent, newname, &dst, &st);
+        if (r == -ENOENT) {
+                dst = NULL;
+                r = 0;
+        }
+        if (r < 0)
+                goto out;
+        if (dst == src)
+                goto out;
+        if (flags & RENAME_EXCHANGE) {
+                r = dst ? rename_exchange(o, src, dst, parent, name, newparent, newname) : -ENOENT;
+                goto out;
+        }
+        if (dst && (flags & RENAME_NOREPLACE)) {
+                r = -EEXIST;
+                goto out;
+        }
+        if (dst && S_ISDIR(dst->type) != S_ISDIR(src->type)) {
+                r = S_ISDIR(dst->type) ? -EISDIR : -ENOTDIR;
+                goto out;
+        }
+        if (dst && S_ISDIR(dst->type)) {
+                r = ovl_dir_empty(o, dst);
+                if (r < 0)
+                        goto out;
+        }
+        /* a directory with lower parts: what overlayfs answers without redirect_dir */
+        if (S_ISDIR(src->type) && (node_layer(src) != 0 || src->ndirs > 1)) {
+                r = -EXDEV;
+                goto out;
+        }
+        r = rename_move(o, src, dst, parent, name, newparent, newname);
+out:
+        if (dst)
+                node_forget(o, dst, 1);
+        node_forget(o, src, 1);
+        return r;
+}
+
+int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
+{
+        bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+        if (write) {
+                if (o->read_only)
+                        return -EROFS;
+                int r = ovl_copy_up(o, n);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *path = node_path(o, n);
+        flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+        *fd = openat(o->layers[node_layer(n)].fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
+        return *fd < 0 ? -errno : 0;
+}
+
+int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size)
+{
+        _cleanup_free_ char *path = node_path(o, n);
+        ssize_t len = readlinkat(o->layers[node_layer(n)].fd, path, buf, size - 1);
+        if (len < 0)
+                return -errno;
+        buf[len] = '\0';
+        return 0;
+}
+
+int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, unsigned valid, struct stat *out)
+{
+        if (o->read_only)
+                return -EROFS;
+        int r = ovl_copy_up(o, n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = node_path(o, n);
+        int dfd = o->upper_root_fd;
+        if (valid & OVL_SET_MODE) {
+                if (S_ISLNK(n->type))
+                        return -EOPNOTSUPP;
+                if ((fd >= 0 ? fchmod(fd, a->st_mode & 07777) : fchmodat(dfd, path, a->st_mode & 07777, 0)) < 0)
+                        return -errno;
+        }
+        if (valid & (OVL_SET_UID | OVL_SET_GID)) {
+                uid_t uid = (valid & OVL_SET_UID) ? a->st_uid : (uid_t)-1;
+                gid_t gid = (valid & OVL_SET_GID) ? a->st_gid : (gid_t)-1;
+                if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(dfd, path, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
+                        return -errno;
+        }
+        if (valid & OVL_SET_SIZE) {
+                if (fd >= 0) {
+                        if (ftruncate(fd, a->st_size) < 0)
+                                return -errno;
+                } else {
+                        _cleanup_close_ int tfd = openat(dfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                        if (tfd < 0 || ftruncate(tfd, a->st_size) < 0)
+                                return -errno;
+                }
+        }
+        if (valid & (OVL_SET_ATIME | OVL_SET_MTIME | OVL_SET_ATIME_NOW | OVL_SET_MTIME_NOW)) {
+                struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+                if (valid & OVL_SET_ATIME_NOW)
+                        ts[0].tv_nsec = UTIME_NOW;
+                else if (valid & OVL_SET_ATIME)
+                        ts[0] = a->st_atim;
+                if (valid & OVL_SET_MTIME_NOW)
+                        ts[1].tv_nsec = UTIME_NOW;
+                else if (valid & OVL_SET_MTIME)
+                        ts[1] = a->st_mtim;
+                if ((fd >= 0 ? futimens(fd, ts) : utimensat(dfd, path, ts, AT_SYMLINK_NOFOLLOW)) < 0)
+                        return -errno;
+        }
+        return ovl_getattr(o, n, fd, out);
+}
+
+static bool own_xattr(const char *name)
+{
+        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX));
+}
+
+int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size)
+{
+        if (own_xattr(name))
+                return -EOPNOTSUPP;
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
+        ssize_t len = lgetxattr(abs, name, buf, size);
+        return len < 0 ? -errno : (int)len;
+}
+
+int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
+{
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
+        ssize_t len = llistxattr(abs, NULL, 0);
+        if (len < 0)
+                return -errno;
+        _cleanup_free_ char *all = xmalloc((size_t)len + 1);
+        len = llistxattr(abs, all, (size_t)len);
+        if (len < 0)
+                return -errno;
+        size_t out = 0;
+        for (char *p = all; p < all + len; p += strlen(p) + 1) {
+                if (own_xattr(p))
+                        continue;
+                size_t l = strlen(p) + 1;
+                if (size) {
+                        if (out + l > size)
+                                return -ERANGE;
+                        memcpy(buf + out, p, l);
+                }
+                out += l;
+        }
+        return (int)out;
+}
+
+int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *value, size_t size, int flags)
+{
+        if (own_xattr(name))
+                return -EOPNOTSUPP;
+        if (o->read_only)
+                return -EROFS;
+        int r = ovl_copy_up(o, n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        return lsetxattr(abs, name, value, size, flags) < 0 ? -errno : 0;
+}
+
+int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
+{
+        if (own_xattr(name))
+                return -EOPNOTSUPP;
+        if (o->read_only)
+                return -EROFS;
+        /* nothing to remove: no copy-up for it */
+        int r = ovl_getxattr(o, n, name, NULL, 0);
+        if (r < 0)
+                return r;
+        r = ovl_copy_up(o, n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        return lremovexattr(abs, name) < 0 ? -errno : 0;
+}
+
+int ovl_statfs(struct ovl *o, struct statvfs *st)
+{
+        return fstatvfs(o->layers[0].fd, st) < 0 ? -errno : 0;
+}
