@@ -43,6 +43,8 @@ static const struct command commands[] = {
         { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
           "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
         { "unpack", cmd_unpack, "strata unpack IMAGE DIR", "Flatten an image into a plain directory (like umoci unpack's rootfs), no FUSE", NULL },
+        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n" },
+        { "umount", cmd_umount, "strata umount DIR", "Unmount a strata mount (dropping its writable layer unless --upper named it)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
           "  -i, --interactive      keep stdin open (else the command reads /dev/null)\n"
@@ -175,6 +177,10 @@ const char *default_root(void)
 int main(int argc, char **argv)
 {
         G.argv0 = argv[0];
+        /* invoked as strata-overlayfs (or fuse-overlayfs): fuse-overlayfs's exact argv */
+        const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        if (!strcmp(base, "strata-overlayfs") || !strcmp(base, "fuse-overlayfs"))
+                return cmd_mount(argc, argv);
 
         static const struct option opts[] = {
                 { "root", required_argument, NULL, 'r' },
