@@ -1,13 +1,28 @@
 /* strata run [OPTIONS] IMAGE [CMD...] — mount an image with a fresh writable
  * layer and run a command in it, in new namespaces (docker run); or, with
- * --rootfs DIR (podman's option), run in a directory the user made. */
+ * --rootfs DIR (podman's option), run in a directory the user made.
+ *
+ * An image run is a store mount like `strata mount`'s, with its mount point
+ * inside its record: ROOT/mounts/<ID>/rootfs, where ID (12 hex) is also the
+ * container's hostname, as docker's container id is.  Once the command has
+ * exited the union is unmounted; --rm drops the record and the writable
+ * layer, else both stay so that `strata diff ROOT/mounts/<ID>/rootfs` shows
+ * what the command changed (and `strata umount` of that path drops them). */
 #include "cli.h"
+#include "fs/fs.h"
+#include "pull.h"
 #include "sandbox.h"
+#include "store/store.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 struct run_opts {
         bool interactive, tty, rm;
@@ -16,15 +31,15 @@ struct run_opts {
         size_t n_env;
 };
 
-/* strv_push() - append to a NULL-terminated vector (*@n strings so far). */
-static void strv_push(char ***v, size_t *n, char *s)
+/* argv_push() - append to a NULL-terminated vector (*@n strings so far). */
+static void argv_push(char ***v, size_t *n, char *s)
 {
         *v = xrealloc(*v, (*n + 2) * sizeof **v);
         (*v)[(*n)++] = s;
         (*v)[*n] = NULL;
 }
 
-static void strv_free(char **v)
+static void argv_free(char **v)
 {
         for (char **p = v; p && *p; p++)
                 free(*p);
@@ -41,7 +56,7 @@ static void env_set(char ***env, size_t *n, const char *kv)
                         (*env)[i] = xstrdup(kv);
                         return;
                 }
-        strv_push(env, n, xstrdup(kv));
+        argv_push(env, n, xstrdup(kv));
 }
 
 /* What the command will be: the image's config, then the user's options. */
@@ -55,8 +70,8 @@ struct run_plan {
 
 static void run_plan_free(struct run_plan *p)
 {
-        strv_free(p->argv);
-        strv_free(p->env);
+        argv_free(p->argv);
+        argv_free(p->env);
         free(p->workdir);
         free(p->user);
 }
@@ -69,7 +84,7 @@ static void push_json_strings(char ***v, size_t *n, json_t *arr)
                 return;
         json_array_foreach(arr, i, it)
                 if (json_is_string(it))
-                        strv_push(v, n, xstrdup(json_string_value(it)));
+                        argv_push(v, n, xstrdup(json_string_value(it)));
 }
 
 static char *json_str_dup(json_t *obj, const char *key)
@@ -87,13 +102,13 @@ static int make_plan(const struct run_opts *o, json_t *config, char **cmd, int n
 {
         if (o->entrypoint) {
                 if (*o->entrypoint)
-                        strv_push(&p->argv, &p->argc, xstrdup(o->entrypoint));
+                        argv_push(&p->argv, &p->argc, xstrdup(o->entrypoint));
         } else if (config) {
                 push_json_strings(&p->argv, &p->argc, json_object_get(config, "Entrypoint"));
         }
         if (n_cmd > 0)
                 for (int i = 0; i < n_cmd; i++)
-                        strv_push(&p->argv, &p->argc, xstrdup(cmd[i]));
+                        argv_push(&p->argv, &p->argc, xstrdup(cmd[i]));
         else if (config && !o->entrypoint)
                 push_json_strings(&p->argv, &p->argc, json_object_get(config, "Cmd"));
         if (!p->argc)
@@ -159,6 +174,223 @@ static int run_rootfs(const struct run_opts *o, char **cmd, int n_cmd, int *stat
         return r;
 }
 
+/* ------------------------------------------------------------ image mode */
+
+/* An image mounted for a run: the store's record and the daemon serving it. */
+struct run_mount {
+        struct store_mount m;
+        pid_t daemon;
+        bool mounted;
+};
+
+/* serve_daemon() - fork the FUSE daemon for @cfg at @mountpoint and wait
+ * until the mount is in place (the child writes '1', or 'E' and a message). */
+static int serve_daemon(struct fs_config *cfg, const char *mountpoint, pid_t *pid, struct err *e)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return err_set(e, errno, "pipe");
+        fflush(NULL);
+        pid_t child = fork();
+        if (child < 0) {
+                close(p[0]);
+                close(p[1]);
+                return err_set(e, errno, "fork");
+        }
+        if (child == 0) {
+                close(p[0]);
+                /* away from the terminal's signals; gone (unmounting) if we die */
+                setsid();
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                }
+                if (chdir("/") < 0)
+                        _exit(1);
+                cfg->quiet_after_ready = true;
+                struct err ce = { 0 };
+                if (fs_serve(cfg, mountpoint, dup(p[1]), &ce) < 0) {
+                        _cleanup_free_ char *msg = xasprintf("E%s", ce.msg);
+                        (void)!write(p[1], msg, strlen(msg));
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        close(p[1]);
+        /* '1' comes alone while the daemon lives on (holding the pipe);
+         * an error message is followed by its exit, so by EOF. */
+        char buf[ERR_MSG_MAX + 1];
+        ssize_t n;
+        do
+                n = read(p[0], buf, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && buf[0] != '1') {
+                ssize_t more = read_full(p[0], buf + 1, sizeof buf - 2);
+                n += more > 0 ? more : 0;
+        }
+        close(p[0]);
+        if (n > 0 && buf[0] == '1') {
+                *pid = child;
+                return 0;
+        }
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (n > 1 && buf[0] == 'E') {
+                buf[n] = '\0';
+                return err_setx(e, EIO, "%s", buf + 1);
+        }
+        return err_setx(e, EIO, "the filesystem daemon exited before the mount was ready");
+}
+
+/* mount_for_run() - a fresh writable layer over @im, mounted at
+ * ROOT/mounts/<ID>/rootfs; the record is written with the daemon's pid so
+ * that rmi sees the image in use. */
+static int mount_for_run(struct store *s, const struct store_image *im, const char *label,
+                         struct run_mount *rm, struct err *e)
+{
+        /* The record comes first (it picks the ID), so it is made with "/"
+         * as a stand-in and saved again with the real mount point. */
+        int r = store_mount_create(s, im->id, "/", NULL, &rm->m, e);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = realpath(rm->m.dir, NULL);
+        if (!dir)
+                return err_set(e, errno, "mount record %s", rm->m.dir);
+        free(rm->m.mountpoint);
+        rm->m.mountpoint = xasprintf("%s/rootfs", dir);
+        if (mkdir(rm->m.mountpoint, 0755) < 0)
+                return err_set(e, errno, "create %s", rm->m.mountpoint);
+        r = store_mount_save(s, &rm->m, e);
+        if (r < 0)
+                return r;
+
+        struct fs_config cfg = { 0 };
+        cfg.n_lowers = im->n_layers;
+        cfg.lowers = xcalloc(im->n_layers + 1, sizeof *cfg.lowers);
+        for (size_t i = 0; i < im->n_layers; i++)        /* topmost first */
+                cfg.lowers[i] = store_layer_path(s, im->layers[im->n_layers - 1 - i].diff_id);
+        if (!im->n_layers) {
+                cfg.lowers[cfg.n_lowers++] = xasprintf("%s/empty", rm->m.dir);
+                (void)mkdir(cfg.lowers[0], 0755);
+        }
+        /* absolute paths: the daemon leaves our working directory */
+        for (size_t i = 0; i < cfg.n_lowers; i++) {
+                char *abs = realpath(cfg.lowers[i], NULL);
+                if (abs) {
+                        free(cfg.lowers[i]);
+                        cfg.lowers[i] = abs;
+                }
+        }
+        cfg.upper = realpath(rm->m.upper, NULL);
+        cfg.work = realpath(rm->m.work, NULL);
+        if (!cfg.upper || !cfg.work) {
+                fs_config_free(&cfg);
+                return err_set(e, errno, "the writable layer of mount %s", rm->m.id);
+        }
+        cfg.fsname = xstrdup(label);
+        cfg.allow_other = true;        /* -u 1000 must get in (default_permissions checks) */
+        r = fs_check_config(&cfg, e);
+        if (r >= 0)
+                r = serve_daemon(&cfg, rm->m.mountpoint, &rm->daemon, e);
+        fs_config_free(&cfg);
+        if (r < 0)
+                return r;
+        rm->mounted = true;
+        rm->m.pid = (int)rm->daemon;
+        struct err ignore = { 0 };
+        (void)store_mount_save(s, &rm->m, &ignore);
+        return 0;
+}
+
+/* unmount_after_run() - unmount, wait for the daemon, then drop the record
+ * and the writable layer (@drop) or keep them for `strata diff`. */
+static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e)
+{
+        int r = 0;
+        if (rm->mounted) {
+                r = fs_umount(rm->m.mountpoint, e);
+                if (r < 0)
+                        kill(rm->daemon, SIGTERM);
+                while (waitpid(rm->daemon, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                rm->mounted = false;
+        }
+        if (!rm->m.id)
+                return r;
+        struct err e2 = { 0 };
+        int r2;
+        if (drop) {
+                r2 = store_mount_remove(s, &rm->m, &e2);
+        } else {
+                rm->m.pid = 0;
+                r2 = store_mount_save(s, &rm->m, &e2);
+        }
+        if (r2 < 0 && r == 0) {
+                *e = e2;
+                r = r2;
+        }
+        return r;
+}
+
+/* pull_missing() - docker run's habit: an image not in the store is pulled
+ * first, its progress on stderr (stdout belongs to the command). */
+static int pull_missing(struct store *s, const char *ref, struct err *e)
+{
+        fprintf(stderr, "Unable to find image '%s' locally\n", ref);
+        fflush(stdout);
+        int saved = dup(1);
+        if (saved < 0 || dup2(2, 1) < 0)
+                return err_set(e, errno, "redirect the pull's output");
+        struct pull_opts po = { 0 };
+        int r = pull_image(s, ref, &po, e);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        return r < 0 ? err_wrap(e, "pull %s", ref) : 0;
+}
+
+static int run_image(const struct run_opts *o, const char *ref, char **cmd, int n_cmd,
+                     int *status, struct err *e)
+{
+        struct store *s = NULL;
+        struct store_image im = { 0 };
+        json_t *config = NULL;
+        struct run_plan p = { 0 };
+        struct run_mount rm = { .daemon = -1 };
+        int r = open_store(&s, e);
+        if (r < 0)
+                return r;
+        r = lookup_image(s, ref, &im, NULL, e);
+        if (r == -ENOENT) {
+                err_clear(e);
+                r = pull_missing(s, ref, e);
+                if (r >= 0)
+                        r = lookup_image(s, ref, &im, NULL, e);
+        }
+        if (r >= 0)
+                r = image_config_json(s, &im, &config, e);
+        if (r >= 0)
+                r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
+        if (r >= 0)
+                r = mount_for_run(s, &im, ref, &rm, e);
+        if (r >= 0)
+                r = run_in(o, rm.m.mountpoint, rm.m.id, &p, status, e);
+        struct err ue = { 0 };
+        if (unmount_after_run(s, &rm, o->rm || r < 0, &ue) < 0 && r >= 0) {
+                /* the command ran: its status stands, the failure is said once */
+                err_wrap(&ue, "run %s: after the command", ref);
+                report_err(&ue);
+        }
+        run_plan_free(&p);
+        json_decref(config);
+        store_mount_free(&rm.m);
+        store_image_free(&im);
+        store_close(s);
+        return r;
+}
+
 int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -182,7 +414,7 @@ int cmd_run(int argc, char **argv)
                 case 'i': o.interactive = true; break;
                 case 't': o.tty = true; break;
                 case 'R': o.rm = true; break;
-                case 'e': strv_push(&o.env, &o.n_env, xstrdup(optarg)); break;
+                case 'e': argv_push(&o.env, &o.n_env, xstrdup(optarg)); break;
                 case 'w': o.workdir = optarg; break;
                 case 'u': o.user = optarg; break;
                 case 'N': o.name = optarg; break;
@@ -190,8 +422,8 @@ int cmd_run(int argc, char **argv)
                 case 'E': o.entrypoint = optarg; break;
                 case 'F': o.rootfs = optarg; break;
                 default:
-                        strv_free(o.env);
-                        return usage_error("run", "bad option");
+                        argv_free(o.env);
+                        return bad_option("run", argv);
                 }
         }
         struct err e = { 0 };
@@ -202,13 +434,13 @@ int cmd_run(int argc, char **argv)
                 r = run_rootfs(&o, argv + optind, argc - optind, &status, &e);
         } else {
                 if (optind >= argc) {
-                        strv_free(o.env);
+                        argv_free(o.env);
                         return usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
                 }
                 what = argv[optind];
-                r = err_setx(&e, ENOSYS, "running an image needs image mounts, not built yet");
+                r = run_image(&o, what, argv + optind + 1, argc - optind - 1, &status, &e);
         }
-        strv_free(o.env);
+        argv_free(o.env);
         if (r < 0) {
                 err_wrap(&e, "run %s", what);
                 report_err(&e);

@@ -334,3 +334,123 @@ def test_run_help(strata):
     r = strata("run", "--help").check()
     for opt in ("-i", "-t", "--rm", "-e", "-w", "-u", "--name", "--hostname", "--entrypoint", "--rootfs"):
         assert opt in r.out
+
+
+# ======================================================= run IMAGE
+@pytest.fixture
+def pulled_busybox(strata, busybox_image):
+    """test/busybox:latest pulled into this test's store -> its reference."""
+    strata("pull", busybox_image.ref).check()
+    return busybox_image.ref
+
+
+def store_mounts(store_root):
+    d = os.path.join(store_root, "mounts")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.mark.fuse
+def test_image_prints_a_line_and_exits_with_its_status(strata, pulled_busybox, store_root):
+    before = mountinfo()
+    r = strata("run", "--rm", pulled_busybox, "sh", "-c", "echo hello from busybox; exit 5")
+    assert r.rc == 5, r
+    assert r.out == "hello from busybox\n"
+    assert r.err == ""
+    assert mountinfo() == before                 # the union is unmounted after
+    assert store_mounts(store_root) == []        # --rm: nothing kept
+
+
+@pytest.mark.fuse
+def test_image_pid_1_hostname_and_only_its_files(strata, pulled_busybox, tmp_path):
+    (tmp_path / "host-only").write_text("x")
+    r = strata("run", "--rm", pulled_busybox, "sh", "-c",
+               f"echo $$; hostname; cat /etc/os-release; test -e {tmp_path}/host-only && echo LEAK; "
+               "ps -o pid | tail -n +2 | wc -l").check()
+    lines = r.lines
+    assert lines[0] == "1"
+    assert re.fullmatch(r"[0-9a-f]{12}", lines[1])
+    assert 'NAME="strata test busybox"' in r.out
+    assert "LEAK" not in r.out
+    assert int(lines[-1]) <= 4
+
+
+@pytest.mark.fuse
+def test_image_default_command_is_its_cmd(strata, pulled_busybox):
+    # Cmd ["/bin/sh"]; stdin kept with -i
+    r = strata("run", "--rm", "-i", pulled_busybox, input="echo from stdin $PATH\n").check()
+    assert r.out == "from stdin /usr/sbin:/usr/bin:/sbin:/bin\n"
+
+
+@pytest.mark.fuse
+def test_image_config_entrypoint_env_workdir_user(strata, image_builder, registry):
+    img = image_builder.busybox(registry, "test/cfg:1", config={
+        "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo default $GREETING; pwd; id -u"],
+        "Env": ["PATH=/bin:/usr/bin", "GREETING=hi"], "WorkingDir": "/srv/app", "User": "65534"})
+    strata("pull", img.ref).check()
+    r = strata("run", "--rm", img.ref).check()
+    assert r.lines == ["default hi", "/srv/app", "65534"]
+    # CMD replaces the image's Cmd, after its Entrypoint; -e overrides its Env
+    r = strata("run", "--rm", "-e", "GREETING=yo", "-u", "0", "-w", "/", img.ref, "echo $GREETING; pwd; id -u").check()
+    assert r.lines == ["yo", "/", "0"]
+    # --entrypoint replaces the Entrypoint and drops the Cmd
+    r = strata("run", "--rm", "--entrypoint", "/bin/echo", img.ref).check()
+    assert r.out == "\n"
+    r = strata("run", "--rm", "--entrypoint", "echo", img.ref, "a", "b").check()
+    assert r.out == "a b\n"
+
+
+@pytest.mark.fuse
+def test_image_user_1000_can_work_in_the_mount(strata, pulled_busybox):
+    r = strata("run", "--rm", "-u", "1000", "-w", "/tmp", pulled_busybox, "sh", "-c",
+               "id -u; id -g; echo x > mine && ls -n mine; echo y > /etc/passwd || echo denied").check()
+    lines = r.lines
+    assert lines[0] == "1000" and lines[1] == "0"
+    assert lines[2].split()[2:4] == ["1000", "0"]
+    assert lines[-1] == "denied"
+
+
+@pytest.mark.fuse
+def test_image_writable_layer_kept_for_diff_unless_rm(strata, pulled_busybox, store_root):
+    r = strata("run", pulled_busybox, "sh", "-c", "echo new > /etc/added; rm /etc/os-release; hostname").check()
+    cid = r.out.strip()
+    assert store_mounts(store_root) == [cid]
+    rootfs = os.path.join(store_root, "mounts", cid, "rootfs")
+    d = strata("diff", rootfs).check()
+    assert "A /etc/added" in d.lines
+    assert "D /etc/os-release" in d.lines
+    strata("umount", rootfs)               # drops the kept layer (the union is long unmounted)
+    assert store_mounts(store_root) == []
+    strata("run", "--rm", pulled_busybox, "touch", "/x").check()
+    assert store_mounts(store_root) == []
+
+
+@pytest.mark.fuse
+def test_image_is_pulled_when_missing(strata, busybox_image):
+    r = strata("run", "--rm", busybox_image.ref, "echo", "pulled and ran").check()
+    assert r.out == "pulled and ran\n"
+    assert f"Unable to find image '{busybox_image.ref}' locally" in r.err
+
+
+def test_image_unknown_is_125_and_one_line(strata, registry):
+    r = strata("run", "--rm", f"{registry.host}/no/such:image", "true")
+    assert r.rc == 125
+    assert r.err_lines[-1].startswith(f"strata: run {registry.host}/no/such:image: ")
+    assert r.out == ""
+
+
+@pytest.mark.fuse
+def test_image_bad_command_is_127_one_line(strata, pulled_busybox, store_root):
+    r = strata("run", "--rm", pulled_busybox, "no-such-command")
+    assert r.rc == 127
+    assert r.err_lines == [f'strata: run {pulled_busybox}: exec "no-such-command": executable file not found in $PATH']
+    assert store_mounts(store_root) == []
+
+
+@pytest.mark.fuse
+def test_image_tty(strata_bin, store_root, strata_env, pulled_busybox):
+    argv = [strata_bin, "--root", store_root, "run", "--rm", "-it", pulled_busybox]
+    out, rc = run_in_pty(argv, strata_env, send=b"stty size; cat /etc/os-release; exit 4\r", winsize=(40, 120))
+    text = out.decode(errors="replace")
+    assert rc == 4, text
+    assert "40 120" in text
+    assert "strata test busybox" in text
