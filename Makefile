@@ -10,7 +10,7 @@
 
 CC ?= gcc
 PYTHON ?= /usr/bin/python3
-PKGS := fuse3 libarchive libcurl jansson libcrypto libzstd zlib libisal
+PKGS := fuse3 libarchive libcurl jansson libssl libcrypto libzstd zlib libisal
 SANITIZE ?=
 BUILD ?= build$(if $(SANITIZE),-san)
 

@@ -1,5 +1,6 @@
 /* strata pull [OPTIONS] REF — argv to pull_opts, then one call. */
 #include "cli.h"
+#include "fetchcfg.h"
 #include "pull.h"
 
 #include <getopt.h>
@@ -20,7 +21,9 @@ static long env_seconds(const char *name, long dflt)
 int cmd_pull(int argc, char **argv)
 {
         struct pull_opts o = { 0 };
+        struct strv mirrors = { 0 };
         static const struct option opts[] = {
+                { "registry-mirror", required_argument, NULL, 'm' },
                 { "platform", required_argument, NULL, 'p' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -32,6 +35,7 @@ int cmd_pull(int argc, char **argv)
                 case 'p': o.platform = optarg; break;
                 case 'q': o.quiet = true; break;
                 case 'j': o.jobs = atoi(optarg); break;
+                case 'm': strv_push(&mirrors, optarg); break;
                 default: return bad_option("pull", argv);
                 }
         }
@@ -46,10 +50,18 @@ int cmd_pull(int argc, char **argv)
 
         struct err e = { 0 };
         struct store *s = NULL;
-        int r = store_open(default_root(), &s, &e);
+        struct fetch_setup fs;
+        /* the configuration first: a malformed one leaves the store untouched */
+        int r = fetch_setup_load(&fs, &mirrors, &e);
+        strv_free(&mirrors);
+        if (r < 0)
+                return report_err(&e);
+        o.cfg = &fs.fc;
+        r = store_open(default_root(), &s, &e);
         if (r >= 0)
                 r = pull_image(s, ref, &o, &e);
         store_close(s);
+        fetch_setup_free(&fs);
         if (r < 0) {
                 err_wrap(&e, "pull %s", ref);
                 return report_err(&e);

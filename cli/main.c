@@ -15,6 +15,7 @@ static const struct command commands[] = {
           "      --platform os/arch[/variant]  pick this platform from an index (default: the host's)\n"
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
+          "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"
           "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
           "  -q, --quiet       only image IDs\n"

@@ -219,40 +219,7 @@ out:
         return r;
 }
 
-int auth_load_credentials(const struct fetch_opts *o, const char *host, char **user,
-                          char **pass, struct err *e)
-{
-        _cleanup_free_ char *path = NULL;
-        if (o->docker_config) {
-                path = xstrdup(o->docker_config);
-        } else {
-                const char *dc = getenv("DOCKER_CONFIG");
-                const char *home = getenv("HOME");
-                if (dc && *dc)
-                        path = xasprintf("%s/config.json", dc);
-                else if (home && *home)
-                        path = xasprintf("%s/.docker/config.json", home);
-                else
-                        return -ENOENT;
-        }
-        struct buf b = BUF_INIT(FETCH_SMALL_MAX);
-        struct err ie = { 0 };
-        int r = read_file_bounded(path, FETCH_SMALL_MAX, &b, &ie);
-        if (r == -ENOENT) {
-                buf_free(&b);
-                return -ENOENT;
-        }
-        if (r < 0) {
-                buf_free(&b);
-                *e = ie;
-                return err_wrap(e, "credentials");
-        }
-        r = dockerconfig_lookup(b.data, b.len, host, user, pass, e);
-        buf_free(&b);
-        if (r < 0 && r != -ENOENT)
-                return err_wrap(e, "%s", path);
-        return r;
-}
+/* auth_load_credentials() is in creds.c, with the other credential sources. */
 
 /* ------------------------------------------------------------ the token */
 

@@ -17,6 +17,18 @@ struct fetch_conn {
 
 struct http_resp;
 
+/* TLS material for one host, read from its certs.d directories (tls.c):
+ * extra CAs added to the system's, and a client certificate. */
+struct fetch_tls {
+        char **ca_files;              /* *.crt */
+        size_t n_ca_files;
+        char *client_cert, *client_key;   /* *.cert and the matching *.key */
+};
+/* tls_load() - scan @dirs like docker: *.crt are CAs, X.cert + X.key a client
+ * pair (a .cert without its .key is an error).  No dirs: all empty. */
+int tls_load(char *const *dirs, size_t n, struct fetch_tls *out, struct err *e);
+void tls_free(struct fetch_tls *t);
+
 /* One request.  Exactly one of @body and @sink receives a 2xx answer's
  * body (or neither: a HEAD or when the body does not matter). */
 struct http_req {
@@ -33,11 +45,12 @@ struct http_req {
         int (*begin)(void *ctx, long status, const struct http_resp *rs);
         long connect_timeout_s, stall_timeout_s;
         const char *user_agent;
+        const struct fetch_tls *tls;  /* for https:// to @url's host, or NULL */
 };
 
 struct http_resp {
         long status;                  /* of the final answer, after redirects */
-        char *content_type, *www_authenticate, *docker_digest, *content_range;
+        char *content_type, *www_authenticate, *docker_digest, *content_range, *link;
         bool redirected_offsite;      /* followed a redirect to another origin */
         struct buf err_body;          /* a non-2xx body, first FETCH_SMALL_MAX bytes */
 };
@@ -66,9 +79,10 @@ char *auth_basic_header(const char *user, const char *pass);
 int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char *scope,
                      const char *user, const char *pass, const struct fetch_opts *o,
                      char **token, uint64_t *expires_ns, struct err *e);
-/* auth_load_credentials() - credentials for @host from the docker config in
- * force (@o->docker_config or the default path).  0 with *@user and *@pass set,
- * -ENOENT when none (or no file), -errno with @e set when malformed. */
+/* auth_load_credentials() - credentials for @host in the order fetch.h
+ * gives (creds.c): strata's auth file, Docker's helpers, Docker's auths.
+ * 0 with *@user and *@pass set, -ENOENT when none (or no file), -errno with
+ * @e set when malformed or a helper failed. */
 int auth_load_credentials(const struct fetch_opts *o, const char *host, char **user,
                           char **pass, struct err *e);
 

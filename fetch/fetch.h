@@ -156,20 +156,42 @@ struct fetch_source {
         char *url;          /* base URL without /v2: "https://mirror.example", "http://127.0.0.1:5000" */
         char *host;         /* "host[:port]" of url: certs.d and credentials key */
         bool mirror;        /* false only for the upstream */
+        long connect_timeout_s, stall_timeout_s;   /* 0 = the fetch_opts' */
+        char **certs_dirs;  /* existing CERTS_DIR/HOST[:PORT] directories (CA *.crt, client *.cert + *.key) */
+        size_t n_certs_dirs;
 };
 void fetch_sources_free(struct fetch_source *s, size_t n);
 
-/* Configuration that decides the sources (issue 5 fills it from files). */
+/* Per-registry configuration ("registries": {HOST: {...}} in strata's file). */
+struct fetch_registry_conf {
+        const char *host;          /* "HOST[:PORT]" as in references ("docker.io" for the Hub) */
+        char **mirrors;            /* URLs, in order */
+        size_t n_mirrors;
+        bool insecure;             /* plain HTTP allowed */
+};
+
+/* Configuration that decides the sources.  Every pointer is borrowed. */
 struct fetch_config {
         char **mirrors;            /* Docker Hub mirrors, URLs, in order */
         size_t n_mirrors;
         char **insecure;           /* "host[:port]" allowed over plain HTTP */
         size_t n_insecure;
+        const struct fetch_registry_conf *registries;
+        size_t n_registries;
+        long mirror_connect_timeout_s;   /* 0 = 3 s */
+        long mirror_stall_timeout_s;     /* 0 = 10 s */
+        char **certs_dirs;         /* directories holding HOST[:PORT]/ subdirectories, in order */
+        size_t n_certs_dirs;
 };
 /* fetch_sources_for() - the ordered sources for @ref under @cfg (may be
- * NULL): mirrors (Docker Hub content only, for now), then the upstream with
- * https://, or http:// for loopback and insecure registries.  *@out is an
- * array of *@n (free with fetch_sources_free()). */
+ * NULL): the mirrors (for Docker Hub "registry-mirrors" then the registry's
+ * own entry; for any other registry its entry's "mirrors"), each with the
+ * mirror timeouts; then the upstream with https://, or http:// for
+ * loopback and insecure registries.  A mirror is addressed like dockerd
+ * does: MIRROR/v2/REPO/... (library/ included for Docker Hub).  An http://
+ * mirror URL is used as written (the user's explicit choice, as in dockerd).
+ * No I/O beyond stat() of the certs directories.  *@out is an array of *@n
+ * (free with fetch_sources_free()). */
 int fetch_sources_for(const struct image_ref *ref, const struct fetch_config *cfg,
                       struct fetch_source **out, size_t *n, struct err *e);
 
@@ -180,6 +202,7 @@ struct fetch_opts {
         long stall_timeout_s;      /* no byte for this long = failure; 0 = 30 s */
         int retries;               /* extra attempts on transient failures; <0 = 0, 0 = default 3 */
         const char *docker_config; /* path of config.json; NULL = $DOCKER_CONFIG/config.json or ~/.docker/config.json */
+        const char *auth_file;     /* strata's own, read first; NULL = fetch_auth_file_default() */
         const char *user_agent;    /* NULL = "strata" */
         /* notice() - one line worth telling the user ("mirror X skipped: ...").
          * May be called from any thread; may be NULL. */
@@ -206,11 +229,16 @@ static inline void fetch_conn_freep(struct fetch_conn **c) { fetch_conn_free(*c)
  * body goes to @body (a buf the caller owns; its max is raised to the
  * ceiling when 0), the Content-Type to *@content_type (caller frees) and the
  * body's sha256 to @digest.  When @reference is a digest, a body with another
- * digest is refused (-EBADMSG) and the next source tried.  A registry error
- * is given by its message ("manifest unknown"), -ENOENT for 404. */
+ * digest is refused (-EBADMSG) and the next source tried; so is a body that
+ * does not match its Docker-Content-Digest or does not parse as a manifest.
+ * A registry error is given by its message ("manifest unknown"), -ENOENT for
+ * 404.  When every source failed, one message names each with its reason. */
 int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *reference,
                           struct buf *body, char **content_type,
                           char digest[DIGEST_STR_LEN + 1], struct err *e);
+/* registry_manifest_source() - the URL of the source that answered the last
+ * successful registry_get_manifest() (which source resolved a tag), or NULL. */
+const char *registry_manifest_source(struct registry *r);
 
 /* registry_get_small_blob() - a blob small enough for memory (a config):
  * at most FETCH_MANIFEST_MAX bytes, size and digest checked. */
@@ -228,7 +256,9 @@ typedef int (*fetch_sink_fn)(void *ctx, const void *p, size_t n);
  * Transient failures are retried with backoff, resuming where the sink
  * stopped; a failing mirror is skipped for the next source.  At the end the
  * size and the digest are checked (-EBADMSG "digest mismatch" naming @digest;
- * @h is finished in every case).  *@got (may be NULL) counts the bytes given
+ * @h is finished in every case).  -EAGAIN: bytes from a mirror failed
+ * verification; that mirror is dropped and the caller must start the blob
+ * again from offset 0 (the next call uses the next source).  *@got (may be NULL) counts the bytes given
  * to the sink. */
 int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *digest, uint64_t size,
                       uint64_t offset, struct sha256 *h, fetch_sink_fn sink, void *ctx,
@@ -238,5 +268,60 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
  * ({"errors":[{"code":..,"message":..}]}), lowercased like docker prints it,
  * into @out; false when the body is not one.  Exposed for the tests. */
 bool fetch_registry_error(const char *body, size_t len, char *out, size_t outlen);
+
+/* ---------------------------------------------------------- credentials */
+
+/* Credentials for a host are looked up, first hit wins, in: strata's auth
+ * file (fetch_opts.auth_file), then Docker's config.json: credHelpers[HOST],
+ * else credsStore (each through `docker-credential-NAME get`, skipped when
+ * the program is not on PATH), else its "auths".  They are sent only to that
+ * host (invariant 3). */
+
+/* fetch_auth_file_default() - $STRATA_AUTH_FILE, else
+ * $XDG_CONFIG_HOME/strata/auth.json, else ~/.config/strata/auth.json.
+ * Caller frees; NULL when there is no HOME either. */
+char *fetch_auth_file_default(void);
+/* fetch_docker_config_default() - $DOCKER_CONFIG/config.json, else
+ * ~/.docker/config.json; caller frees; NULL without HOME. */
+char *fetch_docker_config_default(void);
+/* fetch_credentials_describe() - where credentials for @host would come from,
+ * without running any helper or touching the network: "none", "basic from
+ * FILE", "helper NAME (docker-credential-NAME)".  Caller frees. */
+char *fetch_credentials_describe(const struct fetch_opts *o, const char *host);
+/* fetch_login() - check @user/@pass against @src (the registry's upstream
+ * source) the way docker login does: GET /v2/, then Basic, or a token from
+ * the Bearer challenge's realm with the credentials.  -EACCES when refused. */
+int fetch_login(const struct fetch_source *src, const char *user, const char *pass,
+                const struct fetch_opts *o, struct err *e);
+/* fetch_authfile_store() - record @user/@pass for @registry in the auth file
+ * @path (Docker's {"auths": {KEY: {"auth": base64}}}; the Hub's key is
+ * "https://index.docker.io/v1/"), other entries kept; written atomically with
+ * mode 0600, parent directories made 0700. */
+int fetch_authfile_store(const char *path, const char *registry, const char *user,
+                         const char *pass, struct err *e);
+/* fetch_authfile_remove() - drop @registry's entry; -ENOENT when none. */
+int fetch_authfile_remove(const char *path, const char *registry, struct err *e);
+
+/* --------------------------------------------------------------- search */
+
+#define FETCH_SEARCH_MAX 100           /* results of one search, at most */
+#define FETCH_CATALOG_PAGES 50         /* /v2/_catalog pages followed, at most */
+
+struct search_result {
+        char *name, *description;       /* description may be "" */
+        long long stars;
+        bool official, automated;
+};
+void search_results_free(struct search_result *r, size_t n);   /* accepts NULL */
+/* fetch_search_index() - Docker Hub's v1 search: GET @index/v1/search?q=TERM&n=LIMIT
+ * (@index like "https://index.docker.io").  At most @limit (1..100) results. */
+int fetch_search_index(const char *index, const char *term, int limit, const struct fetch_opts *o,
+                       struct search_result **out, size_t *n, struct err *e);
+/* fetch_search_catalog() - the repositories of @src's /v2/_catalog whose name
+ * contains @term, following Link: <...>; rel="next" (FETCH_CATALOG_PAGES
+ * pages at most), with the registry's credentials; at most @limit. */
+int fetch_search_catalog(const struct fetch_source *src, const char *term, int limit,
+                         const struct fetch_opts *o, struct search_result **out, size_t *n,
+                         struct err *e);
 
 #endif

@@ -4,6 +4,9 @@
 #include "fetch-internal.h"
 
 #include <ctype.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +47,7 @@ void http_resp_free(struct http_resp *rs)
         free(rs->www_authenticate);
         free(rs->docker_digest);
         free(rs->content_range);
+        free(rs->link);
         buf_free(&rs->err_body);
         memset(rs, 0, sizeof *rs);
 }
@@ -95,6 +99,7 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 free(rs->www_authenticate), rs->www_authenticate = NULL;
                 free(rs->docker_digest), rs->docker_digest = NULL;
                 free(rs->content_range), rs->content_range = NULL;
+                free(rs->link), rs->link = NULL;
                 return n;
         }
         const char *colon = memchr(p, ':', n);
@@ -110,6 +115,7 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 { "www-authenticate", offsetof(struct http_resp, www_authenticate) },
                 { "docker-content-digest", offsetof(struct http_resp, docker_digest) },
                 { "content-range", offsetof(struct http_resp, content_range) },
+                { "link", offsetof(struct http_resp, link) },
                 { "location", (size_t)-1 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
@@ -210,6 +216,60 @@ static int curl_to_errno(CURLcode cc)
         }
 }
 
+/* Add the host's certs.d CAs to the default trust store (docker does the same:
+ * the system roots plus the .crt files of HOST). */
+static CURLcode ssl_ctx_cb(CURL *curl, void *sslctx, void *ud)
+{
+        (void)curl;
+        const struct fetch_tls *t = ud;
+        X509_STORE *st = SSL_CTX_get_cert_store(sslctx);
+        for (size_t i = 0; i < t->n_ca_files; i++)
+                if (X509_STORE_load_file(st, t->ca_files[i]) != 1)
+                        return CURLE_SSL_CACERT_BADFILE;
+        return CURLE_OK;
+}
+
+/* A certificate failure in the words docker users know (Go's x509 errors). */
+static int tls_error(CURL *h, const char *url, const char *why, struct err *e)
+{
+        _cleanup_free_ char *host = NULL;
+        CURLU *u = curl_url();
+        if (u && !curl_url_set(u, CURLUPART_URL, url, 0)) {
+                char *hh = NULL, *pp = NULL;
+                curl_url_get(u, CURLUPART_HOST, &hh, 0);
+                curl_url_get(u, CURLUPART_PORT, &pp, 0);
+                host = pp ? xasprintf("%s:%s", hh ? hh : "", pp) : xstrdup(hh ? hh : "");
+                curl_free(hh);
+                curl_free(pp);
+        }
+        curl_url_cleanup(u);
+        long vr = 0;
+        curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
+        const char *x;
+        switch (vr) {
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+                x = "x509: certificate signed by unknown authority";
+                break;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+                x = "x509: certificate has expired or is not yet valid";
+                break;
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+                x = "x509: certificate is not valid for this host";
+                break;
+        default:
+                x = NULL;
+        }
+        if (x)
+                return err_setx(e, EPROTO, "tls %s: %s (add its CA as /etc/docker/certs.d/%s/ca.crt)",
+                                host ? host : url, x, host ? host : "HOST:PORT");
+        return err_setx(e, EPROTO, "tls %s: %s", host ? host : url, why);
+}
+
 int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *rs, struct err *e)
 {
         memset(rs, 0, sizeof *rs);
@@ -257,6 +317,17 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
                 if (rq->head)
                         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+                /* the host's own TLS material only while talking to that host */
+                if (rq->tls && http_same_origin(url, rq->url)) {
+                        if (rq->tls->n_ca_files) {
+                                curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+                                curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)rq->tls);
+                        }
+                        if (rq->tls->client_cert) {
+                                curl_easy_setopt(h, CURLOPT_SSLCERT, rq->tls->client_cert);
+                                curl_easy_setopt(h, CURLOPT_SSLKEY, rq->tls->client_key);
+                        }
+                }
                 c->errbuf[0] = '\0';
                 CURLcode cc = curl_easy_perform(h);
                 curl_slist_free_all(hdrs);
@@ -264,6 +335,9 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         return x.err;
                 if (cc != CURLE_OK) {
                         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+                        if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+                            cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CONNECT_ERROR)
+                                return tls_error(h, url, why, e);
                         return err_setx(e, curl_to_errno(cc), "%s %s: %s", rq->head ? "HEAD" : "GET", url, why);
                 }
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
