@@ -94,9 +94,11 @@ def run_in_pty(argv, env, send=b"", timeout=30, winsize=(24, 80)):
     return out, os.waitstatus_to_exitcode(status)
 
 
-def mountinfo():
+def mountinfo(under):
+    """The host's mount points below @under (other tests mount elsewhere at the same time)."""
+    under = str(under).rstrip("/") + "/"
     with open("/proc/self/mountinfo") as f:
-        return sorted(line.split()[4] for line in f)
+        return sorted(p for p in (line.split()[4] for line in f) if (p + "/").startswith(under))
 
 
 # ======================================================= --rootfs DIR
@@ -190,9 +192,9 @@ def test_host_resolv_conf_and_hosts_are_bound_in(run, rootfs):
 
 
 def test_mounts_stay_inside(run, rootfs):
-    before = mountinfo()
+    assert mountinfo(rootfs) == []
     run("sh", "-c", "mount -t tmpfs none /tmp; true").check()
-    assert mountinfo() == before
+    assert mountinfo(rootfs) == []
     # the mountpoints were made in the tree, the mounts were not left there
     assert os.listdir(rootfs / "proc") == []
     assert os.listdir(rootfs / "dev") == []
@@ -351,12 +353,11 @@ def store_mounts(store_root):
 
 @pytest.mark.fuse
 def test_image_prints_a_line_and_exits_with_its_status(strata, pulled_busybox, store_root):
-    before = mountinfo()
     r = strata("run", "--rm", pulled_busybox, "sh", "-c", "echo hello from busybox; exit 5")
     assert r.rc == 5, r
     assert r.out == "hello from busybox\n"
     assert r.err == ""
-    assert mountinfo() == before                 # the union is unmounted after
+    assert mountinfo(store_root) == []           # the union is unmounted after
     assert store_mounts(store_root) == []        # --rm: nothing kept
 
 
@@ -425,6 +426,20 @@ def test_image_writable_layer_kept_for_diff_unless_rm(strata, pulled_busybox, st
 
 
 @pytest.mark.fuse
+def test_image_kill_9_leaves_no_mount_and_no_process(strata_popen, pulled_busybox, store_root):
+    from helpers import wait_until
+    p = strata_popen("run", "--rm", pulled_busybox, "sh", "-c", "echo up; exec sleep 377")
+    assert p.stdout.readline() == "up\n"
+    assert len(mountinfo(store_root)) == 1
+    p.kill()
+    p.wait()
+    # the command dies with strata (PDEATHSIG), the daemon unmounts on its SIGTERM
+    wait_until(lambda: mountinfo(store_root) == [], 10, what="the run's mount to go")
+    out = subprocess.run(["pgrep", "-f", "^sleep 377$"], stdout=subprocess.PIPE, text=True).stdout
+    assert out == ""
+
+
+@pytest.mark.fuse
 def test_image_is_pulled_when_missing(strata, busybox_image):
     r = strata("run", "--rm", busybox_image.ref, "echo", "pulled and ran").check()
     assert r.out == "pulled and ran\n"
@@ -454,3 +469,28 @@ def test_image_tty(strata_bin, store_root, strata_env, pulled_busybox):
     assert rc == 4, text
     assert "40 120" in text
     assert "strata test busybox" in text
+
+
+BENCH = os.environ.get("STRATA_BENCH_CACHE", "/var/tmp/strata-bench")
+
+
+@pytest.mark.fuse
+@pytest.mark.slow
+def test_image_bench_debian(strata, registry):
+    """Issue 6's bar: the bench Debian image runs apt-get and shows its version."""
+    layout = os.path.join(BENCH, "oci", "debian")
+    if not os.path.isfile(os.path.join(layout, "index.json")):
+        if os.environ.get("STRATA_TEST_BENCH") == "1":
+            pytest.fail(f"STRATA_TEST_BENCH=1 but no bench layout at {layout}")
+        pytest.skip(f"bench layouts not built ({layout}); run ../shared/bench/make-images.sh")
+    ref = f"{registry.host}/bench/debian:bookworm"
+    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+                    "--preserve-digests", f"oci:{layout}:bookworm", f"docker://{ref}"], check=True, timeout=300)
+    strata("pull", ref, timeout=600).check()
+    r = strata("run", "--rm", ref, "apt-get", "--version").check()
+    assert r.lines[0].startswith("apt ")
+    r = strata("run", "--rm", ref, "cat", "/etc/debian_version").check()
+    assert re.fullmatch(r"\d+(\.\d+)*\n", r.out), r.out
+    # its default command is bash: fed on stdin with -i
+    r = strata("run", "--rm", "-i", "-u", "nobody", ref, input="id -un; echo $HOME; ls -d /usr/bin\n").check()
+    assert r.lines == ["nobody", "/nonexistent", "/usr/bin"]
