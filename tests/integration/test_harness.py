@@ -273,3 +273,14 @@ def test_proxy_throttle_and_upstream_killed(registry, make_proxy):
     with urllib.request.urlopen(f"{px.url}/v2/k/x/blobs/{d}") as r:
         assert r.read() == data
     assert time.monotonic() - t0 < 10
+
+
+def test_zstd_stored_frame_pulls(registry, push_raw, strata):
+    """zstd_bytes() falls back to stored frames without the zstd CLI: they
+    must be real zstd that strata (libzstd) reads."""
+    from helpers.util import zstd_stored_frame
+    from helpers import OCI_LAYER_ZSTD
+    tar = layer_tar([File("big", os.urandom(300000)), File("small", b"s")])
+    img = push_raw(registry, "z/stored:1", layers=[(zstd_stored_frame(tar), OCI_LAYER_ZSTD, digest_of(tar))])
+    assert img.diff_ids == [digest_of(tar)]
+    strata("pull", img.ref).check()

@@ -61,13 +61,30 @@ def gzip_bytes(data, level=6):
 
 
 def zstd_bytes(data, level=3):
-    """zstd frame of @data via the zstd CLI (Python 3.11 has no zstd module).
-    Raises RuntimeError when the CLI is missing (Debian package zstd)."""
+    """A zstd frame of @data: compressed by the zstd CLI when installed,
+    else stored (zstd_stored_frame) -- Python 3.11 has no zstd module."""
     z = shutil.which("zstd")
     if not z:
-        raise RuntimeError("zstd CLI not installed (apt-get install zstd)")
+        return zstd_stored_frame(data)
     return subprocess.run([z, "-q", "-c", f"-{level}"], input=data,
                           stdout=subprocess.PIPE, check=True).stdout
+
+
+def zstd_stored_frame(data):
+    """A valid zstd frame (RFC 8878) made of Raw blocks: no compression, but
+    every zstd decoder must accept it.  Single segment, 8-byte content size,
+    no checksum."""
+    import struct
+    out = [b"\x28\xb5\x2f\xfd", bytes([0xE0]), struct.pack("<Q", len(data))]
+    maxb = 128 * 1024
+    if not data:
+        out.append((1).to_bytes(3, "little"))          # last, raw, size 0
+    for off in range(0, len(data), maxb):
+        chunk = data[off:off + maxb]
+        last = 1 if off + maxb >= len(data) else 0
+        out.append((last | (0 << 1) | (len(chunk) << 3)).to_bytes(3, "little"))
+        out.append(chunk)
+    return b"".join(out)
 
 
 def kill_process(proc, timeout=5.0):
