@@ -390,10 +390,11 @@ static void *worker(void *arg)
 
 /* ------------------------------------------------------------ the image */
 
+/* Notices from fetch/ (a retry, a mirror skipped) are part of the progress
+ * on stdout: stderr keeps the one line of a failure. */
 static void notice_cb(void *ctx, const char *line)
 {
-        (void)ctx;
-        fprintf(stderr, "strata: %s\n", line);
+        progress_line(ctx, false, "%s", line);
 }
 
 /* Fetch and parse the manifest for @reference; the body stays in @body. */
@@ -549,22 +550,22 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 goto out;
 
         struct fetch_opts fo = o->fetch;
-        if (!fo.notice)
+        pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
+        if (!fo.notice) {
                 fo.notice = notice_cb;
+                fo.notice_ctx = pg;
+        }
         r = fetch_sources_for(&ref, o->cfg, &srcs, &n_srcs, e);
         if (r >= 0)
                 r = registry_open(&ref, srcs, n_srcs, &fo, &reg, e);
         if (r < 0)
                 goto out;
         c = fetch_conn_new();
-        pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
 
         const char *reference = ref.digest ? ref.digest : ref.tag;
         r = get_manifest(reg, c, reference, &top_body, top_digest, &top, e);
         if (r < 0)
                 goto out;
-        /* which source resolved the tag (README "Registry mirrors") */
-        debugf("%s %s resolved by %s", ref.repo, reference, registry_manifest_source(reg));
         progress_line(pg, false, "%s: Pulling from %s", reference, ref.repo);
         if (top->kind == MANIFEST_INDEX) {
                 const struct descriptor *d;

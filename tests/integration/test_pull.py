@@ -250,6 +250,37 @@ def test_killed_pull_resumes_next_run(strata, strata_popen, registry, big_image,
     assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
 
 
+def test_registry_killed_mid_blob_then_resumed(strata, strata_popen, registry, big_image, make_proxy,
+                                              store_root, strata_env):
+    """The registry dies in the middle of a large blob: the pull fails with one
+    line and nothing recorded; once the registry is back, the rerun asks only
+    for the missing bytes (PULL 4)."""
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.stall_body(f"/blobs/{layer.digest}", 6 * 1024 * 1024, seconds=60)
+    env = dict(strata_env, STRATA_STALL_TIMEOUT="2", STRATA_RETRIES="1")
+    p = strata_popen("pull", f"{px.host}/x/big:1", env=env)
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 6 * 1024 * 1024,
+               timeout=30, what="6 MiB in the .partial")
+    registry.kill()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 0
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("strata: pull") and layer.digest in lines[0], err
+    assert "retrying from byte" in out    # the retry is told on stdout
+    assert layer.digest not in blobs_in(store_root) and not names_in(store_root)
+    have = os.path.getsize(partial)
+    assert have >= 6 * 1024 * 1024
+    registry.start()
+    px.clear_rules()
+    px.clear()
+    strata("pull", f"{px.host}/x/big:1").check()
+    gets = px.blob_gets(layer.digest)
+    assert [g.range for g in gets] == [f"bytes={have}-"], gets
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
 def test_corrupt_partial_is_discarded(strata, registry, big_image, store_root):
     """A .partial whose bytes are wrong is thrown away and the blob fetched whole."""
     layer = big_image.layers[0]
