@@ -566,6 +566,8 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
         r = get_manifest(reg, c, reference, &top_body, top_digest, &top, e);
         if (r < 0)
                 goto out;
+        /* which source resolved the tag (README "Registry mirrors") */
+        debugf("%s %s resolved by %s", ref.repo, reference, registry_manifest_source(reg));
         progress_line(pg, false, "%s: Pulling from %s", reference, ref.repo);
         if (top->kind == MANIFEST_INDEX) {
                 const struct descriptor *d;

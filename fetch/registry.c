@@ -1,22 +1,32 @@
 /* The registry client: one repository over an ordered list of sources
  * (mirrors, then the upstream).  Per source: a /v2/ ping once, the auth
  * challenge it gave, a bearer token shared by every thread of the pull and
- * renewed on 401 or expiry, credentials from the docker config for the
- * upstream only (fetch.h invariant 3).  A failing mirror is marked dead and
- * skipped with one notice (invariant 4). */
+ * renewed on 401 or expiry, credentials looked up for the source's own host
+ * (fetch.h invariant 3: the upstream's never reach a mirror).  A failing
+ * mirror is marked dead and skipped with one notice (invariant 4); the notice
+ * is held until a later source answers, so that a pull where every source
+ * fails says so in one line naming each. */
 #include "fetch-internal.h"
 
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#define DEFAULT_MIRROR_CONNECT_S 3
+#define DEFAULT_MIRROR_STALL_S 10
 
 enum auth_kind { AUTH_UNKNOWN, AUTH_NONE, AUTH_BEARER, AUTH_BASIC };
 
 struct src_state {
         struct fetch_source s;
+        struct fetch_tls tls;
         bool dead;
+        bool tried;                /* a request went to it (for the all-failed message) */
+        bool notice_pending;       /* dead, its notice not yet given */
+        char why[320];             /* why it failed, short */
         enum auth_kind kind;       /* after the ping */
         struct www_auth ch;        /* the challenge, for bearer */
         char *token;
@@ -32,6 +42,7 @@ struct registry {
         struct src_state *src;
         size_t n_src;
         struct fetch_opts o;
+        const char *resolved_by;   /* url of the source of the last manifest */
 };
 
 void fetch_sources_free(struct fetch_source *s, size_t n)
@@ -39,8 +50,21 @@ void fetch_sources_free(struct fetch_source *s, size_t n)
         for (size_t i = 0; s && i < n; i++) {
                 free(s[i].url);
                 free(s[i].host);
+                for (size_t k = 0; k < s[i].n_certs_dirs; k++)
+                        free(s[i].certs_dirs[k]);
+                free(s[i].certs_dirs);
         }
         free(s);
+}
+
+static void source_copy(struct fetch_source *d, const struct fetch_source *s)
+{
+        *d = *s;
+        d->url = xstrdup(s->url);
+        d->host = xstrdup(s->host);
+        d->certs_dirs = s->n_certs_dirs ? xcalloc(s->n_certs_dirs, sizeof *d->certs_dirs) : NULL;
+        for (size_t k = 0; k < s->n_certs_dirs; k++)
+                d->certs_dirs[k] = xstrdup(s->certs_dirs[k]);
 }
 
 static char *url_host(const char *url)
@@ -58,32 +82,94 @@ static bool listed(char **list, size_t n, const char *host)
         return false;
 }
 
+static bool dir_exists(const char *p)
+{
+        struct stat st;
+        return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Fill @src's url, host, certs dirs from @url (no trailing slash kept). */
+static int add_source(struct fetch_source *src, const char *url, bool mirror,
+                      const struct fetch_config *cfg, struct err *e)
+{
+        if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7))
+                return err_setx(e, EINVAL, "mirror \"%s\" is not an http:// or https:// URL", url);
+        size_t len = strlen(url);
+        while (len && url[len - 1] == '/')
+                len--;
+        src->url = xstrndup(url, len);
+        src->host = url_host(src->url);
+        src->mirror = mirror;
+        if (mirror && cfg) {
+                src->connect_timeout_s = cfg->mirror_connect_timeout_s > 0 ? cfg->mirror_connect_timeout_s
+                                                                            : DEFAULT_MIRROR_CONNECT_S;
+                src->stall_timeout_s = cfg->mirror_stall_timeout_s > 0 ? cfg->mirror_stall_timeout_s
+                                                                        : DEFAULT_MIRROR_STALL_S;
+        }
+        for (size_t i = 0; cfg && i < cfg->n_certs_dirs && !strncmp(src->url, "https://", 8); i++) {
+                _cleanup_free_ char *d = xasprintf("%s/%s", cfg->certs_dirs[i], src->host);
+                if (!dir_exists(d))
+                        continue;
+                src->certs_dirs = xrealloc(src->certs_dirs, (src->n_certs_dirs + 1) * sizeof *src->certs_dirs);
+                src->certs_dirs[src->n_certs_dirs++] = TAKE_PTR(d);
+        }
+        return 0;
+}
+
+static const struct fetch_registry_conf *registry_conf(const struct fetch_config *cfg, const char *host)
+{
+        for (size_t i = 0; cfg && i < cfg->n_registries; i++)
+                if (!strcmp(cfg->registries[i].host, host))
+                        return &cfg->registries[i];
+        return NULL;
+}
+
 int fetch_sources_for(const struct image_ref *ref, const struct fetch_config *cfg,
                       struct fetch_source **out, size_t *n, struct err *e)
 {
-        size_t nm = cfg && !strcmp(ref->registry, "docker.io") ? cfg->n_mirrors : 0;
-        struct fetch_source *s = xcalloc(nm + 1, sizeof *s);
+        bool hub = !strcmp(ref->registry, "docker.io");
+        const struct fetch_registry_conf *rc = registry_conf(cfg, ref->registry);
+        /* the mirror URLs, in order, without repeats */
+        size_t nm = (cfg && hub ? cfg->n_mirrors : 0) + (rc ? rc->n_mirrors : 0);
+        const char **urls = xcalloc(nm + 1, sizeof *urls);
         size_t k = 0;
-        for (size_t i = 0; i < nm; i++) {
-                const char *m = cfg->mirrors[i];
-                if (strncmp(m, "https://", 8) && strncmp(m, "http://", 7)) {
-                        fetch_sources_free(s, k);
-                        return err_setx(e, EINVAL, "mirror \"%s\" is not an http:// or https:// URL", m);
+        for (size_t pass = 0; pass < 2; pass++) {
+                char **list = pass == 0 ? (cfg && hub ? cfg->mirrors : NULL) : (rc ? rc->mirrors : NULL);
+                size_t cnt = pass == 0 ? (cfg && hub ? cfg->n_mirrors : 0) : (rc ? rc->n_mirrors : 0);
+                for (size_t i = 0; i < cnt; i++) {
+                        bool dup = false;
+                        for (size_t j = 0; j < k && !dup; j++)
+                                dup = !strcmp(urls[j], list[i]);
+                        if (!dup)
+                                urls[k++] = list[i];
                 }
-                size_t len = strlen(m);
-                while (len && m[len - 1] == '/')
-                        len--;
-                s[k].url = xstrndup(m, len);
-                s[k].host = url_host(m);
-                s[k].mirror = true;
-                k++;
+        }
+        struct fetch_source *s = xcalloc(k + 1, sizeof *s);
+        int r = 0;
+        for (size_t i = 0; i < k && r >= 0; i++)
+                r = add_source(&s[i], urls[i], true, cfg, e);
+        free(urls);
+        if (r < 0) {
+                fetch_sources_free(s, k + 1);
+                return r;
         }
         const char *host = ref_api_host(ref);
-        bool plain = ref_is_loopback_host(host) ||
+        bool plain = ref_is_loopback_host(host) || (rc && rc->insecure) ||
                      (cfg && listed(cfg->insecure, cfg->n_insecure, ref->registry));
-        s[k].url = xasprintf("%s://%s", plain ? "http" : "https", host);
+        _cleanup_free_ char *up = xasprintf("%s://%s", plain ? "http" : "https", host);
+        add_source(&s[k], up, false, cfg, e);
+        /* credentials and certs.d are keyed by the name users write, not the API host */
+        free(s[k].host);
         s[k].host = xstrdup(ref->registry);
-        s[k].mirror = false;
+        if (hub && s[k].n_certs_dirs == 0) {
+                for (size_t i = 0; cfg && i < cfg->n_certs_dirs; i++) {
+                        _cleanup_free_ char *d = xasprintf("%s/%s", cfg->certs_dirs[i], "docker.io");
+                        if (!dir_exists(d))
+                                continue;
+                        s[k].certs_dirs = xrealloc(s[k].certs_dirs, (s[k].n_certs_dirs + 1) * sizeof *s[k].certs_dirs);
+                        s[k].certs_dirs[s[k].n_certs_dirs++] = TAKE_PTR(d);
+                }
+        }
         *out = s;
         *n = k + 1;
         return 0;
@@ -103,9 +189,13 @@ int registry_open(const struct image_ref *ref, const struct fetch_source *srcs, 
         r->src = xcalloc(n, sizeof *r->src);
         r->n_src = n;
         for (size_t i = 0; i < n; i++) {
-                r->src[i].s.url = xstrdup(srcs[i].url);
-                r->src[i].s.host = xstrdup(srcs[i].host);
-                r->src[i].s.mirror = srcs[i].mirror;
+                source_copy(&r->src[i].s, &srcs[i]);
+                int rr = tls_load(srcs[i].certs_dirs, srcs[i].n_certs_dirs, &r->src[i].tls, e);
+                if (rr < 0) {
+                        r->n_src = i + 1;
+                        registry_close(r);
+                        return err_wrap(e, "certificates for %s", srcs[i].host);
+                }
         }
         *out = r;
         return 0;
@@ -119,6 +209,10 @@ void registry_close(struct registry *r)
                 struct src_state *s = &r->src[i];
                 free(s->s.url);
                 free(s->s.host);
+                for (size_t k = 0; k < s->s.n_certs_dirs; k++)
+                        free(s->s.certs_dirs[k]);
+                free(s->s.certs_dirs);
+                tls_free(&s->tls);
                 wwwauth_free(&s->ch);
                 free(s->token);
                 free(s->user);
@@ -203,11 +297,12 @@ static int retries_for(const struct registry *r, const struct src_state *s)
         return r->o.retries ? r->o.retries : 3;
 }
 
-static void base_req(const struct registry *r, struct http_req *rq)
+static void base_req(const struct registry *r, const struct src_state *s, struct http_req *rq)
 {
-        rq->connect_timeout_s = r->o.connect_timeout_s;
-        rq->stall_timeout_s = r->o.stall_timeout_s;
+        rq->connect_timeout_s = s->s.connect_timeout_s > 0 ? s->s.connect_timeout_s : r->o.connect_timeout_s;
+        rq->stall_timeout_s = s->s.stall_timeout_s > 0 ? s->s.stall_timeout_s : r->o.stall_timeout_s;
         rq->user_agent = r->o.user_agent;
+        rq->tls = &s->tls;
 }
 
 /* Learn how source @s wants to be spoken to: GET /v2/.  Caller holds the lock. */
@@ -219,7 +314,8 @@ static int ping_locked(struct registry *r, struct fetch_conn *c, struct src_stat
         int attempts = 1 + retries_for(r, s);
         for (int a = 0;; a++) {
                 struct http_req rq = { .url = url };
-                base_req(r, &rq);
+                base_req(r, s, &rq);
+                s->tried = true;
                 struct http_resp rs;
                 int rr = http_do(c, &rq, &rs, e);
                 if (rr < 0 || http_transient(0, rs.status)) {
@@ -260,8 +356,7 @@ static int load_creds_locked(struct registry *r, struct src_state *s, struct err
         if (s->creds_loaded)
                 return 0;
         s->creds_loaded = true;
-        if (s->s.mirror)
-                return 0;   /* the upstream's credentials never go to a mirror */
+        /* keyed by this source's own host: the upstream's never go to a mirror */
         int rr = auth_load_credentials(&r->o, s->s.host, &s->user, &s->pass, e);
         if (rr == -ENOENT)
                 return 0;
@@ -325,7 +420,7 @@ static int src_request(struct registry *r, struct fetch_conn *c, struct src_stat
                 struct http_req rq = *tmpl;
                 rq.url = url;
                 rq.authorization = hdr;
-                base_req(r, &rq);
+                base_req(r, s, &rq);
                 rr = http_do(c, &rq, rs, e);
                 if (rr >= 0 && rs->status == 401 && !renewed) {
                         /* the token expired or the scope changed: take the new challenge */
@@ -368,19 +463,85 @@ static int src_request(struct registry *r, struct fetch_conn *c, struct src_stat
         }
 }
 
-/* Mark mirror @s dead with one notice.  Returns true when there is a next
- * source to try (i.e. @s was a mirror). */
+/* A short reason for @why, for a notice or the all-failed line: the
+ * transport failure without the "GET URL: " prefix, in plain words. */
+static void short_reason(const struct src_state *s, const struct err *why, char *out, size_t n)
+{
+        const char *m = why->msg;
+        if (!strncmp(m, "GET ", 4) || !strncmp(m, "HEAD ", 5)) {
+                const char *p = strstr(m, ": ");
+                if (p)
+                        m = p + 2;
+        }
+        long ct = s->s.connect_timeout_s, st = s->s.stall_timeout_s;
+        if (why->code == ECONNREFUSED)
+                snprintf(out, n, "connection refused");
+        else if (why->code == ETIMEDOUT && strstr(m, "too slow") && st > 0)
+                snprintf(out, n, "no data for %ld s (stall timeout)", st);
+        else if (why->code == ETIMEDOUT && strstr(m, "onnect") && ct > 0)
+                snprintf(out, n, "no connection within %ld s (connect timeout)", ct);
+        else if (why->code == ETIMEDOUT)
+                snprintf(out, n, "timed out (%.290s)", m);
+        else
+                snprintf(out, n, "%.300s", m);
+}
+
+/* Mark mirror @s dead; its notice waits for flush_notices().  Returns true
+ * when there is a next source to try (i.e. @s was a mirror). */
 static bool give_up_source(struct registry *r, struct src_state *s, const struct err *why)
 {
-        if (!s->s.mirror)
-                return false;
         pthread_mutex_lock(&r->lock);
         bool first = !s->dead;
-        s->dead = true;
-        pthread_mutex_unlock(&r->lock);
         if (first)
-                notice(r, "mirror %s skipped: %s", s->s.url, why->msg);
-        return true;
+                short_reason(s, why, s->why, sizeof s->why);
+        if (s->s.mirror) {
+                s->dead = true;
+                s->notice_pending |= first;
+        }
+        pthread_mutex_unlock(&r->lock);
+        return s->s.mirror;
+}
+
+/* A source answered: tell about the mirrors skipped to reach it. */
+static void flush_notices(struct registry *r)
+{
+        for (size_t i = 0; i < r->n_src; i++) {
+                struct src_state *s = &r->src[i];
+                pthread_mutex_lock(&r->lock);
+                bool say = s->notice_pending;
+                s->notice_pending = false;
+                pthread_mutex_unlock(&r->lock);
+                if (say)
+                        notice(r, "mirror %s skipped: %s", s->s.url, s->why);
+        }
+}
+
+/* Every source failed for @what: one message naming each with its reason.
+ * With a single source its own error stands as it is. */
+static int all_failed(struct registry *r, int code, const char *what, struct err *e)
+{
+        bool any_mirror = false;
+        for (size_t i = 0; i < r->n_src; i++)
+                any_mirror |= r->src[i].s.mirror && r->src[i].dead;
+        if (!any_mirror)
+                return code;
+        struct buf b = BUF_INIT(ERR_MSG_MAX - 1);
+        buf_printf(&b, "%s: no source could serve it:", what);
+        pthread_mutex_lock(&r->lock);
+        for (size_t i = 0; i < r->n_src; i++) {
+                struct src_state *s = &r->src[i];
+                if (s->s.mirror && !s->dead)
+                        continue;
+                if (!s->s.mirror && !s->why[0])
+                        short_reason(s, e, s->why, sizeof s->why);
+                buf_printf(&b, "%s %s %s (%s)", i ? ";" : "", s->s.mirror ? "mirror" : "registry",
+                           s->s.url, s->why[0] ? s->why : "not tried");
+                s->notice_pending = false;    /* said here */
+        }
+        pthread_mutex_unlock(&r->lock);
+        err_setx(e, -code, "%s", b.data ? b.data : what);
+        buf_free(&b);
+        return code;
 }
 
 static bool src_dead(struct registry *r, struct src_state *s)
@@ -389,6 +550,11 @@ static bool src_dead(struct registry *r, struct src_state *s)
         bool d = s->dead;
         pthread_mutex_unlock(&r->lock);
         return d;
+}
+
+const char *registry_manifest_source(struct registry *r)
+{
+        return r->resolved_by;
 }
 
 int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *reference,
@@ -422,16 +588,29 @@ int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *
                                 rr = err_setx(e, EBADMSG, "manifest %s: Docker-Content-Digest %s does not match the content (%s)",
                                               reference, rs.docker_digest, digest);
                 }
+                if (rr >= 0 && s->s.mirror) {
+                        /* a mirror's answer must at least be a manifest; the caller parses the upstream's */
+                        struct manifest *m = NULL;
+                        rr = manifest_parse(body->data ? body->data : "", body->len, rs.content_type, &m, e);
+                        manifest_free(m);
+                        if (rr < 0)
+                                err_wrap(e, "manifest %s", reference);
+                }
                 if (rr >= 0) {
                         *content_type = rs.content_type ? xstrdup(rs.content_type) : NULL;
                         http_resp_free(&rs);
+                        r->resolved_by = s->s.url;
+                        flush_notices(r);
                         return 0;
                 }
                 http_resp_free(&rs);
-                if (!give_up_source(r, s, e))
-                        return rr;
+                if (!give_up_source(r, s, e)) {
+                        _cleanup_free_ char *what = xasprintf("manifest %s", reference);
+                        return all_failed(r, rr, what, e);
+                }
         }
-        return err_setx(e, EHOSTUNREACH, "no source left to try");
+        _cleanup_free_ char *what = xasprintf("manifest %s", reference);
+        return all_failed(r, err_setx(e, EHOSTUNREACH, "no source left to try"), what, e);
 }
 
 /* ------------------------------------------------------------------ blobs */
@@ -446,12 +625,14 @@ struct blob_xfer {
         uint64_t given;        /* counted for *got */
         const char *digest;
         struct err *e;
+        struct registry *r;
 };
 
 static int blob_begin(void *ctx, long status, const struct http_resp *rs)
 {
         struct blob_xfer *b = ctx;
         b->skip = 0;
+        flush_notices(b->r);
         if (status == 200) {
                 b->skip = b->pos;      /* the whole blob again: drop what we hold */
                 return 0;
@@ -499,7 +680,8 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                       uint64_t *got, struct err *e)
 {
         struct blob_xfer b = { .sink = sink, .ctx = ctx, .h = h, .pos = offset, .size = size,
-                               .digest = digest, .e = e };
+                               .digest = digest, .e = e, .r = r };
+        _cleanup_free_ bool *fed = xcalloc(r->n_src, sizeof *fed);   /* sources that gave bytes */
         int rr = -EHOSTUNREACH;
         if (offset > size) {
                 sha256_free(h);
@@ -517,6 +699,7 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                         struct http_resp rs;
                         uint64_t before = b.pos;
                         rr = src_request(r, c, s, url, &rq, blob_rewind, &rs, e);
+                        fed[i] |= b.pos > before;
                         bool transient;
                         if (rr >= 0 && rs.status != 200 && rs.status != 206) {
                                 transient = http_transient(0, rs.status);
@@ -551,23 +734,37 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                         /* bytes from this mirror are suspect: the caller restarts from zero */
                         give_up_source(r, s, e);
                         sha256_free(h);
-                        return rr;
+                        if (got)
+                                *got = b.given;
+                        return -EAGAIN;
                 }
                 if (!give_up_source(r, s, e)) {
                         sha256_free(h);
-                        return rr;
+                        if (got)
+                                *got = b.given;
+                        _cleanup_free_ char *what = xasprintf("blob %s", digest);
+                        return all_failed(r, rr, what, e);
                 }
         }
         if (got)
                 *got = b.given;
         if (!done) {
                 sha256_free(h);
-                return rr < 0 ? rr : err_setx(e, EHOSTUNREACH, "blob %s: no source left to try", digest);
+                _cleanup_free_ char *what = xasprintf("blob %s", digest);
+                return all_failed(r, rr < 0 ? rr : err_setx(e, EHOSTUNREACH, "no source left to try"), what, e);
         }
         char have[DIGEST_STR_LEN + 1];
         sha256_final(h, have);
-        if (strcmp(have, digest))
-                return err_setx(e, EBADMSG, "blob %s: digest mismatch (the bytes received hash to %s)", digest, have);
+        if (strcmp(have, digest)) {
+                int rr2 = err_setx(e, EBADMSG, "blob %s: digest mismatch (the bytes received hash to %s)", digest, have);
+                bool mirror_fed = false;
+                for (size_t i = 0; i < r->n_src; i++)
+                        if (fed[i] && r->src[i].s.mirror) {
+                                give_up_source(r, &r->src[i], e);
+                                mirror_fed = true;
+                        }
+                return mirror_fed ? -EAGAIN : rr2;
+        }
         return 0;
 }
 
@@ -588,7 +785,12 @@ int registry_get_small_blob(struct registry *r, struct fetch_conn *c, const stru
         buf_reset(body);
         body->max = d->size;
         struct membuf m = { body };
-        struct sha256 h;
-        sha256_init(&h);
-        return registry_get_blob(r, c, d->digest, d->size, 0, &h, mem_sink, &m, NULL, e);
+        for (;;) {
+                struct sha256 h;
+                sha256_init(&h);
+                int rr = registry_get_blob(r, c, d->digest, d->size, 0, &h, mem_sink, &m, NULL, e);
+                if (rr != -EAGAIN)
+                        return rr;
+                buf_reset(body);   /* a mirror lied and is dropped: again from the next source */
+        }
 }
