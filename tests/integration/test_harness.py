@@ -284,3 +284,11 @@ def test_zstd_stored_frame_pulls(registry, push_raw, strata):
     img = push_raw(registry, "z/stored:1", layers=[(zstd_stored_frame(tar), OCI_LAYER_ZSTD, digest_of(tar))])
     assert img.diff_ids == [digest_of(tar)]
     strata("pull", img.ref).check()
+
+
+def test_skopeo_oci_blobs(multiplatform_index, tmp_path):
+    from helpers import skopeo_oci_blobs
+    arm = multiplatform_index.images["linux/arm64/v8"]
+    got = skopeo_oci_blobs(multiplatform_index.registry, "test/multi:latest", tmp_path / "oci",
+                           platform="linux/arm64/v8")
+    assert set(arm.blob_digests()) <= got

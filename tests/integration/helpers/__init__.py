@@ -1,6 +1,7 @@
 """Shared helpers for strata's integration tests (see ../README.md)."""
 from .images import (BlockDev, Blob, CharDev, Dir, Fifo, File, Hardlink, Image, ImageBuilder,  # noqa: F401
                      Index, Opaque, Raw, Symlink, Whiteout, compress, layer_tar, random_bytes,
+                     skopeo_oci_blobs,
                      DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST,
                      OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST)
 from .mounts import MountTracker, fuse_available, is_mounted, unmount  # noqa: F401

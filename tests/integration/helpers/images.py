@@ -626,3 +626,23 @@ def _listify(v):
     if isinstance(v, str):
         return [v]
     return list(v)
+
+
+def skopeo_oci_blobs(registry, name, dest, platform=None):
+    """What `skopeo copy docker://REG/name oci:DEST:img` stores: the set of
+    blob digests in the resulting layout (manifest, config, layers).  The
+    reference to compare strata's store against (issue 2: "every blob strata
+    stores has the digest skopeo records").  @platform 'os/arch[/variant]'."""
+    argv = ["skopeo", "--insecure-policy"]
+    if platform:
+        p = parse_platform(platform)
+        argv += ["--override-os", p["os"], "--override-arch", p["architecture"]]
+        if p.get("variant"):
+            argv += ["--override-variant", p["variant"]]
+    argv += ["copy", "--quiet", "--src-tls-verify=false"]
+    if registry.creds:
+        argv += ["--src-creds", "%s:%s" % registry.creds]
+    argv += [f"docker://{registry.host}/{name}", f"oci:{dest}:img"]
+    _run(argv, timeout=600)
+    d = os.path.join(str(dest), "blobs", "sha256")
+    return {"sha256:" + n for n in os.listdir(d)}
