@@ -10,9 +10,11 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+/* overlay's own xattrs stay behind; escaped user ones (trusted.overlay.overlay.*) travel */
 static bool own_xattr(const char *name)
 {
-        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX));
+        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX)) &&
+               strncmp(name, OVL_XATTR_ESCAPED, strlen(OVL_XATTR_ESCAPED));
 }
 
 int copy_xattrs(const char *src, const char *dst)
@@ -157,9 +159,6 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
         if (lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
                 return -errno;
-        if (S_ISDIR(st->st_mode) && layer_dir_opaque(o, n->bottom, path) &&
-            lsetxattr(dst, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
-                return -errno;
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
@@ -199,9 +198,12 @@ static int copy_up_locked(struct ovl *o, struct node *n)
         /* the parent's times stay as they were, like overlayfs's copy-up */
         struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
         utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
-        if (S_ISDIR(st.st_mode))
-                n->ndirs++;
         atomic_store(&n->layer, 0);
+        if (S_ISDIR(st.st_mode)) {
+                n->ndirs++;
+                if (o->inval)
+                        o->inval(o->inval_ctx, n);   /* its st_nlink changed */
+        }
         return 0;
 }
 

@@ -36,6 +36,8 @@
 #include <sys/statvfs.h>
 
 #define OVL_XATTR_PREFIX "trusted.overlay."
+/* a user's trusted.overlay.X is stored escaped, as overlayfs does */
+#define OVL_XATTR_ESCAPED "trusted.overlay.overlay."
 #define OVL_XATTR_OPAQUE "trusted.overlay.opaque"
 /* strata's own: "<st_ino>" of the lower entry a copy-up came from. */
 #define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
@@ -69,6 +71,7 @@ struct node {
         int bottom;               /* dirs: lowest merged layer (invariant 3) */
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
+        int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
 };
 
 struct ovl {
@@ -85,6 +88,11 @@ struct ovl {
         size_t table_size, table_count;
         struct node *root;
         struct node *limbo;       /* unhashed nodes the kernel still holds */
+
+        /* attributes of @n changed behind the kernel's back (a directory's
+         * link count after copy-up, a link's count): drop its cached copy */
+        void (*inval)(void *ctx, struct node *n);
+        void *inval_ctx;
 };
 
 struct ovl_cred {

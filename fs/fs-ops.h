@@ -12,7 +12,11 @@ struct fs_session {
         double timeout;           /* entry/attr cache seconds */
         bool writeback;           /* asked for the writeback cache */
         unsigned caps;            /* conn->want after init */
+        struct fuse_session *se;  /* for notifications to the kernel */
 };
+
+/* fs_inval_node() - the ovl->inval hook: drop the kernel's cached attributes. */
+void fs_inval_node(void *ctx, struct node *n);
 
 extern const struct fuse_lowlevel_ops fs_fuse_ops;
 

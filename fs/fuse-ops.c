@@ -29,6 +29,13 @@ static fuse_ino_t node_id(struct fs_session *s, struct node *n)
         return n == s->o->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
+void fs_inval_node(void *ctx, struct node *n)
+{
+        struct fs_session *s = ctx;
+        if (s->se)
+                fuse_lowlevel_notify_inval_inode(s->se, node_id(s, n), -1, 0);
+}
+
 static void fill_entry(struct fs_session *s, struct node *n, const struct stat *st, struct fuse_entry_param *e)
 {
         memset(e, 0, sizeof(*e));

@@ -150,6 +150,8 @@ int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
 {
         int r;
+        if (fd < 0)
+                fd = n->orphan_fd;
         if (fd >= 0)
                 r = fstat(fd, st) < 0 ? -errno : 0;
         else {

@@ -221,6 +221,9 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 r = err_setx(e, EINVAL, "cannot start a FUSE session with -o %s", opts);
                 goto out;
         }
+        s.se = se;
+        o->inval = fs_inval_node;
+        o->inval_ctx = &s;
         if (fuse_set_signal_handlers(se) < 0) {
                 r = err_setx(e, EIO, "cannot set signal handlers");
                 goto out;

@@ -20,12 +20,15 @@ struct node *node_new(uint64_t ino, mode_t type)
         struct node *n = xcalloc(1, sizeof(*n));
         n->ino = ino;
         n->type = type & S_IFMT;
+        n->orphan_fd = -1;
         pthread_mutex_init(&n->lock, NULL);
         return n;
 }
 
 static void node_free(struct node *n)
 {
+        if (n->orphan_fd >= 0)
+                close(n->orphan_fd);
         pthread_mutex_destroy(&n->lock);
         free(n->name);
         free(n);

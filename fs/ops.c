@@ -179,6 +179,8 @@ int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *nam
                         return r;
                 }
         }
+        if (o->inval)
+                o->inval(o->inval_ctx, n);      /* its st_nlink changed */
         return ovl_lookup(o, parent, name, out, st);
 }
 
@@ -197,6 +199,17 @@ static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout
                 return -errno;
         cleanup_tmp(o, tmp);
         return 0;
+}
+
+/* A file still open when its name goes keeps answering getattr/setattr
+ * through an O_PATH descriptor (invariant 1: its path is gone). */
+static void keep_orphan(struct ovl *o, struct node *n, const char *path)
+{
+        pthread_mutex_lock(&o->tree_lock);
+        bool open = n->refs > 0 && !S_ISDIR(n->type);
+        pthread_mutex_unlock(&o->tree_lock);
+        if (open && n->orphan_fd < 0)
+                n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
 int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
@@ -219,6 +232,7 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
         if (r == 0) {
                 _cleanup_free_ char *path = child_path(o, parent, name);
                 pthread_mutex_lock(&n->lock);
+                keep_orphan(o, n, path);
                 if (node_layer(n) == 0)
                         r = remove_upper(o, path, dir, n->has_lower);
                 else if (mknodat(o->upper_root_fd, path, S_IFCHR, 0) < 0)
@@ -345,6 +359,11 @@ int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node
                 r = -EEXIST;
                 goto out;
         }
+        /* a directory with lower parts: what overlayfs answers without redirect_dir */
+        if (S_ISDIR(src->type) && (node_layer(src) != 0 || src->ndirs > 1)) {
+                r = -EXDEV;
+                goto out;
+        }
         if (dst && S_ISDIR(dst->type) != S_ISDIR(src->type)) {
                 r = S_ISDIR(dst->type) ? -EISDIR : -ENOTDIR;
                 goto out;
@@ -353,11 +372,6 @@ int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node
                 r = ovl_dir_empty(o, dst);
                 if (r < 0)
                         goto out;
-        }
-        /* a directory with lower parts: what overlayfs answers without redirect_dir */
-        if (S_ISDIR(src->type) && (node_layer(src) != 0 || src->ndirs > 1)) {
-                r = -EXDEV;
-                goto out;
         }
         r = rename_move(o, src, dst, parent, name, newparent, newname);
 out:
@@ -397,11 +411,21 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
 {
         if (o->read_only)
                 return -EROFS;
-        int r = ovl_copy_up(o, n);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_free_ char *path = NULL;
         int dfd = o->upper_root_fd;
+        int nofollow = AT_SYMLINK_NOFOLLOW;
+        if (n->orphan_fd >= 0) {
+                if (node_layer(n) != 0)
+                        return -ENOENT;         /* a lower file: nothing to change */
+                path = xasprintf("/proc/self/fd/%d", n->orphan_fd);
+                dfd = AT_FDCWD;
+                nofollow = 0;
+        } else {
+                int r = ovl_copy_up(o, n);
+                if (r < 0)
+                        return r;
+                path = node_path(o, n);
+        }
         if (valid & OVL_SET_MODE) {
                 if (S_ISLNK(n->type))
                         return -EOPNOTSUPP;
@@ -411,7 +435,7 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
         if (valid & (OVL_SET_UID | OVL_SET_GID)) {
                 uid_t uid = (valid & OVL_SET_UID) ? a->st_uid : (uid_t)-1;
                 gid_t gid = (valid & OVL_SET_GID) ? a->st_gid : (gid_t)-1;
-                if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(dfd, path, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
+                if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(dfd, path, uid, gid, nofollow)) < 0)
                         return -errno;
         }
         if (valid & OVL_SET_SIZE) {
@@ -419,7 +443,7 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
                         if (ftruncate(fd, a->st_size) < 0)
                                 return -errno;
                 } else {
-                        _cleanup_close_ int tfd = openat(dfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                        _cleanup_close_ int tfd = openat(dfd, path, O_WRONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
                         if (tfd < 0 || ftruncate(tfd, a->st_size) < 0)
                                 return -errno;
                 }
@@ -434,24 +458,32 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
                         ts[1].tv_nsec = UTIME_NOW;
                 else if (valid & OVL_SET_MTIME)
                         ts[1] = a->st_mtim;
-                if ((fd >= 0 ? futimens(fd, ts) : utimensat(dfd, path, ts, AT_SYMLINK_NOFOLLOW)) < 0)
+                if ((fd >= 0 ? futimens(fd, ts) : utimensat(dfd, path, ts, nofollow)) < 0)
                         return -errno;
         }
         return ovl_getattr(o, n, fd, out);
 }
 
+/* A user's trusted.overlay.X is stored as trusted.overlay.overlay.X (as
+ * overlayfs does); overlay's own xattrs are never visible. */
 static bool own_xattr(const char *name)
 {
         return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX));
 }
 
-int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size)
+static char *real_xattr_name(const char *name)
 {
         if (own_xattr(name))
-                return -EOPNOTSUPP;
+                return xasprintf(OVL_XATTR_ESCAPED "%s", name + strlen(OVL_XATTR_PREFIX));
+        return xstrdup(name);
+}
+
+int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size)
+{
         _cleanup_free_ char *path = node_path(o, n);
         _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
-        ssize_t len = lgetxattr(abs, name, buf, size);
+        _cleanup_free_ char *real = real_xattr_name(name);
+        ssize_t len = lgetxattr(abs, real, buf, size);
         return len < 0 ? -errno : (int)len;
 }
 
@@ -468,13 +500,17 @@ int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
                 return -errno;
         size_t out = 0;
         for (char *p = all; p < all + len; p += strlen(p) + 1) {
-                if (own_xattr(p))
+                _cleanup_free_ char *shown = NULL;
+                if (!strncmp(p, OVL_XATTR_ESCAPED, strlen(OVL_XATTR_ESCAPED)))
+                        shown = xasprintf(OVL_XATTR_PREFIX "%s", p + strlen(OVL_XATTR_ESCAPED));
+                else if (own_xattr(p))
                         continue;
-                size_t l = strlen(p) + 1;
+                const char *v = shown ? shown : p;
+                size_t l = strlen(v) + 1;
                 if (size) {
                         if (out + l > size)
                                 return -ERANGE;
-                        memcpy(buf + out, p, l);
+                        memcpy(buf + out, v, l);
                 }
                 out += l;
         }
@@ -483,8 +519,6 @@ int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
 
 int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *value, size_t size, int flags)
 {
-        if (own_xattr(name))
-                return -EOPNOTSUPP;
         if (o->read_only)
                 return -EROFS;
         int r = ovl_copy_up(o, n);
@@ -492,13 +526,12 @@ int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *va
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
         _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        return lsetxattr(abs, name, value, size, flags) < 0 ? -errno : 0;
+        _cleanup_free_ char *real = real_xattr_name(name);
+        return lsetxattr(abs, real, value, size, flags) < 0 ? -errno : 0;
 }
 
 int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
 {
-        if (own_xattr(name))
-                return -EOPNOTSUPP;
         if (o->read_only)
                 return -EROFS;
         /* nothing to remove: no copy-up for it */
@@ -510,7 +543,8 @@ int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
         _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        return lremovexattr(abs, name) < 0 ? -errno : 0;
+        _cleanup_free_ char *real = real_xattr_name(name);
+        return lremovexattr(abs, real) < 0 ? -errno : 0;
 }
 
 int ovl_statfs(struct ovl *o, struct statvfs *st)

@@ -1,0 +1,288 @@
+"""Differential tests of the union filesystem: the same scripted operations
+on a strata mount and on a kernel overlayfs mount over copies of the same
+layer directories.  Every operation's result (or errno) must match, and so
+must the whole visible tree at the end; strata's daemon must print nothing.
+
+Where strata answers differently on purpose, the case says why."""
+import os
+import subprocess
+
+import pytest
+
+from fsops import (BASE_LAYERS, NAMES, Mount, copy_layers, diff_snapshots, make_layers,
+                   random_ops, run_op, snapshot)
+
+pytestmark = pytest.mark.fuse
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    base = tmp_path_factory.mktemp("layers")
+    return {"overlay": make_layers(str(base / "ovl")), "oci": make_layers(str(base / "oci"), oci=True)}
+
+
+# Where strata's answer is better than the kernel's (the kernel's overlayfs
+# as mounted here: redirect_dir=off, index=off, metacopy=off):
+def better(op, kernel, strata):
+    name = op[0]
+    # a lower hard link keeps its st_ino through copy-up: overlayfs gives a
+    # copied-up hard link the upper file's number (without index=on)
+    if name == "ino_stable" and op[1] in ("hl1", "hl2") and (kernel, strata) == (False, True):
+        return True
+    # copy-up keeps holes: overlayfs here allocates the whole 8 MiB file
+    if name == "blocks" and (kernel, strata) == (False, True):
+        return True
+    return False
+
+
+class Pair:
+    """A kernel overlay mount and a strata mount over copies of the layers."""
+
+    def __init__(self, tmp, template, strata_bin, strata_form="overlay", opts=()):
+        self.tmp, self.strata_bin, self.opts = tmp, strata_bin, opts
+        self.klowers = copy_layers(template["overlay"], os.path.join(tmp, "k-layers"))
+        self.slowers = copy_layers(template[strata_form], os.path.join(tmp, "s-layers"))
+        self.k = Mount("kernel", os.path.join(tmp, "k"), self.klowers)
+        self.s = Mount("strata", os.path.join(tmp, "s"), self.slowers, strata_bin, opts=opts)
+        self.log = []
+
+    def op(self, op):
+        a = run_op(self.k.mnt, op)
+        b = run_op(self.s.mnt, op)
+        self.log.append((op, a, b))
+        return a, b
+
+    def run(self, ops):
+        diffs = []
+        for op in ops:
+            a, b = self.op(op)
+            if a != b and not better(op, a, b):
+                diffs.append(f"{op!r:.200}: kernel {a!r} strata {b!r}")
+        return diffs
+
+    def trees(self):
+        return diff_snapshots(snapshot(self.k.mnt), snapshot(self.s.mnt))
+
+    def remount_strata(self):
+        err = self.s.close()
+        assert err == "", f"strata daemon stderr:\n{err}"
+        self.s = Mount("strata", self.s.ws, self.slowers, self.strata_bin, opts=self.opts)
+
+    def close(self):
+        self.k.close()
+        return self.s.close()
+
+
+@pytest.fixture
+def pair(tmp_path, template, strata_bin):
+    pairs = []
+
+    def make(**kw):
+        p = Pair(str(tmp_path), template, strata_bin, **kw)
+        pairs.append(p)
+        return p
+    yield make
+    for p in pairs:
+        err = p.close()
+        assert err == "", f"strata daemon stderr:\n{err}"
+
+
+def check(p, ops, remount=False):
+    diffs = p.run(ops)
+    assert not diffs, "operations differ:\n" + "\n".join(diffs)
+    t = p.trees()
+    assert not t, "trees differ:\n" + "\n".join(t)
+    if remount:
+        p.remount_strata()
+        t = p.trees()
+        assert not t, "trees differ after remounting strata:\n" + "\n".join(t)
+
+
+# One operation over every name of the tree (40 names each).
+PER_NAME = {
+    "stat": lambda n: [("stat", n)],
+    "read": lambda n: [("read", n)],
+    "listdir": lambda n: [("listdir", n), ("dtypes", n)],
+    "readlink": lambda n: [("readlink", n)],
+    "write": lambda n: [("write", n, b"new data " + n.encode()), ("stat", n), ("read", n)],
+    "append": lambda n: [("append", n, b"+"), ("stat", n), ("read", n)],
+    "pwrite": lambda n: [("pwrite", n, 3, b"PW"), ("read", n)],
+    "truncate": lambda n: [("truncate", n, 3), ("read", n), ("truncate", n, 9000), ("read", n)],
+    "chmod": lambda n: [("chmod", n, 0o700), ("stat", n), ("read", n)],
+    "chown": lambda n: [("chown", n, 1000, 100), ("stat", n)],
+    "utime": lambda n: [("utime", n, 1_000_000_000_123_456_789)],
+    "setxattr": lambda n: [("setxattr", n, "user.x", b"1"), ("getxattr", n, "user.x"), ("listxattr", n)],
+    "trusted-xattr": lambda n: [("setxattr", n, "trusted.y", b"2"), ("listxattr", n)],
+    "removexattr": lambda n: [("removexattr", n, "user.foo"), ("listxattr", n)],
+    "unlink": lambda n: [("unlink", n), ("stat", n), ("listdir", os.path.dirname(n) or ".")],
+    "rmdir": lambda n: [("rmdir", n), ("stat", n)],
+    "rename-new": lambda n: [("rename", n, "renamed"), ("stat", "renamed"), ("stat", n)],
+    "rename-back": lambda n: [("rename", n, "tmpname"), ("rename", "tmpname", n), ("stat", n)],
+    "link": lambda n: [("link", n, "linked"), ("stat", "linked"), ("stat", n)],
+    "excl": lambda n: [("excl", n), ("stat", n)],
+    "mkdir": lambda n: [("mkdir", n, 0o750), ("stat", n), ("listdir", n)],
+    "symlink": lambda n: [("symlink", "somewhere", n), ("readlink", n)],
+    "unlink-recreate": lambda n: [("unlink", n), ("write", n, b"again"), ("read", n), ("stat", n)],
+    "rmdir-mkdir": lambda n: [("rmdir", n), ("mkdir", n), ("listdir", n)],
+    "ino-chmod": lambda n: [("ino_stable", n, ("chmod", n, 0o711))],
+    "ino-append": lambda n: [("ino_stable", n, ("append", n, b"x"))],
+    "ino-rename": lambda n: [("ino_stable", n, ("rename", n, n))],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PER_NAME))
+def test_every_name(pair, kind):
+    p = pair()
+    ops = []
+    for n in NAMES:
+        ops += PER_NAME[kind](n)
+    check(p, ops)
+
+
+SCENARIOS = {
+    "copy-up keeps mode owner xattrs": [
+        ("append", "etc/shadow", b"x"), ("stat", "etc/shadow"), ("listxattr", "xattr-file"),
+        ("append", "xattr-file", b"y"), ("listxattr", "xattr-file"), ("getxattr", "xattr-file", "user.foo"),
+        ("getxattr", "xattr-file", "trusted.t"), ("chmod", "owned", 0o640), ("stat", "owned")],
+    "whiteout then recreate": [
+        ("unlink", "etc/issue"), ("stat", "etc/issue"), ("listdir", "etc"), ("write", "etc/issue", b"new"),
+        ("read", "etc/issue"), ("listdir", "etc"), ("unlink", "etc/issue"), ("listdir", "etc")],
+    "rmdir lower then mkdir is opaque": [
+        ("unlink", "lowerdir/d/g"), ("rmdir", "lowerdir/d"), ("listdir", "lowerdir"), ("mkdir", "lowerdir/d"),
+        ("listdir", "lowerdir/d"), ("stat", "lowerdir/d"), ("write", "lowerdir/d/new", b"n"),
+        ("listdir", "lowerdir/d")],
+    "rmdir not empty": [("rmdir", "merged"), ("rmdir", "merged/sub"), ("rmdir", "merged/emptydir"),
+                        ("listdir", "merged"), ("rmdir", "empty-lower"), ("rmdir", "etc/passwd")],
+    "opaque dir": [("listdir", "opaque-target"), ("stat", "opaque-target/old1"), ("stat", "opaque-target/sub"),
+                   ("write", "opaque-target/old1", b"o"), ("listdir", "opaque-target")],
+    "whiteout dir": [("listdir", "usr/share/doc"), ("stat", "usr/share/doc/a"), ("mkdir", "usr/share/doc/a"),
+                     ("listdir", "usr/share/doc/a"), ("stat", "usr/share/doc/a/README")],
+    "type changes between layers": [("stat", "dir-to-file"), ("read", "dir-to-file"), ("stat", "dir-to-file/inner"),
+                                    ("listdir", "file-to-dir"), ("read", "file-to-dir/child")],
+    "merged dir": [("listdir", "merged"), ("stat", "merged/gone-in-l1"), ("listdir", "merged/sub"),
+                   ("stat", "merged"), ("stat", "merged/sub"), ("write", "merged/sub/new", b"n"),
+                   ("listdir", "merged/sub"), ("stat", "merged/sub")],
+    "rename files": [
+        ("rename", "etc/group", "etc/group2"), ("read", "etc/group2"), ("stat", "etc/group"),
+        ("rename", "etc/issue", "etc/passwd"), ("read", "etc/passwd"), ("listdir", "etc"),
+        ("write", "u1", b"u1"), ("write", "u2", b"u2"), ("rename", "u1", "u2"), ("read", "u2"),
+        ("rename", "top-only", "etc/motd"), ("read", "etc/motd"), ("listdir", "etc"),
+        ("rename", "usr/bin/tool", "merged/tool"), ("listdir", "usr/bin"), ("listdir", "merged")],
+    "rename across dirs and back": [
+        ("rename", "merged/from-l3", "lowerdir/x"), ("rename", "lowerdir/x", "merged/from-l3"),
+        ("read", "merged/from-l3"), ("listdir", "lowerdir"), ("listdir", "merged")],
+    "rename upper dirs": [
+        ("mkdir", "nd"), ("write", "nd/f", b"f"), ("mkdir", "nd/sub"), ("rename", "nd", "nd2"),
+        ("listdir", "nd2"), ("rename", "nd2", "empty-lower"), ("listdir", "empty-lower"),
+        ("stat", "empty-lower"), ("mkdir", "nd3"), ("rename", "nd3", "usr/share/doc/a"),
+        ("listdir", "usr/share/doc/a"), ("listdir", "usr/share/doc")],
+    "rename dir over non-empty": [("mkdir", "nd"), ("rename", "nd", "merged"), ("rename", "nd", "lowerdir"),
+                                  ("rename", "nd", "etc/passwd"), ("rename", "etc/passwd", "nd")],
+    "rename lower dir (EXDEV like overlayfs without redirect_dir)": [
+        ("rename", "lowerdir", "lowerdir2"), ("rename", "merged", "m2"), ("rename", "newdir", "newdir2"),
+        ("listdir", "newdir2")],
+    "rename noreplace and exchange": [
+        ("rename_noreplace", "etc/group", "etc/passwd"), ("rename_noreplace", "etc/group", "g3"),
+        ("write", "x1", b"1"), ("write", "x2", b"2"), ("rename_exchange", "x1", "x2"), ("read", "x1"),
+        ("rename_exchange", "etc/passwd", "etc/issue"), ("read", "etc/passwd"), ("read", "etc/issue")],
+    "lower hard links": [("stat", "hl1"), ("stat", "hl2"), ("hardlink_see", "hl1", "hl2", b"more"),
+                         ("stat", "hl1"), ("stat", "hl2")],
+    "new hard links": [("write", "h1", b"h"), ("link", "h1", "h2"), ("hardlink_see", "h1", "h2", b"x"),
+                       ("unlink", "h1"), ("stat", "h2"), ("link", "etc/group", "g-link"), ("stat", "g-link"),
+                       ("link", "g-link", "etc/motd"), ("stat", "etc/motd"), ("link", "merged", "ml")],
+    "symlinks": [("readlink", "docs"), ("follow", "docs"), ("listdir", "docs"), ("readlink", "usr/lib/libx.so"),
+                 ("follow", "usr/lib/libx.so"), ("symlink", "/etc/passwd", "abs"), ("readlink", "abs"),
+                 ("chown", "docs", 1000, 1000), ("stat", "docs"), ("setxattr", "docs", "trusted.s", b"1"),
+                 ("rename", "docs", "docs2"), ("readlink", "docs2")],
+    "sparse copy-up": [("chmod", "sparse", 0o600), ("blocks", "sparse"), ("read", "sparse"),
+                       ("append", "sparse", b"end"), ("blocks", "sparse"), ("read", "sparse")],
+    "own xattrs hidden": [
+        ("listxattr", "opaque-target"), ("getxattr", "opaque-target", "trusted.overlay.opaque"),
+        ("setxattr", "top-only", "trusted.overlay.x", b"1"), ("removexattr", "opaque-target", "trusted.overlay.opaque"),
+        ("listxattr", "."), ("mkdir", "usr/share/doc/a"), ("listxattr", "usr/share/doc/a")],
+    "special files": [("mknod_whiteout", "wh"), ("mkfifo", "ff"), ("stat", "ff"), ("stat", "fifo"),
+                      ("stat", "null"), ("mknod_null", "null2"), ("stat", "null2"), ("chmod", "fifo", 0o600)],
+    "append mmap unlinked": [
+        ("append", "etc/passwd", b"extra\n"), ("read", "etc/passwd"), ("mmap_write", "etc/group", b"ROOT"),
+        ("read", "etc/group"), ("open_unlink_write", "fresh", b"data"), ("open_unlink_write", "etc/issue", b"d"),
+        ("stat", "etc/issue"), ("listdir", "etc")],
+    "locks fsync statfs seekdir": [("locks", "etc/passwd"), ("locks", "top-only"), ("fsync", "etc/passwd"),
+                                   ("append", "top-only", b"x"), ("fsync", "top-only"), ("statfs",),
+                                   ("seekdir", "merged"), ("seekdir", "etc"), ("seekdir", "usr/share/doc")],
+    "truncate lower": [("truncate", "var/lib/data/db", 0), ("read", "var/lib/data/db"),
+                       ("truncate", "var/lib/data/db", 100000), ("stat", "var/lib/data/db")],
+    "excl": [("excl", "etc/passwd"), ("excl", "etc/motd"), ("read", "etc/motd"), ("excl", "usr/share/doc/a")],
+    "setuid": [("stat", "usr/bin/suid"), ("append", "usr/bin/suid", b"x"), ("stat", "usr/bin/suid"),
+               ("chown", "usr/bin/suid", 1000, 1000), ("stat", "usr/bin/suid")],
+    "deep copy-up": [("write", "merged/sub/l2", b"deep"), ("listdir", "merged/sub"), ("stat", "merged"),
+                     ("stat", "merged/sub"), ("write", "lowerdir/d/g", b"g2"), ("listdir", "lowerdir/d"),
+                     ("ino_stable", "lowerdir/d", ("write", "lowerdir/d/h", b"h")),
+                     ("ino_stable", "usr", ("write", "usr/x", b"x"))],
+    "whiteout-only dir removal": [
+        ("unlink", "merged/sub/l2"), ("unlink", "merged/sub/l3"), ("listdir", "merged/sub"), ("rmdir", "merged/sub"),
+        ("listdir", "merged"), ("mkdir", "merged/sub"), ("listdir", "merged/sub"), ("rmdir", "merged/sub"),
+        ("stat", "merged/sub")],
+    "remove a whole merged tree": [
+        ("unlink", "merged/from-l1"), ("unlink", "merged/from-l2"), ("unlink", "merged/from-l3"),
+        ("unlink", "merged/sub/l2"), ("unlink", "merged/sub/l3"), ("rmdir", "merged/sub"),
+        ("rmdir", "merged/emptydir"), ("rmdir", "merged"), ("stat", "merged"), ("mkdir", "merged"),
+        ("listdir", "merged")],
+    "access": [("access", "etc/shadow", os.R_OK), ("access", "usr/bin/tool", os.X_OK),
+               ("access", "etc/passwd", os.W_OK), ("access", "nothing", os.F_OK)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario(pair, name):
+    check(pair(), SCENARIOS[name], remount=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_random_sequence(pair, seed):
+    check(pair(), random_ops(seed, 150), remount=True)
+
+
+@pytest.mark.parametrize("name", ["whiteout dir", "opaque dir", "rmdir lower then mkdir is opaque",
+                                  "merged dir", "remove a whole merged tree"])
+def test_oci_whiteouts(pair, name):
+    """Lower layers in OCI form (.wh.NAME, .wh..wh..opq) read like the
+    overlayfs form that the kernel gets."""
+    check(pair(strata_form="oci"), SCENARIOS[name] + [("listdir", "etc"), ("listdir", "usr/share/doc")])
+
+
+def test_oci_random(pair):
+    check(pair(strata_form="oci"), random_ops(11, 150))
+
+
+def test_writable_layer_is_overlayfs_format(pair, tmp_path):
+    """The upper dir strata wrote mounts with the kernel's overlayfs and
+    shows the same tree."""
+    p = pair()
+    check(p, random_ops(21, 120) + SCENARIOS["whiteout then recreate"] + SCENARIOS["rename upper dirs"])
+    p.s.close()
+    k2 = Mount("kernel", str(tmp_path / "k2"), p.slowers)
+    try:
+        # the kernel over strata's upper: same view as strata gave
+        subprocess.run(["umount", k2.mnt], check=True)
+        o = f"lowerdir={':'.join(p.slowers)},upperdir={p.s.upper},workdir={k2.work}"
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", o, k2.mnt], check=True)
+        t = diff_snapshots(snapshot(p.k.mnt), snapshot(k2.mnt))
+        assert not t, "kernel over strata's upper differs:\n" + "\n".join(t)
+    finally:
+        k2.close()
+    p.s = Mount("strata", p.s.ws, p.slowers, p.strata_bin)
+
+
+def test_read_only(tmp_path, template, strata_bin):
+    lowers = copy_layers(template["overlay"], str(tmp_path / "l"))
+    m = Mount("strata", str(tmp_path / "s"), lowers, strata_bin, upper=False)
+    try:
+        assert run_op(m.mnt, ("write", "etc/passwd", b"x")) == "E:EROFS"
+        assert run_op(m.mnt, ("mkdir", "d")) == "E:EROFS"
+        assert run_op(m.mnt, ("unlink", "etc/passwd")) == "E:EROFS"
+        assert run_op(m.mnt, ("chmod", "etc/passwd", 0o600)) == "E:EROFS"
+        assert run_op(m.mnt, ("read", "etc/passwd")) == run_op(os.path.join(lowers[0]), ("read", "etc/passwd"))
+        assert "new1" in run_op(m.mnt, ("listdir", "opaque-target"))
+    finally:
+        assert m.close() == ""
+    assert sorted(BASE_LAYERS[0]) is not None
