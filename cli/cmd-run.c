@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 
 struct run_opts {
-        bool interactive, tty, rm;
+        bool interactive, tty, rm, privileged;
         const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs;
         char **env;            /* -e, in order */
         size_t n_env;
@@ -159,6 +159,7 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .hostname = o->hostname ? o->hostname : hostname,
                 .tty = o->tty,
                 .interactive = o->interactive,
+                .privileged = o->privileged,
         };
         return sandbox_run(&so, status, e);
 }
@@ -404,6 +405,7 @@ int cmd_run(int argc, char **argv)
                 { "hostname", required_argument, NULL, 'H' },
                 { "entrypoint", required_argument, NULL, 'E' },
                 { "rootfs", required_argument, NULL, 'F' },
+                { "privileged", no_argument, NULL, 'P' },
                 { 0 }
         };
         struct run_opts o = { 0 };
@@ -421,6 +423,7 @@ int cmd_run(int argc, char **argv)
                 case 'H': o.hostname = optarg; break;
                 case 'E': o.entrypoint = optarg; break;
                 case 'F': o.rootfs = optarg; break;
+                case 'P': o.privileged = true; break;
                 default:
                         argv_free(o.env);
                         return bad_option("run", argv);

@@ -57,7 +57,8 @@ static const struct command commands[] = {
           "      --name NAME        a name for the container\n"
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
-          "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n" },
+          "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
+          "      --privileged       keep every capability; /proc/sys & co writable\n" },
         { NULL },
 };
 

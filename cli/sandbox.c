@@ -1,7 +1,7 @@
 /* cli/sandbox.c — the `strata run` sandbox: see sandbox.h.
  *
  * The parent prepares everything (user, environment, the paths to try for
- * the command, the hostname, the pty) and then clones a child with new
+ * the command, the hostname) and then clones a child with new
  * mount, pid, uts and ipc namespaces.  The child is a raw clone of a process
  * that may run other threads, so it never allocates: it only makes system
  * calls on what the parent prepared.  It sets the sandbox up over the rootfs,
@@ -17,7 +17,11 @@
  * (3) The mounts are made in the child's private mount namespace: none of
  *     them is seen by the host, and all vanish with the command.
  * (4) The parent blocks the signals it handles (signalfd) before the clone;
- *     the child restores the default dispositions and an empty mask. */
+ *     the child restores the default dispositions and an empty mask.
+ * (5) With a tty the pty comes from the sandbox's own /dev/pts; the child
+ *     passes its master to the parent (SCM_RIGHTS), which relays it.
+ * (6) Unless privileged, root in the sandbox keeps docker's default
+ *     capabilities only, and /proc/sys & co are read-only or masked. */
 #include "sandbox.h"
 
 #include <fcntl.h>
@@ -25,7 +29,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <poll.h>
-#include <pty.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -65,10 +70,12 @@ struct plan {
         gid_t groups[MAX_GROUPS];
         size_t n_groups;
         char hostname[65];
-        char console[64];      /* the pty slave's path, for /dev/console */
         int report_fd;         /* write end */
         int stdin_fd;          /* dup'ed to 0 when >= 0 */
-        int tty_slave;         /* the controlling terminal when >= 0 */
+        int pty_sock;          /* with a tty: where the child sends the pty master */
+        bool have_winsize;
+        struct winsize winsize;        /* the caller's terminal, for the pty */
+        unsigned cap_last;     /* /proc/sys/kernel/cap_last_cap */
 };
 
 static void strv_free(char **v)
@@ -427,8 +434,113 @@ static void setup_dev(const struct plan *p, int rootfd)
                       "mode=1777,size=65536k");
         mount_in_root(p, rootfd, "dev/mqueue", true, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       NULL);
-        if (p->tty_slave >= 0 && p->console[0])
-                mount_in_root(p, rootfd, "dev/console", false, p->console, NULL, MS_BIND, NULL);
+}
+
+/* send_fd() - pass @fd over the unix socket @sock (SCM_RIGHTS). */
+static int send_fd(int sock, int fd)
+{
+        char byte = 'P';
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+        memset(&u, 0, sizeof u);
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                              .msg_controllen = sizeof u.buf };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* container_pty() - a pty of the sandbox's own /dev/pts (so that `tty`
+ * answers /dev/pts/0, as in docker): its master goes to the parent, which
+ * relays it; /dev/console is its terminal.  Returns the terminal's fd. */
+static int container_pty(const struct plan *p, int rootfd)
+{
+        int master = openat2_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY);
+        if (master < 0)
+                setup_fail(p, "open /dev/pts/ptmx");
+        int unlock = 0;
+        if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+                setup_fail(p, "unlock the pty");
+        int tty = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (tty < 0)
+                setup_fail(p, "open the pty's terminal");
+        if (p->have_winsize)
+                (void)ioctl(tty, TIOCSWINSZ, &p->winsize);
+        if (fchown(tty, p->uid, (gid_t)-1) < 0)
+                setup_fail(p, "chown the pty to uid %u", (unsigned)p->uid);
+        if (send_fd(p->pty_sock, master) < 0)
+                setup_fail(p, "pass the pty to strata");
+        close(master);
+        mount_in_root(p, rootfd, "dev/console", false, fdp(tty).s, NULL, MS_BIND, NULL);
+        return tty;
+}
+
+/* Docker's defaults for an unprivileged container: what is hidden, what is
+ * read-only, which capabilities root keeps. */
+static const char *const masked_paths[] = {
+        "proc/asound", "proc/acpi", "proc/kcore", "proc/keys", "proc/latency_stats",
+        "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
+        "sys/firmware", "sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+        "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+static const int kept_caps[] = {
+        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+        CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
+        CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+};
+
+/* confine() - mask and write-protect the kernel's knobs like docker does. */
+static void confine(const struct plan *p, int rootfd)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++) {
+                int fd = openat2_in_root(rootfd, masked_paths[i], O_PATH);
+                if (fd < 0)
+                        continue;      /* not on this kernel */
+                struct stat st;
+                int r = fstat(fd, &st);
+                if (r == 0 && S_ISDIR(st.st_mode))
+                        r = mount("tmpfs", fdp(fd).s, "tmpfs", MS_RDONLY, "size=0");
+                else if (r == 0)
+                        r = mount("/dev/null", fdp(fd).s, NULL, MS_BIND, NULL);
+                if (r < 0)
+                        setup_fail(p, "mask /%s", masked_paths[i]);
+                close(fd);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++) {
+                int fd = openat2_in_root(rootfd, readonly_paths[i], O_PATH);
+                if (fd < 0)
+                        continue;
+                if (mount(fdp(fd).s, fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        setup_fail(p, "bind /%s", readonly_paths[i]);
+                close(fd);
+                remount_ro(p, rootfd, readonly_paths[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
+        }
+}
+
+/* drop_caps() - keep docker's default capabilities in the bounding and
+ * inheritable sets: root in the sandbox gets no more at exec. */
+static void drop_caps(const struct plan *p)
+{
+        uint64_t keep = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(kept_caps); i++)
+                keep |= 1ULL << kept_caps[i];
+        for (unsigned c = 0; c <= p->cap_last && c < 64; c++)
+                if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                        setup_fail(p, "drop capability %u", c);
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+                setup_fail(p, "capget");
+        d[0].inheritable &= (uint32_t)keep;
+        d[1].inheritable &= (uint32_t)(keep >> 32);
+        if (syscall(SYS_capset, &h, d) < 0)
+                setup_fail(p, "capset");
+        (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
 static void setup_sys(const struct plan *p, int rootfd)
@@ -564,19 +676,9 @@ static void child_main(const struct plan *p)
                         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
         umask(0);
 
-        if (p->tty_slave >= 0) {
-                if (setsid() < 0)
-                        setup_fail(p, "setsid");
-                if (ioctl(p->tty_slave, TIOCSCTTY, 0) < 0)
-                        setup_fail(p, "make the pty the controlling terminal");
-                for (int fd = 0; fd < 3; fd++)
-                        if (dup2(p->tty_slave, fd) < 0)
-                                setup_fail(p, "dup2 the pty");
-        } else if (p->stdin_fd >= 0 && dup2(p->stdin_fd, 0) < 0) {
+        if (p->stdin_fd >= 0 && dup2(p->stdin_fd, 0) < 0)
                 setup_fail(p, "redirect stdin");
-        }
-        for (int fd = 0; fd < 3; fd++)
-                (void)fcntl(fd, F_SETFD, 0);
+        (void)fcntl(0, F_SETFD, 0);
 
         const char *rootfs = p->o->rootfs;
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -592,12 +694,27 @@ static void child_main(const struct plan *p)
         setup_sys(p, rootfd);
         bind_host_file(p, rootfd, "etc/resolv.conf");
         bind_host_file(p, rootfd, "etc/hosts");
+        if (!p->o->privileged)
+                confine(p, rootfd);
+        if (p->o->tty) {
+                int tty = container_pty(p, rootfd);
+                if (setsid() < 0)
+                        setup_fail(p, "setsid");
+                if (ioctl(tty, TIOCSCTTY, 0) < 0)
+                        setup_fail(p, "make the pty the controlling terminal");
+                for (int fd = 0; fd < 3; fd++)
+                        if (dup2(tty, fd) < 0)
+                                setup_fail(p, "dup2 the pty");
+                close(tty);
+        }
         close(rootfd);
 
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 setup_fail(p, "set the hostname");
         enter_root(p);
         enter_workdir(p);
+        if (!p->o->privileged)
+                drop_caps(p);
         if (setgroups(p->n_groups, p->groups) < 0)
                 setup_fail(p, "setgroups");
         if (setgid(p->gid) < 0)
@@ -689,14 +806,52 @@ static int status_code(int status)
         return 125;
 }
 
+/* get_winsize() - the size of our terminal (stdin, stdout or stderr). */
+static bool get_winsize(struct winsize *ws)
+{
+        for (int fd = 0; fd <= 2; fd++)
+                if (isatty(fd) && ioctl(fd, TIOCGWINSZ, ws) == 0)
+                        return true;
+        return false;
+}
+
 static void copy_winsize(int master)
 {
         struct winsize ws;
-        for (int fd = 0; fd <= 2; fd++)
-                if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0) {
-                        (void)ioctl(master, TIOCSWINSZ, &ws);
-                        return;
-                }
+        if (get_winsize(&ws))
+                (void)ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* recv_fd() - the fd sent with send_fd(), or -1 (EOF: the child failed). */
+static int recv_fd(int sock)
+{
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                              .msg_controllen = sizeof u.buf };
+        ssize_t n;
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -1;
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        return fd;
+}
+
+/* read_cap_last() - the highest capability this kernel knows. */
+static void read_cap_last(unsigned *out)
+{
+        char b[16] = { 0 };
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (read(fd, b, sizeof b - 1) > 0)
+                *out = (unsigned)strtoul(b, NULL, 10);
+        close(fd);
 }
 
 /* wait_child() - relay the pty (when @master >= 0) and signals until the
@@ -765,7 +920,7 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         if (!o->argv[0][0])
                 return err_setx(e, EINVAL, "the command is empty");
 
-        struct plan p = { .o = o, .report_fd = -1, .stdin_fd = -1, .tty_slave = -1 };
+        struct plan p = { .o = o, .report_fd = -1, .stdin_fd = -1, .pty_sock = -1, .cap_last = 63 };
         _cleanup_close_ int rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return err_set(e, errno, "open %s", o->rootfs);
@@ -781,16 +936,16 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         _cleanup_(strv_freep) char **envp = p.envp = build_env(&p, home);
         _cleanup_(strv_freep) char **cands = p.cands = build_candidates(&p, &p.searched);
 
-        _cleanup_close_ int devnull = -1, master = -1, slave = -1, rep_r = -1, rep_w = -1, sfd = -1;
+        read_cap_last(&p.cap_last);
+
+        _cleanup_close_ int devnull = -1, master = -1, sock_r = -1, sock_w = -1, rep_r = -1, rep_w = -1, sfd = -1;
         if (o->tty) {
-                if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
-                        return err_set(e, errno, "allocate a pty");
-                (void)fcntl(master, F_SETFD, FD_CLOEXEC);
-                (void)fcntl(slave, F_SETFD, FD_CLOEXEC);
-                copy_winsize(master);
-                if (ptsname_r(master, p.console, sizeof p.console) != 0)
-                        p.console[0] = '\0';
-                p.tty_slave = slave;
+                int sv[2];
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                        return err_set(e, errno, "socketpair");
+                sock_r = sv[0];
+                sock_w = p.pty_sock = sv[1];
+                p.have_winsize = get_winsize(&p.winsize);
         } else if (!o->interactive) {
                 devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (devnull < 0)
@@ -826,8 +981,10 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
                 child_main(&p);
 
         close(TAKE_FD(rep_w));
-        if (slave >= 0)
-                close(TAKE_FD(slave));
+        if (sock_w >= 0) {
+                close(TAKE_FD(sock_w));
+                master = recv_fd(sock_r);      /* -1 when the child failed first */
+        }
         struct report rep;
         ssize_t n = read_full(rep_r, &rep, sizeof rep);
         if (n == (ssize_t)sizeof rep) {

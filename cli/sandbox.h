@@ -30,6 +30,9 @@ struct sandbox_opts {
         bool tty;                  /* give the command a pty and relay it to our
                                     * stdin/stdout (raw mode when stdin is a tty) */
         bool interactive;          /* keep stdin; without it stdin is /dev/null */
+        bool privileged;           /* keep every capability and the kernel's knobs
+                                    * (/proc/sys...) writable; else docker's
+                                    * default capabilities and masked paths */
 };
 
 /* sandbox_run() - run @o->argv in a fresh sandbox over @o->rootfs and wait.

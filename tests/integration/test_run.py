@@ -309,13 +309,57 @@ def test_signals_are_passed_on(strata_popen, rootfs):
 
 def test_tty(strata_bin, store_root, strata_env, rootfs):
     argv = [strata_bin, "--root", store_root, "run", "-it", "--rootfs", str(rootfs), "sh"]
-    out, rc = run_in_pty(argv, strata_env, send=b"tty; stty size; echo \"T=$TERM\"; exit 7\r",
+    out, rc = run_in_pty(argv, strata_env, send=b"tty; stty size; echo \"T=$TERM\"; ls -l /dev/console; exit 7\r",
                          winsize=(33, 101))
     text = out.decode(errors="replace")
     assert rc == 7, text
+    assert "\n/dev/pts/0\r" in text            # a pty of the sandbox's own /dev/pts, like docker
     assert "33 101" in text
     assert "T=xterm" in text
-    assert "not a tty" not in text
+    assert re.search(r"^c.* 136, +0 .*/dev/console\r$", text, re.M), text
+
+
+def test_tty_window_size_follows(strata_bin, store_root, strata_env, rootfs):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(strata_bin, [strata_bin, "--root", store_root, "run", "-it", "--rootfs", str(rootfs), "sh"],
+                  strata_env)
+    out = b""
+
+    def read_until(needle, timeout=15):
+        nonlocal out
+        end = time.time() + timeout
+        while needle not in out and time.time() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                out += os.read(fd, 65536)
+        assert needle in out, out
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
+        os.write(fd, b"echo ready\r")
+        read_until(b"ready\r\n")
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 51, 163, 0, 0))   # SIGWINCH to strata
+        time.sleep(0.3)
+        os.write(fd, b"stty size; exit 0\r")
+        read_until(b"51 163")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_root_keeps_dockers_default_capabilities_only(run):
+    r = run("sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; "
+                        "echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo sys-ro; "
+                        "mount -t tmpfs none /tmp 2>/dev/null || echo no-mount").check()
+    assert r.lines == ["CapEff:\t00000000a80425fb", "CapBnd:\t00000000a80425fb", "sys-ro", "no-mount"]
+    r = run("sh", "-c", "grep -E '^CapEff' /proc/self/status", opts=["-u", "1000"]).check()
+    assert r.out == "CapEff:\t0000000000000000\n"
+
+
+def test_privileged_keeps_them(run):
+    r = run("sh", "-c", "mount -t tmpfs none /tmp && echo mounted; grep ' /proc/sys ' /proc/mounts || echo rw",
+            opts=["--privileged"]).check()
+    assert r.lines == ["mounted", "rw"]
 
 
 def test_tty_without_i_runs_with_a_terminal(strata_bin, store_root, strata_env, rootfs):
