@@ -83,14 +83,12 @@ def test_docker_format(session_registry, build_image):
 
 
 def test_busybox_and_index(busybox_image, multiplatform_index):
-    names = {l for l in []}
     assert busybox_image.ref.endswith("/test/busybox:latest")
     assert len(busybox_image.layers) == 1
     assert set(multiplatform_index.images) == {"linux/amd64", "linux/arm64/v8"}
     arm = multiplatform_index.images["linux/arm64/v8"]
     assert arm.config["architecture"] == "arm64"
     assert multiplatform_index.index["mediaType"] == "application/vnd.oci.image.index.v1+json"
-    del names
 
 
 def test_push_raw_zstd_and_mutate(registry, push_raw):

@@ -10,7 +10,6 @@ ImageBuilder.push_raw()     blobs and manifest written by hand, pushed over HTTP
                             (odd media types, zstd, hostile tars, lying configs)
 ImageBuilder.busybox()      busybox-static + applet symlinks + /etc/os-release
 """
-import copy
 import hashlib
 import io
 import json
@@ -21,7 +20,6 @@ import tarfile
 import threading
 from dataclasses import dataclass, field
 
-from .registry import MANIFEST_ACCEPT
 from .util import digest_of, gzip_bytes, host_arch, zstd_bytes
 
 MTIME = 1700000000
