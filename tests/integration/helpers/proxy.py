@@ -329,7 +329,7 @@ class LoggingProxy:
         self._server = ThreadingHTTPServer((self.bind, 0), Handler)
         self.port = self._server.server_address[1]
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self):
@@ -473,7 +473,7 @@ class BlobStore:
         self._server = ThreadingHTTPServer((self.bind, 0), Handler)
         self.port = self._server.server_address[1]
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self):

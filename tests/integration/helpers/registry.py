@@ -59,7 +59,8 @@ def registry_bin():
 def bcrypt_hash(password):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+        # cost 4 (rounds=16): the registry checks the hash on every request
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
 
 
 class HTTPResult:
