@@ -29,7 +29,30 @@ struct run_opts {
         const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs;
         char **env;            /* -e, in order */
         size_t n_env;
+        struct sandbox_bind *binds;    /* -v, in order; strings point into argv */
+        size_t n_binds;
 };
+
+/* parse_volume() - docker's -v HOST:CTR[:ro|rw], in place in @arg. */
+static int parse_volume(char *arg, struct run_opts *o, struct err *e)
+{
+        char *ctr = strchr(arg, ':');
+        char *mode = ctr ? strchr(ctr + 1, ':') : NULL;
+        if (ctr)
+                *ctr++ = '\0';
+        if (mode)
+                *mode++ = '\0';
+        if (!ctr || !*ctr || (mode && strcmp(mode, "ro") && strcmp(mode, "rw")))
+                return err_setx(e, EINVAL, "invalid volume specification: expected HOST:CONTAINER[:ro|rw]");
+        if (arg[0] != '/')
+                return err_setx(e, EINVAL, "volume %s: the host path must be absolute (strata has no named volumes)",
+                                arg);
+        if (ctr[0] != '/')
+                return err_setx(e, EINVAL, "volume %s: the container path must be absolute", ctr);
+        o->binds = xrealloc(o->binds, (o->n_binds + 1) * sizeof *o->binds);
+        o->binds[o->n_binds++] = (struct sandbox_bind){ arg, ctr, mode && !strcmp(mode, "ro") };
+        return 0;
+}
 
 /* argv_push() - append to a NULL-terminated vector (*@n strings so far). */
 static void argv_push(char ***v, size_t *n, char *s)
@@ -160,6 +183,8 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .tty = o->tty,
                 .interactive = o->interactive,
                 .privileged = o->privileged,
+                .binds = o->binds,
+                .n_binds = o->n_binds,
         };
         return sandbox_run(&so, status, e);
 }
@@ -406,12 +431,14 @@ int cmd_run(int argc, char **argv)
                 { "entrypoint", required_argument, NULL, 'E' },
                 { "rootfs", required_argument, NULL, 'F' },
                 { "privileged", no_argument, NULL, 'P' },
+                { "volume", required_argument, NULL, 'v' },
                 { 0 }
         };
         struct run_opts o = { 0 };
+        struct err e = { 0 };
         int c;
         /* "+": options end at IMAGE; what follows belongs to the command. */
-        while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'i': o.interactive = true; break;
                 case 't': o.tty = true; break;
@@ -424,12 +451,19 @@ int cmd_run(int argc, char **argv)
                 case 'E': o.entrypoint = optarg; break;
                 case 'F': o.rootfs = optarg; break;
                 case 'P': o.privileged = true; break;
+                case 'v':
+                        if (parse_volume(optarg, &o, &e) < 0) {
+                                argv_free(o.env);
+                                free(o.binds);
+                                return usage_error("run", "%s", e.msg);
+                        }
+                        break;
                 default:
                         argv_free(o.env);
+                        free(o.binds);
                         return bad_option("run", argv);
                 }
         }
-        struct err e = { 0 };
         int status = 125, r;
         const char *what;
         if (o.rootfs) {
@@ -438,12 +472,14 @@ int cmd_run(int argc, char **argv)
         } else {
                 if (optind >= argc) {
                         argv_free(o.env);
+                        free(o.binds);
                         return usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
                 }
                 what = argv[optind];
                 r = run_image(&o, what, argv + optind + 1, argc - optind - 1, &status, &e);
         }
         argv_free(o.env);
+        free(o.binds);
         if (r < 0) {
                 err_wrap(&e, "run %s", what);
                 report_err(&e);

@@ -58,7 +58,8 @@ static const struct command commands[] = {
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
-          "      --privileged       keep every capability; /proc/sys & co writable\n" },
+          "      --privileged       keep every capability; /proc/sys & co writable\n"
+          "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n" },
         { NULL },
 };
 

@@ -76,6 +76,7 @@ struct plan {
         bool have_winsize;
         struct winsize winsize;        /* the caller's terminal, for the pty */
         unsigned cap_last;     /* /proc/sys/kernel/cap_last_cap */
+        bool *bind_is_dir;     /* per o->binds[i]: its source is a directory */
 };
 
 static void strv_free(char **v)
@@ -381,6 +382,33 @@ static void mount_in_root(const struct plan *p, int rootfd, const char *path, bo
         close(fd);
 }
 
+/* mkdir_in_root() - create @path (relative to the rootfs) and its missing
+ * parents, each resolved inside the rootfs; the last one as a directory or,
+ * when !@dir, an empty file.  Returns an O_PATH fd of it. */
+static int mkdir_in_root(const struct plan *p, int rootfd, const char *path, bool dir)
+{
+        char prefix[PATH_MAX];
+        size_t len = strlen(path);
+        if (len >= sizeof prefix) {
+                errno = ENAMETOOLONG;
+                setup_fail(p, "create /%.64s...", path);
+        }
+        memcpy(prefix, path, len + 1);
+        for (char *s = prefix; (s = strchr(s, '/')); s++) {
+                *s = '\0';
+                int fd = prefix[0] ? in_root(rootfd, prefix, true, true) : -2;
+                if (fd == -1)
+                        setup_fail(p, "create /%s", prefix);
+                if (fd >= 0)
+                        close(fd);
+                *s = '/';
+        }
+        int fd = in_root(rootfd, path, dir, true);
+        if (fd < 0)
+                setup_fail(p, "create /%s", path);
+        return fd;
+}
+
 /* remount_ro() - make the mount now on @path read-only (a bind needs a remount). */
 static void remount_ro(const struct plan *p, int rootfd, const char *path, unsigned long flags)
 {
@@ -604,34 +632,13 @@ static void enter_root(const struct plan *p)
                 setup_fail(p, "chdir /");
 }
 
-/* enter_workdir() - chdir to the workdir, creating it (as root) like docker. */
-static void enter_workdir(const struct plan *p)
+/* make_workdir() - create the working directory inside the rootfs when it
+ * is missing, as root and before the pivot, like docker. */
+static void make_workdir(const struct plan *p, int rootfd)
 {
-        const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
-        if (chdir(wd) == 0)
-                return;
-        if (errno != ENOENT)
-                setup_fail(p, "chdir to working directory %s", wd);
-        char path[PATH_MAX];
-        size_t len = strlen(wd);
-        if (len >= sizeof path) {
-                errno = ENAMETOOLONG;
-                setup_fail(p, "working directory %.64s...", wd);
-        }
-        memcpy(path, wd, len + 1);
-        for (char *s = path + 1; ; s++) {
-                if (*s == '/' || *s == '\0') {
-                        char c = *s;
-                        *s = '\0';
-                        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                                setup_fail(p, "create working directory %s", wd);
-                        *s = c;
-                        if (!c)
-                                break;
-                }
-        }
-        if (chdir(wd) < 0)
-                setup_fail(p, "chdir to working directory %s", wd);
+        const char *wd = p->o->workdir ? p->o->workdir + strspn(p->o->workdir, "/") : "";
+        if (*wd)
+                close(mkdir_in_root(p, rootfd, wd, true));
 }
 
 static bool exec_error_is_final(int errnum)
@@ -694,6 +701,17 @@ static void child_main(const struct plan *p)
         setup_sys(p, rootfd);
         bind_host_file(p, rootfd, "etc/resolv.conf");
         bind_host_file(p, rootfd, "etc/hosts");
+        for (size_t i = 0; i < p->o->n_binds; i++) {
+                const struct sandbox_bind *b = &p->o->binds[i];
+                const char *rel = b->target + strspn(b->target, "/");
+                int fd = mkdir_in_root(p, rootfd, rel, p->bind_is_dir[i]);
+                if (mount(b->source, fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        setup_fail(p, "bind %s to %s", b->source, b->target);
+                close(fd);
+                if (b->readonly)
+                        remount_ro(p, rootfd, rel, 0);
+        }
+        make_workdir(p, rootfd);
         if (!p->o->privileged)
                 confine(p, rootfd);
         if (p->o->tty) {
@@ -712,7 +730,9 @@ static void child_main(const struct plan *p)
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 setup_fail(p, "set the hostname");
         enter_root(p);
-        enter_workdir(p);
+        const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
+        if (chdir(wd) < 0)
+                setup_fail(p, "chdir to working directory %s", wd);
         if (!p->o->privileged)
                 drop_caps(p);
         if (setgroups(p->n_groups, p->groups) < 0)
@@ -937,6 +957,22 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         _cleanup_(strv_freep) char **cands = p.cands = build_candidates(&p, &p.searched);
 
         read_cap_last(&p.cap_last);
+        _cleanup_free_ bool *bind_is_dir = p.bind_is_dir = xcalloc(o->n_binds + 1, sizeof *bind_is_dir);
+        for (size_t i = 0; i < o->n_binds; i++) {
+                const struct sandbox_bind *b = &o->binds[i];
+                if (b->source[0] != '/' || b->target[0] != '/' || !b->target[strspn(b->target, "/")])
+                        return err_setx(e, EINVAL, "bind %s:%s: both paths must be absolute, the target not /",
+                                        b->source, b->target);
+                struct stat st;
+                if (stat(b->source, &st) < 0) {
+                        if (errno != ENOENT)
+                                return err_set(e, errno, "bind %s", b->source);
+                        if (mkdir_p(b->source, 0755, e) < 0)
+                                return err_wrap(e, "bind %s", b->source);
+                        st.st_mode = S_IFDIR;
+                }
+                bind_is_dir[i] = S_ISDIR(st.st_mode);
+        }
 
         _cleanup_close_ int devnull = -1, master = -1, sock_r = -1, sock_w = -1, rep_r = -1, rep_w = -1, sfd = -1;
         if (o->tty) {

@@ -13,6 +13,14 @@
 /* docker's PATH for an image whose Env has none. */
 #define SANDBOX_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* A host path bound into the sandbox (docker's -v HOST:CTR[:ro]). */
+struct sandbox_bind {
+        const char *source;        /* absolute host path; a missing one is made a
+                                    * directory, like docker */
+        const char *target;        /* absolute path inside, created when missing */
+        bool readonly;
+};
+
 struct sandbox_opts {
         const char *rootfs;        /* the root directory (required) */
         char *const *argv;         /* the command, NULL-terminated, argv[0] required;
@@ -30,6 +38,8 @@ struct sandbox_opts {
         bool tty;                  /* give the command a pty and relay it to our
                                     * stdin/stdout (raw mode when stdin is a tty) */
         bool interactive;          /* keep stdin; without it stdin is /dev/null */
+        const struct sandbox_bind *binds;      /* in order; may be NULL */
+        size_t n_binds;
         bool privileged;           /* keep every capability and the kernel's knobs
                                     * (/proc/sys...) writable; else docker's
                                     * default capabilities and masked paths */

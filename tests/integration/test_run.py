@@ -307,6 +307,43 @@ def test_signals_are_passed_on(strata_popen, rootfs):
     assert out == "got TERM\n"
 
 
+def test_volumes(run, tmp_path, rootfs):
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    (host / "in").write_text("from the host\n")
+    (tmp_path / "conf").write_text("conf\n")
+    r = run("sh", "-c", "cat /data/in; echo out > /data/out; cat /etc/deep/conf; "
+                        "echo x > /etc/deep/conf 2>/dev/null || echo ro; ls -d /made",
+            opts=["-v", f"{host}:/data", "-v", f"{tmp_path}/conf:/etc/deep/conf:ro",
+                  "--volume", f"{tmp_path}/made:/made:rw"]).check()
+    assert r.lines == ["from the host", "conf", "ro", "/made"]
+    assert (host / "out").read_text() == "out\n"
+    assert (tmp_path / "made").is_dir()             # a missing host path becomes a directory, like docker
+    assert (tmp_path / "conf").read_text() == "conf\n"
+    assert (rootfs / "etc" / "deep" / "conf").is_file()   # the mount point, made in the tree
+
+
+@pytest.mark.parametrize("spec", ["relative:/x", "/abs", "/abs:rel", "/abs:/x:rx"])
+def test_bad_volume_is_one_line(run, spec):
+    r = run("true", opts=["-v", spec])
+    assert r.rc == 2
+    assert len(r.err_lines) == 1 and r.err_lines[0].startswith("strata run: ")
+
+
+def test_killed_by_a_signal_is_128_plus_n(strata_popen, rootfs):
+    from helpers import wait_until
+    p = strata_popen("run", "--rootfs", rootfs, "sh", "-c", "echo up; exec sleep 301")
+    assert p.stdout.readline() == "up\n"
+
+    def sandbox_pid():
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            kids = f.read().split()
+        return int(kids[0]) if kids else None
+    os.kill(wait_until(sandbox_pid, 10, what="the sandbox's pid"), signal.SIGKILL)
+    p.communicate(timeout=20)
+    assert p.returncode == 128 + signal.SIGKILL
+
+
 def test_tty(strata_bin, store_root, strata_env, rootfs):
     argv = [strata_bin, "--root", store_root, "run", "-it", "--rootfs", str(rootfs), "sh"]
     out, rc = run_in_pty(argv, strata_env, send=b"tty; stty size; echo \"T=$TERM\"; ls -l /dev/console; exit 7\r",
