@@ -201,6 +201,36 @@ def test_tampered_blob(strata, registry, build_image, store_root):
             assert file_digest(os.path.join(store_root, "tmp", n)) == "sha256:" + n[:-8]
 
 
+def test_wrong_diff_id_refused(strata, registry, push_raw, seeded_store, store_root):
+    """A layer whose uncompressed content does not hash to the config's
+    diff_id is refused and never becomes a layer (PULL 2)."""
+    wrong = "sha256:" + "1" * 64
+    cfg = {"architecture": host_arch(), "os": "linux",
+           "rootfs": {"type": "layers", "diff_ids": [wrong]}}
+    img = push_raw(registry, "x/diff:1", layers=[[File("a", b"a")]], config=cfg)
+    r = strata("pull", img.ref)
+    one_line_failure(r, wrong, "config says")
+    assert snapshot(store_root) == seeded_store
+
+
+def test_wrong_size_refused(strata, registry, push_raw, seeded_store, store_root):
+    """A manifest that lies about a layer's size: refused, store unchanged."""
+    def shrink(m):
+        m["layers"][0]["size"] -= 10
+    img = push_raw(registry, "x/size:1", layers=[[File("a", random_bytes(5000))]], mutate=shrink)
+    r = strata("pull", img.ref)
+    one_line_failure(r, img.layers[0].digest)
+    assert snapshot(store_root) == seeded_store
+
+
+def test_layer_count_mismatch_refused(strata, registry, push_raw, seeded_store, store_root):
+    cfg = {"architecture": host_arch(), "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    img = push_raw(registry, "x/count:1", layers=[[File("a", b"a")]], config=cfg)
+    r = strata("pull", img.ref)
+    one_line_failure(r, "1 layers but the config 0 diff_ids")
+    assert snapshot(store_root) == seeded_store
+
+
 # ------------------------------------------------------------ resuming
 BIG = 24 * 1024 * 1024
 
@@ -315,11 +345,22 @@ def test_token_anonymous(strata, make_registry, build_image, store_root):
     strata("pull", img.ref).check()
 
 
-def test_token_renewed_when_expired(strata, make_registry, build_image, strata_env, store_root):
-    """A token that expires mid-pull is renewed (registry answers 401, we ask again)."""
-    reg = make_registry(auth="token", anonymous_pull=True, token_ttl=1)
+def test_token_renewed_on_401(strata, make_registry, build_image, make_proxy, store_root):
+    """A token the registry stops accepting mid-pull (401) is renewed once and
+    the pull goes on (the registry's own expiry has a minute of leeway, so
+    the 401 is injected)."""
+    reg = make_registry(auth="token", anonymous_pull=True)
     img = build_image(reg, "x/ttl:1", layers=three_layers())
-    strata("pull", img.ref).check()
+    px = make_proxy(reg)
+    px.fail(f"/blobs/{img.layers[1].digest}", 401, times=1,
+            body=b'{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}')
+    ts = reg.token_server
+    n0 = ts.issued
+    strata("pull", f"{px.host}/x/ttl:1").check()
+    assert ts.issued - n0 == 2, ts.requests
+    gets = px.blob_gets(img.layers[1].digest)
+    assert [g.status for g in gets] == [401, 200], gets
+    assert set(img.blob_digests()) <= blobs_in(store_root)
 
 
 def test_htpasswd(strata, make_registry, build_image, strata_env, store_root):
