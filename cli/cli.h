@@ -38,6 +38,10 @@ int cmd_run(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */

@@ -49,3 +49,22 @@ void fetch_setup_free(struct fetch_setup *s)
         cfg_free(&s->cfg);
         memset(s, 0, sizeof *s);
 }
+
+char *registry_arg(const char *arg)
+{
+        const char *p = strstr(arg, "://");
+        p = p ? p + 3 : arg;
+        char *h = xstrndup(p, strcspn(p, "/"));
+        if (!strcmp(h, "index.docker.io") || !strcmp(h, "registry-1.docker.io") || !*h) {
+                free(h);
+                h = xstrdup("docker.io");
+        }
+        return h;
+}
+
+int registry_sources(const struct fetch_setup *s, const char *registry, const char *repo,
+                     struct fetch_source **out, size_t *n, struct err *e)
+{
+        struct image_ref ref = { .registry = (char *)registry, .repo = (char *)repo, .tag = "latest" };
+        return fetch_sources_for(&ref, &s->fc, out, n, e);
+}

@@ -19,4 +19,13 @@ struct fetch_setup {
 int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, struct err *e);
 void fetch_setup_free(struct fetch_setup *s);
 
+/* registry_arg() - the registry a user typed ("https://host:5000/",
+ * "index.docker.io", "docker.io/v1/") as references name it: "host:5000",
+ * "docker.io".  Caller frees. */
+char *registry_arg(const char *arg);
+/* registry_sources() - the sources a pull from @registry of @repo would try
+ * (fetch_sources_for()); the upstream is the last. */
+int registry_sources(const struct fetch_setup *s, const char *registry, const char *repo,
+                     struct fetch_source **out, size_t *n, struct err *e);
+
 #endif

@@ -60,6 +60,20 @@ static const struct command commands[] = {
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
           "      --privileged       keep every capability; /proc/sys & co writable\n"
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n" },
+        { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
+          "Search Docker Hub (or a registry's catalog) for images",
+          "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"
+          "      --limit N      at most N results (default 25, at most 100)\n"
+          "      --no-trunc     do not truncate descriptions\n"
+          "      --format json  one JSON object per line\n" },
+        { "info", cmd_info, "strata info [IMAGE]",
+          "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
+        { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
+          "  -u, --username USER   user name\n"
+          "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
+          "      --password-stdin  read the password from stdin\n"
+          "Credentials go to $STRATA_AUTH_FILE (default ~/.config/strata/auth.json), mode 0600\n" },
+        { "logout", cmd_logout, "strata logout [SERVER]", "Log out from a registry", NULL },
         { NULL },
 };
 

@@ -187,7 +187,8 @@ struct fetch_config {
  * NULL): the mirrors (for Docker Hub "registry-mirrors" then the registry's
  * own entry; for any other registry its entry's "mirrors"), each with the
  * mirror timeouts; then the upstream with https://, or http:// for
- * loopback and insecure registries.  A mirror is addressed like dockerd
+ * insecure registries and for loopback ones (unless a certs directory
+ * exists for the loopback host: then https://).  A mirror is addressed like dockerd
  * does: MIRROR/v2/REPO/... (library/ included for Docker Hub).  An http://
  * mirror URL is used as written (the user's explicit choice, as in dockerd).
  * No I/O beyond stat() of the certs directories.  *@out is an array of *@n

@@ -154,7 +154,14 @@ int fetch_sources_for(const struct image_ref *ref, const struct fetch_config *cf
                 return r;
         }
         const char *host = ref_api_host(ref);
-        bool plain = ref_is_loopback_host(host) || (rc && rc->insecure) ||
+        /* loopback speaks plain HTTP, unless certs.d holds a directory for it:
+         * TLS material made for a host says it speaks TLS */
+        bool has_certs = false;
+        for (size_t i = 0; cfg && i < cfg->n_certs_dirs && !has_certs; i++) {
+                _cleanup_free_ char *d = xasprintf("%s/%s", cfg->certs_dirs[i], ref->registry);
+                has_certs = dir_exists(d);
+        }
+        bool plain = (ref_is_loopback_host(host) && !has_certs) || (rc && rc->insecure) ||
                      (cfg && listed(cfg->insecure, cfg->n_insecure, ref->registry));
         _cleanup_free_ char *up = xasprintf("%s://%s", plain ? "http" : "https", host);
         add_source(&s[k], up, false, cfg, e);

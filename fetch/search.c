@@ -162,7 +162,9 @@ int fetch_search_catalog(const struct fetch_source *src, const char *term, int l
                 return r;
         _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
         _cleanup_free_ char *authz = NULL;
-        char *url = xasprintf("%s/v2/_catalog?n=100", src->url);
+        /* no n=: registries cap it differently (Distribution refuses n above its
+         * maxentries); each answers its own page size with a Link to the next */
+        char *url = xasprintf("%s/v2/_catalog", src->url);
         struct buf body = BUF_INIT(SEARCH_BODY_MAX);
         for (int page = 0; url && page < FETCH_CATALOG_PAGES && *n < (size_t)limit; page++) {
                 struct http_resp rs;
