@@ -54,7 +54,7 @@ static const struct command commands[] = {
           "  -e, --env K=V          set an environment variable (K alone: the host's value)\n"
           "  -w, --workdir DIR      working directory inside the container\n"
           "  -u, --user U[:G]       user and group, names or numbers (the image's passwd)\n"
-          "      --name NAME        a name for the container\n"
+          "      --name NAME        accepted for docker's sake (strata keeps no container list)\n"
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"

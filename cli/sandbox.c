@@ -879,7 +879,7 @@ static void read_cap_last(unsigned *out)
 static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
 {
         int status = 0;
-        bool exited = false, in_open = relay_stdin, master_open = master >= 0;
+        bool exited = false, in_open = relay_stdin, master_open = master >= 0, out_ok = true;
         char chunk[16384];
         while (!exited || master_open) {
                 struct pollfd pf[3] = {
@@ -907,8 +907,9 @@ static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
                 if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
                         ssize_t n = read(master, chunk, sizeof chunk);
                         if (n > 0) {
-                                if (write_all(1, chunk, (size_t)n) < 0)
-                                        master_open = false;
+                                /* a gone reader: keep draining, or the command blocks */
+                                if (out_ok && write_all(1, chunk, (size_t)n) < 0)
+                                        out_ok = false;
                         } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                                 master_open = false;   /* EIO: every slave is closed */
                         }
@@ -1043,7 +1044,9 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         }
         if (master >= 0)
                 (void)fcntl(master, F_SETFL, O_NONBLOCK);
+        void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);     /* a gone reader is EPIPE */
         int status = wait_child(pid, sfd, master, o->tty && o->interactive);
+        signal(SIGPIPE, old_pipe);
         if (raw)
                 (void)tcsetattr(0, TCSADRAIN, &saved);
         *exit_status = status_code(status);

@@ -399,6 +399,20 @@ def test_privileged_keeps_them(run):
     assert r.lines == ["mounted", "rw"]
 
 
+def test_tty_output_reader_gone_does_not_hang(strata_bin, store_root, strata_env, rootfs):
+    m, s = pty.openpty()
+    try:
+        p = subprocess.Popen([strata_bin, "--root", store_root, "run", "-t", "--rootfs", str(rootfs), "sh", "-c",
+                              "for i in $(seq 1 20000); do echo line $i; done; exit 6"],
+                             stdin=s, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=strata_env)
+        assert p.stdout.read(100).startswith(b"line 1")
+        p.stdout.close()
+        assert p.wait(timeout=60) == 6
+    finally:
+        os.close(m)
+        os.close(s)
+
+
 def test_tty_without_i_runs_with_a_terminal(strata_bin, store_root, strata_env, rootfs):
     argv = [strata_bin, "--root", store_root, "run", "-t", "--rootfs", str(rootfs),
             "sh", "-c", "test -t 0 && test -t 1 && echo terminal; exit 3"]
