@@ -500,6 +500,8 @@ static int run_layers(struct pull *pl, struct err *e)
                 jobs = (int)pl->n;
         for (size_t i = 0; i < pl->n; i++)
                 progress_status(pl->pg, pl->jobs[i].id, "Pulling fs layer");
+        for (size_t i = (size_t)jobs; i < pl->n; i++)
+                progress_status(pl->pg, pl->jobs[i].id, "Waiting");   /* queued behind the first ones */
         pthread_t th[16];
         if (jobs > 16)
                 jobs = 16;
