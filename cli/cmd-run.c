@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 
 struct run_opts {
-        bool interactive, tty, rm, privileged;
+        bool interactive, tty, rm, privileged, read_only;
         const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs;
         char **env;            /* -e, in order */
         size_t n_env;
@@ -183,6 +183,7 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .tty = o->tty,
                 .interactive = o->interactive,
                 .privileged = o->privileged,
+                .read_only = o->read_only,
                 .binds = o->binds,
                 .n_binds = o->n_binds,
         };
@@ -432,6 +433,7 @@ int cmd_run(int argc, char **argv)
                 { "rootfs", required_argument, NULL, 'F' },
                 { "privileged", no_argument, NULL, 'P' },
                 { "volume", required_argument, NULL, 'v' },
+                { "read-only", no_argument, NULL, 'r' },
                 { 0 }
         };
         struct run_opts o = { 0 };
@@ -451,6 +453,7 @@ int cmd_run(int argc, char **argv)
                 case 'E': o.entrypoint = optarg; break;
                 case 'F': o.rootfs = optarg; break;
                 case 'P': o.privileged = true; break;
+                case 'r': o.read_only = true; break;
                 case 'v':
                         if (parse_volume(optarg, &o, &e) < 0) {
                                 argv_free(o.env);

@@ -59,7 +59,8 @@ static const struct command commands[] = {
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
           "      --privileged       keep every capability; /proc/sys & co writable\n"
-          "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n" },
+          "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
+          "      --read-only        mount the container's root filesystem read-only\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"

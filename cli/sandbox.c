@@ -431,22 +431,30 @@ static void setup_dev(const struct plan *p, int rootfd)
                 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
                 { "ptmx", "pts/ptmx" }, { "core", "/proc/kcore" },
         };
-        mount_in_root(p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+        /* nodev: a node root makes in /dev (CAP_MKNOD is kept, as in docker,
+         * but there is no device cgroup here) cannot be opened; the host's
+         * nodes bound in are mounts of their own, and work. */
+        mount_in_root(p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME,
                       "mode=755,size=65536k");
         int dev = openat2_in_root(rootfd, "dev", O_PATH | O_DIRECTORY);
         if (dev < 0)
                 setup_fail(p, "open /dev");
         for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
                 const char *n = nodes[i].name;
-                if (mknodat(dev, n, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) == 0)
+                char host[32], target[80];
+                snprintf(host, sizeof host, "/dev/%s", n);
+                struct stat st;
+                if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode) ||
+                    st.st_rdev != makedev(nodes[i].maj, nodes[i].min)) {
+                        /* no such node on the host: make one (unusable under nodev) */
+                        if (mknodat(dev, n, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+                                setup_fail(p, "mknod /dev/%s", n);
                         continue;
-                /* No mknod here (a user namespace): bind the host's node. */
+                }
                 int fd = openat(dev, n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
                 if (fd < 0)
                         setup_fail(p, "create /dev/%s", n);
                 close(fd);
-                char host[32], target[80];
-                snprintf(host, sizeof host, "/dev/%s", n);
                 snprintf(target, sizeof target, "/proc/self/fd/%d/%s", dev, n);
                 if (mount(host, target, NULL, MS_BIND, NULL) < 0)
                         setup_fail(p, "bind /dev/%s", n);
@@ -695,6 +703,10 @@ static void child_main(const struct plan *p)
         int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 setup_fail(p, "open %s", rootfs);
+        /* setuid binaries and file capabilities work in the image (docker's
+         * rootfs is not nosuid); device nodes in it do not (no device cgroup) */
+        if (mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
+                setup_fail(p, "remount %s", rootfs);
 
         mount_in_root(p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         setup_dev(p, rootfd);
@@ -725,6 +737,9 @@ static void child_main(const struct plan *p)
                                 setup_fail(p, "dup2 the pty");
                 close(tty);
         }
+        if (p->o->read_only &&
+            mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | MS_NODEV | MS_RDONLY, NULL) < 0)
+                setup_fail(p, "remount %s read-only", rootfs);
         close(rootfd);
 
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)

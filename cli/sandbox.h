@@ -38,6 +38,8 @@ struct sandbox_opts {
         bool tty;                  /* give the command a pty and relay it to our
                                     * stdin/stdout (raw mode when stdin is a tty) */
         bool interactive;          /* keep stdin; without it stdin is /dev/null */
+        bool read_only;            /* the rootfs read-only (its mount points are
+                                    * made first); /dev, /proc... stay as usual */
         const struct sandbox_bind *binds;      /* in order; may be NULL */
         size_t n_binds;
         bool privileged;           /* keep every capability and the kernel's knobs

@@ -180,6 +180,25 @@ def test_devpts_is_a_new_instance_and_sys_is_read_only(run):
     assert r.lines[-1] == "sys-ro"
 
 
+def test_device_nodes_made_inside_cannot_be_opened(run):
+    # CAP_MKNOD is kept (docker's default) but, without a device cgroup, the
+    # rootfs and /dev are nodev: only the nodes strata binds in work
+    r = run("sh", "-c", "mknod /tmp/disk b 8 0 && (head -c1 /tmp/disk >/dev/null 2>&1 || echo tmp-denied); "
+                        "mknod /dev/mem2 c 1 1 && (head -c1 /dev/mem2 >/dev/null 2>&1 || echo dev-denied); "
+                        "echo x > /dev/null && head -c 1 /dev/zero | wc -c; "
+                        "grep ' / ' /proc/mounts | cut -d' ' -f4").check()
+    assert r.lines[:3] == ["tmp-denied", "dev-denied", "1"]
+    flags = r.lines[3].split(",")
+    assert "nodev" in flags and "nosuid" not in flags     # setuid binaries of the image work, as in docker
+
+
+def test_read_only_rootfs(run):
+    r = run("sh", "-c", "touch /x 2>/dev/null || echo ro; touch /tmp/y 2>/dev/null || echo tmp-ro; "
+                        "touch /dev/shm/z && echo shm-rw; echo ok > /dev/null && echo dev-ok",
+            opts=["--read-only"]).check()
+    assert r.lines == ["ro", "tmp-ro", "shm-rw", "dev-ok"]
+
+
 def test_host_resolv_conf_and_hosts_are_bound_in(run, rootfs):
     r = run("sh", "-c", "cat /etc/resolv.conf; echo ===; cat /etc/hosts; echo x >> /etc/hosts 2>/dev/null || echo ro")
     r.check()
