@@ -820,16 +820,11 @@ static int run(struct x *x, const struct unpack_opts *o, char diff_id[DIGEST_STR
                         if (r == ARCHIVE_EOF)
                                 break;
                         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-                                char after[UNPACK_QUOTE_MAX + 32];
-                                const char *prev = x->path[0] ? x->path : NULL;
-                                int rr = stream_fail(x, "read tar header");
-                                if (prev && !unpack_source_error(x->src)) {
-                                        char q[UNPACK_QUOTE_MAX];
-                                        snprintf(after, sizeof after, "after entry \"%s\"",
-                                                 unpack_quote(prev, q, sizeof q));
-                                        err_wrap(x->e, "%s", after);
-                                }
-                                return rr;
+                                char what[UNPACK_QUOTE_MAX + 64] = "read tar header", q[UNPACK_QUOTE_MAX];
+                                if (x->st->entries)
+                                        snprintf(what, sizeof what, "read tar header after entry \"%s\"",
+                                                 unpack_quote(x->path, q, sizeof q));
+                                return stream_fail(x, what);
                         }
                         x->raw = archive_entry_pathname(x->ent);
                         if (!x->raw)

@@ -182,6 +182,15 @@ def main():
         '".." component')
     add("gnu-longlink-dotdot", T(tarfile.GNU_FORMAT).hardlink("h", "b" * 120 + "/../../../canary/file").bytes(),
         '".." component')
+    # a PAX header claiming 16 MiB of records: libarchive's ceiling, not our memory
+    hdr = tarfile.TarInfo("././@PaxHeader")
+    hdr.type = tarfile.XHDTYPE
+    hdr.size = 16 << 20
+    rec = b"30 comment=" + b"a" * 18 + b"\n"
+    body = rec * (hdr.size // len(rec))
+    body += b"\n" * (hdr.size - len(body))
+    huge = hdr.tobuf(tarfile.USTAR_FORMAT) + body + T().file("f").bytes()
+    add("pax-huge-header", huge, "too large", media=OCI_GZ, blob=gz(huge))
     add("root-not-dir", T().file(".", b"").bytes(), "layer root is not a directory")
     add("device-nonroot", T().chardev("dev/null", 1, 3).bytes(), "device nodes need root", flags="nonroot")
     # --- streams
@@ -224,6 +233,8 @@ def main():
     add("tar-truncated-header", cut2, "tar", blob=cut2)
     cut3 = big[: 512 + 3072 + 512 + 4800]        # inside the last 512-block of b's data
     add("tar-truncated-last-block", cut3, "truncated", blob=cut3)
+    garbage = big[: 512 + 3072] + b"garbage!" * 64 + big[512 + 3072 + 512:]
+    add("tar-garbage-header", garbage, "read tar header after entry \"a\": Damaged tar archive", blob=garbage)
     notrailer = big[: 512 + 3072 + 512 + 5000]   # umoci 0.4.7: no padding, no end blocks
     add("no-trailer-ok", notrailer, "OK", blob=notrailer)
     add("no-trailer-gzip-ok", notrailer, "OK", media=OCI_GZ, blob=gz(notrailer))
