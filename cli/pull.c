@@ -107,13 +107,14 @@ static void extraction_run(struct extraction *x)
         struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
         x->r = unpack_layer(fd_reader, x, x->dirfd, &uo, x->diff_id, &x->st, &x->e);
         if (x->from_pipe) {
-                if (x->r >= 0) {
-                        /* take what follows the archive so the writer never blocks */
-                        char sink[65536];
-                        while (fd_reader(x, sink, sizeof sink) > 0)
-                                ;
-                }
-                close(x->in_fd);   /* on failure the writer sees EPIPE and stops */
+                /* Take the rest of the stream, even after a failure, so the
+                 * download runs to its end: when the bytes were corrupt, the
+                 * digest mismatch is the error to report, not what the
+                 * extractor made of them. */
+                char sink[65536];
+                while (fd_reader(x, sink, sizeof sink) > 0)
+                        ;
+                close(x->in_fd);
                 x->in_fd = -1;
         }
 }
@@ -298,13 +299,12 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                         close(sk.pipe_fd);    /* end of stream for the extractor */
                         pthread_join(th, NULL);
                         if (r >= 0) {
-                                r = extraction_end(j, &x);
+                                r = extraction_end(j, &x);   /* the extractor's verdict */
                         } else {
+                                /* the download's failure is the reason; drop the extraction */
                                 struct err keep = j->e;
                                 if (x.r >= 0)
-                                        x.r = -EPIPE;
-                                if (r == -EPIPE || (x.r < 0 && !strcmp(keep.msg, "extraction stopped: Broken pipe")))
-                                        keep = x.e;   /* the extractor's reason is the real one */
+                                        x.r = r;
                                 extraction_end(j, &x);
                                 j->e = keep;
                         }

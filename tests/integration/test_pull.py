@@ -213,6 +213,21 @@ def test_wrong_diff_id_refused(strata, registry, push_raw, seeded_store, store_r
     assert snapshot(store_root) == seeded_store
 
 
+def test_hostile_layer_refused(strata, registry, push_raw, seeded_store, store_root, tmp_path):
+    """A layer that writes outside its directory: refused while it streams,
+    named in one line; nothing outside the store is touched."""
+    import tarfile
+    from helpers.images import Raw
+    ti = tarfile.TarInfo("../../escaped-by-strata-test")
+    ti.size = 3
+    img = push_raw(registry, "x/hostile:1", layers=[[File("ok", b"ok"), Raw(ti, b"bad")]])
+    r = strata("pull", img.ref)
+    one_line_failure(r, img.layers[0].digest)
+    assert snapshot(store_root) == seeded_store
+    assert not os.path.exists(os.path.join(os.path.dirname(store_root), "escaped-by-strata-test"))
+    assert not [n for n in os.listdir(os.path.join(store_root, "tmp")) if n.startswith("layer-")]
+
+
 def test_wrong_size_refused(strata, registry, push_raw, seeded_store, store_root):
     """A manifest that lies about a layer's size: refused, store unchanged."""
     def shrink(m):
