@@ -111,10 +111,9 @@ static void print_config(const struct fetch_setup *fs, const struct fetch_opts *
                 printf("Registries:\n");
                 for (size_t i = 0; i < c->n_registries; i++) {
                         const struct registry_conf *rc = &c->registries[i];
-                        printf(" %s:%s%s\n", rc->host, rc->insecure ? " insecure" : "",
-                               rc->mirrors.n ? " mirrors" : "");
+                        printf(" %s%s\n", rc->host, rc->insecure ? " (insecure: plain HTTP)" : "");
                         for (size_t k = 0; k < rc->mirrors.n; k++)
-                                printf("  %s (from %s)\n", rc->mirrors.v[k], c->file ? c->file : "?");
+                                printf("  mirror %s (from %s)\n", rc->mirrors.v[k], c->file ? c->file : "?");
                 }
         }
         printf("Certificate Directories:\n");

@@ -224,7 +224,7 @@ out:
 /* ------------------------------------------------------------ the token */
 
 int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char *scope,
-                     const char *user, const char *pass, const struct fetch_opts *o,
+                     const char *user, const char *pass, const struct fetch_opts *o, const struct fetch_tls *tls,
                      char **token, uint64_t *expires_ns, struct err *e)
 {
         if (!w->realm)
@@ -251,7 +251,7 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
         struct http_req rq = {
                 .url = url.data, .authorization = basic, .body = &body,
                 .connect_timeout_s = o->connect_timeout_s, .stall_timeout_s = o->stall_timeout_s,
-                .user_agent = o->user_agent,
+                .user_agent = o->user_agent, .tls = tls,
         };
         struct http_resp rs;
         int r = http_do(c, &rq, &rs, e);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -276,6 +277,22 @@ char *fetch_credentials_describe(const struct fetch_opts *o, const char *host)
 
 /* ---------------------------------------------------------------- login */
 
+const struct fetch_tls *realm_tls(const struct www_auth *w, const char *url, const struct fetch_tls *tls)
+{
+        if (!w->realm)
+                return NULL;
+        CURLU *a = curl_url(), *b = curl_url();
+        char *ha = NULL, *hb = NULL;
+        bool same = a && b && !curl_url_set(a, CURLUPART_URL, w->realm, 0) && !curl_url_set(b, CURLUPART_URL, url, 0) &&
+                    !curl_url_get(a, CURLUPART_HOST, &ha, 0) && !curl_url_get(b, CURLUPART_HOST, &hb, 0) &&
+                    !strcasecmp(ha, hb);
+        curl_free(ha);
+        curl_free(hb);
+        curl_url_cleanup(a);
+        curl_url_cleanup(b);
+        return same ? tls : NULL;
+}
+
 int fetch_login(const struct fetch_source *src, const char *user, const char *pass,
                 const struct fetch_opts *o, struct err *e)
 {
@@ -314,7 +331,7 @@ int fetch_login(const struct fetch_source *src, const char *user, const char *pa
         } else if (!strcmp(w.scheme, "bearer")) {
                 char *token = NULL;
                 uint64_t exp;
-                r = auth_fetch_token(c, &w, NULL, user, pass, o, &token, &exp, e);
+                r = auth_fetch_token(c, &w, NULL, user, pass, o, realm_tls(&w, src->url, &tls), &token, &exp, e);
                 free(token);
                 if (r == -EACCES) {
                         err_clear(e);

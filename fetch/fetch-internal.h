@@ -28,6 +28,8 @@ struct fetch_tls {
  * pair (a .cert without its .key is an error).  No dirs: all empty. */
 int tls_load(char *const *dirs, size_t n, struct fetch_tls *out, struct err *e);
 void tls_free(struct fetch_tls *t);
+/* realm_tls() - @tls when the token realm of @w is on @url's host, else NULL. */
+const struct fetch_tls *realm_tls(const struct www_auth *w, const char *url, const struct fetch_tls *tls);
 
 /* One request.  Exactly one of @body and @sink receives a 2xx answer's
  * body (or neither: a HEAD or when the body does not matter). */
@@ -73,11 +75,12 @@ void fetch_global_init(void);
 /* auth_basic_header() - "Basic base64(user:pass)"; caller frees. */
 char *auth_basic_header(const char *user, const char *pass);
 /* auth_fetch_token() - the bearer token for challenge @w (scope: @scope when
- * the challenge names none), with Basic credentials when @user is set.
+ * the challenge names none), with Basic credentials when @user is set; @tls
+ * (may be NULL) is the registry's, used when the realm is on its host.
  * *@token is the token (caller frees), *@expires_ns its expiry on now_ns()'s
  * clock. */
 int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char *scope,
-                     const char *user, const char *pass, const struct fetch_opts *o,
+                     const char *user, const char *pass, const struct fetch_opts *o, const struct fetch_tls *tls,
                      char **token, uint64_t *expires_ns, struct err *e);
 /* auth_load_credentials() - credentials for @host in the order fetch.h
  * gives (creds.c): strata's auth file, Docker's helpers, Docker's auths.

@@ -396,7 +396,8 @@ static int auth_header(struct registry *r, struct fetch_conn *c, struct src_stat
         if (renew || !s->token || now_ns() >= s->token_exp) {
                 free(s->token);
                 s->token = NULL;
-                rr = auth_fetch_token(c, &s->ch, r->scope, s->user, s->pass, &r->o, &s->token, &s->token_exp, e);
+                rr = auth_fetch_token(c, &s->ch, r->scope, s->user, s->pass, &r->o, realm_tls(&s->ch, s->s.url, &s->tls),
+                                     &s->token, &s->token_exp, e);
                 if (rr < 0)
                         goto out;
         }
@@ -484,9 +485,9 @@ static void short_reason(const struct src_state *s, const struct err *why, char 
         if (why->code == ECONNREFUSED)
                 snprintf(out, n, "connection refused");
         else if (why->code == ETIMEDOUT && strstr(m, "too slow") && st > 0)
-                snprintf(out, n, "no data for %ld s (stall timeout)", st);
+                snprintf(out, n, "stalled: no data for %ld s", st);
         else if (why->code == ETIMEDOUT && strstr(m, "onnect") && ct > 0)
-                snprintf(out, n, "no connection within %ld s (connect timeout)", ct);
+                snprintf(out, n, "no connection within %ld s", ct);
         else if (why->code == ETIMEDOUT)
                 snprintf(out, n, "timed out (%.290s)", m);
         else

@@ -131,7 +131,7 @@ static int catalog_get(struct fetch_conn *c, const struct fetch_source *src, con
         } else if (!strcmp(w.scheme, "bearer")) {
                 char *token = NULL;
                 uint64_t exp;
-                r = auth_fetch_token(c, &w, "registry:catalog:*", user, pass, o, &token, &exp, e);
+                r = auth_fetch_token(c, &w, "registry:catalog:*", user, pass, o, realm_tls(&w, src->url, tls), &token, &exp, e);
                 if (r < 0) {
                         wwwauth_free(&w);
                         return r;

@@ -64,8 +64,8 @@ def test_info_config_in_force(strata, env):
     assert f" myreg.local:5000 (from {cfg})" in out                    # strata's own wins
     assert "ignored.example" not in out
     assert "Mirror Timeouts: connect 4s, stall 7s" in out
-    assert f"  https://m1.example (from {cfg})" in out
-    assert " plain.example: insecure" in out
+    assert f"  mirror https://m1.example (from {cfg})" in out
+    assert " plain.example (insecure: plain HTTP)" in out
     assert f" {certs}\n" in out and "nowhere (absent)" in out
     # --registry-mirror / STRATA_REGISTRY_MIRRORS are named as the source
     strata_env["STRATA_REGISTRY_MIRRORS"] = "https://env-mirror.example"

@@ -149,7 +149,7 @@ def test_silent_mirror_falls_back_within_timeout_once(strata, upstream, silent_s
     assert silent_server.accepted == 1
     assert elapsed < 2 + 2.5, elapsed
     notes = skipped(r)
-    assert len(notes) == 1 and url in notes[0] and "stall timeout" in notes[0], r.err
+    assert len(notes) == 1 and url in notes[0] and "stalled: no data for 2 s" in notes[0], r.err
 
 
 def test_failing_mirror_tried_once(strata, upstream, make_proxy, conf, store_root):
