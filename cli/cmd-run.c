@@ -418,6 +418,40 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
         return r;
 }
 
+#define ENV_FILE_MAX (1u << 20)
+
+/* read_env_files() - docker's --env-file: each line K=V, or K for the host's
+ * value; blank lines and # comments skipped.  The files' entries come before
+ * the -e ones (which so win), whatever the order on the command line. */
+static int read_env_files(struct run_opts *o, char **files, size_t n_files, struct err *e)
+{
+        char **env = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < n_files; i++) {
+                struct buf b = BUF_INIT(ENV_FILE_MAX);
+                int r = read_file_bounded(files[i], ENV_FILE_MAX, &b, e);
+                if (r < 0) {
+                        buf_free(&b);
+                        argv_free(env);
+                        return err_wrap(e, "env file %s", files[i]);
+                }
+                char *save = NULL;
+                for (char *l = strtok_r(b.data ? b.data : (char *)"", "\r\n", &save); l;
+                     l = strtok_r(NULL, "\r\n", &save)) {
+                        l += strspn(l, " \t");
+                        if (*l && *l != '#')
+                                argv_push(&env, &n, xstrdup(l));
+                }
+                buf_free(&b);
+        }
+        for (size_t i = 0; i < o->n_env; i++)
+                argv_push(&env, &n, TAKE_PTR(o->env[i]));
+        free(o->env);
+        o->env = env;
+        o->n_env = n;
+        return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -434,10 +468,13 @@ int cmd_run(int argc, char **argv)
                 { "privileged", no_argument, NULL, 'P' },
                 { "volume", required_argument, NULL, 'v' },
                 { "read-only", no_argument, NULL, 'r' },
+                { "env-file", required_argument, NULL, 'f' },
                 { 0 }
         };
         struct run_opts o = { 0 };
         struct err e = { 0 };
+        char **env_files = NULL;
+        size_t n_env_files = 0;
         int c;
         /* "+": options end at IMAGE; what follows belongs to the command. */
         while ((c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
@@ -454,18 +491,30 @@ int cmd_run(int argc, char **argv)
                 case 'F': o.rootfs = optarg; break;
                 case 'P': o.privileged = true; break;
                 case 'r': o.read_only = true; break;
+                case 'f': argv_push(&env_files, &n_env_files, xstrdup(optarg)); break;
                 case 'v':
                         if (parse_volume(optarg, &o, &e) < 0) {
                                 argv_free(o.env);
+                                argv_free(env_files);
                                 free(o.binds);
                                 return usage_error("run", "%s", e.msg);
                         }
                         break;
                 default:
                         argv_free(o.env);
+                        argv_free(env_files);
                         free(o.binds);
                         return bad_option("run", argv);
                 }
+        }
+        int rf = read_env_files(&o, env_files, n_env_files, &e);
+        argv_free(env_files);
+        if (rf < 0) {
+                argv_free(o.env);
+                free(o.binds);
+                err_wrap(&e, "run");
+                report_err(&e);
+                return 125;
         }
         int status = 125, r;
         const char *what;

@@ -52,6 +52,7 @@ static const struct command commands[] = {
           "  -t, --tty              allocate a pseudo-terminal\n"
           "      --rm               drop the writable layer when the command exits\n"
           "  -e, --env K=V          set an environment variable (K alone: the host's value)\n"
+          "      --env-file FILE    read K=V lines (# comments) from FILE; -e wins\n"
           "  -w, --workdir DIR      working directory inside the container\n"
           "  -u, --user U[:G]       user and group, names or numbers (the image's passwd)\n"
           "      --name NAME        accepted for docker's sake (strata keeps no container list)\n"

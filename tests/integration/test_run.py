@@ -234,6 +234,17 @@ def test_env_passes_the_host_value_for_a_bare_name(run, strata_env):
     assert r.out == "from host|\n"
 
 
+def test_env_file(run, strata_env, tmp_path):
+    f = tmp_path / "env.list"
+    f.write_text("# a comment\nA=1\n\n  B=two words\nFROM_HOST\nC=from file\n")
+    r = run("sh", "-c", 'echo "$A|$B|$FROM_HOST|$C"', opts=["-e", "C=from -e", "--env-file", f],
+            env=dict(strata_env, FROM_HOST="host value")).check()
+    assert r.out == "1|two words|host value|from -e\n"      # -e wins over the file, like docker
+    r = run("true", opts=["--env-file", tmp_path / "missing"])
+    assert r.rc == 125
+    assert len(r.err_lines) == 1 and "No such file or directory" in r.err
+
+
 def test_command_is_found_in_the_images_path_not_the_hosts(run, rootfs):
     os.makedirs(rootfs / "opt" / "tools")
     (rootfs / "opt" / "tools" / "hello-tool").write_text("#!/bin/sh\necho tool ran\n")
