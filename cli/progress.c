@@ -131,7 +131,7 @@ void progress_bytes(struct progress *p, const char *id, const char *action, uint
         bar[width] = '\0';
         human_size(cur, a, sizeof a);
         human_size(total, b, sizeof b);
-        snprintf(r->text, sizeof r->text, "%-11s [%s] %s/%s", action, bar, a, b);
+        snprintf(r->text, sizeof r->text, "%s [%s] %s/%s", action, bar, a, b);
         draw(p, idx, added);
         pthread_mutex_unlock(&p->lock);
 }

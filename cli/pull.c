@@ -85,6 +85,7 @@ struct extraction {
         char diff_id[DIGEST_STR_LEN + 1];
         struct err e;
         int r;
+        uint64_t consumed;          /* blob bytes read (progress when not streaming) */
 };
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
@@ -92,8 +93,12 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
         struct extraction *x = ctx;
         for (;;) {
                 ssize_t k = read(x->in_fd, buf, n);
-                if (k >= 0)
+                if (k >= 0) {
+                        x->consumed += (uint64_t)k;
+                        if (!x->from_pipe && k > 0)
+                                progress_bytes(x->j->pl->pg, x->j->id, "Extracting", x->consumed, x->j->d->size);
                         return k;
+                }
                 if (errno != EINTR)
                         return -errno;
         }
