@@ -41,6 +41,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -409,14 +411,22 @@ static int mkdir_in_root(const struct plan *p, int rootfd, const char *path, boo
         return fd;
 }
 
-/* remount_ro() - make the mount now on @path read-only (a bind needs a remount). */
-static void remount_ro(const struct plan *p, int rootfd, const char *path, unsigned long flags)
+/* remount_bind() - add @flags (MS_RDONLY, MS_NODEV...) to the bind mount now
+ * on @path, keeping the nosuid/nodev/noexec it has (a remount sets them all). */
+static void remount_bind(const struct plan *p, int rootfd, const char *path, unsigned long flags)
 {
         int fd = openat2_in_root(rootfd, path, O_PATH);
         if (fd < 0)
                 setup_fail(p, "open /%s", path);
-        if (mount(NULL, fdp(fd).s, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) < 0)
-                setup_fail(p, "remount /%s read-only", path);
+        struct statfs sf;
+        if (fstatfs(fd, &sf) == 0) {
+                flags |= (sf.f_flags & ST_NOSUID) ? MS_NOSUID : 0;
+                flags |= (sf.f_flags & ST_NODEV) ? MS_NODEV : 0;
+                flags |= (sf.f_flags & ST_NOEXEC) ? MS_NOEXEC : 0;
+                flags |= (sf.f_flags & ST_RDONLY) ? MS_RDONLY : 0;
+        }
+        if (mount(NULL, fdp(fd).s, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+                setup_fail(p, "remount /%s%s", path, (flags & MS_RDONLY) ? " read-only" : "");
         close(fd);
 }
 
@@ -434,8 +444,8 @@ static void setup_dev(const struct plan *p, int rootfd)
         /* nodev: a node root makes in /dev (CAP_MKNOD is kept, as in docker,
          * but there is no device cgroup here) cannot be opened; the host's
          * nodes bound in are mounts of their own, and work. */
-        mount_in_root(p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME,
-                      "mode=755,size=65536k");
+        mount_in_root(p, rootfd, "dev", true, "tmpfs", "tmpfs",
+                      MS_NOSUID | MS_STRICTATIME | (p->o->privileged ? 0 : MS_NODEV), "mode=755,size=65536k");
         int dev = openat2_in_root(rootfd, "dev", O_PATH | O_DIRECTORY);
         if (dev < 0)
                 setup_fail(p, "open /dev");
@@ -554,7 +564,7 @@ static void confine(const struct plan *p, int rootfd)
                 if (mount(fdp(fd).s, fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
                         setup_fail(p, "bind /%s", readonly_paths[i]);
                 close(fd);
-                remount_ro(p, rootfd, readonly_paths[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
+                remount_bind(p, rootfd, readonly_paths[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
         }
 }
 
@@ -593,7 +603,7 @@ static void setup_sys(const struct plan *p, int rootfd)
         if (mount("/sys", fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
                 setup_fail(p, "mount /sys");
         close(fd);
-        remount_ro(p, rootfd, "sys", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+        remount_bind(p, rootfd, "sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
 /* bind_host_file() - the host's /@path over the image's, read-only; the
@@ -609,7 +619,7 @@ static void bind_host_file(const struct plan *p, int rootfd, const char *path)
                 setup_fail(p, "create /etc");
         close(etc);
         mount_in_root(p, rootfd, path, false, host, NULL, MS_BIND, NULL);
-        remount_ro(p, rootfd, path, MS_NOSUID | MS_NODEV);
+        remount_bind(p, rootfd, path, MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
 static void enter_root(const struct plan *p)
@@ -705,7 +715,8 @@ static void child_main(const struct plan *p)
                 setup_fail(p, "open %s", rootfs);
         /* setuid binaries and file capabilities work in the image (docker's
          * rootfs is not nosuid); device nodes in it do not (no device cgroup) */
-        if (mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
+        unsigned long nodev = p->o->privileged ? 0 : MS_NODEV;
+        if (mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | nodev, NULL) < 0)
                 setup_fail(p, "remount %s", rootfs);
 
         mount_in_root(p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -720,8 +731,10 @@ static void child_main(const struct plan *p)
                 if (mount(b->source, fdp(fd).s, NULL, MS_BIND | MS_REC, NULL) < 0)
                         setup_fail(p, "bind %s to %s", b->source, b->target);
                 close(fd);
-                if (b->readonly)
-                        remount_ro(p, rootfd, rel, 0);
+                /* nodev as for the rootfs: no device cgroup guards the host's disks */
+                unsigned long f = (b->readonly ? MS_RDONLY : 0) | (p->o->privileged ? 0 : MS_NODEV);
+                if (f)
+                        remount_bind(p, rootfd, rel, f);
         }
         make_workdir(p, rootfd);
         if (!p->o->privileged)
@@ -738,7 +751,7 @@ static void child_main(const struct plan *p)
                 close(tty);
         }
         if (p->o->read_only &&
-            mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | MS_NODEV | MS_RDONLY, NULL) < 0)
+            mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | nodev | MS_RDONLY, NULL) < 0)
                 setup_fail(p, "remount %s read-only", rootfs);
         close(rootfd);
 

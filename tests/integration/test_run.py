@@ -180,15 +180,17 @@ def test_devpts_is_a_new_instance_and_sys_is_read_only(run):
     assert r.lines[-1] == "sys-ro"
 
 
-def test_device_nodes_made_inside_cannot_be_opened(run):
+def test_device_nodes_made_inside_cannot_be_opened(run, tmp_path):
     # CAP_MKNOD is kept (docker's default) but, without a device cgroup, the
-    # rootfs and /dev are nodev: only the nodes strata binds in work
+    # rootfs, /dev and volumes are nodev: only the nodes strata binds in work
+    (tmp_path / "vol").mkdir()
     r = run("sh", "-c", "mknod /tmp/disk b 8 0 && (head -c1 /tmp/disk >/dev/null 2>&1 || echo tmp-denied); "
                         "mknod /dev/mem2 c 1 1 && (head -c1 /dev/mem2 >/dev/null 2>&1 || echo dev-denied); "
+                        "mknod /vol/zero c 1 5 && (head -c1 /vol/zero >/dev/null 2>&1 || echo vol-denied); "
                         "echo x > /dev/null && head -c 1 /dev/zero | wc -c; "
-                        "grep ' / ' /proc/mounts | cut -d' ' -f4").check()
-    assert r.lines[:3] == ["tmp-denied", "dev-denied", "1"]
-    flags = r.lines[3].split(",")
+                        "grep ' / ' /proc/mounts | cut -d' ' -f4", opts=["-v", f"{tmp_path}/vol:/vol"]).check()
+    assert r.lines[:4] == ["tmp-denied", "dev-denied", "vol-denied", "1"]
+    flags = r.lines[4].split(",")
     assert "nodev" in flags and "nosuid" not in flags     # setuid binaries of the image work, as in docker
 
 
