@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 struct run_opts {
         bool interactive, tty, rm, privileged, read_only;
@@ -331,6 +332,22 @@ static int mount_for_run(struct store *s, const struct store_image *im, const ch
         return 0;
 }
 
+/* reap_daemon() - wait for the daemon to leave after the unmount: 10 s,
+ * then SIGKILL (a hung daemon must not hang the run). */
+static void reap_daemon(pid_t pid)
+{
+        for (int i = 0; i < 1000; i++) {
+                pid_t w = waitpid(pid, NULL, WNOHANG);
+                if (w == pid || (w < 0 && errno != EINTR))
+                        return;
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
 /* unmount_after_run() - unmount, wait for the daemon, then drop the record
  * and the writable layer (@drop) or keep them for `strata diff`. */
 static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e)
@@ -340,8 +357,7 @@ static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, s
                 r = fs_umount(rm->m.mountpoint, e);
                 if (r < 0)
                         kill(rm->daemon, SIGTERM);
-                while (waitpid(rm->daemon, NULL, 0) < 0 && errno == EINTR)
-                        ;
+                reap_daemon(rm->daemon);
                 rm->mounted = false;
         }
         if (!rm->m.id)
