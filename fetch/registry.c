@@ -326,7 +326,9 @@ static int ping_locked(struct registry *r, struct fetch_conn *c, struct src_stat
                 struct http_resp rs;
                 int rr = http_do(c, &rq, &rs, e);
                 if (rr < 0 || http_transient(0, rs.status)) {
-                        bool again = a + 1 < attempts && http_transient(rr, rs.status);
+                        /* a server that let the whole stall timeout pass without a
+                         * word is not asked again: that would multiply the wait */
+                        bool again = a + 1 < attempts && http_transient(rr, rs.status) && rr != -ETIMEDOUT;
                         if (rr >= 0)
                                 status_error(&rs, e);
                         http_resp_free(&rs);
