@@ -449,11 +449,12 @@ def test_closed_port(strata, seeded_store, store_root, strata_env):
 
 
 def test_server_never_answers(strata, silent_server, seeded_store, store_root, strata_env):
-    env = dict(strata_env, STRATA_STALL_TIMEOUT="2", STRATA_RETRIES="1")
+    env = dict(strata_env, STRATA_STALL_TIMEOUT="2")
     t = time.monotonic()
     r = strata("pull", f"{silent_server.host}/x/y:1", env=env, timeout=60)
     one_line_failure(r, silent_server.host)
-    assert time.monotonic() - t < 20
+    # one stall timeout, not one per retry
+    assert time.monotonic() - t < 5
     assert snapshot(store_root) == seeded_store
 
 
