@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -74,10 +75,38 @@ static char *url_host(const char *url)
         return xstrndup(p, strcspn(p, "/"));
 }
 
+/* @host ("1.2.3.4:5000", "[::1]:5000", "name") inside @cidr ("10.0.0.0/8",
+ * "fd00::/8")?  dockerd accepts such insecure-registries entries. */
+static bool in_cidr(const char *cidr, const char *host)
+{
+        const char *slash = strchr(cidr, '/');
+        if (!slash)
+                return false;
+        char *end;
+        long bits = strtol(slash + 1, &end, 10);
+        _cleanup_free_ char *net = xstrndup(cidr, (size_t)(slash - cidr));
+        _cleanup_free_ char *addr = NULL;
+        if (host[0] == '[')
+                addr = xstrndup(host + 1, strcspn(host + 1, "]"));
+        else
+                addr = xstrndup(host, strchr(host, ':') == strrchr(host, ':') ? strcspn(host, ":") : strlen(host));
+        unsigned char a[16], b[16];
+        int fam = strchr(net, ':') ? AF_INET6 : AF_INET;
+        int len = fam == AF_INET6 ? 16 : 4;
+        if (*end || bits < 0 || bits > len * 8 || inet_pton(fam, net, a) != 1 || inet_pton(fam, addr, b) != 1)
+                return false;
+        for (int i = 0; i < len && bits > 0; i++, bits -= 8) {
+                unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+                if ((a[i] & mask) != (b[i] & mask))
+                        return false;
+        }
+        return true;
+}
+
 static bool listed(char **list, size_t n, const char *host)
 {
         for (size_t i = 0; i < n; i++)
-                if (!strcmp(list[i], host))
+                if (!strcmp(list[i], host) || in_cidr(list[i], host))
                         return true;
         return false;
 }

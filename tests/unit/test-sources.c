@@ -53,7 +53,7 @@ int main(void)
         is_str(srcs[0].url, "https://reg.example:5000", "others: https");
 
         char *hub[] = { "https://m1.example/", "http://m2.example:8080" };
-        char *insecure[] = { "insecure.example:5000" };
+        char *insecure[] = { "insecure.example:5000", "10.1.0.0/16", "fd00::/8" };
         char *m_reg[] = { "https://regmirror.example", "https://m1.example/" };
         char *m_hub[] = { "https://m1.example/", "https://m3.example" };
         struct fetch_registry_conf regs[] = {
@@ -63,7 +63,7 @@ int main(void)
         };
         char *dirs[] = { certs, "/nonexistent" };
         struct fetch_config cfg = {
-                .mirrors = hub, .n_mirrors = 2, .insecure = insecure, .n_insecure = 1,
+                .mirrors = hub, .n_mirrors = 2, .insecure = insecure, .n_insecure = 3,
                 .registries = regs, .n_registries = 3, .mirror_connect_timeout_s = 4,
                 .mirror_stall_timeout_s = 0, .certs_dirs = dirs, .n_certs_dirs = 2,
         };
@@ -89,6 +89,12 @@ int main(void)
 
         sources("insecure.example:5000/x", &cfg);
         is_str(srcs[0].url, "http://insecure.example:5000", "insecure-registries: plain HTTP");
+        sources("10.1.2.3:5000/x", &cfg);
+        is_str(srcs[0].url, "http://10.1.2.3:5000", "insecure CIDR (IPv4)");
+        sources("10.2.0.1:5000/x", &cfg);
+        is_str(srcs[0].url, "https://10.2.0.1:5000", "outside the CIDR: https");
+        sources("[fd00::1]:5000/x", &cfg);
+        is_str(srcs[0].url, "http://[fd00::1]:5000", "insecure CIDR (IPv6)");
         sources("plain.example/x", &cfg);
         is_str(srcs[0].url, "http://plain.example", "registries.HOST.insecure: plain HTTP");
         sources("other.example/x", &cfg);
