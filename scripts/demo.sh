@@ -151,6 +151,13 @@ if have_verb mount; then
   run "$STRATA" --root "$DEMO/store" mount "$REF" "$MNT"
   run ls -C "$MNT"
   run ls -l "$MNT/bin" | sed -n 1,6p
+  say "write into the mount: the change lands in its writable layer"
+  printf '$ echo hello > %s/root/hello.txt; rm %s/etc/group\n' "$MNT" "$MNT"
+  echo hello >"$MNT/root/hello.txt"
+  rm "$MNT/etc/group"
+  if have_verb diff; then
+    run "$STRATA" --root "$DEMO/store" diff "$MNT"
+  fi
   if have_verb run; then
     say "strata run $REF /bin/sh -c 'cat /etc/os-release || echo hello'"
     run "$STRATA" --root "$DEMO/store" run --rm "$REF" /bin/sh -c 'cat /etc/os-release || echo hello'
