@@ -122,8 +122,8 @@ def mountpoint(tmp_path, mounts):
 def strata(strata_bin, store_root, strata_env, mounts):
     """run(*args, root=store_root, timeout=120, env=None, input=None, cwd=None)
     -> Result(rc, out, err).  Runs `strata --root ROOT ARGS...`; root=None
-    leaves --root out.  A successful `strata mount ... DIR` is tracked for
-    unmounting.  A run past its timeout is killed and fails the test."""
+    leaves --root out.  A successful `strata mount ... DIR` is unmounted at
+    teardown (`strata umount DIR`, then fusermount3 -u / umount -l).  A run past its timeout is killed and fails the test."""
     def run(*args, root=store_root, timeout=DEFAULT_TIMEOUT, env=None, input=None, cwd=None):
         argv = [strata_bin] + (["--root", str(root)] if root is not None else []) + [str(a) for a in args]
         try:
@@ -138,7 +138,11 @@ def strata(strata_bin, store_root, strata_env, mounts):
         check_sanitizer(argv, r.err)
         verb = next((str(a) for a in args if not str(a).startswith("-")), None)
         if verb == "mount" and r.rc == 0 and len(args) >= 2 and not str(args[-1]).startswith("-"):
-            mounts.track(str(args[-1]))
+            d = str(args[-1])
+            umount = [strata_bin] + (["--root", str(root)] if root is not None else []) + ["umount", d]
+            mounts.track(d, first=lambda: subprocess.run(
+                umount, env=env if env is not None else strata_env, timeout=30,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         return r
     run.bin = strata_bin
     run.root = store_root

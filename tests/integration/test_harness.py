@@ -290,3 +290,15 @@ def test_skopeo_oci_blobs(multiplatform_index, tmp_path):
     got = skopeo_oci_blobs(multiplatform_index.registry, "test/multi:latest", tmp_path / "oci",
                            platform="linux/arm64/v8")
     assert set(arm.blob_digests()) <= got
+
+
+@pytest.mark.fuse
+def test_mount_is_cleaned_up(strata, busybox_image, tmp_path, mounts):
+    from helpers import is_mounted
+    strata("pull", busybox_image.ref).check()
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    strata("mount", busybox_image.ref, mnt).check()
+    assert is_mounted(mnt) and str(mnt) in mounts.paths
+    mounts.cleanup()
+    assert not is_mounted(mnt)

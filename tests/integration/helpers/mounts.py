@@ -81,9 +81,14 @@ class MountTracker:
     def __init__(self):
         self.paths = []
         self.procs = []
+        self.first = {}          # path -> callable tried before fusermount3
 
-    def track(self, path):
+    def track(self, path, first=None):
+        """Unmount @path at cleanup; @first (e.g. running `strata umount`)
+        is tried before the generic unmount, its errors ignored."""
         self.paths.append(str(path))
+        if first:
+            self.first[str(path)] = first
         return str(path)
 
     def track_proc(self, proc):
@@ -93,6 +98,11 @@ class MountTracker:
     def cleanup(self):
         leftovers = []
         for p in reversed(self.paths):
+            if p in self.first and is_mounted(p):
+                try:
+                    self.first[p]()
+                except Exception:
+                    pass
             if not unmount(p):
                 leftovers.append(p)
         from .util import kill_process
