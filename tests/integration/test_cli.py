@@ -73,3 +73,16 @@ def test_bad_option_of_each_verb_is_one_line(strata, strata_verbs):
         if r.rc == 0 or r.out != "" or len(r.err_lines) != 1 or "no-such-option-xyz" not in r.err:
             bad.append(f"strata {verb} --no-such-option-xyz: exit {r.rc}, stderr:\n{r.err}")
     assert not bad, "\n".join(bad)
+
+
+def test_readme_has_a_section_with_an_example_per_verb(strata_verbs):
+    """README: 'each command that exists, with an example' (issue 2)."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    sections = re.split(r"(?m)^### ", readme)[1:]
+    missing = []
+    for verb in strata_verbs:
+        sec = [s for s in sections if re.match(rf"[^\n]*`strata {re.escape(verb)}[ `]", s)]
+        if not sec or not any(f"$ strata {verb}" in s or f"strata {verb} " in s.split("\n", 1)[1]
+                              for s in sec):
+            missing.append(verb)
+    assert not missing, f"README has no section with an example for: {', '.join(missing)}"
