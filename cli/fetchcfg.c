@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+/* On failure nothing is left to free (cfg_load()'s contract too). */
 int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, struct err *e)
 {
         memset(s, 0, sizeof *s);
@@ -13,8 +14,10 @@ int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, stru
         struct config *c = &s->cfg;
         for (size_t i = 0; cli_mirrors && i < cli_mirrors->n; i++) {
                 const char *u = cli_mirrors->v[i];
-                if ((strncmp(u, "https://", 8) || !u[8]) && (strncmp(u, "http://", 7) || !u[7]))
+                if ((strncmp(u, "https://", 8) || !u[8]) && (strncmp(u, "http://", 7) || !u[7])) {
+                        cfg_free(c);   /* on failure nothing is left to free */
                         return err_setx(e, EINVAL, "--registry-mirror \"%s\": not an http:// or https:// URL", u);
+                }
         }
         if (cli_mirrors)
                 cfg_set_cli_mirrors(c, cli_mirrors);
