@@ -326,6 +326,44 @@ def test_registry_killed_mid_blob_then_resumed(strata, strata_popen, registry, b
     assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
 
 
+def store_consistent(root):
+    """Every blob hashes to its name; every image's layers and blobs exist."""
+    for d in blobs_in(root):
+        assert file_digest(os.path.join(root, "blobs/sha256", d[7:])) == d
+    if not os.path.exists(os.path.join(root, "images.json")):
+        return
+    j = images_json(root)
+    for iid, im in j.get("images", {}).items():
+        assert iid in blobs_in(root) and im["manifest"] in blobs_in(root)
+        for l in im["layers"]:
+            assert l["digest"] in blobs_in(root)
+            assert os.path.isdir(layer_dir(root, l["diff_id"]))
+    for name, iid in j.get("names", {}).items():
+        assert iid in j["images"], name
+
+
+def test_kill9_at_random_points(strata, strata_popen, registry, build_image, make_proxy, store_root):
+    """kill -9 anywhere in a pull (download, extraction, commit): the store
+    stays consistent and the next pull completes (PULL 2, 3, 4)."""
+    import random
+    img = build_image(registry, "x/chaos:1", layers=[[File(f"d{i}/f{k}", random_bytes(20_000, seed=i * 100 + k))
+                                                      for k in range(40)] for i in range(4)])
+    px = make_proxy(registry).throttle(2_000_000)
+    rnd = random.Random(7)
+    for _ in range(6):
+        p = strata_popen("pull", f"{px.host}/x/chaos:1")
+        time.sleep(rnd.uniform(0.05, 2.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        store_consistent(store_root)
+    px.throttle(None)
+    strata("pull", f"{px.host}/x/chaos:1").check()
+    store_consistent(store_root)
+    assert f"{px.host}/x/chaos:1" in names_in(store_root)
+    for i, diff in enumerate(img.diff_ids):
+        assert len(os.listdir(os.path.join(layer_dir(store_root, diff), f"d{i}"))) == 40
+
+
 def test_corrupt_partial_is_discarded(strata, registry, big_image, store_root):
     """A .partial whose bytes are wrong is thrown away and the blob fetched whole."""
     layer = big_image.layers[0]
