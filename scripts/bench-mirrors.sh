@@ -30,10 +30,13 @@ trap cleanup EXIT
 if [[ $("$BENCH/registry.sh" status "$PORT") != running ]]; then
   "$BENCH/registry.sh" start "$PORT" >/dev/null; started+=("$PORT")
 fi
-IMAGES=debian "$BENCH/make-images.sh" "127.0.0.1:$PORT" >/dev/null
+IMAGES="debian busybox" "$BENCH/make-images.sh" "127.0.0.1:$PORT" >/dev/null
 if [[ $("$BENCH/registry.sh" status "$MPORT") != running ]]; then
   "$BENCH/registry.sh" start-mirror "$MPORT" "http://127.0.0.1:$PORT" >/dev/null; started+=("$MPORT")
 fi
+
+# the small image: its pull time is short, so the dead mirror's cost shows
+SMALL=127.0.0.1:$PORT/bench/busybox:latest
 
 # a mirror that accepts connections and never answers; counts them
 cat >"$work/silent.py" <<'PY'
@@ -63,11 +66,11 @@ printf '{}\n' >"$work/direct.json"
 MIRROR=$(conf mirror "http://127.0.0.1:$MPORT")
 DEAD=$(conf dead "http://127.0.0.1:$SPORT")
 
-pull() { # CONFIG -> seconds
-  local root=$work/store t0 t1
+pull() { # CONFIG [REF] -> seconds
+  local root=$work/store t0 t1 ref=${2:-$REF}
   rm -rf "$root"; sync
   t0=$(date +%s.%N)
-  STRATA_CONFIG=$1 STRATA_DOCKER_DAEMON_JSON= "$STRATA" --root "$root" pull -q "$REF" >/dev/null 2>"$work/err" ||
+  STRATA_CONFIG=$1 STRATA_DOCKER_DAEMON_JSON= "$STRATA" --root "$root" pull -q "$ref" >/dev/null 2>"$work/err" ||
     { cat "$work/err" >&2; exit 1; }
   t1=$(date +%s.%N)
   [[ -e $root/images.json ]] || { echo "no image recorded in $root" >&2; exit 1; }
@@ -88,3 +91,13 @@ done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 D=$(med "${d[@]}"); M=$(med "${m[@]}"); X=$(med "${x[@]}")
 echo "median of $RUNS: direct $D s; through the warm mirror $M s; with a dead mirror (stall timeout $T s) $X s: lost $(echo "$X - $D" | bc) s"
+declare -a sd sx
+for i in $(seq "$RUNS"); do
+  sd+=("$(pull "$work/direct.json" "$SMALL")")
+  c0=$(cat "$work/silent.count" 2>/dev/null || echo 0)
+  sx+=("$(pull "$DEAD" "$SMALL")")
+  c1=$(cat "$work/silent.count" 2>/dev/null || echo 0)
+  echo "busybox run $i: direct ${sd[-1]} s, dead mirror first ${sx[-1]} s (dead mirror connections: $((c1 - c0)))"
+done
+SD=$(med "${sd[@]}"); SX=$(med "${sx[@]}")
+echo "busybox, median of $RUNS: direct $SD s; with a dead mirror (stall timeout $T s) $SX s: lost $(echo "$SX - $SD" | bc) s"
