@@ -90,12 +90,17 @@ def store_root(tmp_path):
 @pytest.fixture
 def strata_env(tmp_path):
     """Environment for strata runs: an empty HOME (no ~/.docker/config.json
-    of the machine leaks in), no STRATA_ROOT.  Tests may edit it."""
+    of the machine leaks in), none of the caller's STRATA_* settings
+    (STRATA_ROOT, STRATA_CONFIG, STRATA_DOCKER_DAEMON_JSON, ...).  Tests may
+    edit it; set STRATA_DOCKER_DAEMON_JSON='' to ignore /etc/docker/daemon.json."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items()
            if k not in ("STRATA_ROOT", "DOCKER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
-                        "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE")}
+                        "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE", "STRATA_CONFIG",
+                        "STRATA_DOCKER_DAEMON_JSON", "STRATA_CERTS_DIRS",
+                        "STRATA_REGISTRY_MIRRORS", "STRATA_CONNECT_TIMEOUT",
+                        "STRATA_STALL_TIMEOUT", "STRATA_RETRIES")}
     env["HOME"] = str(home)
     return env
 
