@@ -25,7 +25,6 @@ struct src_state {
         struct fetch_source s;
         struct fetch_tls tls;
         bool dead;
-        bool tried;                /* a request went to it (for the all-failed message) */
         bool notice_pending;       /* dead, its notice not yet given */
         char why[320];             /* why it failed, short */
         enum auth_kind kind;       /* after the ping */
@@ -351,7 +350,6 @@ static int ping_locked(struct registry *r, struct fetch_conn *c, struct src_stat
         for (int a = 0;; a++) {
                 struct http_req rq = { .url = url };
                 base_req(r, s, &rq);
-                s->tried = true;
                 struct http_resp rs;
                 int rr = http_do(c, &rq, &rs, e);
                 if (rr < 0 || http_transient(0, rs.status)) {
