@@ -199,6 +199,7 @@ static int copy_up_locked(struct ovl *o, struct node *n)
         struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
         utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
         atomic_store(&n->layer, 0);
+        ovl_dir_changed(o, parent);     /* its listing knew the old layer */
         if (S_ISDIR(st.st_mode)) {
                 n->ndirs++;
                 if (o->inval)

@@ -1,40 +1,40 @@
-/* Merged directory listings.  A listing is a snapshot taken at opendir (and
- * at rewinddir): offsets are indexes into it, so they stay stable across
- * FUSE calls, seekdir/telldir and concurrent changes. */
+/* Merged directory listings.  A listing is a snapshot taken at opendir:
+ * offsets are indexes into it, so they stay stable across FUSE calls,
+ * seekdir/telldir and concurrent changes.  The directory node caches the
+ * last snapshot until its names change (ovl_dir_changed), so reopening a
+ * directory costs no layer reads; the snapshot also tells readdirplus which
+ * layers hold each name, so its lookups need one stat instead of a probe of
+ * every layer. */
 #include "fs-internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 
-struct raw_ent {
-        char *name;
-        int layer;
-        unsigned char type;
-        bool whiteout;
-        ino_t ino;
-};
-
 struct raw_list {
         struct raw_ent *v;
         size_t n, cap;
 };
 
-static void raw_push(struct raw_list *l, const char *name, size_t len, int layer, unsigned char type,
-                     bool whiteout, ino_t ino)
+static void raw_push(struct raw_list *l, const char *name, int layer, unsigned char type, bool whiteout, ino_t ino)
 {
         if (l->n == l->cap) {
                 l->cap = l->cap ? l->cap * 2 : 64;
                 l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
         }
-        l->v[l->n++] = (struct raw_ent){ xstrndup(name, len), layer, type, whiteout, ino };
+        l->v[l->n++] = (struct raw_ent){ xstrdup(name), layer, type, whiteout, ino };
 }
 
-static void raw_free(struct raw_list *l)
+static void raw_free(struct raw_ent *v, size_t n)
 {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->v[i].name);
-        free(l->v);
+        for (size_t i = 0; i < n; i++)
+                free(v[i].name);
+        free(v);
+}
+
+static void raw_list_free(struct raw_list *l)
+{
+        raw_free(l->v, l->n);
 }
 
 /* Read one layer's directory into @l.  A missing directory is no error:
@@ -62,7 +62,7 @@ static int read_layer(struct ovl *o, int layer, const char *path, struct raw_lis
                         const char *hidden = name + strlen(OCI_WH_PREFIX);
                         /* .wh..wh..opq (and aufs's other .wh..wh.* files) are markers */
                         if (strncmp(hidden, OCI_WH_PREFIX, strlen(OCI_WH_PREFIX)) && *hidden)
-                                raw_push(l, hidden, strlen(hidden), layer, DT_UNKNOWN, true, 0);
+                                raw_push(l, hidden, layer, DT_UNKNOWN, true, 0);
                         continue;
                 }
                 bool whiteout = false;
@@ -73,7 +73,7 @@ static int read_layer(struct ovl *o, int layer, const char *path, struct raw_lis
                                 type = IFTODT(st.st_mode);
                         }
                 }
-                raw_push(l, name, strlen(name), layer, type, whiteout, de->d_ino);
+                raw_push(l, name, layer, type, whiteout, de->d_ino);
         }
         int r = errno ? -errno : 0;
         closedir(d);
@@ -89,18 +89,16 @@ static int cmp_raw(const void *a, const void *b)
         return x->layer - y->layer;
 }
 
-void dir_snap_free(struct dir_snap *d)
+void dir_snap_put(struct dir_snap *d)
 {
-        if (!d)
+        if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
                 return;
-        for (size_t i = 0; i < d->n; i++)
-                free(d->ents[i].name);
+        raw_free(d->raw, d->nraw);
         free(d->ents);
         free(d);
 }
 
-/* Collect the visible names of @dir, sorted, each once (the topmost entry
- * wins; a whiteout hides the name and everything below). */
+/* Every layer's names of @dir, sorted by (name, layer). */
 static int merge(struct ovl *o, struct node *dir, struct raw_list *l)
 {
         _cleanup_free_ char *path = node_path(o, dir);
@@ -117,45 +115,135 @@ static int merge(struct ovl *o, struct node *dir, struct raw_list *l)
         return 0;
 }
 
-int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out)
+/* Each name once: the topmost entry wins; a whiteout hides the name. */
+static struct dir_snap *build(struct ovl *o, struct node *dir, struct raw_list *l)
 {
-        _cleanup_(raw_free) struct raw_list l = { 0 };
-        int r = merge(o, dir, &l);
-        if (r < 0)
-                return r;
         struct dir_snap *d = xcalloc(1, sizeof(*d));
-        d->ents = xcalloc(l.n + 2, sizeof(*d->ents));
-        d->ents[d->n++] = (struct dirent_m){ xstrdup("."), DT_DIR, dir->ino };
+        atomic_init(&d->refs, 1);
+        d->ents = xcalloc(l->n + 2, sizeof(*d->ents));
         pthread_mutex_lock(&o->tree_lock);
         uint64_t pino = dir->parent ? dir->parent->ino : dir->ino;
         pthread_mutex_unlock(&o->tree_lock);
-        d->ents[d->n++] = (struct dirent_m){ xstrdup(".."), DT_DIR, (ino_t)pino };
-        for (size_t i = 0; i < l.n; i++) {
-                if (i > 0 && !strcmp(l.v[i].name, l.v[i - 1].name))
-                        continue;
-                if (l.v[i].whiteout)
-                        continue;
-                struct raw_ent *e = &l.v[i];
-                uint64_t ino;
-                if (!node_peek_ino(o, dir, e->name, &ino))
-                        ino = e->ino | o->layers[e->layer].ino_tag;
-                d->ents[d->n++] = (struct dirent_m){ xstrdup(e->name), e->type, (ino_t)ino };
+        d->ents[d->n++] = (struct dirent_m){ ".", DT_DIR, (ino_t)dir->ino, 0, 0 };
+        d->ents[d->n++] = (struct dirent_m){ "..", DT_DIR, (ino_t)pino, 0, 0 };
+        for (size_t i = 0; i < l->n;) {
+                size_t j = i + 1;
+                while (j < l->n && !strcmp(l->v[j].name, l->v[i].name))
+                        j++;
+                struct raw_ent *e = &l->v[i];
+                if (!e->whiteout) {
+                        uint64_t ino;
+                        if (!node_peek_ino(o, dir, e->name, &ino))
+                                ino = e->ino | o->layers[e->layer].ino_tag;
+                        d->ents[d->n++] = (struct dirent_m){ e->name, e->type, (ino_t)ino, i, j - i };
+                }
+                i = j;
         }
+        d->raw = TAKE_PTR(l->v);
+        d->nraw = l->n;
+        l->n = l->cap = 0;
+        return d;
+}
+
+int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out)
+{
+        pthread_mutex_lock(&dir->lock);
+        struct dir_snap *d = dir->snap;
+        uint64_t gen = dir->snap_gen;
+        if (d)
+                atomic_fetch_add(&d->refs, 1);
+        pthread_mutex_unlock(&dir->lock);
+        if (d) {
+                *out = d;
+                return 0;
+        }
+        _cleanup_(raw_list_free) struct raw_list l = { 0 };
+        int r = merge(o, dir, &l);
+        if (r < 0)
+                return r;
+        d = build(o, dir, &l);
+        /* cache it unless the names changed while we read */
+        pthread_mutex_lock(&dir->lock);
+        if (dir->snap_gen == gen && !dir->snap) {
+                atomic_fetch_add(&d->refs, 1);
+                dir->snap = d;
+        }
+        pthread_mutex_unlock(&dir->lock);
         *out = d;
         return 0;
 }
 
+void ovl_dir_changed(struct ovl *o, struct node *dir)
+{
+        pthread_mutex_lock(&dir->lock);
+        struct dir_snap *d = TAKE_PTR(dir->snap);
+        dir->snap_gen++;
+        pthread_mutex_unlock(&dir->lock);
+        dir_snap_put(d);
+}
+
 int ovl_dir_empty(struct ovl *o, struct node *dir)
 {
-        _cleanup_(raw_free) struct raw_list l = { 0 };
-        int r = merge(o, dir, &l);
+        struct dir_snap *d;
+        int r = ovl_dir_read(o, dir, &d);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < l.n; i++) {
-                if (i > 0 && !strcmp(l.v[i].name, l.v[i - 1].name))
-                        continue;
-                if (!l.v[i].whiteout)
-                        return -ENOTEMPTY;
+        r = d->n > 2 ? -ENOTEMPTY : 0;
+        dir_snap_put(d);
+        return r;
+}
+
+/* What ovl_probe() finds, from the listing: the entries of one name in the
+ * merged layers, top first.  Only the winning entry is stat()ed, and a
+ * directory's opacity is asked only when a layer below holds it too. */
+static int probe_raw(struct ovl *o, const char *path, const struct raw_ent *v, size_t n, struct probe *p)
+{
+        memset(p, 0, sizeof(*p));
+        p->layer = v[0].layer;
+        int r = layer_stat(o, p->layer, path, &p->st);
+        if (r < 0)
+                return r;
+        if (st_is_whiteout(&p->st) || IFTODT(p->st.st_mode) != v[0].type)
+                return -ESTALE;         /* changed since the listing */
+        p->bottom = p->layer;
+        p->ndirs = 1;
+        p->has_lower = !ovl_is_upper(o, p->layer) || (n > 1 && !v[1].whiteout);
+        if (!S_ISDIR(p->st.st_mode) || n == 1 || layer_dir_opaque(o, p->layer, path))
+                return 0;
+        for (size_t k = 1; k < n; k++) {
+                if (v[k].whiteout || v[k].type != DT_DIR)
+                        break;
+                p->bottom = v[k].layer;
+                p->ndirs++;
+                if (k + 1 < n && layer_dir_opaque(o, v[k].layer, path))
+                        break;
         }
+        return 0;
+}
+
+int ovl_lookup_entry(struct ovl *o, struct node *dir, struct dir_snap *d, size_t i, struct node **out,
+                     struct stat *st)
+{
+        const struct dirent_m *de = &d->ents[i];
+        struct node *n = node_find_lookup(o, dir, de->name);
+        if (n) {
+                int r = ovl_getattr(o, n, -1, st);
+                if (r < 0) {
+                        node_forget(o, n, 1);
+                        return r;
+                }
+                *out = n;
+                return 0;
+        }
+        /* the listing is as old as the directory's last change: if it
+         * changed since (or a layer is in the way), probe afresh */
+        pthread_mutex_lock(&dir->lock);
+        bool fresh = dir->snap == d;
+        pthread_mutex_unlock(&dir->lock);
+        _cleanup_free_ char *path = child_path(o, dir, de->name);
+        struct probe p;
+        if (!fresh || probe_raw(o, path, d->raw + de->raw, de->nraw, &p) < 0)
+                return ovl_lookup(o, dir, de->name, out, st);
+        *out = lookup_finish(o, dir, de->name, path, &p, st);
         return 0;
 }

@@ -72,6 +72,8 @@ struct node {
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
+        struct dir_snap *snap;    /* dirs: cached listing, or NULL */
+        uint64_t snap_gen;        /* dirs: bumped by every change of the names */
 };
 
 struct ovl {
@@ -150,21 +152,47 @@ struct probe {
 };
 int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe *p);
 int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st);
+/* lookup_finish() - make (or find) the node for a probed name (nlookup+1). */
+struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name, const char *path,
+                           const struct probe *p, struct stat *st);
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st);
 void ovl_fix_stat(struct ovl *o, struct node *n, struct stat *st);
 
 /* ---- dir.c: merged directory listings */
-struct dirent_m {
+/* One name of one layer's directory, as read (OCI markers already turned
+ * into whiteouts of the names they hide). */
+struct raw_ent {
         char *name;
+        int layer;
         unsigned char type;        /* DT_* */
+        bool whiteout;
         ino_t ino;
 };
+struct dirent_m {
+        const char *name;          /* points into raw[] (or static for . and ..) */
+        unsigned char type;        /* DT_* */
+        ino_t ino;
+        size_t raw;                /* first of this name's entries in raw[] */
+        size_t nraw;               /* how many layers hold the name */
+};
+/* A merged listing: immutable once built, shared by reference (the
+ * directory node caches the last one until the directory changes). */
 struct dir_snap {
+        atomic_int refs;
         struct dirent_m *ents;     /* ".", "..", then the merged names */
         size_t n;
+        struct raw_ent *raw;       /* every layer's names, sorted by (name, layer) */
+        size_t nraw;
 };
+/* ovl_dir_read() - the listing of @dir (a new reference). */
 int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out);
-void dir_snap_free(struct dir_snap *d);
+void dir_snap_put(struct dir_snap *d);      /* accepts NULL */
+/* ovl_dir_changed() - names in @dir changed: drop its cached listing. */
+void ovl_dir_changed(struct ovl *o, struct node *dir);
+/* ovl_lookup_entry() - ovl_lookup() of ents[@i] of @d, using what the
+ * listing knows about the layers to save the probes. */
+int ovl_lookup_entry(struct ovl *o, struct node *dir, struct dir_snap *d, size_t i, struct node **out,
+                     struct stat *st);
 /* ovl_dir_empty() - 0 when the merged directory holds no visible name, -ENOTEMPTY otherwise. */
 int ovl_dir_empty(struct ovl *o, struct node *dir);
 

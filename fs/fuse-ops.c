@@ -362,7 +362,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         fi->keep_cache = 1;
         node_hold(s->o, n);
         if (fuse_reply_open(req, fi) == -ENOENT) {
-                dir_snap_free(d);
+                dir_snap_put(d);
                 node_release(s->o, n);
         }
 }
@@ -389,7 +389,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 struct node *n = NULL;
                 if (i >= 2) {
                         struct stat st;
-                        int r = ovl_lookup(s->o, dir, de->name, &n, &st);
+                        int r = ovl_lookup_entry(s->o, dir, d, i, &n, &st);
                         if (r == -ENOENT)
                                 continue;       /* gone since the snapshot */
                         if (r < 0) {
@@ -424,7 +424,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        dir_snap_free((struct dir_snap *)(uintptr_t)fi->fh);
+        dir_snap_put((struct dir_snap *)(uintptr_t)fi->fh);
         node_release(sess(req)->o, N(req, ino));
         fuse_reply_err(req, 0);
 }

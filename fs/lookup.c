@@ -135,16 +135,22 @@ int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node
                 return r;
         if (p.layer < 0)
                 return -ENOENT;
-        n = node_new(probe_ino(o, path, &p), p.st.st_mode);
-        atomic_store(&n->layer, p.layer);
-        n->bottom = p.bottom;
-        n->ndirs = p.ndirs;
-        n->has_lower = p.has_lower;
-        n = node_insert_lookup(o, parent, name, n);
-        *st = p.st;
-        ovl_fix_stat(o, n, st);
-        *out = n;
+        *out = lookup_finish(o, parent, name, path, &p, st);
         return 0;
+}
+
+struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name, const char *path,
+                           const struct probe *p, struct stat *st)
+{
+        struct node *n = node_new(probe_ino(o, path, p), p->st.st_mode);
+        atomic_store(&n->layer, p->layer);
+        n->bottom = p->bottom;
+        n->ndirs = p->ndirs;
+        n->has_lower = p->has_lower;
+        n = node_insert_lookup(o, parent, name, n);
+        *st = p->st;
+        ovl_fix_stat(o, n, st);
+        return n;
 }
 
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)

@@ -29,6 +29,7 @@ static void node_free(struct node *n)
 {
         if (n->orphan_fd >= 0)
                 close(n->orphan_fd);
+        dir_snap_put(n->snap);
         pthread_mutex_destroy(&n->lock);
         free(n->name);
         free(n);

@@ -137,6 +137,7 @@ int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode,
         int r = make_entry(o, parent, name, mode, rdev, link_target, 0, cr, NULL);
         if (r < 0)
                 return r;
+        ovl_dir_changed(o, parent);
         return ovl_lookup(o, parent, name, out, st);
 }
 
@@ -147,6 +148,7 @@ int ovl_create(struct ovl *o, struct node *parent, const char *name, mode_t mode
         int r = make_entry(o, parent, name, (mode & 07777) | S_IFREG, 0, NULL, flags, cr, fd);
         if (r < 0)
                 return r;
+        ovl_dir_changed(o, parent);
         r = ovl_lookup(o, parent, name, out, st);
         if (r < 0)
                 close(TAKE_FD(*fd));
@@ -181,6 +183,7 @@ int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *nam
         }
         if (o->inval)
                 o->inval(o->inval_ctx, n);      /* its st_nlink changed */
+        ovl_dir_changed(o, parent);
         return ovl_lookup(o, parent, name, out, st);
 }
 
@@ -239,8 +242,10 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
                         r = -errno;
                 pthread_mutex_unlock(&n->lock);
         }
-        if (r == 0)
+        if (r == 0) {
                 node_unhash(o, n);
+                ovl_dir_changed(o, parent);
+        }
         node_forget(o, n, 1);
         return r;
 }
@@ -268,6 +273,8 @@ static int rename_exchange(struct ovl *o, struct node *a, struct node *b, struct
                 return -errno;
         node_move(o, a, newparent, newname);
         node_move(o, b, parent, name);
+        ovl_dir_changed(o, parent);
+        ovl_dir_changed(o, newparent);
         return 0;
 }
 
@@ -325,6 +332,8 @@ static int rename_move(struct ovl *o, struct node *src, struct node *dst, struct
         if (r == 0)
                 node_move(o, src, newparent, newname);
         pthread_mutex_unlock(&src->lock);
+        ovl_dir_changed(o, parent);
+        ovl_dir_changed(o, newparent);
         return r;
 }
 
