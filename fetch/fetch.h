@@ -14,8 +14,10 @@
  *     belong to: a redirect to another host is followed without them, and a
  *     mirror never gets the upstream's credentials.
  * (4) sources are tried in the order given (mirrors, then the upstream); a
- *     mirror that fails is marked dead for the rest of the client's life,
- *     with one notice, and never tried again.
+ *     mirror that fails (transport, timeout, 401/404/5xx, content that fails
+ *     verification) is marked dead for the rest of the client's life and
+ *     never tried again, with one notice given when a later source answers;
+ *     when none does, the error names every source and why instead.
  *
  * Error convention as in util/util.h: 0 or -errno with @e set. */
 #ifndef STRATA_FETCH_H
