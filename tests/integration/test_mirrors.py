@@ -340,3 +340,22 @@ def test_bad_mirror_flag(strata, upstream, conf, store_root):
     r = strata("pull", "--registry-mirror", "ftp://x", img.ref)
     assert r.rc != 0 and len(r.err_lines) == 1, r.err
     assert "ftp://x" in r.err
+
+
+def test_mirror_stalling_on_blobs(strata, upstream, make_proxy, conf, store_root):
+    """A mirror that resolves the tag but then hangs on every blob: the
+    parallel downloads wait for its stall timeout together, once, and the
+    pull completes from the upstream with one line about the mirror."""
+    reg, img = upstream
+    px = make_proxy(reg)
+    px.stall("/blobs/", times=None, seconds=30)
+    conf(mirrors_for(reg.host, px.url))
+    t0 = time.monotonic()
+    r = strata("pull", img.ref)
+    elapsed = time.monotonic() - t0
+    assert r.ok, str(r)
+    pulled_right(store_root, img)
+    notes = skipped(r)
+    assert len(notes) == 1 and "stalled" in notes[0], str(r)
+    assert elapsed < 2 + 3, elapsed          # the 2 s stall timeout, paid once in wall time
+    assert len(px.blob_gets()) <= 3          # at most one per download thread
