@@ -42,6 +42,12 @@ int cmd_pull(int argc, char **argv)
         if (optind + 1 != argc)
                 return usage_error("pull", "requires exactly 1 argument");
         const char *ref = argv[optind];
+        if (!o.platform) {
+                /* docker's variable for the default platform */
+                const char *dp = getenv("DOCKER_DEFAULT_PLATFORM");
+                if (dp && *dp)
+                        o.platform = dp;
+        }
         o.fetch.connect_timeout_s = env_seconds("STRATA_CONNECT_TIMEOUT", 0);
         o.fetch.stall_timeout_s = env_seconds("STRATA_STALL_TIMEOUT", 0);
         const char *rt = getenv("STRATA_RETRIES");

@@ -12,7 +12,7 @@ struct globals G;
 /* One line per verb; keep them in the order `strata --help` lists them. */
 static const struct command commands[] = {
         { "pull", cmd_pull, "strata pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-          "      --platform os/arch[/variant]  pick this platform from an index (default: the host's)\n"
+          "      --platform os/arch[/variant]  pick this platform from an index (default: $DOCKER_DEFAULT_PLATFORM, else the host's)\n"
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"

@@ -114,7 +114,7 @@ def test_quiet(strata, registry, build_image):
 
 
 # ------------------------------------------------------------ platforms
-def test_multiplatform_index(strata, registry, build_index, store_root):
+def test_multiplatform_index(strata, registry, build_index, store_root, strata_env):
     idx = build_index(registry, "x/multi-plat:1", {
         "linux/amd64": {"layers": [[File("etc/platform", b"linux/amd64\n")]]},
         "linux/arm64/v8": {"layers": [[File("etc/platform", b"linux/arm64/v8\n")]]},
@@ -134,6 +134,10 @@ def test_multiplatform_index(strata, registry, build_index, store_root):
 
     r = strata("pull", "--platform", "linux/s390x", idx.ref)
     one_line_failure(r, "linux/s390x", "linux/arm64/v8")
+    # docker's DOCKER_DEFAULT_PLATFORM; --platform wins over it
+    env = dict(strata_env, DOCKER_DEFAULT_PLATFORM="linux/s390x")
+    one_line_failure(strata("pull", idx.ref, env=env), "linux/s390x")
+    strata("pull", "--platform", "linux/arm64", idx.ref, env=env).check()
 
 
 # ------------------------------------------------------------ sharing layers
