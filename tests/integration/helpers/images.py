@@ -325,10 +325,22 @@ def _layout_ref_digest(layout, tag):
 
 
 def _spec_key(*parts):
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(repr(p).encode())
-    return h.hexdigest()[:16]
+    """A short hash of a build spec; bytes are hashed, not repr()'d (a big
+    layer would make a huge string)."""
+    def norm(x):
+        if isinstance(x, (bytes, bytearray)):
+            return "bytes:" + hashlib.sha256(x).hexdigest()
+        if isinstance(x, (list, tuple)):
+            return [norm(i) for i in x]
+        if isinstance(x, dict):
+            return {k: norm(v) for k, v in sorted(x.items())}
+        return x
+    return hashlib.sha256(repr([norm(p) for p in parts]).encode()).hexdigest()[:16]
+
+
+def _tars(layers):
+    """Each layer (entries or tar bytes) as tar bytes."""
+    return [bytes(l) if isinstance(l, (bytes, bytearray)) else layer_tar(l) for l in layers]
 
 
 class ImageBuilder:
@@ -361,8 +373,7 @@ class ImageBuilder:
             _run(["umoci", "new", "--image", f"{layout}:{tag}"])
         elif from_tag != tag:
             _run(["umoci", "tag", "--image", f"{layout}:{from_tag}", tag])
-        for i, layer in enumerate(layers):
-            tar = layer if isinstance(layer, (bytes, bytearray)) else layer_tar(layer)
+        for i, tar in enumerate(_tars(layers)):
             tp = os.path.join(layout, f".layer-{i}.tar")
             with open(tp, "wb") as f:
                 f.write(tar)
@@ -397,8 +408,8 @@ class ImageBuilder:
         @base (an Image built by build_image), @layers go on top of base's
         layers, which are reused as they are (not compressed again)."""
         platform = platform or f"linux/{host_arch()}"
-        key = _spec_key([l if isinstance(l, (bytes, bytearray)) else layer_tar(l) for l in layers],
-                        config, platform, history, base and (base.layout, base.digest))
+        layers = _tars(layers)
+        key = _spec_key(layers, config, platform, history, base and (base.layout, base.digest))
 
         def build(path):
             if base is None:
@@ -462,9 +473,10 @@ class ImageBuilder:
         fmt='v2s2') is pushed with skopeo copy --all.  Returns an Index whose
         .images maps each platform to its Image."""
         repo, tag = _split_ref(name)
-        key = _spec_key(sorted((p, [l if isinstance(l, (bytes, bytearray)) else layer_tar(l)
-                                    for l in s.get("layers", [])], s.get("config"), s.get("history"))
-                               for p, s in platforms.items()))
+        platforms = {p: dict(spec, layers=_tars(spec.get("layers", [])))
+                     for p, spec in platforms.items()}
+        key = _spec_key([(p, spec["layers"], spec.get("config"), spec.get("history"))
+                         for p, spec in sorted(platforms.items())])
 
         def build(path):
             _run(["umoci", "init", "--layout", path])
