@@ -77,6 +77,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_READDIRPLUS_AUTO & conn->capable;
         /* the kernel clears set-id bits on write (we write as root) */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+        /* every change goes through us: no need to compare mtimes to find them */
+        conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
         conn->time_gran = 1;
         s->caps = conn->want;
 }

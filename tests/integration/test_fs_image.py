@@ -1,0 +1,159 @@
+"""strata mount IMAGE DIR / strata umount: the image's layers from the store
+under a fresh writable layer (ROOT/mounts/<id>), --read-only, --upper,
+several mounts at once, rmi refusing an image in use, a chroot into the
+mount, cleaning up after a killed daemon."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers.mounts import is_mounted
+
+pytestmark = pytest.mark.fuse
+
+
+@pytest.fixture
+def pulled(strata, busybox_image):
+    strata("pull", busybox_image.ref).check()
+    return busybox_image.ref
+
+
+def mount_records(store_root):
+    d = os.path.join(store_root, "mounts")
+    out = []
+    for i in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        p = os.path.join(d, i, "mount.json")
+        if os.path.exists(p):
+            with open(p) as f:
+                out.append(json.load(f))
+    return out
+
+
+def test_mount_image(strata, pulled, mountpoint, store_root):
+    r = strata("mount", pulled, mountpoint).check()
+    assert r.out == "" and r.err == ""
+    assert is_mounted(mountpoint)
+    assert os.path.exists(os.path.join(mountpoint, "bin", "busybox"))
+    with open(os.path.join(mountpoint, "etc", "os-release")) as f:
+        assert f.read()
+    # the writable layer takes changes; the store's layers do not change
+    with open(os.path.join(mountpoint, "etc", "os-release"), "a") as f:
+        f.write("X=1\n")
+    os.unlink(os.path.join(mountpoint, "bin", "busybox"))
+    recs = mount_records(store_root)
+    assert len(recs) == 1 and recs[0].get("pid"), recs
+    assert os.path.realpath(recs[0]["mountpoint"]) == os.path.realpath(mountpoint)
+    rid = os.listdir(os.path.join(store_root, "mounts"))[0]
+    upper = os.path.join(store_root, "mounts", rid, "upper")
+    assert os.path.exists(os.path.join(upper, "etc", "os-release"))
+    assert os.stat(os.path.join(upper, "bin", "busybox")).st_rdev == 0
+    # a chroot into the mount runs the image's shell
+    out = subprocess.run(["chroot", mountpoint, "/bin/sh", "-c", "echo ok; ls /bin | head -1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 127 or "ok" in out.stdout   # busybox itself was just deleted
+    # the image is in use: rmi refuses
+    r = strata("rmi", pulled)
+    assert r.rc != 0 and "mount" in r.err.lower(), r
+    strata("umount", mountpoint).check()
+    assert not is_mounted(mountpoint)
+    assert not os.path.exists(os.path.join(store_root, "mounts", rid))
+    strata("rmi", pulled).check()
+
+
+def test_chroot_and_write(strata, pulled, mountpoint):
+    strata("mount", pulled, mountpoint).check()
+    out = subprocess.run(["chroot", mountpoint, "/bin/sh", "-c",
+                          "echo hi > /tmp-file && cat /tmp-file && mkdir -p /opt/x && cp /bin/busybox /opt/x/busybox && /opt/x/busybox echo ran"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["hi", "ran"]
+
+
+def test_read_only_and_upper(strata, pulled, tmp_path, mounts, store_root):
+    ro = mounts.track(str(tmp_path / "ro"))
+    os.makedirs(ro)
+    strata("mount", "--read-only", pulled, ro).check()
+    with pytest.raises(OSError) as e:
+        open(os.path.join(ro, "newfile"), "w")
+    assert e.value.errno == 30     # EROFS
+    up = str(tmp_path / "keep")
+    rw = mounts.track(str(tmp_path / "rw"))
+    os.makedirs(rw)
+    strata("mount", "--upper", up, pulled, rw).check()
+    with open(os.path.join(rw, "kept"), "w") as f:
+        f.write("still here")
+    strata("umount", rw).check()
+    strata("umount", ro).check()
+    assert open(os.path.join(up, "kept")).read() == "still here"
+    # resume it
+    strata("mount", "--upper", up, pulled, rw).check()
+    assert open(os.path.join(rw, "kept")).read() == "still here"
+    strata("umount", rw).check()
+    assert os.path.exists(os.path.join(up, "kept"))
+    assert mount_records(store_root) == []
+
+
+def test_several_mounts(strata, pulled, tmp_path, mounts):
+    mps = []
+    for i in range(3):
+        d = mounts.track(str(tmp_path / f"m{i}"))
+        os.makedirs(d)
+        strata("mount", pulled, d).check()
+        mps.append(d)
+    for i, d in enumerate(mps):
+        with open(os.path.join(d, "who"), "w") as f:
+            f.write(str(i))
+    for i, d in enumerate(mps):
+        assert open(os.path.join(d, "who")).read() == str(i)
+    for d in mps:
+        strata("umount", d).check()
+
+
+def test_umount_after_kill(strata, pulled, mountpoint, store_root):
+    strata("mount", pulled, mountpoint).check()
+    pid = mount_records(store_root)[0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.02)
+        except ProcessLookupError:
+            break
+    with pytest.raises(OSError):
+        os.listdir(mountpoint)
+    strata("umount", mountpoint).check()
+    assert not is_mounted(mountpoint)
+    assert mount_records(store_root) == []
+
+
+def test_mount_errors(strata, pulled, tmp_path):
+    r = strata("mount", "no/such:image", str(tmp_path))
+    assert r.rc != 0 and len(r.err_lines) == 1, r
+    r = strata("mount", pulled, str(tmp_path / "missing"))
+    assert r.rc != 0 and len(r.err_lines) == 1, r
+    r = strata("mount", "-o", "lowerdir=/nonexistent", str(tmp_path))
+    assert r.rc != 0 and "nonexistent" in r.err, r
+
+
+def test_strata_overlayfs_argv(strata_bin, tmp_path, mounts):
+    """The strata-overlayfs link takes fuse-overlayfs's argv (as podman's
+    mount_program): -o options, unknown ones warned about once."""
+    link = tmp_path / "strata-overlayfs"
+    os.symlink(strata_bin, link)
+    for d in ("l", "u", "w", "m"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "l" / "f").write_text("lower")
+    m = mounts.track(str(tmp_path / "m"))
+    r = subprocess.run([str(link), "-o", f"lowerdir={tmp_path}/l,upperdir={tmp_path}/u,workdir={tmp_path}/w",
+                        "-o", "allow_other,default_permissions,fsname=x,squash_to_root,lazytime,nodev", m],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "strata: unknown argument ignored: lazytime"
+    assert open(os.path.join(m, "f")).read() == "lower"
+    with open("/proc/self/mountinfo") as f:
+        line = [l for l in f if f" {m} " in l][0]
+    assert "allow_other" in line and "fuse.strata" in line
+    subprocess.run(["umount", m], check=True)
