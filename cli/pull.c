@@ -53,7 +53,8 @@ struct pull {
         size_t n;
         struct layer_job *jobs;
         size_t n_locks;
-        int *locks;                 /* blob lock fds, held from start to end */
+        int *locks;                 /* blob lock fds (-1: let go early), held to the end */
+        const char **lock_digest;   /* the digest of each (borrowed from the manifest) */
 };
 
 static void short_id(const char *digest, char out[13])
@@ -440,17 +441,39 @@ static int lock_layers(struct pull *pl, struct err *e)
                 d[i] = pl->jobs[i].d->digest;
         qsort(d, pl->n, sizeof *d, cmp_str);
         pl->locks = xcalloc(pl->n ? pl->n : 1, sizeof *pl->locks);
+        pl->lock_digest = xcalloc(pl->n ? pl->n : 1, sizeof *pl->lock_digest);
         int r = 0;
         for (size_t i = 0; i < pl->n; i++) {
                 if (i && !strcmp(d[i], d[i - 1]))
                         continue;
+                pl->lock_digest[pl->n_locks] = d[i];
                 r = store_blob_lock(pl->s, d[i], &pl->locks[pl->n_locks], e);
                 if (r < 0)
                         break;
                 pl->n_locks++;
         }
         free(d);
-        return r;
+        if (r < 0)
+                return r;
+        /* Layers already in the store are not ours to make: decide them now
+         * and let their locks go, so that other pulls over the same base do
+         * not wait for this one to end. */
+        for (size_t i = 0; i < pl->n; i++) {
+                struct layer_job *j = &pl->jobs[i];
+                if (store_has_layer(pl->s, j->diff_id))
+                        j->present = true;
+        }
+        for (size_t k = 0; k < pl->n_locks; k++) {
+                bool all_present = true;
+                for (size_t i = 0; i < pl->n; i++)
+                        if (!strcmp(pl->jobs[i].d->digest, pl->lock_digest[k]) && !pl->jobs[i].present)
+                                all_present = false;
+                if (all_present) {
+                        store_blob_unlock(pl->locks[k]);
+                        pl->locks[k] = -1;
+                }
+        }
+        return 0;
 }
 
 static void unlock_layers(struct pull *pl)
@@ -458,7 +481,9 @@ static void unlock_layers(struct pull *pl)
         for (size_t i = 0; i < pl->n_locks; i++)
                 store_blob_unlock(pl->locks[i]);
         free(pl->locks);
+        free(pl->lock_digest);
         pl->locks = NULL;
+        pl->lock_digest = NULL;
         pl->n_locks = 0;
 }
 
@@ -699,6 +724,12 @@ names:;
                         r = store_add_image(s, &im, dname, e);
                 }
         }
+        /* a layer taken as present was let go early: a concurrent rmi may have
+         * removed it since; say so rather than leave a record that lies */
+        for (size_t i = 0; r >= 0 && i < im.n_layers; i++)
+                if (layers[i].diff_id && !store_has_layer(s, layers[i].diff_id))
+                        r = err_setx(e, ENOENT, "layer %s was removed while this pull ran (a concurrent rmi?); pull again",
+                                     layers[i].digest);
         free(layers);
         if (r < 0)
                 err_wrap(e, "record image");

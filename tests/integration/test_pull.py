@@ -543,3 +543,26 @@ def test_six_concurrent_pulls_share_one_download(strata, strata_popen, registry,
         assert file_digest(os.path.join(store_root, "blobs/sha256", d[7:])) == d
     r = strata("images").check()
     assert sum(1 for l in r.lines if "/x/six" in l) == 6, r.out
+
+
+def test_pulls_over_a_shared_base_do_not_wait_for_each_other(strata, strata_popen, registry, build_image,
+                                                            make_proxy, store_root):
+    """A layer already in the store is not locked for a whole pull: a second
+    pull over the same base finishes while the first still downloads."""
+    base = [File("base/f", random_bytes(100_000, seed=9))]
+    build_image(registry, "x/base:1", layers=[base])
+    strata("pull", build_image(registry, "x/base:1", layers=[base]).ref).check()
+    a = build_image(registry, "x/slow:1", layers=[base, [File("slow", random_bytes(6 * 1024 * 1024, seed=8))]])
+    b = build_image(registry, "x/quick:1", layers=[base, [File("quick", b"q")]])
+    px = make_proxy(registry).throttle(1_000_000)
+    p = strata_popen("pull", f"{px.host}/x/slow:1")
+    partial = os.path.join(store_root, "tmp", a.layers[1].digest[7:] + ".partial")
+    wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0, timeout=20,
+               what="the slow pull downloading")
+    t = time.monotonic()
+    strata("pull", b.ref).check()
+    assert time.monotonic() - t < 3
+    assert p.poll() is None, "the slow pull should still be running"
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert {f"{px.host}/x/slow:1", f"{registry.host}/x/quick:1"} <= names_in(store_root)
