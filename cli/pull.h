@@ -3,13 +3,18 @@
  * returns errors to the caller, who prints them once.
  *
  * PULL INVARIANTS
- * (1) a layer blob is downloaded by one process at a time (the store's
- *     per-blob lock); the others wait and then find it there.
+ * (1) a layer blob is downloaded by one process at a time: the store's
+ *     per-blob locks of all the image's layers are taken in digest order (no
+ *     cycle between processes) and held until the image is recorded; the
+ *     others wait and then find the layer there.  Locks of layers already
+ *     present are let go at once, so pulls over a shared base run together.
  * (2) a blob reaches blobs/ only after its size and sha256 matched; a layer
  *     reaches layers/ only after its diff_id matched the config's.
- * (3) the image record and its names are written last, after every blob and
- *     layer it names is in place: a failed pull leaves the store's records
- *     as they were (only tmp/ may keep a resumable .partial).
+ * (3) blobs, layers and the image record are committed only once every
+ *     layer is downloaded, verified and extracted (into tmp/); the record and
+ *     its names last.  A failed pull leaves blobs/, layers/ and images.json as
+ *     they were; tmp/ may keep .partial files (complete ones are reused by
+ *     the next run without network).
  * (4) an interrupted download resumes from the .partial's length with a
  *     Range request, in this run (retries) or the next. */
 #ifndef STRATA_CLI_PULL_H
