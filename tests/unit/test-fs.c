@@ -1,0 +1,244 @@
+/* fs/ core without FUSE: option parsing, merged lookup and listing over
+ * both whiteout forms, whiteouts and opaque directories written to the
+ * upper layer, copy-up (data, mode, sparse), node lifetimes. */
+#include "fs/fs-internal.h"
+#include "tests/unit/tap.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+static char base[] = "/tmp/strata-test-fs-XXXXXX";
+
+static void put(const char *rel, const char *data)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
+        _cleanup_free_ char *dir = xstrdup(p);
+        *strrchr(dir, '/') = '\0';
+        struct err e;
+        mkdir_p(dir, 0755, &e);
+        if (!data) {
+                mkdir(p, 0755);
+                return;
+        }
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+                (void)!write(fd, data, strlen(data));
+                close(fd);
+        }
+}
+
+static void whiteout(const char *rel)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", base, rel);
+        mknod(p, S_IFCHR, makedev(0, 0));
+}
+
+static void warned(const char *opt)
+{
+        ok(!strcmp(opt, "bogus=1"), "unknown option reported: %s", opt);
+}
+
+static void test_options(void)
+{
+        struct fs_config c = { 0 };
+        struct err e = { 0 };
+        int r = fs_parse_options(&c, "lowerdir=/a:/b\\,c,upperdir=/u,workdir=/w,ro,allow_other,bogus=1,squash_to_root,nodev", warned, &e);
+        is_int(r, 0, "fuse-overlayfs options parse");
+        is_int((long long)c.n_lowers, 2, "two lower dirs");
+        is_str(c.lowers[1], "/b,c", "\\, is a comma in a value");
+        is_str(c.upper, "/u", "upperdir");
+        ok(c.read_only && c.allow_other, "ro and allow_other");
+        is_str(c.mount_opts, "nodev", "mount flags passed on");
+        fs_config_free(&c);
+        r = fs_parse_options(&c, "timeout=abc", NULL, &e);
+        is_int(r, -EINVAL, "bad timeout refused");
+        fs_config_free(&c);
+}
+
+static struct ovl *setup(void)
+{
+        /* L0 (top) .. L1, upper U, work W */
+        put("L1/etc/passwd", "root\n");
+        put("L1/etc/motd", "motd\n");
+        put("L1/etc/group", "g\n");
+        put("L1/d/old", "old");
+        put("L1/oci/hidden", "h");
+        put("L1/ociopq/x", "x");
+        put("L1/keep/a", "a");
+        put("L0/etc/passwd", "root2\n");
+        put("L0/keep/b", "b");
+        put("L0/d", NULL);
+        put("L0/ociopq/.wh..wh..opq", "");
+        put("L0/ociopq/y", "y");
+        put("L0/oci/.wh.hidden", "");
+        whiteout("L0/etc/motd");
+        put("U", NULL);
+        put("W", NULL);
+        _cleanup_free_ char *d = xasprintf("%s/L0/d", base);
+        lsetxattr(d, OVL_XATTR_OPAQUE, "y", 1, 0);
+        struct fs_config c = { 0 };
+        c.n_lowers = 2;
+        c.lowers = xcalloc(2, sizeof(char *));
+        c.lowers[0] = xasprintf("%s/L0", base);
+        c.lowers[1] = xasprintf("%s/L1", base);
+        c.upper = xasprintf("%s/U", base);
+        c.work = xasprintf("%s/W", base);
+        struct ovl *o = NULL;
+        struct err e = { 0 };
+        int r = ovl_new(&c, &o, &e);
+        is_int(r, 0, "ovl_new");
+        if (r < 0)
+                printf("# %s\n", e.msg);
+        fs_config_free(&c);
+        return o;
+}
+
+static int look(struct ovl *o, struct node *dir, const char *name, struct node **n)
+{
+        struct stat st;
+        struct node *tmp;
+        int r = ovl_lookup(o, dir, name, n ? n : &tmp, &st);
+        if (r == 0 && !n)
+                node_forget(o, tmp, 1);
+        return r;
+}
+
+static bool listed(struct ovl *o, struct node *dir, const char *name)
+{
+        struct dir_snap *d;
+        if (ovl_dir_read(o, dir, &d) < 0)
+                return false;
+        bool found = false;
+        for (size_t i = 0; i < d->n; i++)
+                found = found || !strcmp(d->ents[i].name, name);
+        dir_snap_put(d);
+        return found;
+}
+
+static bool upper_is_whiteout(const char *rel)
+{
+        _cleanup_free_ char *p = xasprintf("%s/U/%s", base, rel);
+        struct stat st;
+        return lstat(p, &st) == 0 && st_is_whiteout(&st);
+}
+
+static void test_merge(struct ovl *o)
+{
+        struct node *etc, *d, *oci, *opq, *keep;
+        is_int(look(o, o->root, "etc", &etc), 0, "etc merged");
+        is_int(look(o, etc, "motd", NULL), -ENOENT, "overlayfs whiteout hides motd");
+        ok(!listed(o, etc, "motd"), "whiteout not listed");
+        ok(listed(o, etc, "group") && listed(o, etc, "passwd"), "lower names listed");
+        is_int(look(o, o->root, "d", &d), 0, "opaque dir");
+        is_int(look(o, d, "old", NULL), -ENOENT, "opaque xattr hides lower");
+        is_int(look(o, o->root, "oci", &oci), 0, "oci dir");
+        is_int(look(o, oci, "hidden", NULL), -ENOENT, "OCI .wh.NAME hides NAME");
+        is_int(look(o, oci, ".wh.hidden", NULL), -ENOENT, "OCI marker is no name");
+        is_int(look(o, o->root, "ociopq", &opq), 0, "oci opaque dir");
+        is_int(look(o, opq, "x", NULL), -ENOENT, "OCI .wh..wh..opq hides lower");
+        is_int(look(o, opq, "y", NULL), 0, "its own names stay");
+        ok(!listed(o, opq, ".wh..wh..opq") && !listed(o, opq, "x"), "opaque listing");
+        is_int(look(o, o->root, "keep", &keep), 0, "merged dir");
+        ok(listed(o, keep, "a") && listed(o, keep, "b"), "both layers listed");
+        is_int(keep->ndirs, 2, "two layers merged");
+
+        /* removing names */
+        is_int(ovl_unlink(o, etc, "passwd", false), 0, "unlink lower file");
+        ok(upper_is_whiteout("etc/passwd"), "whiteout written to the upper layer");
+        is_int(look(o, etc, "passwd", NULL), -ENOENT, "gone");
+        is_int(ovl_dir_empty(o, keep), -ENOTEMPTY, "merged dir not empty");
+        is_int(ovl_unlink(o, keep, "a", false), 0, "unlink a");
+        is_int(ovl_unlink(o, keep, "b", false), 0, "unlink b");
+        is_int(ovl_dir_empty(o, keep), 0, "only whiteouts left");
+        is_int(ovl_unlink(o, o->root, "keep", true), 0, "rmdir merged dir");
+        ok(upper_is_whiteout("keep"), "dir whiteout");
+        struct ovl_cred cr = { 0, 0 };
+        struct node *nk;
+        struct stat st;
+        is_int(ovl_mknod(o, o->root, "keep", S_IFDIR | 0755, 0, NULL, &cr, &nk, &st), 0, "mkdir over whiteout");
+        _cleanup_free_ char *kp = xasprintf("%s/U/keep", base);
+        char v[2] = { 0 };
+        ok(lgetxattr(kp, OVL_XATTR_OPAQUE, v, 1) == 1 && v[0] == 'y', "recreated dir is opaque");
+        ok(!listed(o, nk, "a"), "nothing shows through");
+        is_int(ovl_mknod(o, o->root, "wh", S_IFCHR | 0644, 0, NULL, &cr, &nk, &st), -EPERM, "no 0/0 devices");
+
+        /* copy-up */
+        struct node *grp;
+        is_int(look(o, etc, "group", &grp), 0, "lower file");
+        ino_t before = (ino_t)grp->ino;
+        int fd = -1;
+        is_int(ovl_open(o, grp, O_WRONLY | O_APPEND, &fd), 0, "open for writing copies up");
+        (void)!write(fd, "more", 4);
+        close(fd);
+        is_int(node_layer(grp), 0, "now in the upper layer");
+        is_int(ovl_getattr(o, grp, -1, &st), 0, "getattr");
+        is_int((long long)st.st_ino, (long long)before, "st_ino kept through copy-up");
+        is_int(st.st_size, 6, "data copied and appended");
+        _cleanup_free_ char *lp = xasprintf("%s/L1/etc/group", base);
+        struct stat ls;
+        lstat(lp, &ls);
+        is_int(ls.st_size, 2, "lower layer untouched");
+        node_forget(o, grp, 1);
+        node_forget(o, etc, 1);
+        node_forget(o, d, 1);
+        node_forget(o, oci, 1);
+        node_forget(o, opq, 1);
+        node_forget(o, keep, 1);
+        node_forget(o, nk, 1);
+}
+
+static void test_sparse(void)
+{
+        put("S/L/big", "");
+        _cleanup_free_ char *p = xasprintf("%s/S/L/big", base);
+        truncate(p, 64 << 20);
+        put("S/U", NULL);
+        put("S/W", NULL);
+        struct fs_config c = { 0 };
+        c.n_lowers = 1;
+        c.lowers = xcalloc(1, sizeof(char *));
+        c.lowers[0] = xasprintf("%s/S/L", base);
+        c.upper = xasprintf("%s/S/U", base);
+        c.work = xasprintf("%s/S/W", base);
+        struct ovl *o = NULL;
+        struct err e;
+        if (ovl_new(&c, &o, &e) < 0) {
+                ok(false, "ovl_new: %s", e.msg);
+                fs_config_free(&c);
+                return;
+        }
+        struct node *n;
+        struct stat st;
+        is_int(ovl_lookup(o, o->root, "big", &n, &st), 0, "sparse file");
+        is_int(ovl_copy_up(o, n), 0, "copy-up");
+        _cleanup_free_ char *up = xasprintf("%s/S/U/big", base);
+        struct stat us;
+        lstat(up, &us);
+        is_int(us.st_size, 64 << 20, "size kept");
+        ok(us.st_blocks < 1024, "holes stay holes (%lld blocks)", (long long)us.st_blocks);
+        node_forget(o, n, 1);
+        ovl_free(o);
+        fs_config_free(&c);
+}
+
+int main(void)
+{
+        if (!mkdtemp(base)) {
+                perror("mkdtemp");
+                return 1;
+        }
+        test_options();
+        struct ovl *o = setup();
+        if (o)
+                test_merge(o);
+        ovl_free(o);
+        test_sparse();
+        struct err e;
+        _cleanup_close_ int fd = open("/tmp", O_DIRECTORY);
+        rm_rf_at(fd, base + strlen("/tmp/"), &e);
+        return tap_done();
+}
