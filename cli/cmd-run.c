@@ -523,6 +523,14 @@ int cmd_run(int argc, char **argv)
                         return bad_option("run", argv);
                 }
         }
+        if (o.tty && o.interactive && !isatty(0)) {
+                /* docker's refusal: a pty fed from a pipe loses its end of file */
+                argv_free(o.env);
+                argv_free(env_files);
+                free(o.binds);
+                fprintf(stderr, "strata: run: the input device is not a TTY (drop -t to pipe into a command)\n");
+                return 1;
+        }
         int rf = read_env_files(&o, env_files, n_env_files, &e);
         argv_free(env_files);
         if (rf < 0) {

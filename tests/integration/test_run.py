@@ -431,6 +431,13 @@ def test_privileged_keeps_them(run):
     assert r.lines == ["mounted", "rw"]
 
 
+def test_tty_with_i_needs_a_terminal_on_stdin(run):
+    r = run("sh", opts=["-it"], input="echo x\n")
+    assert r.rc == 1
+    assert r.err_lines == ["strata: run: the input device is not a TTY (drop -t to pipe into a command)"]
+    assert r.out == ""
+
+
 def test_tty_output_reader_gone_does_not_hang(strata_bin, store_root, strata_env, rootfs):
     m, s = pty.openpty()
     try:
