@@ -19,6 +19,8 @@
 #define DEFAULT_MIRROR_CONNECT_S 3
 #define DEFAULT_MIRROR_STALL_S 10
 
+#define BLOB_MAX_RESUMES 32
+
 enum auth_kind { AUTH_UNKNOWN, AUTH_NONE, AUTH_BEARER, AUTH_BASIC };
 
 struct src_state {
@@ -731,6 +733,7 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                         continue;
                 _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->s.url, r->repo, digest);
                 int attempts = 1 + retries_for(r, s);
+                int resumes = 0;   /* restarts after progress: bounded too (a server cutting every few bytes) */
                 for (int a = 0; a < attempts; a++) {
                         struct http_req rq = { .sink = blob_sink, .sink_ctx = &b, .begin = blob_begin };
                         struct http_resp rs;
@@ -757,7 +760,7 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                         http_resp_free(&rs);
                         if (!transient)
                                 break;
-                        if (b.pos > before)
+                        if (b.pos > before && ++resumes <= BLOB_MAX_RESUMES)
                                 a = -1;   /* progress was made: the retry budget starts again */
                         if (a + 1 < attempts) {
                                 notice(r, "blob %.19s: %s; retrying from byte %llu", digest, e->msg,
