@@ -407,9 +407,15 @@ def test_tty_window_size_follows(strata_bin, store_root, strata_env, rootfs):
         os.write(fd, b"echo ready\r")
         read_until(b"ready\r\n")
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 51, 163, 0, 0))   # SIGWINCH to strata
-        time.sleep(0.3)
-        os.write(fd, b"stty size; exit 0\r")
-        read_until(b"51 163")
+        seen, end = len(out), time.time() + 15
+        while b"51 163" not in out[seen:] and time.time() < end:   # relayed when strata gets to it
+            os.write(fd, b"stty size\r")
+            until = time.time() + 1
+            while b"51 163" not in out[seen:] and time.time() < until:
+                if select.select([fd], [], [], 0.1)[0]:
+                    out += os.read(fd, 65536)
+        assert b"51 163" in out[seen:], out
+        os.write(fd, b"exit 0\r")
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
