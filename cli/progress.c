@@ -151,3 +151,22 @@ void progress_line(struct progress *p, bool always, const char *fmt, ...)
         p->n = 0;
         pthread_mutex_unlock(&p->lock);
 }
+
+void progress_notice(struct progress *p, const char *fmt, ...)
+{
+        if (p->quiet)
+                return;
+        pthread_mutex_lock(&p->lock);
+        if (p->tty && p->n)
+                fprintf(p->out, "\033[%zuA\r\033[J", p->n);   /* up over the rows, clear below */
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(p->out, fmt, ap);
+        va_end(ap);
+        fputc('\n', p->out);
+        if (p->tty)
+                for (size_t i = 0; i < p->n; i++)
+                        fprintf(p->out, "%s: %s\n", p->rows[i].id, p->rows[i].text);
+        fflush(p->out);
+        pthread_mutex_unlock(&p->lock);
+}

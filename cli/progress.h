@@ -20,7 +20,10 @@ void progress_status(struct progress *p, const char *id, const char *status);
 /* progress_bytes() - "Downloading [====>   ] 12.3MB/40.1MB" for row @id;
  * redrawn at most every 100 ms per row, never printed in plain mode. */
 void progress_bytes(struct progress *p, const char *id, const char *action, uint64_t cur, uint64_t total);
-/* progress_line() - a line outside the rows ("Digest: ...").  Printed even
+/* progress_notice() - a line that belongs above the rows (a retry, a mirror
+ * skipped): on a terminal the rows are redrawn below it. */
+void progress_notice(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* progress_line() - a line after the rows ("Digest: ...").  Printed even
  * when quiet if @always. */
 void progress_line(struct progress *p, bool always, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -400,7 +400,7 @@ static void *worker(void *arg)
  * on stdout: stderr keeps the one line of a failure. */
 static void notice_cb(void *ctx, const char *line)
 {
-        progress_line(ctx, false, "%s", line);
+        progress_notice(ctx, "%s", line);
 }
 
 /* Fetch and parse the manifest for @reference; the body stays in @body. */
