@@ -83,7 +83,14 @@ struct unpack_stats {
  * the config's rootfs.diff_ids.  @rd is read to its end (0) on success.
  * @st may be NULL.  Does not fsync anything unless opts.sync (then one
  * syncfs()).  On failure the directory holds a partial tree the caller
- * discards.  @o may be NULL (all defaults). */
+ * discards.  @o may be NULL (all defaults).
+ *
+ * Threads: @rd is called from a helper thread that inflates and hashes
+ * while the calling thread creates the files (one call at a time, never
+ * after unpack_layer() returned); STRATA_UNPACK_THREADS=0 keeps everything
+ * in the calling thread.  gzip goes through ISA-L igzip (STRATA_INFLATE=zlib
+ * for zlib).  The layer root gets the ext4 "top directory" flag (chattr +T)
+ * as an allocation hint, when the filesystem has it. */
 int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpack_opts *o,
                  char diff_id[DIGEST_STR_LEN + 1], struct unpack_stats *st, struct err *e);
 

@@ -206,3 +206,23 @@ def test_roundtrip_bench_image(name, tag, registry, strata, store_root, mounts, 
     want = tree(umoci_rootfs(layout, tag, str(tmp_path / "bundle")))
     diffs = compare(tree(mnt), want)
     assert diffs == [], "\n".join(diffs[:30])
+
+
+def test_strata_unpack_refuses_and_leaves_nothing(registry, build_image, strata, strata_verbs, tmp_path):
+    if "unpack" not in strata_verbs:
+        pytest.skip("strata unpack is not in this build yet")
+    img = build_image(registry, "rt/tiny:1", layers=[[Dir("etc"), File("etc/hostname", b"tiny\n")]])
+    strata("pull", img.ref).check()
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep").write_text("mine")
+    r = strata("unpack", img.ref, str(full))
+    assert r.rc != 0 and len(r.err_lines) == 1 and "not empty" in r.err, r.err
+    assert os.listdir(full) == ["keep"]
+    r = strata("unpack", "no/such:image", str(tmp_path / "x"))
+    assert r.rc != 0 and len(r.err_lines) == 1 and not os.path.exists(tmp_path / "x")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    strata("unpack", img.ref, str(empty)).check()       # an empty directory is fine
+    assert (empty / "etc/hostname").read_bytes() == b"tiny\n"
+    assert not [n for n in os.listdir(tmp_path) if ".strata-unpack-" in n]
