@@ -144,7 +144,7 @@ if have_verb history; then
   run "$STRATA" --root "$DEMO/store" history "$REF"
 fi
 
-if have_verb mount; then
+if have_verb mount && [[ -c /dev/fuse ]]; then
   MNT=$DEMO/mnt
   mkdir -p "$MNT"
   say "strata mount $REF $MNT"
@@ -173,12 +173,20 @@ if have_verb mount; then
     run fusermount3 -u "$MNT"
   fi
 else
-  # No union mount in this build yet.  The demo image has a single layer, so a
-  # copy of its extracted directory is the whole root filesystem.
-  say "no 'strata mount' yet: a copy of the image's one extracted layer as a rootfs"
-  LAYER=$(find "$DEMO/store/layers" -mindepth 2 -maxdepth 2 -name diff | head -n 1)
-  [[ -n $LAYER ]] || die "no extracted layer in $DEMO/store/layers"
-  run cp -a "$LAYER" "$DEMO/rootfs"
+  if have_verb mount; then
+    say "no /dev/fuse here (a container without FUSE?): no mount, a flattened copy instead"
+  fi
+  if have_verb unpack; then
+    say "strata unpack $REF $DEMO/rootfs"
+    run "$STRATA" --root "$DEMO/store" unpack "$REF" "$DEMO/rootfs"
+  else
+    # No unpack verb in this build: the demo image has a single layer, so a
+    # copy of its extracted directory is the whole root filesystem.
+    say "a copy of the image's one extracted layer as a rootfs"
+    LAYER=$(find "$DEMO/store/layers" -mindepth 2 -maxdepth 2 -name diff | head -n 1)
+    [[ -n $LAYER ]] || die "no extracted layer in $DEMO/store/layers"
+    run cp -a "$LAYER" "$DEMO/rootfs"
+  fi
   run ls -C "$DEMO/rootfs"
   if have_verb run && "$STRATA" help run 2>/dev/null | grep -q -- --rootfs; then
     say "strata run --rootfs $DEMO/rootfs /bin/sh -c 'cat /etc/os-release || echo hello'"

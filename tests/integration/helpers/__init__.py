@@ -4,7 +4,7 @@ from .images import (BlockDev, Blob, CharDev, Dir, Fifo, File, Hardlink, Image, 
                      skopeo_oci_blobs,
                      DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST,
                      OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST)
-from .mounts import MountTracker, fuse_available, is_mounted, unmount  # noqa: F401
+from .mounts import MountTracker, fuse_available, is_mounted, mount_entries_under, unmount  # noqa: F401
 from .proxy import BlobStore, LoggingProxy, SilentServer  # noqa: F401
 from .registry import Registry, RegistryClient  # noqa: F401
 from .store import snapshot, snapshot_diff  # noqa: F401

@@ -29,6 +29,12 @@ def mount_entries():
     return out
 
 
+def mount_entries_under(path):
+    """Mount points at or below @path."""
+    p = os.path.realpath(path)
+    return [mp for mp, _, _ in mount_entries() if mp == p or mp.startswith(p + "/")]
+
+
 def is_mounted(path):
     p = os.path.realpath(path)
     return any(mp == p for mp, _, _ in mount_entries())
