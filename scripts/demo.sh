@@ -4,7 +4,9 @@
 #   2. build a small real image from busybox-static with umoci
 #      (/bin/busybox + applet symlinks, /etc/os-release) and push it with skopeo
 #   3. strata pull it
-#   4. when this build has them: strata images / mount / ls / run (or chroot) / umount
+#   4. strata images, history; strata mount it, write into it, strata diff the
+#      mount, strata run /bin/sh -c 'cat /etc/os-release || echo hello', umount
+#      (without /dev/fuse: strata unpack + strata run --rootfs instead)
 # Everything it started is stopped on exit (trap).  State lives under
 # $STRATA_DEMO_DIR (default /var/tmp/strata-demo) and is reset on each run.
 #
