@@ -418,8 +418,11 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
         if (r >= 0)
                 r = mount_for_run(s, &im, ref, &rm, e);
-        if (r >= 0)
+        if (r >= 0) {
+                debugf("run %s: image %s mounted at %s (daemon %d)", ref, im.id, rm.m.mountpoint, (int)rm.daemon);
                 r = run_in(o, rm.m.mountpoint, rm.m.id, &p, status, e);
+                debugf("run %s: exit status %d", ref, *status);
+        }
         struct err ue = { 0 };
         if (unmount_after_run(s, &rm, o->rm || r < 0, &ue) < 0 && r >= 0) {
                 /* the command ran: its status stands, the failure is said once */

@@ -622,6 +622,34 @@ static void bind_host_file(const struct plan *p, int rootfd, const char *path)
         remount_bind(p, rootfd, path, MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
+/* bind_hostname() - an /etc/hostname naming the sandbox, as docker binds
+ * one: written in /dev's tmpfs, bound over, then unlinked there. */
+static void bind_hostname(const struct plan *p, int rootfd)
+{
+        int etc = in_root(rootfd, "etc", true, true);
+        if (etc < 0)
+                setup_fail(p, "create /etc");
+        close(etc);
+        int dev = openat2_in_root(rootfd, "dev", O_PATH | O_DIRECTORY);
+        if (dev < 0)
+                setup_fail(p, "open /dev");
+        int fd = openat(dev, ".hostname", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                setup_fail(p, "create the hostname file");
+        char line[sizeof p->hostname + 1];
+        size_t n = strlen(p->hostname);
+        memcpy(line, p->hostname, n);
+        line[n] = '\n';
+        if (write(fd, line, n + 1) != (ssize_t)(n + 1))
+                setup_fail(p, "write the hostname file");
+        close(fd);
+        char src[80];
+        snprintf(src, sizeof src, "/proc/self/fd/%d/.hostname", dev);
+        mount_in_root(p, rootfd, "etc/hostname", false, src, NULL, MS_BIND, NULL);
+        (void)unlinkat(dev, ".hostname", 0);
+        close(dev);
+}
+
 static void enter_root(const struct plan *p)
 {
         const char *rootfs = p->o->rootfs;
@@ -724,6 +752,7 @@ static void child_main(const struct plan *p)
         setup_sys(p, rootfd);
         bind_host_file(p, rootfd, "etc/resolv.conf");
         bind_host_file(p, rootfd, "etc/hosts");
+        bind_hostname(p, rootfd);
         for (size_t i = 0; i < p->o->n_binds; i++) {
                 const struct sandbox_bind *b = &p->o->binds[i];
                 const char *rel = b->target + strspn(b->target, "/");

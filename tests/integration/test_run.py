@@ -141,8 +141,8 @@ def test_hostname_default_is_a_random_12_hex_id(run):
 
 
 def test_hostname_option(run):
-    r = run("sh", "-c", "hostname; echo $HOSTNAME", opts=["--hostname", "box1"]).check()
-    assert r.lines == ["box1", "box1"]
+    r = run("sh", "-c", "hostname; echo $HOSTNAME; cat /etc/hostname", opts=["--hostname", "box1"]).check()
+    assert r.lines == ["box1", "box1", "box1"]
     assert os.uname().nodename != "box1"
 
 
