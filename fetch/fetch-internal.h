@@ -28,6 +28,13 @@ struct fetch_tls {
  * pair (a .cert without its .key is an error).  No dirs: all empty. */
 int tls_load(char *const *dirs, size_t n, struct fetch_tls *out, struct err *e);
 void tls_free(struct fetch_tls *t);
+/* search_parse() - the "results" of a v1 search answer, at most @limit,
+ * appended to *@out (search.c; exposed for the fuzz target). */
+int search_parse(const char *body, size_t len, int limit, struct search_result **out, size_t *n,
+                 struct err *e);
+/* link_next() - the rel="next" target of a Link header value, resolved
+ * against @base; NULL when none or on another origin.  Caller frees. */
+char *link_next(const char *link, const char *base);
 /* realm_tls() - @tls when the token realm of @w is on @url's host, else NULL. */
 const struct fetch_tls *realm_tls(const struct www_auth *w, const char *url, const struct fetch_tls *tls);
 

@@ -33,6 +33,30 @@ static int status_msg(const struct http_resp *rs, const char *url, struct err *e
         return err_setx(e, code, "GET %s: HTTP %ld", url, rs->status);
 }
 
+int search_parse(const char *body, size_t len, int limit, struct search_result **out, size_t *n,
+                 struct err *e)
+{
+        json_t *j = json_loadb(body, len, 0, NULL);
+        json_t *res = json_object_get(j, "results");
+        if (!json_is_array(res)) {
+                json_decref(j);
+                return err_setx(e, EPROTO, "the answer has no \"results\" array");
+        }
+        size_t i;
+        json_t *x;
+        json_array_foreach(res, i, x) {
+                const char *name = json_string_value(json_object_get(x, "name"));
+                if (!name || *n >= (size_t)limit)
+                        continue;
+                add_result(out, n, name, json_string_value(json_object_get(x, "description")),
+                           json_integer_value(json_object_get(x, "star_count")),
+                           json_is_true(json_object_get(x, "is_official")),
+                           json_is_true(json_object_get(x, "is_automated")));
+        }
+        json_decref(j);
+        return 0;
+}
+
 int fetch_search_index(const char *index, const char *term, int limit, const struct fetch_opts *o,
                        struct search_result **out, size_t *n, struct err *e)
 {
@@ -55,28 +79,11 @@ int fetch_search_index(const char *index, const char *term, int limit, const str
         int r = http_do(c, &rq, &rs, e);
         if (r >= 0 && rs.status != 200)
                 r = status_msg(&rs, url, e);
-        json_t *j = NULL;
         if (r >= 0) {
-                json_error_t je;
-                j = json_loadb(body.data ? body.data : "", body.len, 0, &je);
-                json_t *res = json_object_get(j, "results");
-                if (!json_is_array(res)) {
-                        r = err_setx(e, EPROTO, "GET %s: the answer has no \"results\" array", url);
-                } else {
-                        size_t i;
-                        json_t *x;
-                        json_array_foreach(res, i, x) {
-                                const char *name = json_string_value(json_object_get(x, "name"));
-                                if (!name || *n >= (size_t)limit)
-                                        continue;
-                                add_result(out, n, name, json_string_value(json_object_get(x, "description")),
-                                           json_integer_value(json_object_get(x, "star_count")),
-                                           json_is_true(json_object_get(x, "is_official")),
-                                           json_is_true(json_object_get(x, "is_automated")));
-                        }
-                }
+                r = search_parse(body.data ? body.data : "", body.len, limit, out, n, e);
+                if (r < 0)
+                        err_wrap(e, "GET %s", url);
         }
-        json_decref(j);
         http_resp_free(&rs);
         buf_free(&body);
         return r;
@@ -84,7 +91,7 @@ int fetch_search_index(const char *index, const char *term, int limit, const str
 
 /* The URL in a Link header's rel="next" (RFC 8288), resolved against @base
  * (the registry answers "</v2/_catalog?last=x&n=100>; rel=\"next\""). */
-static char *next_link(const char *link, const char *base)
+char *link_next(const char *link, const char *base)
 {
         if (!link || !strstr(link, "rel=\"next\"") || link[0] != '<')
                 return NULL;
@@ -186,7 +193,7 @@ int fetch_search_catalog(const struct fetch_source *src, const char *term, int l
                         }
                 }
                 json_decref(j);
-                char *next = r >= 0 ? next_link(rs.link, src->url) : NULL;
+                char *next = r >= 0 ? link_next(rs.link, src->url) : NULL;
                 http_resp_free(&rs);
                 free(url);
                 url = next;
