@@ -445,6 +445,8 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
                 if (r < 0)
                         return r;
         }
+        if (existed)
+                x->cstale = true;       /* the cache may hold its old setgid bit and group */
         dirtime_add(x, x->path, x->plen);
         x->st->dirs++;
         return 0;
@@ -659,6 +661,9 @@ static int do_root(struct x *x)
                 return sysfail(x, errno, "chown layer root");
         if (fchmodat(x->root, ".", archive_entry_perm(ent) & 07777, 0) < 0)
                 return sysfail(x, errno, "chmod layer root");
+        x->rsgid = (archive_entry_perm(ent) & S_ISGID) != 0;
+        if (x->is_root)
+                x->rgid = gid;
         dirtime_add(x, "", 0);
         x->st->dirs++;
         return 0;

@@ -164,6 +164,14 @@ static void build_features(int filter)
         file("mine", 0644, 0, 0, T1, "mine");
         file(".wh.mine", 0644, 0, 0, T1, "");
         file(".wh..wh.plnk", 0644, 0, 0, T1, "");
+        /* setgid directories: children keep the tar's group and mode */
+        dir("sg", 02775, 0, 50, T1);
+        file("sg/f", 0644, 0, 0, T1, "f");
+        dir("sg/sub", 0755, 0, 0, T1);
+        dir("sg2", 0755, 0, 50, T1);
+        file("sg2/a", 0644, 0, 0, T1, "a");
+        dir("sg2", 02775, 0, 50, T1);              /* becomes setgid after its first child */
+        file("sg2/b", 0644, 0, 0, T1, "b");
         /* a directory listed before its contents, then filled: its time stays */
         dir("late", 0755, 0, 0, T3);
         file("late/deep/er/file", 0644, 0, 0, T1, "deep");
@@ -228,11 +236,16 @@ static void check_features(int dfd, const struct unpack_stats *us)
         ok(fstatat(dfd, "d/.wh..wh..opq", &st, AT_SYMLINK_NOFOLLOW) < 0, "no opaque marker file");
         ok(fstatat(dfd, "mine", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),
            "whiteout of this layer's own file keeps the file");
+        ok(fstatat(dfd, "sg/f", &st, 0) == 0 && st.st_gid == 0, "file in a setgid dir keeps gid 0 (%u)", st.st_gid);
+        ok(fstatat(dfd, "sg/sub", &st, 0) == 0 && st.st_gid == 0 && (st.st_mode & 07777) == 0755,
+           "dir in a setgid dir: gid 0, no inherited setgid (0%o %u)", st.st_mode & 07777, st.st_gid);
+        ok(fstatat(dfd, "sg2/b", &st, 0) == 0 && st.st_gid == 0, "dir made setgid by a later entry (%u)", st.st_gid);
+        ok(fstatat(dfd, "sg2", &st, 0) == 0 && (st.st_mode & 07777) == 02775, "later dir entry's mode wins");
         ok(fstatat(dfd, "late", &st, 0) == 0 && st.st_mtim.tv_sec == T3, "dir time kept after filling");
         ok(fstatat(dfd, "late/deep/er/file", &st, 0) == 0, "missing parents created");
         ok(fstatat(dfd, ".", &st, 0) == 0 && (st.st_mode & 07777) == 0755 && st.st_mtim.tv_sec == T0,
            "root entry applied to the layer dir");
-        ok(us->files == 13 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
+        ok(us->files == 16 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
                    us->whiteouts == 2 && us->opaques == 1,
            "stats: %llu files %llu hardlinks %llu devices %llu whiteouts", (unsigned long long)us->files,
            (unsigned long long)us->hardlinks, (unsigned long long)us->devices,
