@@ -190,15 +190,17 @@ def strata_verbs(strata_bin):
 
 
 # ================================================================ registries
+# A missing tool is a broken set-up, not a reason to skip: scripts/deps.sh
+# installs all of them, and a silent skip would let CI pass without testing.
 def _need_registry():
     if not registry_bin():
-        pytest.skip("no docker-registry binary (apt-get install docker-registry, or set REGISTRY_BIN)")
+        pytest.fail("no docker-registry binary: run scripts/deps.sh (or set REGISTRY_BIN)")
 
 
 def _need_tools(*names):
     missing = [n for n in names if not shutil.which(n)]
     if missing:
-        pytest.skip("missing " + ", ".join(missing) + " (run scripts/deps.sh)")
+        pytest.fail("missing " + ", ".join(missing) + ": run scripts/deps.sh")
 
 
 @pytest.fixture
