@@ -149,6 +149,7 @@ struct probe {
         int bottom, ndirs;
         bool has_lower;
         bool hidden_below;        /* a lower layer holds the name under a whiteout */
+        bool fresh;               /* just created: no copy-up origin to look for */
 };
 int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe *p);
 int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st);

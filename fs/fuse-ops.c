@@ -217,7 +217,9 @@ static void set_open_flags(struct fs_session *s, struct node *n, struct fuse_fil
         /* page cache kept across opens, except for hard links (other nodes
          * may have changed the data) */
         fi->keep_cache = ovl_getattr(s->o, n, -1, &st) == 0 && st.st_nlink <= 1;
-        fi->noflush = !writable;
+        /* our flush does nothing: spare close() the round trip (the kernel
+         * still flushes its writeback cache) */
+        fi->noflush = 1;
 }
 
 static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, struct fuse_file_info *fi)

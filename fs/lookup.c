@@ -87,7 +87,7 @@ int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe
 /* The number a copied-up entry had before (invariant 4). */
 static uint64_t probe_ino(struct ovl *o, const char *path, const struct probe *p)
 {
-        if (ovl_is_upper(o, p->layer)) {
+        if (ovl_is_upper(o, p->layer) && !p->fresh) {
                 _cleanup_free_ char *abs = layer_abspath(o, 0, path);
                 char v[32];
                 ssize_t n = lgetxattr(abs, OVL_XATTR_ORIGIN, v, sizeof(v) - 1);

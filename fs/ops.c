@@ -72,6 +72,9 @@ static int make_object(int dirfd, const char *name, mode_t mode, dev_t rdev, con
 
 static int set_owner_mode(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
 {
+        /* what the filesystem gave the new entry already (no setgid parent) */
+        if (uid == geteuid() && gid == getegid() && !(mode & 07000))
+                return 0;
         if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         /* chown cleared the set-id bits; the umask may have narrowed it */
@@ -80,6 +83,7 @@ static int set_owner_mode(int dirfd, const char *name, mode_t mode, uid_t uid, g
         return 0;
 }
 
+/* Returns 1 when the new entry replaced a whiteout, 0 otherwise, or -errno. */
 static int make_entry(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,
                       const char *target, int oflags, const struct ovl_cred *cr, int *fd)
 {
@@ -125,7 +129,21 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
         if (r < 0 && fd && *fd >= 0)
                 close(TAKE_FD(*fd));
         cleanup_tmp(o, tmp);
-        return r;
+        return r < 0 ? r : 1;
+}
+
+/* The node for an entry make_entry() just made (@replaced: over a whiteout,
+ * so a lower layer may hold the name), without probing the lower layers. */
+static int new_node(struct ovl *o, struct node *parent, const char *name, int fd, bool replaced,
+                    struct node **out, struct stat *st)
+{
+        _cleanup_free_ char *path = child_path(o, parent, name);
+        struct probe p = { .layer = 0, .bottom = 0, .ndirs = 1, .has_lower = replaced, .fresh = true };
+        int r = fd >= 0 ? (fstat(fd, &p.st) < 0 ? -errno : 0) : layer_stat(o, 0, path, &p.st);
+        if (r < 0)
+                return r;
+        *out = lookup_finish(o, parent, name, path, &p, st);
+        return 0;
 }
 
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,
@@ -138,7 +156,7 @@ int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode,
         if (r < 0)
                 return r;
         ovl_dir_changed(o, parent);
-        return ovl_lookup(o, parent, name, out, st);
+        return new_node(o, parent, name, -1, r == 1, out, st);
 }
 
 int ovl_create(struct ovl *o, struct node *parent, const char *name, mode_t mode, int flags,
@@ -149,7 +167,7 @@ int ovl_create(struct ovl *o, struct node *parent, const char *name, mode_t mode
         if (r < 0)
                 return r;
         ovl_dir_changed(o, parent);
-        r = ovl_lookup(o, parent, name, out, st);
+        r = new_node(o, parent, name, *fd, r == 1, out, st);
         if (r < 0)
                 close(TAKE_FD(*fd));
         return r;

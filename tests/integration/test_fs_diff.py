@@ -227,6 +227,10 @@ SCENARIOS = {
         ("unlink", "merged/sub/l2"), ("unlink", "merged/sub/l3"), ("rmdir", "merged/sub"),
         ("rmdir", "merged/emptydir"), ("rmdir", "merged"), ("stat", "merged"), ("mkdir", "merged"),
         ("listdir", "merged")],
+    "setgid dir": [("mkdir", "sg"), ("chown", "sg", 0, 100), ("chmod", "sg", 0o2775), ("write", "sg/f", b"f"),
+                   ("stat", "sg/f"), ("mkdir", "sg/d"), ("stat", "sg/d"), ("chown", "lowerdir", 0, 100),
+                   ("chmod", "lowerdir", 0o2755), ("mkdir", "lowerdir/sd"), ("stat", "lowerdir/sd"),
+                   ("symlink", "t", "sg/l"), ("stat", "sg/l"), ("mkfifo", "sg/p"), ("stat", "sg/p")],
     "access": [("access", "etc/shadow", os.R_OK), ("access", "usr/bin/tool", os.X_OK),
                ("access", "etc/passwd", os.W_OK), ("access", "nothing", os.F_OK)],
 }
