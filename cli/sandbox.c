@@ -1068,7 +1068,8 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
                                    NULL, NULL, NULL, NULL);
         if (pid < 0) {
-                r = err_set(e, errno, "clone the sandbox");
+                r = errno == EPERM ? err_set(e, errno, "new namespaces for the sandbox (strata run needs root)")
+                                   : err_set(e, errno, "clone the sandbox");
                 goto restore_mask;
         }
         if (pid == 0)
