@@ -80,6 +80,8 @@ struct extraction {
         struct layer_job *j;
         int in_fd;                  /* the blob, or the pipe's read end */
         bool from_pipe;
+        int prefix_fd;              /* a resumed .partial: its first prefix_len bytes come first */
+        uint64_t prefix_len, prefix_off;
         char *tmp;
         int dirfd;
         struct unpack_stats st;
@@ -92,6 +94,14 @@ struct extraction {
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
 {
         struct extraction *x = ctx;
+        if (x->prefix_off < x->prefix_len) {
+                size_t want = x->prefix_len - x->prefix_off < n ? (size_t)(x->prefix_len - x->prefix_off) : n;
+                ssize_t k = pread(x->prefix_fd, buf, want, (off_t)x->prefix_off);
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                x->prefix_off += (uint64_t)k;
+                return k;
+        }
         for (;;) {
                 ssize_t k = read(x->in_fd, buf, n);
                 if (k >= 0) {
@@ -135,7 +145,7 @@ static int extraction_begin(struct layer_job *j, struct extraction *x, bool stre
 {
         memset(x, 0, sizeof *x);
         x->j = j;
-        x->in_fd = x->dirfd = -1;
+        x->in_fd = x->dirfd = x->prefix_fd = -1;
         if (!streaming)   /* else said once the download is complete */
                 progress_status(j->pl->pg, j->id, "Extracting");
         return store_layer_tmpdir(j->pl->s, j->diff_id, &x->tmp, &x->dirfd, &j->e);
@@ -232,10 +242,10 @@ static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
 }
 
 /* Download layer @j's blob into tmp/<hex>.partial, resuming what is there,
- * verify it and extract it: while it arrives when the download starts from
- * zero, from the file after a resume.  On success j->partial_fd is the
- * complete, synced .partial and j->tmpdir the extracted layer.  The caller
- * holds the blob lock. */
+ * verify it and extract it while it arrives (the extractor reads what the
+ * .partial held first, then the new bytes).  On success j->partial_fd is
+ * the complete, synced .partial and j->tmpdir the extracted layer.  The
+ * caller holds the blob lock. */
 static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
 {
         struct pull *pl = j->pl;
@@ -260,9 +270,10 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                         debugf("blob %s: resuming at byte %llu of %llu", d->digest,
                                (unsigned long long)have, (unsigned long long)d->size);
 
-                /* from zero: stream into the extractor as the bytes arrive */
+                /* stream into the extractor as the bytes arrive (after what the
+                 * .partial already holds, when resuming) */
                 struct extraction x;
-                bool streaming = have == 0 && d->size > 0;
+                bool streaming = d->size > 0;
                 pthread_t th;
                 struct dl_sink sk = { .fd = fd, .pipe_fd = -1, .j = j, .have = have, .kicked = have };
                 if (streaming) {
@@ -283,6 +294,8 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                         fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
                         x.in_fd = p[0];
                         x.from_pipe = true;
+                        x.prefix_fd = fd;
+                        x.prefix_len = have;
                         sk.pipe_fd = p[1];
                         if (pthread_create(&th, NULL, extraction_thread, &x) != 0) {
                                 close(p[0]);
