@@ -14,15 +14,11 @@
 /* image_config_json() - the image's config blob, parsed.  Shared with history. */
 int image_config_json(struct store *s, const struct store_image *im, json_t **out, struct err *e)
 {
-        struct buf b = BUF_INIT(CONFIG_MAX);
-        int r = store_read_blob(s, im->id, CONFIG_MAX, &b, e);
-        if (r < 0) {
-                buf_free(&b);
-                return r;
-        }
-        json_error_t je;
-        json_t *j = json_loadb(b.data, b.len, 0, &je);
-        buf_free(&b);
+        _cleanup_free_ char *path = store_blob_path(s, im->id);
+        json_t *j = NULL;
+        int r = json_read_file(path, CONFIG_MAX, &j, e);
+        if (r < 0)
+                return err_wrap(e, "config %s", im->id);
         if (!json_is_object(j)) {
                 json_decref(j);
                 return err_setx(e, EBADMSG, "config %s: not a JSON object", im->id);
