@@ -62,7 +62,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/strata: $(BUILD)/cli/main.o $(ARCHIVES)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/cli/main.o $(ARCHIVES) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@.tmp $(BUILD)/cli/main.o $(ARCHIVES) $(LIBS) && mv -f $@.tmp $@
 
 $(BUILD)/strata-overlayfs: $(BUILD)/strata
 	ln -sf strata $@
@@ -95,7 +95,7 @@ fuzz-corpus: $(FUZZ_RUN)
 		$$f tests/fuzz/corpus/$$n; done
 
 integration: all
-	$(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
+	STRATA_BIN=$(abspath $(BUILD)/strata) $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
 
 check: deps all unit fuzz-corpus $(if $(SANITIZE),,unit-san) integration
 
