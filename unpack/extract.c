@@ -168,6 +168,8 @@ static int mkdir_at(struct x *x, int pfd, const char *name, mode_t mode)
                 return 0;
         int s = errno;
         unlinkat(pfd, tmp, AT_REMOVEDIR);
+        if (s == EINVAL)                          /* no RENAME_NOREPLACE here */
+                return mkdirat(pfd, name, mode);
         errno = s;
         return -1;
 }
