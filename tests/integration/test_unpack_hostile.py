@@ -104,3 +104,24 @@ def test_pull_hostile_layer(case, session_registry, push_raw, strata, strata_env
     want = "config says" if expect == "DIFF_ID_MISMATCH" else expect
     assert want in r.err, r.err
     assert snapshot_diff(before, snapshot(store_root)) == []
+
+
+def test_refusal_early_in_a_big_layer(session_registry, push_raw, strata, store_root):
+    """The extractor stops at the first entry while the download still has
+    tens of MiB to send: the pull fails promptly, nothing hangs."""
+    import io
+    import tarfile
+    from helpers import random_bytes
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        ti = tarfile.TarInfo("../escape")
+        ti.size = 1
+        t.addfile(ti, io.BytesIO(b"x"))
+        data = random_bytes(48 << 20, seed=3)
+        ti = tarfile.TarInfo("big.bin")
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+    img = push_raw(session_registry, "hostile/early-big:1", layers=[out.getvalue()])
+    r = strata("pull", img.ref, timeout=60)
+    assert r.rc != 0 and len(r.err_lines) == 1 and '".." component' in r.err, r.err
+    assert not os.path.exists(os.path.join(store_root, "layers", img.diff_ids[0].split(":")[1]))
