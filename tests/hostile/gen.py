@@ -178,6 +178,14 @@ def main():
     ti.pax_headers = {"linkpath": "../canary/file"}
     t.tf.addfile(ti)
     add("pax-linkpath-override", t.bytes(), '".." component')
+    # a PAX global header naming a path applies to no entry (libarchive, Go)
+    gb = io.BytesIO()
+    with tarfile.open(fileobj=gb, mode="w", format=tarfile.PAX_FORMAT,
+                      pax_headers={"path": "../canary/pwned"}) as gt:
+        ti = tarfile.TarInfo("ok.txt")
+        ti.size = 1
+        gt.addfile(ti, io.BytesIO(b"x"))
+    add("pax-global-path-ok", gb.getvalue(), "OK")
     add("gnu-longname-dotdot", T(tarfile.GNU_FORMAT).file("a" * 120 + "/../../canary/pwned").bytes(),
         '".." component')
     add("gnu-longlink-dotdot", T(tarfile.GNU_FORMAT).hardlink("h", "b" * 120 + "/../../../canary/file").bytes(),
