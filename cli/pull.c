@@ -74,39 +74,71 @@ static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
 
 /* ------------------------------------------------------------- extract */
 
-/* An extraction in progress: into a tmp dir, from an fd or a pipe fed by
- * the download (the layer is extracted while it arrives). */
+/* An extraction in progress: into a tmp dir, from the stored blob, or from
+ * the .partial while the download appends to it ("tailing": the extractor
+ * reads up to what has been written and waits for more; the download never
+ * waits for the extractor, so the network runs at its own speed). */
 struct extraction {
         struct layer_job *j;
-        int in_fd;                  /* the blob, or the pipe's read end */
-        bool from_pipe;
-        int prefix_fd;              /* a resumed .partial: its first prefix_len bytes come first */
-        uint64_t prefix_len, prefix_off;
+        int in_fd;                  /* the blob, or the growing .partial (not ours to close) */
+        bool tailing;
+        uint64_t off;               /* tailing: the next byte to read */
+        pthread_mutex_t m;          /* guards avail and done */
+        pthread_cond_t cv;
+        uint64_t avail;             /* tailing: bytes written so far */
+        bool done;                  /* tailing: the download is over (ok or not) */
         char *tmp;
         int dirfd;
         struct unpack_stats st;
         char diff_id[DIGEST_STR_LEN + 1];
         struct err e;
         int r;
-        uint64_t consumed;          /* blob bytes read (progress when not streaming) */
+        uint64_t consumed;          /* blob bytes read (progress when not tailing) */
 };
+
+static ssize_t tail_read(struct extraction *x, void *buf, size_t n)
+{
+        pthread_mutex_lock(&x->m);
+        while (x->off >= x->avail && !x->done)
+                pthread_cond_wait(&x->cv, &x->m);
+        uint64_t avail = x->avail;
+        pthread_mutex_unlock(&x->m);
+        if (x->off >= avail)
+                return 0;
+        size_t want = avail - x->off < n ? (size_t)(avail - x->off) : n;
+        for (;;) {
+                ssize_t k = pread(x->in_fd, buf, want, (off_t)x->off);
+                if (k > 0) {
+                        x->off += (uint64_t)k;
+                        return k;
+                }
+                if (k == 0)
+                        return -EIO;       /* shorter than what was written: cannot be */
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Called by the download as bytes land in the .partial, and once at its end. */
+static void tail_feed(struct extraction *x, uint64_t avail, bool done)
+{
+        pthread_mutex_lock(&x->m);
+        x->avail = avail;
+        x->done |= done;
+        pthread_cond_signal(&x->cv);
+        pthread_mutex_unlock(&x->m);
+}
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
 {
         struct extraction *x = ctx;
-        if (x->prefix_off < x->prefix_len) {
-                size_t want = x->prefix_len - x->prefix_off < n ? (size_t)(x->prefix_len - x->prefix_off) : n;
-                ssize_t k = pread(x->prefix_fd, buf, want, (off_t)x->prefix_off);
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                x->prefix_off += (uint64_t)k;
-                return k;
-        }
+        if (x->tailing)
+                return tail_read(x, buf, n);
         for (;;) {
                 ssize_t k = read(x->in_fd, buf, n);
                 if (k >= 0) {
                         x->consumed += (uint64_t)k;
-                        if (!x->from_pipe && k > 0)
+                        if (k > 0)
                                 progress_bytes(x->j->pl->pg, x->j->id, "Extracting", x->consumed, x->j->d->size);
                         return k;
                 }
@@ -122,17 +154,6 @@ static void extraction_run(struct extraction *x)
         snprintf(name, sizeof name, "layer %zu (%s)", j->idx + 1, j->id);
         struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
         x->r = unpack_layer(fd_reader, x, x->dirfd, &uo, x->diff_id, &x->st, &x->e);
-        if (x->from_pipe) {
-                /* Take the rest of the stream, even after a failure, so the
-                 * download runs to its end: when the bytes were corrupt, the
-                 * digest mismatch is the error to report, not what the
-                 * extractor made of them. */
-                char sink[65536];
-                while (fd_reader(x, sink, sizeof sink) > 0)
-                        ;
-                close(x->in_fd);
-                x->in_fd = -1;
-        }
 }
 
 static void *extraction_thread(void *arg)
@@ -145,7 +166,9 @@ static int extraction_begin(struct layer_job *j, struct extraction *x, bool stre
 {
         memset(x, 0, sizeof *x);
         x->j = j;
-        x->in_fd = x->dirfd = x->prefix_fd = -1;
+        x->in_fd = x->dirfd = -1;
+        pthread_mutex_init(&x->m, NULL);
+        pthread_cond_init(&x->cv, NULL);
         if (!streaming)   /* else said once the download is complete */
                 progress_status(j->pl->pg, j->id, "Extracting");
         return store_layer_tmpdir(j->pl->s, j->diff_id, &x->tmp, &x->dirfd, &j->e);
@@ -155,6 +178,8 @@ static int extraction_begin(struct layer_job *j, struct extraction *x, bool stre
  * written back to disk already so the commit has little left to sync. */
 static int extraction_end(struct layer_job *j, struct extraction *x)
 {
+        pthread_mutex_destroy(&x->m);
+        pthread_cond_destroy(&x->cv);
         int r = x->r;
         if (r < 0)
                 j->e = x->e;
@@ -199,7 +224,7 @@ static int extract_fd(struct layer_job *j, int fd)
 
 struct dl_sink {
         int fd;                     /* the .partial */
-        int pipe_fd;                /* to the extraction thread, or -1 */
+        struct extraction *x;       /* reading it as it grows, or NULL */
         struct layer_job *j;
         uint64_t have, kicked;      /* bytes in the file; start of unflushed range */
 };
@@ -216,11 +241,8 @@ static int dl_write(void *ctx, const void *p, size_t n)
                 sync_file_range(d->fd, (off_t)d->kicked, (off_t)(d->have - d->kicked), SYNC_FILE_RANGE_WRITE);
                 d->kicked = d->have;
         }
-        if (d->pipe_fd >= 0) {
-                w = write_all(d->pipe_fd, p, n);
-                if (w < 0)
-                        return err_set(&d->j->e, (int)-w, "extraction stopped");
-        }
+        if (d->x)
+                tail_feed(d->x, d->have, false);
         progress_bytes(d->j->pl->pg, d->j->id, "Downloading", d->have, d->j->d->size);
         return 0;
 }
@@ -270,38 +292,30 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                         debugf("blob %s: resuming at byte %llu of %llu", d->digest,
                                (unsigned long long)have, (unsigned long long)d->size);
 
-                /* stream into the extractor as the bytes arrive (after what the
-                 * .partial already holds, when resuming) */
+                /* extract while the bytes arrive: the extractor reads the
+                 * .partial from its start (what a resume found there first) */
                 struct extraction x;
                 bool streaming = d->size > 0;
                 pthread_t th;
-                struct dl_sink sk = { .fd = fd, .pipe_fd = -1, .j = j, .have = have, .kicked = have };
+                struct dl_sink sk = { .fd = fd, .j = j, .have = have, .kicked = have };
                 if (streaming) {
-                        int p[2];
                         r = extraction_begin(j, &x, true);
-                        if (r >= 0 && pipe2(p, O_CLOEXEC) < 0)
-                                r = err_set(&j->e, errno, "pipe");
                         if (r < 0) {
                                 sha256_free(&h);
                                 close(fd);
-                                if (x.tmp)
-                                        store_discard_tmpdir(pl->s, x.tmp);
-                                free(x.tmp);
-                                if (x.dirfd >= 0)
-                                        close(x.dirfd);
+                                x.r = r;
+                                struct err keep = j->e;
+                                extraction_end(j, &x);
+                                j->e = keep;
                                 return r;
                         }
-                        fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-                        x.in_fd = p[0];
-                        x.from_pipe = true;
-                        x.prefix_fd = fd;
-                        x.prefix_len = have;
-                        sk.pipe_fd = p[1];
+                        x.in_fd = fd;
+                        x.tailing = true;
+                        x.avail = have;
+                        sk.x = &x;
                         if (pthread_create(&th, NULL, extraction_thread, &x) != 0) {
-                                close(p[0]);
-                                close(p[1]);
                                 streaming = false;
-                                sk.pipe_fd = -1;
+                                sk.x = NULL;
                                 x.r = err_setx(&x.e, EAGAIN, "start extraction thread");
                                 extraction_end(j, &x);
                         }
@@ -315,7 +329,7 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                                 progress_status(pl->pg, j->id, "Download complete");
                                 progress_status(pl->pg, j->id, "Extracting");
                         }
-                        close(sk.pipe_fd);    /* end of stream for the extractor */
+                        tail_feed(&x, sk.have, true);    /* end of stream for the extractor */
                         pthread_join(th, NULL);
                         if (r >= 0) {
                                 r = extraction_end(j, &x);   /* the extractor's verdict */
