@@ -580,7 +580,8 @@ static int run_layers(struct pull *pl, struct err *e)
 
 int pull_image(struct store *s, const char *text, const struct pull_opts *o, struct err *e)
 {
-        /* a write into the pipe of an extractor that stopped must be an error, not death */
+        /* with CURLOPT_NOSIGNAL (threads) libcurl leaves SIGPIPE to us: a peer that
+         * closes while TLS writes must be an error, not death */
         signal(SIGPIPE, SIG_IGN);
         struct image_ref ref;
         int r = ref_parse(text, &ref, e);
