@@ -147,7 +147,7 @@ def test_silent_mirror_falls_back_within_timeout_once(strata, upstream, silent_s
     assert r.ok, str(r)
     pulled_right(store_root, img)
     assert silent_server.accepted == 1
-    assert elapsed < 2 + 2.5, elapsed
+    assert elapsed < 2 + 3.5, elapsed        # once: per blob would be 4 x 2 s
     notes = skipped(r)
     assert len(notes) == 1 and url in notes[0] and "stalled: no data for 2 s" in notes[0], r.err
 
@@ -357,5 +357,5 @@ def test_mirror_stalling_on_blobs(strata, upstream, make_proxy, conf, store_root
     pulled_right(store_root, img)
     notes = skipped(r)
     assert len(notes) == 1 and "stalled" in notes[0], str(r)
-    assert elapsed < 2 + 3, elapsed          # the 2 s stall timeout, paid once in wall time
+    assert elapsed < 2 + 3.5, elapsed        # the 2 s stall timeout, paid once in wall time
     assert len(px.blob_gets()) <= 3          # at most one per download thread
