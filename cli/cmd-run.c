@@ -9,6 +9,7 @@
  * layer, else both stay so that `strata diff ROOT/mounts/<ID>/rootfs` shows
  * what the command changed (and `strata umount` of that path drops them). */
 #include "cli.h"
+#include "fetchcfg.h"
 #include "fs/fs.h"
 #include "pull.h"
 #include "sandbox.h"
@@ -27,7 +28,7 @@
 
 struct run_opts {
         bool interactive, tty, rm, privileged, read_only;
-        const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs;
+        const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs, *platform;
         char **env;            /* -e, in order */
         size_t n_env;
         struct sandbox_bind *binds;    /* -v, in order; strings point into argv */
@@ -379,18 +380,29 @@ static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, s
 
 /* pull_missing() - docker run's habit: an image not in the store is pulled
  * first, its progress on stderr (stdout belongs to the command). */
-static int pull_missing(struct store *s, const char *ref, struct err *e)
+static int pull_missing(struct store *s, const char *ref, const char *platform, struct err *e)
 {
+        struct fetch_setup fs;
+        int r = fetch_setup_load(&fs, NULL, e);   /* mirrors, insecure registries, certs */
+        if (r < 0)
+                return r;
         fprintf(stderr, "Unable to find image '%s' locally\n", ref);
         fflush(stdout);
         int saved = dup(1);
-        if (saved < 0 || dup2(2, 1) < 0)
+        if (saved < 0 || dup2(2, 1) < 0) {
+                fetch_setup_free(&fs);
                 return err_set(e, errno, "redirect the pull's output");
-        struct pull_opts po = { 0 };
-        int r = pull_image(s, ref, &po, e);
+        }
+        struct pull_opts po = { .cfg = &fs.fc, .platform = platform };
+        if (!po.platform) {
+                const char *dp = getenv("DOCKER_DEFAULT_PLATFORM");
+                po.platform = dp && *dp ? dp : NULL;
+        }
+        r = pull_image(s, ref, &po, e);
         fflush(stdout);
         dup2(saved, 1);
         close(saved);
+        fetch_setup_free(&fs);
         return r < 0 ? err_wrap(e, "pull %s", ref) : 0;
 }
 
@@ -408,7 +420,7 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
         r = lookup_image(s, ref, &im, NULL, e);
         if (r == -ENOENT) {
                 err_clear(e);
-                r = pull_missing(s, ref, e);
+                r = pull_missing(s, ref, o->platform, e);
                 if (r >= 0)
                         r = lookup_image(s, ref, &im, NULL, e);
         }
@@ -488,6 +500,7 @@ int cmd_run(int argc, char **argv)
                 { "volume", required_argument, NULL, 'v' },
                 { "read-only", no_argument, NULL, 'r' },
                 { "env-file", required_argument, NULL, 'f' },
+                { "platform", required_argument, NULL, 'p' },
                 { 0 }
         };
         struct run_opts o = { 0 };
@@ -510,6 +523,7 @@ int cmd_run(int argc, char **argv)
                 case 'F': o.rootfs = optarg; break;
                 case 'P': o.privileged = true; break;
                 case 'r': o.read_only = true; break;
+                case 'p': o.platform = optarg; break;
                 case 'f': argv_push(&env_files, &n_env_files, xstrdup(optarg)); break;
                 case 'v':
                         if (parse_volume(optarg, &o, &e) < 0) {

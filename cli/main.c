@@ -61,7 +61,8 @@ static const struct command commands[] = {
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
           "      --privileged       keep every capability; /proc/sys & co writable\n"
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
-          "      --read-only        mount the container's root filesystem read-only\n" },
+          "      --read-only        mount the container's root filesystem read-only\n"
+          "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"

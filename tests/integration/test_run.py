@@ -586,6 +586,13 @@ def test_image_is_pulled_when_missing(strata, busybox_image):
     assert f"Unable to find image '{busybox_image.ref}' locally" in r.err
 
 
+@pytest.mark.fuse
+def test_image_pulled_for_the_platform_asked(strata, multiplatform_index):
+    # both platforms' images carry the host's busybox: only /etc/platform differs
+    r = strata("run", "--rm", "--platform", "linux/arm64/v8", multiplatform_index.ref, "cat", "/etc/platform").check()
+    assert r.out == "linux/arm64/v8\n"
+
+
 def test_image_unknown_is_125_and_one_line(strata, registry):
     r = strata("run", "--rm", f"{registry.host}/no/such:image", "true")
     assert r.rc == 125
