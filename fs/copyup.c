@@ -157,7 +157,8 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
                 return r;
         char ino[32];
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
-        if (lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
+        bool split_link = !S_ISDIR(st->st_mode) && st->st_nlink > 1;   /* invariant (4) */
+        if (!split_link && lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
                 return -errno;
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -198,6 +199,11 @@ static int copy_up_locked(struct ovl *o, struct node *n)
         /* the parent's times stay as they were, like overlayfs's copy-up */
         struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
         utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+                struct stat ust;
+                if (layer_stat(o, 0, path, &ust) == 0)
+                        atomic_store(&n->ino, ovl_ino(o, 0, &ust));
+        }
         atomic_store(&n->layer, 0);
         ovl_dir_changed(o, parent);     /* its listing knew the old layer */
         if (S_ISDIR(st.st_mode)) {
@@ -218,4 +224,49 @@ int ovl_copy_up(struct ovl *o, struct node *n)
         int r = node_layer(n) == 0 ? 0 : copy_up_locked(o, n);
         pthread_mutex_unlock(&n->lock);
         return r;
+}
+
+int ovl_copy_up_tree(struct ovl *o, struct node *dir)
+{
+        int r = ovl_copy_up(o, dir);
+        if (r < 0)
+                return r;
+        struct dir_snap *d;
+        r = ovl_dir_read(o, dir, &d);
+        if (r < 0)
+                return r;
+        for (size_t i = 2; i < d->n && r == 0; i++) {
+                struct node *c;
+                struct stat st;
+                r = ovl_lookup(o, dir, d->ents[i].name, &c, &st);
+                if (r == -ENOENT) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                r = S_ISDIR(c->type) ? ovl_copy_up_tree(o, c) : ovl_copy_up(o, c);
+                node_forget(o, c, 1);
+        }
+        dir_snap_put(d);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&dir->lock);
+        bool merged = dir->bottom > 0;
+        pthread_mutex_unlock(&dir->lock);
+        if (!merged)
+                return 0;
+        /* everything visible is in the upper layer now: hide the rest */
+        _cleanup_free_ char *path = node_path(o, dir);
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        if (lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
+                return -errno;
+        pthread_mutex_lock(&dir->lock);
+        dir->bottom = 0;
+        dir->ndirs = 1;
+        pthread_mutex_unlock(&dir->lock);
+        ovl_dir_changed(o, dir);
+        if (o->inval)
+                o->inval(o->inval_ctx, dir);    /* its st_nlink changed */
+        return 0;
 }

@@ -15,9 +15,12 @@
  * (3) A directory node merges layers node->layer .. node->bottom; a layer
  *     below an opaque directory, a whiteout or a non-directory is not part
  *     of it.  Lookups in a directory probe only its merged layers.
- * (4) node->ino never changes: a copied-up entry keeps the number of what it
- *     was copied from (recorded in OVL_XATTR_ORIGIN so that it survives the
- *     kernel forgetting the node and a remount).
+ * (4) node->ino does not change: a copied-up entry keeps the number of what
+ *     it was copied from (recorded in OVL_XATTR_ORIGIN so that it survives
+ *     the kernel forgetting the node and a remount).  The exception is a
+ *     lower hard link: its copy is a file of its own (as in overlayfs
+ *     without index=on), so it takes the new file's number - two different
+ *     files never share one.
  * (5) Everything appears in the upper layer atomically: copy-ups, whiteouts
  *     over upper entries and opaque directories are made in the work dir and
  *     renamed into place.
@@ -61,9 +64,8 @@ struct node {
         uint64_t nlookup;         /* the kernel's lookup count */
         uint64_t refs;            /* children + open handles + ops in flight */
 
-        /* immutable: */
-        uint64_t ino;             /* st_ino we report (invariant 4) */
-        mode_t type;              /* S_IFMT bits */
+        _Atomic uint64_t ino;     /* st_ino we report (invariant 4) */
+        mode_t type;              /* S_IFMT bits, immutable */
 
         /* lock protects the fields below; readers without it use atomics */
         pthread_mutex_t lock;
@@ -200,6 +202,11 @@ int ovl_dir_empty(struct ovl *o, struct node *dir);
 /* ---- copyup.c */
 /* ovl_copy_up() - make @n (and its parents) live in the upper layer. */
 int ovl_copy_up(struct ovl *o, struct node *n);
+/* ovl_copy_up_tree() - make the directory @dir self-contained in the upper
+ * layer: everything visible below it copied up, each directory that had
+ * lower parts made opaque.  Then it can move anywhere with a plain rename
+ * (where overlayfs without redirect_dir answers EXDEV). */
+int ovl_copy_up_tree(struct ovl *o, struct node *dir);
 /* copy_xattrs() - every xattr but overlay's own from @src to @dst (absolute paths, no follow). */
 int copy_xattrs(const char *src, const char *dst);
 

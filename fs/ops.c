@@ -339,8 +339,11 @@ static int rename_move(struct ovl *o, struct node *src, struct node *dst, struct
         int r = writable_dir(o, parent);
         if (r == 0)
                 r = writable_dir(o, newparent);
+        /* a directory with lower parts: overlayfs without redirect_dir
+         * answers EXDEV (mv copes, other programs do not); strata copies the
+         * tree up and renames it */
         if (r == 0)
-                r = ovl_copy_up(o, src);
+                r = S_ISDIR(src->type) ? ovl_copy_up_tree(o, src) : ovl_copy_up(o, src);
         if (r < 0)
                 return r;
         _cleanup_free_ char *p1 = child_path(o, parent, name);
@@ -384,11 +387,6 @@ int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node
         }
         if (dst && (flags & RENAME_NOREPLACE)) {
                 r = -EEXIST;
-                goto out;
-        }
-        /* a directory with lower parts: what overlayfs answers without redirect_dir */
-        if (S_ISDIR(src->type) && (node_layer(src) != 0 || src->ndirs > 1)) {
-                r = -EXDEV;
                 goto out;
         }
         if (dst && S_ISDIR(dst->type) != S_ISDIR(src->type)) {

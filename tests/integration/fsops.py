@@ -352,6 +352,9 @@ def run_op(root, op):
         if name == "rename":
             os.rename(P(args[0]), P(args[1]))
             return True
+        if name == "mv":        # mv(1): a rename, or copy and delete on EXDEV
+            r = subprocess.run(["mv", "-T", P(args[0]), P(args[1])], capture_output=True)
+            return r.returncode
         if name == "rename_noreplace":
             renameat2(P(args[0]), P(args[1]), RENAME_NOREPLACE)
             return True
@@ -491,7 +494,9 @@ def random_ops(seed, n):
             ops.append((k, a, rnd.randint(0, 10000)))
         elif k == "mkdir":
             ops.append((k, a, 0o755))
-        elif k in ("rename", "link"):
+        elif k == "rename":     # mv: see test_fs_diff.better()
+            ops.append(("mv", a, b))
+        elif k == "link":
             ops.append((k, a, b))
         elif k == "symlink":
             ops.append((k, "target-" + b, a))
