@@ -102,9 +102,12 @@ static ssize_t tail_read(struct extraction *x, void *buf, size_t n)
         while (x->off >= x->avail && !x->done)
                 pthread_cond_wait(&x->cv, &x->m);
         uint64_t avail = x->avail;
+        bool done = x->done;
         pthread_mutex_unlock(&x->m);
         if (x->off >= avail)
                 return 0;
+        if (done)   /* the download is over: what is left is the extraction's */
+                progress_bytes(x->j->pl->pg, x->j->id, "Extracting", x->off, x->j->d->size);
         size_t want = avail - x->off < n ? (size_t)(avail - x->off) : n;
         for (;;) {
                 ssize_t k = pread(x->in_fd, buf, want, (off_t)x->off);
