@@ -33,7 +33,18 @@ struct run_opts {
         size_t n_env;
         struct sandbox_bind *binds;    /* -v, in order; strings point into argv */
         size_t n_binds;
+        uint64_t cap_add, cap_drop;    /* --cap-add, --cap-drop */
 };
+
+/* parse_cap() - one --cap-add/--cap-drop name into @mask. */
+static int parse_cap(const char *name, uint64_t *mask, struct err *e)
+{
+        uint64_t bits;
+        if (sandbox_cap_parse(name, &bits) < 0)
+                return err_setx(e, EINVAL, "unknown capability: \"%s\"", name);
+        *mask |= bits;
+        return 0;
+}
 
 /* parse_volume() - docker's -v HOST:CTR[:ro|rw], in place in @arg. */
 static int parse_volume(char *arg, struct run_opts *o, struct err *e)
@@ -185,6 +196,9 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .tty = o->tty,
                 .interactive = o->interactive,
                 .privileged = o->privileged,
+                /* docker: drop (ALL first), then add */
+                .custom_caps = o->cap_add || o->cap_drop,
+                .caps = ((o->cap_drop == ~0ULL ? 0 : sandbox_default_caps() & ~o->cap_drop)) | o->cap_add,
                 .read_only = o->read_only,
                 .binds = o->binds,
                 .n_binds = o->n_binds,
@@ -501,6 +515,8 @@ int cmd_run(int argc, char **argv)
                 { "read-only", no_argument, NULL, 'r' },
                 { "env-file", required_argument, NULL, 'f' },
                 { "platform", required_argument, NULL, 'p' },
+                { "cap-add", required_argument, NULL, 'A' },
+                { "cap-drop", required_argument, NULL, 'D' },
                 { 0 }
         };
         struct run_opts o = { 0 };
@@ -525,6 +541,15 @@ int cmd_run(int argc, char **argv)
                 case 'r': o.read_only = true; break;
                 case 'p': o.platform = optarg; break;
                 case 'f': argv_push(&env_files, &n_env_files, xstrdup(optarg)); break;
+                case 'A':
+                case 'D':
+                        if (parse_cap(optarg, c == 'A' ? &o.cap_add : &o.cap_drop, &e) < 0) {
+                                argv_free(o.env);
+                                argv_free(env_files);
+                                free(o.binds);
+                                return usage_error("run", "%s", e.msg);
+                        }
+                        break;
                 case 'v':
                         if (parse_volume(optarg, &o, &e) < 0) {
                                 argv_free(o.env);

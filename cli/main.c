@@ -59,6 +59,8 @@ static const struct command commands[] = {
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
+          "      --cap-add CAP      keep CAP too (NET_ADMIN, SYS_ADMIN..., ALL)\n"
+          "      --cap-drop CAP     drop CAP from docker's default set (ALL: every one)\n"
           "      --privileged       keep every capability; /proc/sys & co writable\n"
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
           "      --read-only        mount the container's root filesystem read-only\n"

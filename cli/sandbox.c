@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -534,11 +535,44 @@ static const char *const masked_paths[] = {
 static const char *const readonly_paths[] = {
         "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
 };
-static const int kept_caps[] = {
-        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
-        CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
-        CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+static const char *const cap_names[] = {
+        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+        "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+        "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+        "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+        "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+        "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+        "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 };
+
+uint64_t sandbox_default_caps(void)
+{
+        static const int kept[] = {
+                CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+                CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
+                CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+        };
+        uint64_t m = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(kept); i++)
+                m |= 1ULL << kept[i];
+        return m;
+}
+
+int sandbox_cap_parse(const char *name, uint64_t *bits)
+{
+        if (!strncasecmp(name, "CAP_", 4))
+                name += 4;
+        if (!strcasecmp(name, "ALL")) {
+                *bits = ~0ULL;
+                return 0;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+                if (!strcasecmp(name, cap_names[i])) {
+                        *bits = 1ULL << i;
+                        return 0;
+                }
+        return -EINVAL;
+}
 
 /* confine() - mask and write-protect the kernel's knobs like docker does. */
 static void confine(const struct plan *p, int rootfd)
@@ -572,9 +606,7 @@ static void confine(const struct plan *p, int rootfd)
  * inheritable sets: root in the sandbox gets no more at exec. */
 static void drop_caps(const struct plan *p)
 {
-        uint64_t keep = 0;
-        for (size_t i = 0; i < ARRAY_SIZE(kept_caps); i++)
-                keep |= 1ULL << kept_caps[i];
+        uint64_t keep = p->o->custom_caps ? p->o->caps : sandbox_default_caps();
         for (unsigned c = 0; c <= p->cap_last && c < 64; c++)
                 if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                         setup_fail(p, "drop capability %u", c);

@@ -42,10 +42,18 @@ struct sandbox_opts {
                                     * made first); /dev, /proc... stay as usual */
         const struct sandbox_bind *binds;      /* in order; may be NULL */
         size_t n_binds;
+        bool custom_caps;          /* @caps says which capabilities root keeps, */
+        uint64_t caps;             /* bit N = capability N; else sandbox_default_caps() */
         bool privileged;           /* keep every capability and the kernel's knobs
                                     * (/proc/sys...) writable; else docker's
                                     * default capabilities and masked paths */
 };
+
+/* sandbox_default_caps() - docker's default capability set, as a mask. */
+uint64_t sandbox_default_caps(void);
+/* sandbox_cap_parse() - a capability name ("NET_ADMIN", "CAP_NET_ADMIN", any
+ * case; "ALL" = every bit) as a mask.  -EINVAL for an unknown name. */
+int sandbox_cap_parse(const char *name, uint64_t *bits);
 
 /* sandbox_run() - run @o->argv in a fresh sandbox over @o->rootfs and wait.
  *

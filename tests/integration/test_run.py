@@ -431,6 +431,23 @@ def test_root_keeps_dockers_default_capabilities_only(run):
     assert r.out == "CapEff:\t0000000000000000\n"
 
 
+@pytest.mark.parametrize("opts,want", [
+    (["--cap-add", "SYS_ADMIN"], 0xa80425fb | (1 << 21)),
+    (["--cap-drop", "ALL"], 0),
+    (["--cap-drop", "all", "--cap-add", "cap_chown"], 1),
+    (["--cap-drop", "NET_RAW", "--cap-drop", "mknod"], 0xa80425fb & ~(1 << 13) & ~(1 << 27)),
+])
+def test_cap_add_and_drop(run, opts, want):
+    r = run("sh", "-c", "grep '^CapEff' /proc/self/status", opts=opts).check()
+    assert int(r.out.split()[1], 16) == want
+
+
+def test_unknown_capability_is_one_line(run):
+    r = run("true", opts=["--cap-add", "NOT_A_CAP"])
+    assert r.rc == 2
+    assert r.err_lines == ['strata run: unknown capability: "NOT_A_CAP" (see \'strata run --help\')']
+
+
 def test_privileged_keeps_them(run):
     r = run("sh", "-c", "mount -t tmpfs none /tmp && echo mounted; grep ' /proc/sys ' /proc/mounts || echo rw",
             opts=["--privileged"]).check()

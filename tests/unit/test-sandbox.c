@@ -124,6 +124,16 @@ int main(void)
         put("etc/real-passwd", "app:x:77:88:app:/srv:/bin/sh\n");
         check("app", "77 88 88,10,50 /srv");
 
+        /* capability names, docker's spelling */
+        uint64_t b = 0;
+        ok(sandbox_cap_parse("NET_ADMIN", &b) == 0 && b == 1ULL << 12, "cap NET_ADMIN");
+        ok(sandbox_cap_parse("cap_sys_admin", &b) == 0 && b == 1ULL << 21, "cap cap_sys_admin");
+        ok(sandbox_cap_parse("CHECKPOINT_RESTORE", &b) == 0 && b == 1ULL << 40, "cap CHECKPOINT_RESTORE");
+        ok(sandbox_cap_parse("all", &b) == 0 && b == ~0ULL, "cap all");
+        ok(sandbox_cap_parse("NOPE", &b) == -EINVAL, "cap NOPE refused");
+        ok(sandbox_cap_parse("", &b) == -EINVAL, "empty cap refused");
+        is_int((long long)sandbox_default_caps(), 0xa80425fbLL, "docker's default set");
+
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
         if (system(cmd) != 0)
