@@ -11,6 +11,8 @@ struct fs_session {
         struct ovl *o;
         double timeout;           /* entry/attr cache seconds */
         bool writeback;           /* asked for the writeback cache */
+        bool splice;              /* move data with splice(2) */
+        int readdirplus;          /* 0 auto, 1 always, -1 never */
         unsigned caps;            /* conn->want after init */
         struct fuse_session *se;  /* for notifications to the kernel */
 };

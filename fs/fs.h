@@ -1,6 +1,6 @@
 /* fs/ — the FUSE union filesystem: read-only lower layer directories stacked
  * under an optional writable upper directory, with the kernel overlayfs's
- * semantics and on-disk format (see fs/README.md for the design).
+ * semantics and on-disk format (fs/README.md describes the design).
  *
  * fs/ knows layer PATHS, never the store.  Lower directories may carry
  * whiteouts in either form: overlayfs (a 0/0 character device; the
@@ -27,6 +27,8 @@ struct fs_config {
         char *mount_opts;         /* generic mount flags passed on: nosuid,nodev,... */
         unsigned max_threads;     /* worker threads (default 2 * CPUs, at least 4) */
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
+        bool no_splice;           /* "splice=0": copy data through user space */
+        int readdirplus;          /* "readdirplus=auto|yes|no": 0, 1, -1 */
 };
 
 /* fs_config_free() - free the members; accepts a zeroed config. */

@@ -67,14 +67,22 @@ static struct ovl_cred cred_of(fuse_req_t req)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
         struct fs_session *s = userdata;
-        unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
-                        FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
-                        FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC;
+        unsigned want = FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
+                        FUSE_CAP_ATOMIC_O_TRUNC;
+        unsigned splice = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ;
         if (s->writeback)
                 want |= FUSE_CAP_WRITEBACK_CACHE;
+        if (s->splice)
+                want |= splice;
+        else
+                conn->want &= ~splice;
+        /* auto: plain readdir when the kernel's dcache already knows the names */
+        if (s->readdirplus >= 0)
+                want |= FUSE_CAP_READDIRPLUS;
+        if (s->readdirplus == 0)
+                want |= FUSE_CAP_READDIRPLUS_AUTO;
+        conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
         conn->want |= want & conn->capable;
-        /* plain readdir when the kernel's dcache already knows the names */
-        conn->want |= FUSE_CAP_READDIRPLUS_AUTO & conn->capable;
         /* the kernel clears set-id bits on write (we write as root) */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
         /* every change goes through us: no need to compare mtimes to find them */

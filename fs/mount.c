@@ -98,6 +98,12 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                 if (*end || t < 0)
                         return err_setx(e, EINVAL, "timeout=%s: not a number of seconds", val);
                 c->timeout = t;
+        } else if (!strcmp(opt, "splice") && val) {
+                c->no_splice = !strcmp(val, "0") || !strcmp(val, "no");
+        } else if (!strcmp(opt, "readdirplus") && val) {
+                if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
+                        return err_setx(e, EINVAL, "readdirplus=%s: auto, yes or no", val);
+                c->readdirplus = !strcmp(val, "yes") ? 1 : !strcmp(val, "no") ? -1 : 0;
         } else if (!strcmp(opt, "max_threads") && val) {
                 c->max_threads = (unsigned)strtoul(val, NULL, 10);
         } else if (in_list(passed_on, ARRAY_SIZE(passed_on), opt) && !val) {
@@ -207,6 +213,8 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 .o = o,
                 .timeout = c->timeout > 0 ? c->timeout : 86400.0,
                 .writeback = c->writeback && !o->read_only,
+                .splice = !c->no_splice,
+                .readdirplus = c->readdirplus,
         };
         _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
                                               c->fsname ? c->fsname : "strata",
