@@ -248,3 +248,37 @@ def test_sanitized_daemon(tmp_path, san_bin, monkeypatch):
     finally:
         err = p.close()
     assert err == "", f"sanitizer daemon stderr:\n{err}"
+
+
+@pytest.mark.parametrize("opt,want", [("readdirplus=no", "READDIR "), ("readdirplus=yes", "READDIRPLUS "),
+                                      ("readdirplus=auto", "READDIRPLUS ")])
+def test_options_take_effect(tmp_path, strata_bin, opt, want):
+    """The tuning options change what the kernel asks (libfuse's -d trace)."""
+    for d in ("l/d", "u", "w", "m"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "l/d/f").write_text("x")
+    m = str(tmp_path / "m")
+    log = open(tmp_path / "log", "w+")
+    p = subprocess.Popen([strata_bin, "mount", "-d", "-o",
+                          f"lowerdir={tmp_path}/l,upperdir={tmp_path}/u,workdir={tmp_path}/w,{opt},writeback", m],
+                         stderr=log, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            if os.path.ismount(m):
+                break
+            time.sleep(0.01)
+        os.listdir(os.path.join(m, "d"))
+        with open(os.path.join(m, "d/f"), "a") as f:
+            f.write("y")
+    finally:
+        subprocess.run(["umount", m])
+        p.wait(timeout=20)
+    trace = open(tmp_path / "log").read()
+    ops = {l.split("opcode: ")[1].split(" ")[0] + " " for l in trace.splitlines() if "opcode: " in l}
+    assert want in ops, sorted(ops)
+    if opt != "readdirplus=auto":       # auto may use both
+        other = "READDIRPLUS " if want == "READDIR " else "READDIR "
+        assert other not in ops, sorted(ops)
+    # writeback: the kernel agreed to the writeback cache (FUSE_WRITEBACK_CACHE, 1 << 16)
+    flags = [int(l.split("flags=")[1], 16) for l in trace.splitlines() if l.strip().startswith("flags=")]
+    assert flags and flags[-1] & (1 << 16), flags
