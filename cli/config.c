@@ -221,7 +221,7 @@ static int parse_docker(json_t *j, const char *file, const char *text, struct co
 static int load_all(const char *path, struct config *c, struct err *e)
 {
         c->connect_timeout_s = 3;
-        c->stall_timeout_s = 10;
+        c->stall_timeout_s = 5;
         const char *env = getenv("STRATA_CONFIG");
         bool explicit = path || (env && *env);
         const char *file = path ? path : (env && *env) ? env : DEFAULT_CONFIG;

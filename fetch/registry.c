@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define DEFAULT_MIRROR_CONNECT_S 3
-#define DEFAULT_MIRROR_STALL_S 10
+#define DEFAULT_MIRROR_STALL_S 5
 
 #define BLOB_MAX_RESUMES 32
 

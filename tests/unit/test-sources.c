@@ -76,7 +76,7 @@ int main(void)
         ok(srcs[0].mirror && srcs[1].mirror && srcs[2].mirror, "mirrors are mirrors");
         is_str(srcs[1].host, "m2.example:8080", "a mirror's credentials key is its own host");
         is_int(srcs[0].connect_timeout_s, 4, "mirror connect timeout");
-        is_int(srcs[0].stall_timeout_s, 10, "mirror stall timeout default");
+        is_int(srcs[0].stall_timeout_s, 5, "mirror stall timeout default");
         is_int(srcs[3].connect_timeout_s, 0, "the upstream keeps the pull's timeouts");
 
         sources("reg.example:5000/team/app:1", &cfg);
