@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,7 +35,52 @@ struct run_opts {
         struct sandbox_bind *binds;    /* -v, in order; strings point into argv */
         size_t n_binds;
         uint64_t cap_add, cap_drop;    /* --cap-add, --cap-drop */
+        struct sandbox_tmpfs *tmpfs;   /* --tmpfs, in order; strings point into argv */
+        size_t n_tmpfs;
+        char **env_files;              /* --env-file, in order */
+        size_t n_env_files;
 };
+
+/* parse_tmpfs() - docker's --tmpfs PATH[:OPTIONS], in place in @arg: the
+ * mount flags among OPTIONS become flags, the rest stays tmpfs data.
+ * docker's defaults: noexec, nosuid. */
+static int parse_tmpfs(char *arg, struct run_opts *o, struct err *e)
+{
+        static const struct { const char *name; unsigned long set, clear; } words[] = {
+                { "ro", MS_RDONLY, 0 }, { "rw", 0, MS_RDONLY },
+                { "exec", 0, MS_NOEXEC }, { "noexec", MS_NOEXEC, 0 },
+                { "suid", 0, MS_NOSUID }, { "nosuid", MS_NOSUID, 0 },
+                { "dev", 0, 0 }, { "nodev", 0, 0 },            /* nodev is the sandbox's call */
+        };
+        char *opts = strchr(arg, ':');
+        if (opts)
+                *opts++ = '\0';
+        if (arg[0] != '/')
+                return err_setx(e, EINVAL, "tmpfs %s: the path must be absolute", arg);
+        struct sandbox_tmpfs t = { .target = arg, .flags = MS_NOEXEC | MS_NOSUID };
+        /* keep the data words in place, at the front of @opts */
+        char *data = opts, *w = opts;
+        for (char *tok = opts ? strsep(&opts, ",") : NULL; tok; tok = opts ? strsep(&opts, ",") : NULL) {
+                size_t i;
+                for (i = 0; i < ARRAY_SIZE(words) && strcmp(tok, words[i].name); i++)
+                        ;
+                if (i < ARRAY_SIZE(words)) {
+                        t.flags = (t.flags | words[i].set) & ~words[i].clear;
+                } else if (*tok) {
+                        if (w != data)
+                                *w++ = ',';
+                        memmove(w, tok, strlen(tok));
+                        w += strlen(tok);
+                }
+        }
+        if (data) {
+                *w = '\0';
+                t.data = *data ? data : NULL;
+        }
+        o->tmpfs = xrealloc(o->tmpfs, (o->n_tmpfs + 1) * sizeof *o->tmpfs);
+        o->tmpfs[o->n_tmpfs++] = t;
+        return 0;
+}
 
 /* parse_cap() - one --cap-add/--cap-drop name into @mask. */
 static int parse_cap(const char *name, uint64_t *mask, struct err *e)
@@ -65,6 +111,16 @@ static int parse_volume(char *arg, struct run_opts *o, struct err *e)
         o->binds = xrealloc(o->binds, (o->n_binds + 1) * sizeof *o->binds);
         o->binds[o->n_binds++] = (struct sandbox_bind){ arg, ctr, mode && !strcmp(mode, "ro") };
         return 0;
+}
+
+static void argv_free(char **v);
+
+static void run_opts_free(struct run_opts *o)
+{
+        argv_free(o->env);
+        argv_free(o->env_files);
+        free(o->binds);
+        free(o->tmpfs);
 }
 
 /* argv_push() - append to a NULL-terminated vector (*@n strings so far). */
@@ -202,6 +258,8 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .read_only = o->read_only,
                 .binds = o->binds,
                 .n_binds = o->n_binds,
+                .tmpfs = o->tmpfs,
+                .n_tmpfs = o->n_tmpfs,
         };
         return sandbox_run(&so, status, e);
 }
@@ -468,8 +526,10 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
 /* read_env_files() - docker's --env-file: each line K=V, or K for the host's
  * value; blank lines and # comments skipped.  The files' entries come before
  * the -e ones (which so win), whatever the order on the command line. */
-static int read_env_files(struct run_opts *o, char **files, size_t n_files, struct err *e)
+static int read_env_files(struct run_opts *o, struct err *e)
 {
+        char **files = o->env_files;
+        size_t n_files = o->n_env_files;
         char **env = NULL;
         size_t n = 0;
         for (size_t i = 0; i < n_files; i++) {
@@ -504,104 +564,75 @@ int cmd_run(int argc, char **argv)
                 { "tty", no_argument, NULL, 't' },
                 { "rm", no_argument, NULL, 'R' },
                 { "env", required_argument, NULL, 'e' },
+                { "env-file", required_argument, NULL, 'f' },
                 { "workdir", required_argument, NULL, 'w' },
                 { "user", required_argument, NULL, 'u' },
                 { "name", required_argument, NULL, 'N' },
                 { "hostname", required_argument, NULL, 'H' },
                 { "entrypoint", required_argument, NULL, 'E' },
-                { "rootfs", required_argument, NULL, 'F' },
-                { "privileged", no_argument, NULL, 'P' },
                 { "volume", required_argument, NULL, 'v' },
+                { "tmpfs", required_argument, NULL, 'T' },
                 { "read-only", no_argument, NULL, 'r' },
-                { "env-file", required_argument, NULL, 'f' },
-                { "platform", required_argument, NULL, 'p' },
                 { "cap-add", required_argument, NULL, 'A' },
                 { "cap-drop", required_argument, NULL, 'D' },
+                { "privileged", no_argument, NULL, 'P' },
+                { "platform", required_argument, NULL, 'p' },
+                { "rootfs", required_argument, NULL, 'F' },
                 { 0 }
         };
         struct run_opts o = { 0 };
         struct err e = { 0 };
-        char **env_files = NULL;
-        size_t n_env_files = 0;
-        int c;
+        int c, r = 0, status = 125;
         /* "+": options end at IMAGE; what follows belongs to the command. */
-        while ((c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
+        while (r == 0 && (c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'i': o.interactive = true; break;
                 case 't': o.tty = true; break;
                 case 'R': o.rm = true; break;
                 case 'e': argv_push(&o.env, &o.n_env, xstrdup(optarg)); break;
+                case 'f': argv_push(&o.env_files, &o.n_env_files, xstrdup(optarg)); break;
                 case 'w': o.workdir = optarg; break;
                 case 'u': o.user = optarg; break;
                 case 'N': o.name = optarg; break;
                 case 'H': o.hostname = optarg; break;
                 case 'E': o.entrypoint = optarg; break;
-                case 'F': o.rootfs = optarg; break;
-                case 'P': o.privileged = true; break;
+                case 'v': r = parse_volume(optarg, &o, &e); break;
+                case 'T': r = parse_tmpfs(optarg, &o, &e); break;
                 case 'r': o.read_only = true; break;
+                case 'A': r = parse_cap(optarg, &o.cap_add, &e); break;
+                case 'D': r = parse_cap(optarg, &o.cap_drop, &e); break;
+                case 'P': o.privileged = true; break;
                 case 'p': o.platform = optarg; break;
-                case 'f': argv_push(&env_files, &n_env_files, xstrdup(optarg)); break;
-                case 'A':
-                case 'D':
-                        if (parse_cap(optarg, c == 'A' ? &o.cap_add : &o.cap_drop, &e) < 0) {
-                                argv_free(o.env);
-                                argv_free(env_files);
-                                free(o.binds);
-                                return usage_error("run", "%s", e.msg);
-                        }
-                        break;
-                case 'v':
-                        if (parse_volume(optarg, &o, &e) < 0) {
-                                argv_free(o.env);
-                                argv_free(env_files);
-                                free(o.binds);
-                                return usage_error("run", "%s", e.msg);
-                        }
-                        break;
+                case 'F': o.rootfs = optarg; break;
                 default:
-                        argv_free(o.env);
-                        argv_free(env_files);
-                        free(o.binds);
+                        run_opts_free(&o);
                         return bad_option("run", argv);
                 }
         }
+        if (r < 0) {
+                run_opts_free(&o);
+                return usage_error("run", "%s", e.msg);
+        }
+        if (!o.rootfs && optind >= argc) {
+                run_opts_free(&o);
+                return usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
+        }
         if (o.tty && o.interactive && !isatty(0)) {
                 /* docker's refusal: a pty fed from a pipe loses its end of file */
-                argv_free(o.env);
-                argv_free(env_files);
-                free(o.binds);
+                run_opts_free(&o);
                 fprintf(stderr, "strata: run: the input device is not a TTY (drop -t to pipe into a command)\n");
                 return 1;
         }
-        int rf = read_env_files(&o, env_files, n_env_files, &e);
-        argv_free(env_files);
-        if (rf < 0) {
-                argv_free(o.env);
-                free(o.binds);
-                err_wrap(&e, "run");
-                report_err(&e);
-                return 125;
-        }
-        int status = 125, r;
-        const char *what;
-        if (o.rootfs) {
-                what = o.rootfs;
+        const char *what = o.rootfs ? o.rootfs : argv[optind];
+        r = read_env_files(&o, &e);
+        if (r >= 0 && o.rootfs)
                 r = run_rootfs(&o, argv + optind, argc - optind, &status, &e);
-        } else {
-                if (optind >= argc) {
-                        argv_free(o.env);
-                        free(o.binds);
-                        return usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
-                }
-                what = argv[optind];
+        else if (r >= 0)
                 r = run_image(&o, what, argv + optind + 1, argc - optind - 1, &status, &e);
-        }
-        argv_free(o.env);
-        free(o.binds);
+        run_opts_free(&o);
         if (r < 0) {
                 err_wrap(&e, "run %s", what);
                 report_err(&e);
-                return status;
         }
         return status;
 }

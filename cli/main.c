@@ -63,6 +63,7 @@ static const struct command commands[] = {
           "      --cap-drop CAP     drop CAP from docker's default set (ALL: every one)\n"
           "      --privileged       keep every capability; /proc/sys & co writable\n"
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
+          "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
           "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",

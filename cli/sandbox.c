@@ -797,6 +797,13 @@ static void child_main(const struct plan *p)
                 if (f)
                         remount_bind(p, rootfd, rel, f);
         }
+        for (size_t i = 0; i < p->o->n_tmpfs; i++) {
+                const struct sandbox_tmpfs *t = &p->o->tmpfs[i];
+                int fd = mkdir_in_root(p, rootfd, t->target + strspn(t->target, "/"), true);
+                if (mount("tmpfs", fdp(fd).s, "tmpfs", t->flags | (p->o->privileged ? 0 : MS_NODEV), t->data) < 0)
+                        setup_fail(p, "mount a tmpfs on %s", t->target);
+                close(fd);
+        }
         make_workdir(p, rootfd);
         if (!p->o->privileged)
                 confine(p, rootfd);
@@ -1063,6 +1070,9 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
                 }
                 bind_is_dir[i] = S_ISDIR(st.st_mode);
         }
+        for (size_t i = 0; i < o->n_tmpfs; i++)
+                if (o->tmpfs[i].target[0] != '/' || !o->tmpfs[i].target[strspn(o->tmpfs[i].target, "/")])
+                        return err_setx(e, EINVAL, "tmpfs %s: the path must be absolute, not /", o->tmpfs[i].target);
 
         _cleanup_close_ int devnull = -1, master = -1, sock_r = -1, sock_w = -1, rep_r = -1, rep_w = -1, sfd = -1;
         if (o->tty) {

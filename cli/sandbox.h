@@ -21,6 +21,14 @@ struct sandbox_bind {
         bool readonly;
 };
 
+/* A tmpfs mounted in the sandbox (docker's --tmpfs PATH[:OPTIONS]). */
+struct sandbox_tmpfs {
+        const char *target;        /* absolute, created when missing */
+        unsigned long flags;       /* MS_NOSUID, MS_NOEXEC, MS_RDONLY... (MS_NODEV
+                                    * is added unless privileged) */
+        const char *data;          /* tmpfs options: "size=64m,mode=1777", or NULL */
+};
+
 struct sandbox_opts {
         const char *rootfs;        /* the root directory (required) */
         char *const *argv;         /* the command, NULL-terminated, argv[0] required;
@@ -42,6 +50,8 @@ struct sandbox_opts {
                                     * made first); /dev, /proc... stay as usual */
         const struct sandbox_bind *binds;      /* in order; may be NULL */
         size_t n_binds;
+        const struct sandbox_tmpfs *tmpfs;     /* after the binds; may be NULL */
+        size_t n_tmpfs;
         bool custom_caps;          /* @caps says which capabilities root keeps, */
         uint64_t caps;             /* bit N = capability N; else sandbox_default_caps() */
         bool privileged;           /* keep every capability and the kernel's knobs

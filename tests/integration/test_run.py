@@ -355,6 +355,18 @@ def test_volumes(run, tmp_path, rootfs):
     assert (rootfs / "etc" / "deep" / "conf").is_file()   # the mount point, made in the tree
 
 
+def test_tmpfs(run, rootfs):
+    r = run("sh", "-c", "grep -E ' /(run|data/x|ro) ' /proc/mounts | cut -d' ' -f2,4; touch /ro/a 2>/dev/null || echo ro; "
+                        "echo hi > /run/f && cat /run/f",
+            opts=["--tmpfs", "/run", "--tmpfs", "/data/x:size=1m,exec,mode=700", "--tmpfs", "/ro:ro"]).check()
+    mounts = dict(l.split() for l in r.lines[:3])
+    assert mounts["/run"].split(",")[:4] == ["rw", "nosuid", "nodev", "noexec"]     # docker's defaults (+ nodev)
+    assert "noexec" not in mounts["/data/x"] and "size=1024k" in mounts["/data/x"] and "mode=700" in mounts["/data/x"]
+    assert mounts["/ro"].startswith("ro,")
+    assert r.lines[3:] == ["ro", "hi"]
+    assert not (rootfs / "run" / "f").exists()
+
+
 @pytest.mark.parametrize("spec", ["relative:/x", "/abs", "/abs:rel", "/abs:/x:rx"])
 def test_bad_volume_is_one_line(run, spec):
     r = run("true", opts=["-v", spec])
