@@ -519,6 +519,17 @@ def test_schema1_refused(strata, registry, build_image, make_proxy):
     one_line_failure(r, "schema 1")
 
 
+def test_huge_manifest_refused(strata, registry, build_image, make_proxy, seeded_store, store_root):
+    """A registry that answers a manifest GET with 5 MiB: stopped at the 4 MiB
+    ceiling, one line, store unchanged (FETCH 1)."""
+    build_image(registry, "x/huge:1", layers=[[File("a", b"a")]])
+    px = make_proxy(registry)
+    px.fail("/manifests/1", 200, times=None, body=b" " * (5 << 20))
+    r = strata("pull", f"{px.host}/x/huge:1")
+    one_line_failure(r, "larger than")
+    assert snapshot(store_root) == seeded_store
+
+
 # ------------------------------------------------------------ concurrency
 def test_six_concurrent_pulls_share_one_download(strata, strata_popen, registry, build_image,
                                                   make_proxy, store_root):
