@@ -250,6 +250,18 @@ def test_layer_count_mismatch_refused(strata, registry, push_raw, seeded_store, 
     assert snapshot(store_root) == seeded_store
 
 
+def test_tampered_config(strata, registry, build_image, seeded_store, store_root):
+    img = build_image(registry, "x/tcfg:1", layers=three_layers()[:1])
+    path = registry.blob_data_path(img.config_digest)
+    data = bytearray(open(path, "rb").read())
+    data[-2:-1] = b" "
+    with open(path, "wb") as f:
+        f.write(data)
+    r = strata("pull", img.ref)
+    one_line_failure(r, img.config_digest, "digest mismatch")
+    assert snapshot(store_root) == seeded_store
+
+
 # ------------------------------------------------------------ resuming
 BIG = 24 * 1024 * 1024
 
