@@ -219,12 +219,12 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
         reply_entry(req, r, n, &st);
 }
 
-static void set_open_flags(struct fs_session *s, struct node *n, struct fuse_file_info *fi, bool writable)
+static void set_open_flags(int fd, struct fuse_file_info *fi)
 {
         struct stat st;
         /* page cache kept across opens, except for hard links (other nodes
          * may have changed the data) */
-        fi->keep_cache = ovl_getattr(s->o, n, -1, &st) == 0 && st.st_nlink <= 1;
+        fi->keep_cache = fstat(fd, &st) == 0 && st.st_nlink <= 1;
         /* our flush does nothing: spare close() the round trip (the kernel
          * still flushes its writeback cache) */
         fi->noflush = 1;
@@ -236,7 +236,7 @@ static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, s
         fh->fd = fd;
         fh->writable = (flags & O_ACCMODE) != O_RDONLY;
         fi->fh = (uint64_t)(uintptr_t)fh;
-        set_open_flags(s, n, fi, fh->writable);
+        set_open_flags(fd, fi);
         node_hold(s->o, n);
         return 0;
 }
