@@ -687,6 +687,8 @@ static int apply_entry(struct x *x)
 {
         struct archive_entry *ent = x->ent;
         const char *why;
+        if (unpack_aufs_meta(x->raw))
+                return 0;
         int n = unpack_clean_path(x->raw, x->path, &why);
         if (n < 0)
                 return refuse(x, EPERM, "%s", why);

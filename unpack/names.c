@@ -105,6 +105,23 @@ int unpack_clean_path(const char *name, char out[PATH_MAX], const char **why)
         return (int)len;
 }
 
+bool unpack_aufs_meta(const char *name)
+{
+        for (;;) {
+                if (name[0] == '/')
+                        name++;
+                else if (name[0] == '.' && name[1] == '/')
+                        name += 2;
+                else
+                        break;
+        }
+        if (strncmp(name, ".wh..wh.", 8) != 0)
+                return false;
+        /* the root's opaque marker is a whiteout, not aufs bookkeeping */
+        size_t n = strcspn(name, "/");
+        return !(n == 12 && !strncmp(name, ".wh..wh..opq", 12) && name[strspn(name + 12, "/") + 12] == '\0');
+}
+
 enum unpack_wh unpack_whiteout(const char *base, const char **target)
 {
         *target = NULL;

@@ -40,6 +40,11 @@ enum unpack_wh {
         UNPACK_WH_META,           /* .wh..wh.* other (aufs bookkeeping): skipped */
         UNPACK_WH_BAD,            /* .wh. with an empty, "." or ".." target */
 };
+/* unpack_aufs_meta() - true for a name under the layer root's aufs
+ * bookkeeping (".wh..wh.plnk/...", ".wh..wh.aufs"): docker skips these
+ * entries, and so do we (before cleaning: they may look like a whiteout
+ * used as a directory).  The root's ".wh..wh..opq" is not one. */
+bool unpack_aufs_meta(const char *name);
 /* unpack_whiteout() - classify the last component @base. */
 enum unpack_wh unpack_whiteout(const char *base, const char **target);
 

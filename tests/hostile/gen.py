@@ -199,6 +199,9 @@ def main():
     body += b"\n" * (hdr.size - len(body))
     huge = hdr.tobuf(tarfile.USTAR_FORMAT) + body + T().file("f").bytes()
     add("pax-huge-header", huge, "too large", media=OCI_GZ, blob=gz(huge))
+    # aufs bookkeeping from old docker images: skipped, like docker does
+    add("aufs-meta-ok", T().dir(".wh..wh.plnk").file(".wh..wh.plnk/1234.5678", b"l")
+        .file("./.wh..wh.aufs", b"").dir("a").file("a/f").bytes(), "OK")
     add("root-not-dir", T().file(".", b"").bytes(), "layer root is not a directory")
     add("device-nonroot", T().chardev("dev/null", 1, 3).bytes(), "device nodes need root", flags="nonroot")
     # --- streams

@@ -161,6 +161,8 @@ static void check_ok_case(const char *name, int dest, const char *canary)
         } else if (!strcmp(name, "no-trailer-ok") || !strcmp(name, "no-trailer-gzip-ok")) {
                 ok(fstatat(dest, "b", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 5000,
                    "%s: last entry complete", name);
+        } else if (!strcmp(name, "aufs-meta-ok")) {
+                ok(fstatat(dest, "a/f", &st, AT_SYMLINK_NOFOLLOW) == 0, "%s: the real entries are there", name);
         } else if (!strcmp(name, "pax-global-path-ok")) {
                 ok(fstatat(dest, "ok.txt", &st, AT_SYMLINK_NOFOLLOW) == 0, "%s: the entry keeps its own name", name);
         } else if (!strcmp(name, "forged-overlay-xattr-ok")) {

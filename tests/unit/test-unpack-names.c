@@ -81,6 +81,18 @@ static void test_whiteouts(void)
         is_int(unpack_whiteout(".wh....", &t), UNPACK_WH_FILE, "whiteout of ...");
 }
 
+static void test_aufs(void)
+{
+        ok(unpack_aufs_meta(".wh..wh.plnk/123.456"), "aufs hard link dir entry");
+        ok(unpack_aufs_meta("./.wh..wh.plnk/"), "aufs hard link dir, ./ form");
+        ok(unpack_aufs_meta("/.wh..wh.aufs"), "aufs meta file");
+        ok(!unpack_aufs_meta(".wh..wh..opq"), "root opaque marker is no aufs meta");
+        ok(!unpack_aufs_meta("./.wh..wh..opq"), "root opaque marker, ./ form");
+        ok(unpack_aufs_meta(".wh..wh..opq/x"), "below a root opaque marker: skipped");
+        ok(!unpack_aufs_meta("a/.wh..wh.plnk/x"), "only at the root");
+        ok(!unpack_aufs_meta(".wh.x"), "a whiteout is no aufs meta");
+}
+
 static void test_media(void)
 {
         is_int(unpack_media_comp("application/vnd.oci.image.layer.v1.tar"), UNPACK_COMP_NONE, "oci tar");
@@ -155,6 +167,7 @@ int main(void)
 {
         test_paths();
         test_whiteouts();
+        test_aufs();
         test_media();
         test_magic();
         test_quote();
