@@ -18,6 +18,7 @@ static void check_clean(const char *name)
         const char *why;
         int n = unpack_clean_path(name, out, &why);
         unpack_quote(name, q, sizeof q);
+        (void)unpack_aufs_meta(name);
         if (strchr(q, '\n'))
                 abort();
         if (n < 0) {
