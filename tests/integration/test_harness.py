@@ -241,7 +241,6 @@ def test_pull_through_cache_registry(registry, make_registry, build_image):
 
 def test_proxy_throttle_and_upstream_killed(registry, make_proxy):
     import threading
-    import time
     data = os.urandom(2 << 20)
     d = registry.client().push_blob("k/x", data)
     px = make_proxy(registry).throttle(1 << 20)          # 2 MiB takes ~2 s
@@ -254,7 +253,6 @@ def test_proxy_throttle_and_upstream_killed(registry, make_proxy):
         except Exception as e:                            # cut off: expected
             got["error"] = e
     t = threading.Thread(target=fetch)
-    t0 = time.monotonic()
     t.start()
     wait_until(lambda: px.blob_gets(d) and px.blob_gets(d)[0].bytes_sent > 256 << 10, what="256 KiB sent")
     registry.kill()
@@ -270,7 +268,6 @@ def test_proxy_throttle_and_upstream_killed(registry, make_proxy):
     px.throttle(None)
     with urllib.request.urlopen(f"{px.url}/v2/k/x/blobs/{d}") as r:
         assert r.read() == data
-    assert time.monotonic() - t0 < 10
 
 
 def test_zstd_stored_frame_pulls(registry, push_raw, strata):

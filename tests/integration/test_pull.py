@@ -495,20 +495,17 @@ def test_closed_port(strata, seeded_store, store_root, strata_env):
     from helpers.util import free_port
     port = free_port()
     env = dict(strata_env, STRATA_RETRIES="1")
-    t = time.monotonic()
-    r = strata("pull", f"127.0.0.1:{port}/x/y:1", env=env)
+    r = strata("pull", f"127.0.0.1:{port}/x/y:1", env=env, timeout=30)
     one_line_failure(r, f"127.0.0.1:{port}")
-    assert time.monotonic() - t < 10
     assert snapshot(store_root) == seeded_store
 
 
 def test_server_never_answers(strata, silent_server, seeded_store, store_root, strata_env):
     env = dict(strata_env, STRATA_STALL_TIMEOUT="2")
-    t = time.monotonic()
     r = strata("pull", f"{silent_server.host}/x/y:1", env=env, timeout=60)
     one_line_failure(r, silent_server.host)
-    # one stall timeout, not one per retry
-    assert time.monotonic() - t < 5
+    # one stall timeout, not one per retry: counted in connections, not seconds
+    assert silent_server.accepted == 1, silent_server.accepted
     assert snapshot(store_root) == seeded_store
 
 
@@ -577,15 +574,15 @@ def test_pulls_over_a_shared_base_do_not_wait_for_each_other(strata, strata_pope
     strata("pull", build_image(registry, "x/base:1", layers=[base]).ref).check()
     a = build_image(registry, "x/slow:1", layers=[base, [File("slow", random_bytes(6 * 1024 * 1024, seed=8))]])
     b = build_image(registry, "x/quick:1", layers=[base, [File("quick", b"q")]])
-    px = make_proxy(registry).throttle(1_000_000)
+    px = make_proxy(registry).throttle(500_000)
     p = strata_popen("pull", f"{px.host}/x/slow:1")
     partial = os.path.join(store_root, "tmp", a.layers[1].digest[7:] + ".partial")
     wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) > 0, timeout=20,
                what="the slow pull downloading")
-    t = time.monotonic()
+    # No clock: had the quick pull waited for the slow one's locks, the slow
+    # one (about 12 s through the throttle) would be over by now.
     strata("pull", b.ref).check()
-    assert time.monotonic() - t < 3
-    assert p.poll() is None, "the slow pull should still be running"
+    assert p.poll() is None, "the quick pull finished while the slow one still downloads"
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert {f"{px.host}/x/slow:1", f"{registry.host}/x/quick:1"} <= names_in(store_root)
