@@ -174,6 +174,43 @@ static int mkdir_at(struct x *x, int pfd, const char *name, mode_t mode)
         return -1;
 }
 
+/* set_opaque() - trusted.overlay.opaque=y on the directory open as @fd
+ * (an O_PATH fd is fine), user.overlay.opaque when not root. */
+static int set_opaque(struct x *x, int fd)
+{
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (setxattr(proc, "trusted.overlay.opaque", "y", 1, 0) == 0)
+                return 0;
+        if (!x->is_root && errno == EPERM && setxattr(proc, "user.overlay.opaque", "y", 1, 0) == 0)
+                return 0;
+        return sysfail(x, errno, "mark directory opaque");
+}
+
+/* whiteout_to_dir() - UNPACK_OVERLAY: @name below @at is a whiteout this
+ * layer made (a 0/0 character device: the layer started empty) and an entry
+ * now needs a directory there: "delete, then create again" is an opaque
+ * directory in overlayfs terms.  Returns 1 when converted, 0 when @name is
+ * not a whiteout, or -errno. */
+static int whiteout_to_dir(struct x *x, int at, const char *name, mode_t mode)
+{
+        struct stat st;
+        if (x->mode != UNPACK_OVERLAY || fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISCHR(st.st_mode) || st.st_rdev != 0)
+                return 0;
+        if (unlinkat(at, name, 0) < 0 || mkdirat(at, name, mode) < 0)
+                return sysfail(x, errno, "replace a whiteout by a directory");
+        int fd = openat2_safe(at, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return resolve_fail(x, -fd, "path");
+        int r = set_opaque(x, fd);
+        close(fd);
+        if (r < 0)
+                return r;
+        x->st->opaques++;
+        return 1;
+}
+
 /* walk_create() - open @dir (a clean relative path) component by component,
  * making missing directories (0755, the caller's owner), never following. */
 static int walk_create(struct x *x, const char *dir, size_t len)
@@ -189,6 +226,16 @@ static int walk_create(struct x *x, const char *dir, size_t len)
                         *slash = '\0';
                 int at = fd >= 0 ? fd : x->root;
                 int nfd = openat2_safe(at, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (nfd == -ENOTDIR) {
+                        int w = whiteout_to_dir(x, at, comp, 0755);
+                        if (w < 0) {
+                                if (fd >= 0)
+                                        close(fd);
+                                return w;
+                        }
+                        if (w > 0)
+                                nfd = openat2_safe(at, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                }
                 if (nfd == -ENOENT) {
                         if (mkdir_at(x, at, comp, 0755) < 0 && errno != EEXIST) {
                                 int s = errno;
@@ -230,8 +277,8 @@ static int get_parent(struct x *x, bool create, bool *sgid, gid_t *gid)
         memcpy(dir, x->path, x->dlen);
         dir[x->dlen] = '\0';
         int fd = openat2_safe(x->root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd == -ENOENT && create)
-                fd = walk_create(x, dir, x->dlen);
+        if ((fd == -ENOENT || fd == -ENOTDIR) && create)
+                fd = walk_create(x, dir, x->dlen);     /* refuses what is no whiteout */
         else if (fd < 0)
                 return resolve_fail(x, -fd, "path");
         if (fd < 0)
@@ -413,7 +460,7 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
 {
         struct archive_entry *ent = x->ent;
         mode_t mode = archive_entry_perm(ent);
-        bool existed = false;
+        bool existed = false, opaque = false;
         if (mkdir_at(x, pfd, x->base, mode & 0777) < 0) {
                 if (errno != EEXIST)
                         return sysfail(x, errno, "create directory");
@@ -423,6 +470,9 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
                 if (S_ISDIR(st.st_mode)) {
                         existed = true;         /* a directory over a directory: merge */
                 } else {
+                        /* over this layer's own whiteout: deleted, then made
+                         * again = an opaque directory (see whiteout_to_dir()) */
+                        opaque = x->mode == UNPACK_OVERLAY && S_ISCHR(st.st_mode) && st.st_rdev == 0;
                         int r = remove_existing(x, pfd, x->base);
                         if (r < 0)
                                 return r;
@@ -435,10 +485,16 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
         bool chown_ = existed ? x->is_root : need_chown(x, uid, gid, psgid, pgid);
         bool chmod_ = existed || need_chmod(x, mode, true, psgid);
         bool xattrs = archive_entry_xattr_count(ent) > 0;
-        if (chown_ || chmod_ || xattrs) {
+        if (chown_ || chmod_ || xattrs || opaque) {
                 _cleanup_close_ int fd = openat(pfd, x->base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return sysfail(x, errno, "open directory");
+                if (opaque) {
+                        int r = set_opaque(x, fd);
+                        if (r < 0)
+                                return r;
+                        x->st->opaques++;
+                }
                 if (chown_ && fchown(fd, uid, gid) < 0)
                         return sysfail(x, errno, "chown");
                 if (chmod_ && fchmod(fd, mode & 07777) < 0)
@@ -642,13 +698,7 @@ static int do_opaque(struct x *x, int pfd)
                 rel[x->dlen] = '\0';
                 return clear_lower(x, pfd, rel);
         }
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-        if (setxattr(proc, "trusted.overlay.opaque", "y", 1, 0) == 0)
-                return 0;
-        if (!x->is_root && errno == EPERM && setxattr(proc, "user.overlay.opaque", "y", 1, 0) == 0)
-                return 0;
-        return sysfail(x, errno, "mark directory opaque");
+        return set_opaque(x, pfd);
 }
 
 static int do_root(struct x *x)

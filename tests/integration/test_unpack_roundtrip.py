@@ -133,6 +133,7 @@ def small_layers(tmp_path):
         Whiteout("opq/new"), File("opq/newer", b"newer"),
         Whiteout("usr/bin/abs"), Dir("usr/bin/abs"), File("usr/bin/abs/f", b"f"),   # symlink -> dir
         File("big.bin", b"small now"),
+        Whiteout("home/u"), Dir("home/u", mode=0o750), File("home/u/new", b"n"),   # same layer: opaque
     ]
     return [l1, l2, l3]
 

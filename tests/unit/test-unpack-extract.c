@@ -172,6 +172,12 @@ static void build_features(int filter)
         file("sg2/a", 0644, 0, 0, T1, "a");
         dir("sg2", 02775, 0, 50, T1);              /* becomes setgid after its first child */
         file("sg2/b", 0644, 0, 0, T1, "b");
+        /* deleted, then made again in the same layer: an opaque directory */
+        file(".wh.wd", 0644, 0, 0, T1, "");
+        file("wd/x", 0644, 0, 0, T1, "x");
+        file(".wh.wd2", 0644, 0, 0, T1, "");
+        dir("wd2", 0750, 0, 0, T1);
+        file("wd2/y", 0644, 0, 0, T1, "y");
         /* a directory listed before its contents, then filled: its time stays */
         dir("late", 0755, 0, 0, T3);
         file("late/deep/er/file", 0644, 0, 0, T1, "deep");
@@ -241,12 +247,22 @@ static void check_features(int dfd, const struct unpack_stats *us)
            "dir in a setgid dir: gid 0, no inherited setgid (0%o %u)", st.st_mode & 07777, st.st_gid);
         ok(fstatat(dfd, "sg2/b", &st, 0) == 0 && st.st_gid == 0, "dir made setgid by a later entry (%u)", st.st_gid);
         ok(fstatat(dfd, "sg2", &st, 0) == 0 && (st.st_mode & 07777) == 02775, "later dir entry's mode wins");
+        for (int i = 0; i < 2; i++) {
+                const char *wn = i ? "wd2" : "wd";
+                fd = openat(dfd, wn, O_RDONLY | O_DIRECTORY);
+                ok(fd >= 0 && fgetxattr(fd, "trusted.overlay.opaque", buf, sizeof buf) == 1,
+                   "%s: whiteout then child in one layer: opaque directory", wn);
+                if (fd >= 0)
+                        close(fd);
+        }
+        ok(fstatat(dfd, "wd/x", &st, 0) == 0 && fstatat(dfd, "wd2/y", &st, 0) == 0, "children there");
+        ok(fstatat(dfd, "wd2", &st, 0) == 0 && (st.st_mode & 07777) == 0750, "the dir entry's mode");
         ok(fstatat(dfd, "late", &st, 0) == 0 && st.st_mtim.tv_sec == T3, "dir time kept after filling");
         ok(fstatat(dfd, "late/deep/er/file", &st, 0) == 0, "missing parents created");
         ok(fstatat(dfd, ".", &st, 0) == 0 && (st.st_mode & 07777) == 0755 && st.st_mtim.tv_sec == T0,
            "root entry applied to the layer dir");
-        ok(us->files == 16 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
-                   us->whiteouts == 2 && us->opaques == 1,
+        ok(us->files == 18 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
+                   us->whiteouts == 4 && us->opaques == 3,
            "stats: %llu files %llu hardlinks %llu devices %llu whiteouts", (unsigned long long)us->files,
            (unsigned long long)us->hardlinks, (unsigned long long)us->devices,
            (unsigned long long)us->whiteouts);
