@@ -634,20 +634,39 @@ static bool made_here(struct x *x, const char *name)
         return n > 0 && (size_t)n < sizeof p && unpack_strset_has(&x->made, p, (size_t)n);
 }
 
+static int clear_lower(struct x *x, int dfd, const char *rel);
+
+/* do_whiteout() - .wh.@target (invariant (3)): hides what the layers below
+ * have at @target.  When this layer made @target itself, it stays; if it is
+ * a directory, what the layers below had inside it is hidden too (opaque). */
 static int do_whiteout(struct x *x, int pfd, const char *target)
 {
         x->st->whiteouts++;
-        if (x->mode == UNPACK_FLATTEN) {
-                if (made_here(x, target))
-                        return 0;           /* invariant (3) */
+        if (x->mode == UNPACK_OVERLAY) {
+                if (mknodat(pfd, target, S_IFCHR, makedev(0, 0)) == 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return sysfail(x, errno, "create whiteout");
+        } else if (!made_here(x, target)) {
                 return remove_existing(x, pfd, target);
         }
-        if (mknodat(pfd, target, S_IFCHR, makedev(0, 0)) < 0) {
-                if (errno == EEXIST)
-                        return 0;           /* this layer's own entry: invariant (3) */
-                return sysfail(x, errno, "create whiteout");
+        int fd = openat2_safe(pfd, target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd == -ENOTDIR || fd == -ELOOP)
+                return 0;                   /* a file, symlink...: hides the lower one alone */
+        if (fd < 0)
+                return resolve_fail(x, -fd, "whiteout target");
+        int r;
+        if (x->mode == UNPACK_OVERLAY) {
+                r = set_opaque(x, fd);
+                x->st->opaques += r == 0;
+        } else {
+                char rel[PATH_MAX];
+                int n = x->dlen ? snprintf(rel, sizeof rel, "%.*s/%s", (int)x->dlen, x->path, target)
+                                : snprintf(rel, sizeof rel, "%s", target);
+                r = n > 0 && (size_t)n < sizeof rel ? clear_lower(x, fd, rel) : 0;
         }
-        return 0;
+        close(fd);
+        return r;
 }
 
 /* clear_lower() - UNPACK_FLATTEN opaque directory @rel (open as @dfd): remove

@@ -23,7 +23,8 @@
  *     stay inside.  A symlink in the path of an entry (or of a hard link's
  *     target) is refused, including one created earlier by the same layer.
  * (3) Whiteouts apply to the layers below only: `.wh.X` for an X that this
- *     same layer created keeps X (in both orders, later entries win).
+ *     same layer created keeps this layer's X, in either order; when X is a
+ *     directory, what the layers below had inside it is hidden too (opaque).
  * (4) Ownership is numeric from the tar (never looked up); setuid/setgid bits
  *     are set after chown, xattrs after chown, times last; directory times are
  *     set in a pass at the end.

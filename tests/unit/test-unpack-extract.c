@@ -178,6 +178,10 @@ static void build_features(int filter)
         file(".wh.wd2", 0644, 0, 0, T1, "");
         dir("wd2", 0750, 0, 0, T1);
         file("wd2/y", 0644, 0, 0, T1, "y");
+        /* made, then whited out in the same layer: kept, opaque */
+        dir("od", 0755, 0, 0, T1);
+        file("od/x", 0644, 0, 0, T1, "x");
+        file(".wh.od", 0644, 0, 0, T1, "");
         /* a directory listed before its contents, then filled: its time stays */
         dir("late", 0755, 0, 0, T3);
         file("late/deep/er/file", 0644, 0, 0, T1, "deep");
@@ -256,13 +260,19 @@ static void check_features(int dfd, const struct unpack_stats *us)
                         close(fd);
         }
         ok(fstatat(dfd, "wd/x", &st, 0) == 0 && fstatat(dfd, "wd2/y", &st, 0) == 0, "children there");
+        fd = openat(dfd, "od", O_RDONLY | O_DIRECTORY);
+        ok(fd >= 0 && fgetxattr(fd, "trusted.overlay.opaque", buf, sizeof buf) == 1 &&
+                   fstatat(dfd, "od/x", &st, 0) == 0,
+           "dir then its whiteout in one layer: kept, opaque");
+        if (fd >= 0)
+                close(fd);
         ok(fstatat(dfd, "wd2", &st, 0) == 0 && (st.st_mode & 07777) == 0750, "the dir entry's mode");
         ok(fstatat(dfd, "late", &st, 0) == 0 && st.st_mtim.tv_sec == T3, "dir time kept after filling");
         ok(fstatat(dfd, "late/deep/er/file", &st, 0) == 0, "missing parents created");
         ok(fstatat(dfd, ".", &st, 0) == 0 && (st.st_mode & 07777) == 0755 && st.st_mtim.tv_sec == T0,
            "root entry applied to the layer dir");
-        ok(us->files == 18 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
-                   us->whiteouts == 4 && us->opaques == 3,
+        ok(us->files == 19 && us->hardlinks == 1 && us->symlinks == 1 && us->devices == 2 && us->fifos == 1 &&
+                   us->whiteouts == 5 && us->opaques == 4,
            "stats: %llu files %llu hardlinks %llu devices %llu whiteouts", (unsigned long long)us->files,
            (unsigned long long)us->hardlinks, (unsigned long long)us->devices,
            (unsigned long long)us->whiteouts);
@@ -318,12 +328,16 @@ static void test_flatten(void)
         file("o/new", 0644, 0, 0, T1, "new");
         file("c", 0644, 0, 0, T1, "c");
         file(".wh.c", 0644, 0, 0, T1, "");
+        dir("a", 0755, 0, 0, T1);
+        file("a/3", 0644, 0, 0, T1, "3");
+        file(".wh.a", 0644, 0, 0, T1, "");
         end();
         ok(unpack_mem(dfd, NULL, UNPACK_FLATTEN, id, NULL, &e) == 0, "flatten: upper layer (%s)", e.msg);
         struct stat st;
         ok(fstatat(dfd, "b", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT, "whiteout deletes b");
         ok(fstatat(dfd, "a/1", &st, AT_SYMLINK_NOFOLLOW) < 0, "whiteout deletes a/1");
-        ok(fstatat(dfd, "a/2", &st, AT_SYMLINK_NOFOLLOW) == 0, "a/2 stays");
+        ok(fstatat(dfd, "a/2", &st, AT_SYMLINK_NOFOLLOW) < 0, "a/2 of the lower layer goes with .wh.a");
+        ok(fstatat(dfd, "a/3", &st, AT_SYMLINK_NOFOLLOW) == 0, "a/3 of this layer stays");
         ok(fstatat(dfd, "o/old", &st, AT_SYMLINK_NOFOLLOW) < 0, "opaque dir loses the lower o/old");
         ok(fstatat(dfd, "o/sub/deep", &st, AT_SYMLINK_NOFOLLOW) < 0, "and the lower o/sub/deep");
         ok(fstatat(dfd, "o/sub/mine", &st, AT_SYMLINK_NOFOLLOW) == 0, "but keeps o/sub/mine of this layer");
