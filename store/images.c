@@ -9,6 +9,7 @@
 #include "store-internal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -298,11 +299,23 @@ static int referenced(struct store *s, json_t *images, json_t *set, struct err *
         return 0;
 }
 
+/* The blob lock of @digest (see store_blob_lock()) if nobody holds it, else -1. */
+static int try_blob_lock(struct store *s, const char *digest)
+{
+        if (!digest_valid(digest))
+                return -1;
+        _cleanup_free_ char *rel = xasprintf("tmp/%s.lock", digest_hex(digest));
+        _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -1;
+        return TAKE_FD(fd);
+}
+
 /* Remove layers/<hex>: renamed into tmp/ first so it vanishes at once. */
 static int remove_layer(struct store *s, const char *diff_id, struct err *e)
 {
         _cleanup_free_ char *from = store_path(s, "layers/%s", digest_hex(diff_id));
-        _cleanup_free_ char *to = store_path(s, "tmp/gone-%s-%d", digest_hex(diff_id), (int)getpid());
+        _cleanup_free_ char *to = store_path(s, "tmp/gone-%s-%d-0", digest_hex(diff_id), (int)getpid());
         if (rename(from, to) < 0)
                 return errno == ENOENT ? 0 : err_set(e, errno, "remove layer %s", diff_id);
         return rm_rf_at(AT_FDCWD, to, e);
@@ -372,6 +385,11 @@ int store_delete_image(struct store *s, const char *id, bool force,
                 goto out;
         for (size_t i = 0; i < im.n_layers; i++) {
                 const char *di = im.layers[i].diff_id;
+                /* A pull that found this layer present holds its blob lock
+                 * until its own record is written: leave the layer to it. */
+                _cleanup_close_ int lk = try_blob_lock(s, im.layers[i].digest);
+                if (lk < 0)
+                        continue;
                 if (!json_object_get(keep, di) && store_has_layer(s, di)) {
                         r = remove_layer(s, di, e);
                         if (r < 0)

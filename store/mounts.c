@@ -237,7 +237,7 @@ int store_mount_remove(struct store *s, const struct store_mount *m, struct err 
                 rm_rf_at(AT_FDCWD, work, e);
         }
         /* the record goes first (rename away), so nobody sees half a mount dir */
-        _cleanup_free_ char *gone = store_path(s, "tmp/mount-%s-%d-gone", m->id, (int)getpid());
+        _cleanup_free_ char *gone = store_path(s, "tmp/gone-mount-%s-%d-0", m->id, (int)getpid());
         if (rename(m->dir, gone) < 0)
                 r = errno == ENOENT ? 0 : err_set(e, errno, "remove %s", m->dir);
         else

@@ -20,9 +20,24 @@ char *store_path(const struct store *s, const char *fmt, ...)
         return xasprintf("%s/%s", s->root, rel);
 }
 
-/* Extraction dirs are named tmp/layer-<hex>-<pid>-<n>: one whose process is
- * gone was interrupted and is removed (invariant (5)).  .partial downloads
- * stay: they are resumed. */
+/* Work dirs under tmp/ end in -<pid>-<n>: extraction dirs
+ * (layer-<hex>-<pid>-<n>) and trees being removed (gone-...-<pid>-<n>).  One
+ * whose process is gone was interrupted and is removed (invariant (5)).
+ * .partial downloads and .lock files do not match: they stay, to be resumed
+ * and reused. */
+static int tmp_owner(const char *name)
+{
+        const char *last = strrchr(name, '-');
+        if (!last || last == name || !last[1] || strspn(last + 1, "0123456789") != strlen(last + 1))
+                return 0;
+        const char *p = last - 1;
+        while (p > name && *p != '-')
+                p--;
+        if (*p != '-' || p + 1 == last || strspn(p + 1, "0123456789") != (size_t)(last - p - 1))
+                return 0;
+        return atoi(p + 1);
+}
+
 static void remove_stale_tmpdirs(struct store *s)
 {
         int fd = openat(s->root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -35,15 +50,8 @@ static void remove_stale_tmpdirs(struct store *s)
         }
         struct dirent *de;
         while ((de = readdir(d))) {
-                if (strncmp(de->d_name, "layer-", 6) != 0)
-                        continue;
-                /* layer-<64 hex>-<pid>-<n> */
-                int pid = 0;
-                unsigned n;
-                if (strlen(de->d_name) < 6 + SHA256_HEX_LEN + 4 ||
-                    sscanf(de->d_name + 6 + SHA256_HEX_LEN, "-%d-%u", &pid, &n) != 2)
-                        continue;
-                if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+                int pid = tmp_owner(de->d_name);
+                if (pid <= 0 || kill(pid, 0) == 0 || errno == EPERM)
                         continue;
                 struct err e = { 0 };
                 rm_rf_at(dirfd(d), de->d_name, &e);

@@ -18,7 +18,8 @@
  * (3) images.json is replaced with rename() under ROOT/lock; no reader sees half
  *     of it, no writer loses another's change.
  * (4) a layer or blob is removed only under ROOT/lock, when no image record
- *     and no live mount uses it.
+ *     and no live mount uses it, and nobody holds its blob lock (a pull that
+ *     found it present keeps that lock until its own record is written).
  * (5) anything under tmp/ is never taken as complete; a rerun resumes a
  *     .partial download (Range) or starts over.
  *

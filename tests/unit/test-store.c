@@ -196,6 +196,57 @@ static void test_delete(struct store *s)
         ok(!store_has_layer(s, shared), "shared layer removed with its last user (4)");
 }
 
+/* (4): a layer whose blob lock a pull holds is left to that pull */
+static void test_delete_skips_locked(struct store *s)
+{
+        struct err e = { 0 };
+        char id[DIGEST_STR_LEN + 1], blob[DIGEST_STR_LEN + 1];
+        sha256_digest("locked-layer", 12, id);
+        sha256_digest("locked-blob", 11, blob);
+        char *tmp = NULL;
+        int dfd = -1;
+        store_layer_tmpdir(s, id, &tmp, &dfd, &e);
+        store_commit_layer(s, id, tmp, NULL, &e);
+        free(tmp);
+        close(dfd);
+        struct store_layer l = { .digest = blob, .diff_id = id };
+        struct store_image im = { .id = "sha256:cccc000000000000000000000000000000000000000000000000000000000000",
+                                  .manifest = "sha256:cccc100000000000000000000000000000000000000000000000000000000000",
+                                  .n_layers = 1, .layers = &l };
+        store_add_image(s, &im, "r/c:1", &e);
+        int lk = -1;
+        store_blob_lock(s, blob, &lk, &e);
+        is_int(store_delete_image(s, im.id, false, NULL, NULL, &e), 0, "delete while a pull holds the blob lock");
+        ok(store_has_layer(s, id), "the locked layer is left to the pull (4)");
+        store_blob_unlock(lk);
+}
+
+/* (5): work dirs of dead processes go at the next open; .partial files stay */
+static void test_stale_tmp(void)
+{
+        struct err e = { 0 };
+        char p[512];
+        snprintf(p, sizeof p, "%s/tmp/layer-%064d-999999-0", root, 0);
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/tmp/gone-mount-abc-999999-0", root);
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/tmp/layer-%064d-%d-0", root, 1, (int)getpid());
+        mkdir(p, 0700);
+        snprintf(p, sizeof p, "%s/tmp/%064d.partial", root, 2);
+        close(open(p, O_CREAT | O_WRONLY, 0600));
+        struct store *s = NULL;
+        is_int(store_open(root, &s, &e), 0, "reopen the store");
+        store_close(s);
+        snprintf(p, sizeof p, "%s/tmp/layer-%064d-999999-0", root, 0);
+        ok(access(p, F_OK) != 0, "a dead process's extraction dir is removed (5)");
+        snprintf(p, sizeof p, "%s/tmp/gone-mount-abc-999999-0", root);
+        ok(access(p, F_OK) != 0, "a dead process's half-removed tree is removed (5)");
+        snprintf(p, sizeof p, "%s/tmp/layer-%064d-%d-0", root, 1, (int)getpid());
+        ok(access(p, F_OK) == 0, "a live process's extraction dir stays");
+        snprintf(p, sizeof p, "%s/tmp/%064d.partial", root, 2);
+        ok(access(p, F_OK) == 0, "a partial download stays, to be resumed (5)");
+}
+
 int main(void)
 {
         snprintf(root, sizeof root, "/tmp/strata-test-store-%d", (int)getpid());
@@ -210,7 +261,9 @@ int main(void)
         test_layers(s);
         test_images(s);
         test_delete(s);
+        test_delete_skips_locked(s);
         store_close(s);
+        test_stale_tmp();
         rm_rf_at(AT_FDCWD, root, &e);
         return tap_done();
 }
