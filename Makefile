@@ -105,7 +105,7 @@ fuzz:
 		mkdir -p build-fuzz/corpus/$$n; \
 		build-fuzz/fuzz-$$n -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
-fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-%)
+fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
 $(BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(ARCHIVES)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
 

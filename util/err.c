@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 4, 0)))
 static int err_vset(struct err *e, int errnum, bool append, const char *fmt, va_list ap)
 {
         int code = errnum > 0 ? errnum : EIO;

@@ -45,7 +45,8 @@ void err_clear(struct err *e);
 
 static inline void freep(void *p) { free(*(void **)p); }
 static inline void closep(int *fd) { if (*fd >= 0) { int s = errno; close(*fd); errno = s; } }
-#define _cleanup_(f) __attribute__((cleanup(f)))
+/* unused: clang counts a variable kept only for its cleanup as unused */
+#define _cleanup_(f) __attribute__((cleanup(f), unused))
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 /* Hand ownership out of a _cleanup_ variable: the variable becomes NULL/-1. */
