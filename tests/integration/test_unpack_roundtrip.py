@@ -9,7 +9,7 @@ devices, a sparse file, hard links, capabilities.  The bench images
 default /var/tmp/strata-bench) run only when their layouts are there or
 STRATA_TEST_BENCH=1 (then a missing cache is a failure): umoci alone takes
 about 10 s for bench/debian and 40 s for bench/smallfiles, so smallfiles
-runs only with STRATA_TEST_BENCH=1."""
+and big run only with STRATA_TEST_BENCH=1."""
 import hashlib
 import os
 import stat
@@ -186,11 +186,11 @@ def bench_layout(name):
     pytest.skip(f"bench layouts not built ({p}); set STRATA_BENCH_CACHE or run ../shared/bench/make-images.sh")
 
 
-@pytest.mark.parametrize("name,tag", [("busybox", "quirk-notrailer"), ("debian", "bookworm"),
-                                      ("smallfiles", "latest")])
+@pytest.mark.parametrize("name,tag", [("busybox", "latest"), ("busybox", "quirk-notrailer"),
+                                      ("debian", "bookworm"), ("smallfiles", "latest"), ("big", "latest")])
 def test_roundtrip_bench_image(name, tag, registry, strata, store_root, mounts, tmp_path):
-    if name == "smallfiles" and os.environ.get("STRATA_TEST_BENCH") != "1":
-        pytest.skip("bench/smallfiles takes about a minute (umoci unpack alone): STRATA_TEST_BENCH=1 runs it")
+    if name in ("smallfiles", "big") and os.environ.get("STRATA_TEST_BENCH") != "1":
+        pytest.skip(f"bench/{name} takes up to a minute (umoci unpack alone): STRATA_TEST_BENCH=1 runs it")
     layout = bench_layout(name)
     subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
                     "--preserve-digests", f"oci:{layout}:{tag}", f"docker://{registry.host}/bench/{name}:{tag}"],
