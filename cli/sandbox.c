@@ -977,11 +977,14 @@ static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
         int status = 0;
         bool exited = false, in_open = relay_stdin, master_open = master >= 0, out_ok = true;
         char chunk[16384];
+        char in[4096];                 /* stdin read but not yet taken by the pty */
+        size_t in_len = 0, in_off = 0;
         while (!exited || master_open) {
+                bool pending = in_off < in_len;
                 struct pollfd pf[3] = {
                         { .fd = sfd, .events = POLLIN },
-                        { .fd = master_open ? master : -1, .events = POLLIN },
-                        { .fd = in_open && master_open ? 0 : -1, .events = POLLIN },
+                        { .fd = master_open ? master : -1, .events = POLLIN | (pending ? POLLOUT : 0) },
+                        { .fd = in_open && master_open && !pending ? 0 : -1, .events = POLLIN },
                 };
                 /* Once the child is reaped, drain what the pty still holds. */
                 int r = poll(pf, 3, exited ? 0 : -1);
@@ -1010,10 +1013,19 @@ static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
                                 master_open = false;   /* EIO: every slave is closed */
                         }
                 }
+                if ((pf[1].revents & POLLOUT) && pending) {
+                        /* the pty takes what it can; the rest waits (a paste is not lost) */
+                        ssize_t n = write(master, in + in_off, in_len - in_off);
+                        if (n > 0)
+                                in_off += (size_t)n;
+                        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                                in_off = in_len;
+                }
                 if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        ssize_t n = read(0, chunk, sizeof chunk);
+                        ssize_t n = read(0, in, sizeof in);
                         if (n > 0) {
-                                (void)write_all(master, chunk, (size_t)n);
+                                in_len = (size_t)n;
+                                in_off = 0;
                         } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                                 /* EOF on a pipe: an end-of-file for the pty's reader. */
                                 struct termios t;

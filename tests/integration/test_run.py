@@ -473,6 +473,38 @@ def test_tty_with_i_needs_a_terminal_on_stdin(run):
     assert r.out == ""
 
 
+def test_tty_paste_is_not_lost(strata_bin, store_root, strata_env, rootfs):
+    """200 kB typed at once: more than a pty takes; strata holds the rest."""
+    n = 200000
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(strata_bin, [strata_bin, "--root", store_root, "run", "-it", "--rootfs", str(rootfs),
+                               "sh", "-c", f"stty raw -echo; echo READY; head -c {n} | wc -c"], strata_env)
+    data = (b"x" * 99 + b"\n") * (n // 100)
+    out, sent, end = b"", 0, time.time() + 60
+    try:
+        while time.time() < end and not re.search(rb"READY\r\n\s*\d+\n", out):
+            ready = b"READY" in out
+            r, w, _ = select.select([fd], [fd] if ready and sent < len(data) else [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if w:
+                sent += os.write(fd, data[sent:sent + 4096])
+    finally:
+        if time.time() >= end:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert out.split(b"READY")[1].split() == [str(n).encode()], out[-200:]
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_tty_output_reader_gone_does_not_hang(strata_bin, store_root, strata_env, rootfs):
     m, s = pty.openpty()
     try:
