@@ -74,6 +74,8 @@ struct node {
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
+        int rfd, wfd;             /* files, -o no_open: the data, read-only (layer) and
+                                   * read-write (upper); closed only when the node goes */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */
         uint64_t snap_gen;        /* dirs: bumped by every change of the names */
 };
@@ -83,6 +85,7 @@ struct ovl {
         int n_layers;
         bool has_upper;           /* layers[0] is the upper */
         bool read_only;           /* no upper, or ro: writes answer EROFS */
+        bool keep_orphans;        /* files may be open unknown to us (-o no_open) */
         int work_fd;              /* O_DIRECTORY of workdir/work (ours), or -1 */
         int upper_root_fd;        /* O_DIRECTORY of the upper, or -1 */
         atomic_ulong tmp_seq;     /* names of temporaries in the work dir */
@@ -221,6 +224,12 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir);
 int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node *newparent,
                const char *newname, unsigned flags);
 int ovl_open(struct ovl *o, struct node *n, int flags, int *fd);
+/* ovl_node_fd() - a descriptor of @n's data kept in the node (for I/O that
+ * comes without a file handle, -o no_open); @write copies up first.  The
+ * descriptor stays valid while the node lives: the caller does not close it. */
+int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd);
+/* ovl_node_keep_fd() - hand @fd (read-write, upper) to the node; consumed. */
+void ovl_node_keep_fd(struct ovl *o, struct node *n, int fd);
 int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size);
 
 enum {

@@ -29,6 +29,7 @@ struct fs_config {
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
         bool no_splice;           /* "splice=0": copy data through user space */
         int readdirplus;          /* "readdirplus=auto|yes|no": 0, 1, -1 */
+        bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
 };
 
 /* fs_config_free() - free the members; accepts a zeroed config. */

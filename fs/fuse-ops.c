@@ -82,6 +82,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         if (s->readdirplus == 0)
                 want |= FUSE_CAP_READDIRPLUS_AUTO;
         conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+        if (!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
+                s->no_open = false;
+        s->o->keep_orphans = s->no_open;
+        if (s->no_open) {       /* no OPEN: nothing would truncate atomically */
+                want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+                conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+        }
         conn->want |= want & conn->capable;
         /* the kernel clears set-id bits on write (we write as root) */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
@@ -122,7 +129,17 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static int fh_fd(struct fuse_file_info *fi)
 {
-        return fi ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
+        return fi && fi->fh ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
+}
+
+/* The descriptor for I/O: the open handle's, or (-o no_open: no handle)
+ * the node's own. */
+static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool write, int *fd)
+{
+        *fd = fh_fd(fi);
+        if (*fd >= 0)
+                return 0;
+        return ovl_node_fd(sess(req)->o, N(req, ino), write, fd);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -151,7 +168,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 if (to_set & map[i].fuse)
                         valid |= map[i].ovl;
         struct node *n = N(req, ino);
-        struct fhandle *fh = fi ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
+        struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
         int fd = fh && fh->writable && S_ISREG(n->type) ? fh->fd : -1;
         struct stat st;
         int r = ovl_setattr(s->o, n, fd, attr, valid, &st);
@@ -266,9 +283,18 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                 fuse_reply_err(req, -r);
                 return;
         }
-        new_handle(s, n, fd, flags, fi);
         struct fuse_entry_param e;
         fill_entry(s, n, &st, &e);
+        if (s->no_open) {
+                /* no handles at all: the kernel sends no RELEASE for them */
+                ovl_node_keep_fd(s->o, n, fd);
+                fi->fh = 0;
+                fi->keep_cache = 1;
+                if (fuse_reply_create(req, &e, fi) == -ENOENT)
+                        node_forget(s->o, n, 1);
+                return;
+        }
+        new_handle(s, n, fd, flags, fi);
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
                 struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
                 close(fh->fd);
@@ -283,6 +309,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         struct fs_session *s = sess(req);
         struct node *n = N(req, ino);
         int fd;
+        if (s->no_open) {
+                /* the kernel takes this as success, for this open and all the
+                 * next ones; reads and writes come with no handle */
+                fuse_reply_err(req, ENOSYS);
+                return;
+        }
         int flags = open_flags(s, fi->flags);
         int r = ovl_open(s->o, n, flags, &fd);
         if (r < 0) {
@@ -300,9 +332,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+        int fd, r = io_fd(req, ino, fi, false, &fd);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        buf.buf[0].fd = fh_fd(fi);
+        buf.buf[0].fd = fd;
         buf.buf[0].pos = off;
         fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
@@ -310,9 +347,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
                          struct fuse_file_info *fi)
 {
+        int fd, err = io_fd(req, ino, fi, true, &fd);
+        if (err < 0) {
+                fuse_reply_err(req, -err);
+                return;
+        }
         struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
         out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        out.buf[0].fd = fh_fd(fi);
+        out.buf[0].fd = fd;
         out.buf[0].pos = off;
         ssize_t r = fuse_buf_copy(&out, in, 0);
         if (r < 0)
@@ -321,37 +363,38 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
                 fuse_reply_write(req, (size_t)r);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-        fuse_reply_err(req, 0);
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-        close(fh->fd);
-        free(fh);
-        node_release(sess(req)->o, N(req, ino));
+        if (fh) {
+                close(fh->fd);
+                free(fh);
+                node_release(sess(req)->o, N(req, ino));
+        }
         fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-        int fd = fh_fd(fi);
-        int r = datasync ? fdatasync(fd) : fsync(fd);
-        fuse_reply_err(req, r < 0 ? errno : 0);
+        int fd, r = io_fd(req, ino, fi, false, &fd);
+        if (r == 0)
+                r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+        fuse_reply_err(req, -r);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                          struct fuse_file_info *fi)
 {
-        int r = fallocate(fh_fd(fi), mode, off, len);
-        fuse_reply_err(req, r < 0 ? errno : 0);
+        int fd, r = io_fd(req, ino, fi, true, &fd);
+        if (r == 0)
+                r = fallocate(fd, mode, off, len) < 0 ? -errno : 0;
+        fuse_reply_err(req, -r);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
-        off_t r = lseek(fh_fd(fi), off, whence);
+        int fd, err = io_fd(req, ino, fi, false, &fd);
+        off_t r = err < 0 ? (errno = -err, -1) : lseek(fd, off, whence);
         if (r < 0)
                 fuse_reply_err(req, errno);
         else
@@ -363,6 +406,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         struct fs_session *s = sess(req);
         struct node *n = N(req, ino);
         struct dir_snap *d;
+        if (s->no_open) {
+                /* no OPENDIR either: readdir uses the directory's cached listing */
+                fuse_reply_err(req, ENOSYS);
+                return;
+        }
         int r = ovl_dir_read(s->o, n, &d);
         if (r < 0) {
                 fuse_reply_err(req, -r);
@@ -384,6 +432,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         struct fs_session *s = sess(req);
         struct dir_snap *d = (struct dir_snap *)(uintptr_t)fi->fh;
         struct node *dir = N(req, ino);
+        struct dir_snap *own = NULL;      /* -o no_open: no handle */
+        if (!d) {
+                int r = ovl_dir_read(s->o, dir, &own);
+                if (r < 0) {
+                        fuse_reply_err(req, -r);
+                        return;
+                }
+                d = own;
+        }
         _cleanup_free_ char *buf = xmalloc(size);
         size_t used = 0;
         for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
@@ -406,6 +463,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                                 continue;       /* gone since the snapshot */
                         if (r < 0) {
                                 if (used == 0) {
+                                        dir_snap_put(own);
                                         fuse_reply_err(req, -r);
                                         return;
                                 }
@@ -421,6 +479,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 }
                 used += len;
         }
+        dir_snap_put(own);
         fuse_reply_buf(req, buf, used);
 }
 
@@ -436,8 +495,10 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        dir_snap_put((struct dir_snap *)(uintptr_t)fi->fh);
-        node_release(sess(req)->o, N(req, ino));
+        if (fi->fh) {
+                dir_snap_put((struct dir_snap *)(uintptr_t)fi->fh);
+                node_release(sess(req)->o, N(req, ino));
+        }
         fuse_reply_err(req, 0);
 }
 
@@ -518,7 +579,8 @@ const struct fuse_lowlevel_ops fs_fuse_ops = {
         .open = op_open,
         .read = op_read,
         .write_buf = op_write_buf,
-        .flush = op_flush,
+        /* no .flush: libfuse answers ENOSYS once and the kernel stops
+         * sending FLUSH (it still writes its writeback cache back first) */
         .release = op_release,
         .fsync = op_fsync,
         .fallocate = op_fallocate,

@@ -156,16 +156,22 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
 {
         int r;
-        if (fd < 0)
-                fd = n->orphan_fd;
+        bool orphan = fd < 0 && n->orphan_fd >= 0;
+        if (orphan)     /* its name is gone: the data's own descriptor */
+                fd = n->wfd >= 0 ? n->wfd : n->orphan_fd;
         if (fd >= 0)
                 r = fstat(fd, st) < 0 ? -errno : 0;
+        if (r == 0 && orphan)
+                st->st_nlink = 0;       /* a lower file keeps its lower name: not ours */
         else {
                 _cleanup_free_ char *path = node_path(o, n);
                 r = layer_stat(o, node_layer(n), path, st);
         }
         if (r < 0)
                 return r;
+        /* the name was just removed (a whiteout took its place) */
+        if (st_is_whiteout(st) && !S_ISCHR(n->type))
+                return -ENOENT;
         ovl_fix_stat(o, n, st);
         return 0;
 }

@@ -98,6 +98,8 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                 if (*end || t < 0)
                         return err_setx(e, EINVAL, "timeout=%s: not a number of seconds", val);
                 c->timeout = t;
+        } else if (!strcmp(opt, "no_open")) {
+                c->no_open = true;
         } else if (!strcmp(opt, "splice") && val) {
                 c->no_splice = !strcmp(val, "0") || !strcmp(val, "no");
         } else if (!strcmp(opt, "readdirplus") && val) {
@@ -215,6 +217,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 .writeback = c->writeback && !o->read_only,
                 .splice = !c->no_splice,
                 .readdirplus = c->readdirplus,
+                .no_open = c->no_open,
         };
         _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
                                               c->fsname ? c->fsname : "strata",

@@ -227,7 +227,7 @@ static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout
 static void keep_orphan(struct ovl *o, struct node *n, const char *path)
 {
         pthread_mutex_lock(&o->tree_lock);
-        bool open = n->refs > 0 && !S_ISDIR(n->type);
+        bool open = (n->refs > 0 || n->rfd >= 0 || n->wfd >= 0 || o->keep_orphans) && !S_ISDIR(n->type);
         pthread_mutex_unlock(&o->tree_lock);
         if (open && n->orphan_fd < 0)
                 n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -419,7 +419,86 @@ int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
         _cleanup_free_ char *path = node_path(o, n);
         flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
         *fd = openat(o->layers[node_layer(n)].fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
+        if (*fd < 0 && errno == ENXIO && !S_ISCHR(n->type))
+                return -ENOENT;         /* a whiteout just took the name */
         return *fd < 0 ? -errno : 0;
+}
+
+/* A lower file written after its name went (open, unlink, write): its
+ * data lives on in an unnamed file in the work dir, as long as it is open. */
+static int orphan_copy(struct ovl *o, struct node *n)
+{
+        _cleanup_free_ char *src = xasprintf("/proc/self/fd/%d", n->orphan_fd);
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        _cleanup_close_ int out = openat(o->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (out < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(in, &st) < 0)
+                return -errno;
+        ssize_t done = 0;
+        while (done < st.st_size) {
+                ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)(st.st_size - done), 0);
+                if (c <= 0)
+                        return c < 0 ? -errno : -EIO;
+                done += c;
+        }
+        if (fchmod(out, st.st_mode & 07777) < 0 || fchown(out, st.st_uid, st.st_gid) < 0)
+                return -errno;
+        n->wfd = TAKE_FD(out);
+        return 0;
+}
+
+int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
+{
+        if (write) {
+                if (o->read_only)
+                        return -EROFS;
+                int r = ovl_copy_up(o, n);
+                if (r == -ENOENT && n->orphan_fd >= 0 && node_layer(n) != 0) {
+                        pthread_mutex_lock(&n->lock);
+                        r = n->wfd >= 0 ? 0 : orphan_copy(o, n);
+                        pthread_mutex_unlock(&n->lock);
+                }
+                if (r < 0)
+                        return r;
+        }
+        pthread_mutex_lock(&n->lock);
+        int r = 0;
+        if (n->wfd < 0 && n->orphan_fd >= 0) {
+                /* its name is gone: the file itself, by its O_PATH */
+                _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d", n->orphan_fd);
+                int *slot = ovl_is_upper(o, node_layer(n)) ? &n->wfd : &n->rfd;
+                if (*slot < 0)
+                        *slot = open(p, (slot == &n->wfd ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+                if (*slot < 0)
+                        r = -errno;
+        } else if (n->wfd < 0 && (write || ovl_is_upper(o, node_layer(n)))) {
+                _cleanup_free_ char *path = node_path(o, n);
+                n->wfd = openat(o->upper_root_fd, path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+                if (n->wfd < 0)
+                        r = -errno;
+        } else if (n->wfd < 0 && n->rfd < 0) {
+                _cleanup_free_ char *path = node_path(o, n);
+                n->rfd = openat(o->layers[node_layer(n)].fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (n->rfd < 0)
+                        r = -errno;
+        }
+        *fd = n->wfd >= 0 ? n->wfd : n->rfd;
+        pthread_mutex_unlock(&n->lock);
+        return r;
+}
+
+void ovl_node_keep_fd(struct ovl *o, struct node *n, int fd)
+{
+        pthread_mutex_lock(&n->lock);
+        if (n->wfd < 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR)
+                n->wfd = TAKE_FD(fd);
+        pthread_mutex_unlock(&n->lock);
+        if (fd >= 0)
+                close(fd);
 }
 
 int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size)

@@ -89,6 +89,7 @@ mnt() {
     kernel) mount -t overlay overlay -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt ;;
     fuse-overlayfs) fuse-overlayfs -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt 2>/dev/null ;;
     strata) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
+    strata-no_open) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work,no_open${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
   esac
   for i in \$(seq 200); do mountpoint -q \$d/mnt && return 0; sleep 0.01; done; exit 1
 }
@@ -101,7 +102,7 @@ esac
 CTL
 chmod +x "$WS/ctl.sh"
 CTL=$WS/ctl.sh
-KINDS=(kernel fuse-overlayfs strata)
+KINDS=(kernel fuse-overlayfs strata strata-no_open)
 cleanup() { for k in "${KINDS[@]}"; do "$CTL" umount "$k" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
@@ -161,14 +162,15 @@ done
 
 # ------------------------------------------------------------------ table
 echo
-echo "| workload | kernel s | fuse-overlayfs s | strata s | strata / kernel | strata / fuse-overlayfs | peak RSS fuse-overlayfs / strata MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| workload | kernel s | fuse-overlayfs s | strata s | strata / kernel | strata / fuse-overlayfs | strata -o no_open s | no_open / kernel | no_open / fuse-overlayfs | peak RSS fuse-overlayfs / strata / no_open MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for g in walk-cold walk-warm read-cold read-warm copyup create; do
   want $g || continue
   awk -F'\t' -v g=$g '$1 == g { t[$2] = $3; r[$2] = $4 }
-    END { printf "| fs-%s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %s |\n", g, t["kernel"], t["fuse-overlayfs"], t["strata"],
-          t["strata"] / t["kernel"], t["strata"] / t["fuse-overlayfs"],
-          (r["strata"] != "" ? r["fuse-overlayfs"] " / " r["strata"] : "") }' "$RESULTS"
+    END { n = t["strata-no_open"];
+          printf "| fs-%s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.3f | %.2fx | %.2fx | %s |\n", g, t["kernel"], t["fuse-overlayfs"], t["strata"],
+          t["strata"] / t["kernel"], t["strata"] / t["fuse-overlayfs"], n, n / t["kernel"], n / t["fuse-overlayfs"],
+          (r["strata"] != "" ? r["fuse-overlayfs"] " / " r["strata"] " / " r["strata-no_open"] : "") }' "$RESULTS"
 done
 echo
 echo "(debian:bookworm, 3 layers; $RUNS runs each; load $(cut -d' ' -f1 /proc/loadavg); results in $WS)"

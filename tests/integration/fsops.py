@@ -170,7 +170,8 @@ class Mount:
             o = f"lowerdir={lo}"
             if upper:
                 o += f",upperdir={self.upper},workdir={self.work}"
-            for x in opts:
+            # STRATA_FS_TEST_OPTS: run the whole suite with more -o options
+            for x in list(opts) + [x for x in os.environ.get("STRATA_FS_TEST_OPTS", "").split(",") if x]:
                 o += "," + x
             self.errf = open(self.stderr_path, "wb")
             self.proc = subprocess.Popen([strata_bin, "mount", "-f", "-o", o, self.mnt],

@@ -65,7 +65,8 @@ def seed_db(lowers):
     db.close()
 
 
-@pytest.mark.parametrize("opts", [(), ("writeback",)], ids=["plain", "writeback"])
+@pytest.mark.parametrize("opts", [(), ("writeback",), ("no_open",), ("no_open", "writeback")],
+                         ids=["plain", "writeback", "no_open", "no_open+writeback"])
 def test_sqlite(strata_mount, opts):
     m = strata_mount(opts=opts, extra=seed_db)
     hammer_sqlite(os.path.join(m.mnt, "new.db"))
@@ -119,10 +120,11 @@ def test_c_compile(strata_mount):
     assert run([os.path.join(src, "hello")], src).strip() == "hello from the union"
 
 
-def test_concurrency(strata_mount):
+@pytest.mark.parametrize("opts", [(), ("no_open",)], ids=["plain", "no_open"])
+def test_concurrency(strata_mount, opts):
     """Writers, readers and renamers at once: no error but the races' ENOENT,
     no crash, and the tree survives a remount unchanged."""
-    m = strata_mount()
+    m = strata_mount(opts=opts)
     root = m.mnt
     for d in ("c0", "c1", "c2"):
         os.makedirs(os.path.join(root, d))
