@@ -473,14 +473,19 @@ static void setup_dev(const struct plan *p, int rootfd)
         for (size_t i = 0; i < ARRAY_SIZE(links); i++)
                 if (symlinkat(links[i].target, dev, links[i].name) < 0)
                         setup_fail(p, "symlink /dev/%s", links[i].name);
-        close(dev);
 
         mount_in_root(p, rootfd, "dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                       "newinstance,ptmxmode=0666,mode=0620,gid=5");
         mount_in_root(p, rootfd, "dev/shm", true, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       "mode=1777,size=65536k");
-        mount_in_root(p, rootfd, "dev/mqueue", true, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      NULL);
+        /* POSIX message queues of the new ipc namespace: nice to have, so a
+         * kernel without them (or refusing the mount) only goes without */
+        int mq = in_root(rootfd, "dev/mqueue", true, true);
+        if (mq >= 0 && mount("mqueue", fdp(mq).s, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                (void)unlinkat(dev, "mqueue", AT_REMOVEDIR);
+        if (mq >= 0)
+                close(mq);
+        close(dev);
 }
 
 /* send_fd() - pass @fd over the unix socket @sock (SCM_RIGHTS). */
