@@ -822,6 +822,11 @@ static void child_main(const struct plan *p)
                         if (dup2(tty, fd) < 0)
                                 setup_fail(p, "dup2 the pty");
                 close(tty);
+        } else if (setsid() < 0) {
+                /* No terminal of ours: a session of its own, like docker's
+                 * processes, so the caller's terminal is not its controlling
+                 * one (/dev/tty fails, ^C reaches it only through strata). */
+                setup_fail(p, "setsid");
         }
         if (p->o->read_only &&
             mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | nodev | MS_RDONLY, NULL) < 0)

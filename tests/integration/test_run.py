@@ -519,6 +519,15 @@ def test_tty_output_reader_gone_does_not_hang(strata_bin, store_root, strata_env
         os.close(s)
 
 
+def test_without_t_the_callers_terminal_is_out_of_reach(strata_bin, store_root, strata_env, rootfs):
+    # like docker: a session of its own, no controlling terminal
+    argv = [strata_bin, "--root", store_root, "run", "--rootfs", str(rootfs),
+            "sh", "-c", "echo leak > /dev/tty 2>/dev/null || echo no-tty"]
+    out, rc = run_in_pty(argv, strata_env)
+    assert rc == 0
+    assert b"no-tty" in out and b"leak" not in out
+
+
 def test_tty_without_i_runs_with_a_terminal(strata_bin, store_root, strata_env, rootfs):
     argv = [strata_bin, "--root", store_root, "run", "-t", "--rootfs", str(rootfs),
             "sh", "-c", "test -t 0 && test -t 1 && echo terminal; exit 3"]
