@@ -39,6 +39,8 @@ struct run_opts {
         size_t n_tmpfs;
         char **env_files;              /* --env-file, in order */
         size_t n_env_files;
+        char **group_add;              /* --group-add, in order */
+        size_t n_group_add;
 };
 
 /* parse_tmpfs() - docker's --tmpfs PATH[:OPTIONS], in place in @arg: the
@@ -119,6 +121,7 @@ static void run_opts_free(struct run_opts *o)
 {
         argv_free(o->env);
         argv_free(o->env_files);
+        argv_free(o->group_add);
         free(o->binds);
         free(o->tmpfs);
 }
@@ -248,6 +251,8 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .env = p->env,
                 .workdir = p->workdir,
                 .user = p->user,
+                .group_add = o->group_add,
+                .n_group_add = o->n_group_add,
                 .hostname = o->hostname ? o->hostname : hostname,
                 .tty = o->tty,
                 .interactive = o->interactive,
@@ -567,6 +572,7 @@ int cmd_run(int argc, char **argv)
                 { "env-file", required_argument, NULL, 'f' },
                 { "workdir", required_argument, NULL, 'w' },
                 { "user", required_argument, NULL, 'u' },
+                { "group-add", required_argument, NULL, 'G' },
                 { "name", required_argument, NULL, 'N' },
                 { "hostname", required_argument, NULL, 'H' },
                 { "entrypoint", required_argument, NULL, 'E' },
@@ -593,6 +599,7 @@ int cmd_run(int argc, char **argv)
                 case 'f': argv_push(&o.env_files, &o.n_env_files, xstrdup(optarg)); break;
                 case 'w': o.workdir = optarg; break;
                 case 'u': o.user = optarg; break;
+                case 'G': argv_push(&o.group_add, &o.n_group_add, xstrdup(optarg)); break;
                 case 'N': o.name = optarg; break;
                 case 'H': o.hostname = optarg; break;
                 case 'E': o.entrypoint = optarg; break;

@@ -55,6 +55,7 @@ static const struct command commands[] = {
           "      --env-file FILE    read K=V lines (# comments) from FILE; -e wins\n"
           "  -w, --workdir DIR      working directory inside the container\n"
           "  -u, --user U[:G]       user and group, names or numbers (the image's passwd)\n"
+          "      --group-add G      one more supplementary group (the image's /etc/group)\n"
           "      --name NAME        accepted for docker's sake (strata keeps no container list)\n"
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"

@@ -234,6 +234,30 @@ static bool gr_match(char **f, void *ctx)
         return false;
 }
 
+/* resolve_group() - a group number, or a name in the rootfs's /etc/group. */
+static int resolve_group(int rootfd, const char *name, gid_t *gid, struct err *e)
+{
+        unsigned long n;
+        if (parse_id(name, &n)) {
+                *gid = (gid_t)n;
+                return 0;
+        }
+        struct buf gr = BUF_INIT(ACCOUNT_FILE_MAX);
+        int r = read_in_root(rootfd, "etc/group", &gr);
+        if (r < 0 && r != -ENOENT) {
+                buf_free(&gr);
+                return err_set(e, -r, "read /etc/group");
+        }
+        struct gr_query q = { .name = name };
+        if (gr.data)
+                each_entry(gr.data, 4, gr_match, &q);
+        buf_free(&gr);
+        if (!q.found)
+                return err_setx(e, ENOENT, "unable to find group %s: no matching entries in group file", name);
+        *gid = (gid_t)q.r_gid;
+        return 0;
+}
+
 int sandbox_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid,
                          gid_t *groups, size_t max_groups, size_t *n_groups,
                          char **home, struct err *e)
@@ -1068,6 +1092,17 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
                                      &p.n_groups, &home, e);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < o->n_group_add; i++) {
+                gid_t g = 0;
+                r = resolve_group(rootfd, o->group_add[i], &g, e);
+                if (r < 0)
+                        return r;
+                bool have = false;
+                for (size_t k = 0; k < p.n_groups; k++)
+                        have |= p.groups[k] == g;
+                if (!have && p.n_groups < MAX_GROUPS)
+                        p.groups[p.n_groups++] = g;
+        }
         if (o->hostname && *o->hostname)
                 snprintf(p.hostname, sizeof p.hostname, "%s", o->hostname);
         else

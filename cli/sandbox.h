@@ -42,6 +42,9 @@ struct sandbox_opts {
         const char *user;          /* "USER[:GROUP]", each a number or a name looked
                                     * up in the ROOTFS's /etc/passwd and /etc/group
                                     * (never the host's); NULL = root */
+        char *const *group_add;    /* more supplementary groups (docker's --group-add):
+                                    * numbers, or names in the rootfs's /etc/group */
+        size_t n_group_add;
         const char *hostname;      /* NULL = 12 random hex digits, like a docker id */
         bool tty;                  /* give the command a pty and relay it to our
                                     * stdin/stdout (raw mode when stdin is a tty) */

@@ -283,6 +283,14 @@ def test_user(run, user, expect):
     assert r.out.split() == expect.split(), r.out
 
 
+def test_group_add(run):
+    r = run("sh", "-c", "id -G", opts=["-u", "1000:50", "--group-add", "wheel", "--group-add", "4321"]).check()
+    assert sorted(r.out.split()) == ["10", "4321", "50"]
+    r = run("true", opts=["--group-add", "nosuchgroup"])
+    assert r.rc == 125
+    assert r.err_lines[0].endswith("unable to find group nosuchgroup: no matching entries in group file")
+
+
 def test_user_cannot_write_roots_files(run):
     r = run("sh", "-c", "echo x > /etc/passwd", opts=["-u", "1000"])
     assert r.rc != 0
