@@ -74,8 +74,8 @@ struct node {
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
-        int rfd, wfd;             /* files, -o no_open: the data, read-only (layer) and
-                                   * read-write (upper); closed only when the node goes */
+        int wfd;                  /* -o no_open: the data of a lower file written after
+                                   * its name went (an unnamed work-dir file), or -1 */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */
         uint64_t snap_gen;        /* dirs: bumped by every change of the names */
 };
@@ -224,12 +224,9 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir);
 int ovl_rename(struct ovl *o, struct node *parent, const char *name, struct node *newparent,
                const char *newname, unsigned flags);
 int ovl_open(struct ovl *o, struct node *n, int flags, int *fd);
-/* ovl_node_fd() - a descriptor of @n's data kept in the node (for I/O that
- * comes without a file handle, -o no_open); @write copies up first.  The
- * descriptor stays valid while the node lives: the caller does not close it. */
+/* ovl_node_fd() - a new descriptor of @n's data, for I/O that comes without
+ * a file handle (-o no_open); @write copies up first.  The caller closes it. */
 int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd);
-/* ovl_node_keep_fd() - hand @fd (read-write, upper) to the node; consumed. */
-void ovl_node_keep_fd(struct ovl *o, struct node *n, int fd);
 int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size);
 
 enum {

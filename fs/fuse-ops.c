@@ -132,14 +132,22 @@ static int fh_fd(struct fuse_file_info *fi)
         return fi && fi->fh ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
 }
 
-/* The descriptor for I/O: the open handle's, or (-o no_open: no handle)
- * the node's own. */
-static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool write, int *fd)
+/* The descriptor for I/O: the open handle's, or (-o no_open: no handle) a
+ * fresh one, *@own, that io_done() closes.  Decided before replying: once
+ * the reply is out, a RELEASE may free the handle. */
+static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool write, int *fd, bool *own)
 {
         *fd = fh_fd(fi);
+        *own = *fd < 0;
         if (*fd >= 0)
                 return 0;
         return ovl_node_fd(sess(req)->o, N(req, ino), write, fd);
+}
+
+static void io_done(bool own, int fd)
+{
+        if (own && fd >= 0)
+                close(fd);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -287,7 +295,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         fill_entry(s, n, &st, &e);
         if (s->no_open) {
                 /* no handles at all: the kernel sends no RELEASE for them */
-                ovl_node_keep_fd(s->o, n, fd);
+                close(fd);
                 fi->fh = 0;
                 fi->keep_cache = 1;
                 if (fuse_reply_create(req, &e, fi) == -ENOENT)
@@ -332,7 +340,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        int fd, r = io_fd(req, ino, fi, false, &fd);
+        bool own;
+        int fd, r = io_fd(req, ino, fi, false, &fd, &own);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -342,12 +351,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         buf.buf[0].fd = fd;
         buf.buf[0].pos = off;
         fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+        io_done(own, fd);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
                          struct fuse_file_info *fi)
 {
-        int fd, err = io_fd(req, ino, fi, true, &fd);
+        bool own;
+        int fd, err = io_fd(req, ino, fi, true, &fd, &own);
         if (err < 0) {
                 fuse_reply_err(req, -err);
                 return;
@@ -357,6 +368,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
         out.buf[0].fd = fd;
         out.buf[0].pos = off;
         ssize_t r = fuse_buf_copy(&out, in, 0);
+        io_done(own, fd);
         if (r < 0)
                 fuse_reply_err(req, (int)-r);
         else
@@ -376,27 +388,37 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-        int fd, r = io_fd(req, ino, fi, false, &fd);
-        if (r == 0)
+        bool own;
+        int fd, r = io_fd(req, ino, fi, false, &fd, &own);
+        if (r == 0) {
                 r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+                io_done(own, fd);
+        }
         fuse_reply_err(req, -r);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                          struct fuse_file_info *fi)
 {
-        int fd, r = io_fd(req, ino, fi, true, &fd);
-        if (r == 0)
+        bool own;
+        int fd, r = io_fd(req, ino, fi, true, &fd, &own);
+        if (r == 0) {
                 r = fallocate(fd, mode, off, len) < 0 ? -errno : 0;
+                io_done(own, fd);
+        }
         fuse_reply_err(req, -r);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
-        int fd, err = io_fd(req, ino, fi, false, &fd);
+        bool own;
+        int fd, err = io_fd(req, ino, fi, false, &fd, &own);
         off_t r = err < 0 ? (errno = -err, -1) : lseek(fd, off, whence);
+        int saved = errno;
+        if (err == 0)
+                io_done(own, fd);
         if (r < 0)
-                fuse_reply_err(req, errno);
+                fuse_reply_err(req, saved);
         else
                 fuse_reply_lseek(req, r);
 }

@@ -21,7 +21,7 @@ struct node *node_new(uint64_t ino, mode_t type)
         n->ino = ino;
         n->type = type & S_IFMT;
         n->orphan_fd = -1;
-        n->rfd = n->wfd = -1;
+        n->wfd = -1;
         pthread_mutex_init(&n->lock, NULL);
         return n;
 }
@@ -30,8 +30,6 @@ static void node_free(struct node *n)
 {
         if (n->orphan_fd >= 0)
                 close(n->orphan_fd);
-        if (n->rfd >= 0)
-                close(n->rfd);
         if (n->wfd >= 0)
                 close(n->wfd);
         dir_snap_put(n->snap);

@@ -227,7 +227,7 @@ static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout
 static void keep_orphan(struct ovl *o, struct node *n, const char *path)
 {
         pthread_mutex_lock(&o->tree_lock);
-        bool open = (n->refs > 0 || n->rfd >= 0 || n->wfd >= 0 || o->keep_orphans) && !S_ISDIR(n->type);
+        bool open = (n->refs > 0 || o->keep_orphans) && !S_ISDIR(n->type);
         pthread_mutex_unlock(&o->tree_lock);
         if (open && n->orphan_fd < 0)
                 n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -465,40 +465,24 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
                 if (r < 0)
                         return r;
         }
+        /* a descriptor per request: nothing to bound or evict; the page
+         * cache serves warm reads without asking */
         pthread_mutex_lock(&n->lock);
-        int r = 0;
-        if (n->wfd < 0 && n->orphan_fd >= 0) {
+        bool upper = ovl_is_upper(o, node_layer(n));
+        int flags = (upper && !o->read_only ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+        if (n->wfd >= 0) {
+                *fd = fcntl(n->wfd, F_DUPFD_CLOEXEC, 0);
+        } else if (n->orphan_fd >= 0) {
                 /* its name is gone: the file itself, by its O_PATH */
                 _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d", n->orphan_fd);
-                int *slot = ovl_is_upper(o, node_layer(n)) ? &n->wfd : &n->rfd;
-                if (*slot < 0)
-                        *slot = open(p, (slot == &n->wfd ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-                if (*slot < 0)
-                        r = -errno;
-        } else if (n->wfd < 0 && (write || ovl_is_upper(o, node_layer(n)))) {
+                *fd = open(p, flags);
+        } else {
                 _cleanup_free_ char *path = node_path(o, n);
-                n->wfd = openat(o->upper_root_fd, path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
-                if (n->wfd < 0)
-                        r = -errno;
-        } else if (n->wfd < 0 && n->rfd < 0) {
-                _cleanup_free_ char *path = node_path(o, n);
-                n->rfd = openat(o->layers[node_layer(n)].fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (n->rfd < 0)
-                        r = -errno;
+                *fd = openat(o->layers[node_layer(n)].fd, path, flags | O_NOFOLLOW);
         }
-        *fd = n->wfd >= 0 ? n->wfd : n->rfd;
+        int r = *fd < 0 ? -errno : 0;
         pthread_mutex_unlock(&n->lock);
         return r;
-}
-
-void ovl_node_keep_fd(struct ovl *o, struct node *n, int fd)
-{
-        pthread_mutex_lock(&n->lock);
-        if (n->wfd < 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR)
-                n->wfd = TAKE_FD(fd);
-        pthread_mutex_unlock(&n->lock);
-        if (fd >= 0)
-                close(fd);
 }
 
 int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size)
