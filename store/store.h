@@ -7,8 +7,10 @@
  *   ROOT/layers/<hex>/diff/        an extracted layer (<hex> = its diff_id), overlayfs format
  *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
  *   ROOT/tmp/                      partial downloads (<hex>.partial), per-blob locks
- *                                  (<hex>.lock), extraction dirs (layer-<hex>-<pid>-<n>)
+ *                                  (<hex>.lock), work dirs ending in -<pid>-<n>:
+ *                                  extraction (layer-<hex>-...), removal (gone-...)
  *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json
+ *                                  (and rootfs/, the mount point of a `strata run`)
  *
  * STORE INVARIANTS
  * (1) blobs/sha256/<hex> holds exactly the bytes that hash to <hex>: a blob is
