@@ -89,6 +89,24 @@ static int cmp_raw(const void *a, const void *b)
         return x->layer - y->layer;
 }
 
+/* A name's readdir offset: 63 bits of FNV-1a, above the 1 and 2 of . and .. */
+static uint64_t name_off(const char *name)
+{
+        uint64_t h = 1469598103934665603ULL;
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+                h ^= *p;
+                h *= 1099511628211ULL;
+        }
+        h >>= 1;
+        return h < 3 ? h + 3 : h;
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+        const struct dirent_m *x = a, *y = b;
+        return x->off < y->off ? -1 : x->off > y->off;
+}
+
 void dir_snap_put(struct dir_snap *d)
 {
         if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
@@ -124,8 +142,8 @@ static struct dir_snap *build(struct ovl *o, struct node *dir, struct raw_list *
         pthread_mutex_lock(&o->tree_lock);
         uint64_t pino = dir->parent ? dir->parent->ino : dir->ino;
         pthread_mutex_unlock(&o->tree_lock);
-        d->ents[d->n++] = (struct dirent_m){ ".", DT_DIR, (ino_t)dir->ino, 0, 0 };
-        d->ents[d->n++] = (struct dirent_m){ "..", DT_DIR, (ino_t)pino, 0, 0 };
+        d->ents[d->n++] = (struct dirent_m){ ".", DT_DIR, (ino_t)dir->ino, 0, 0, 1 };
+        d->ents[d->n++] = (struct dirent_m){ "..", DT_DIR, (ino_t)pino, 0, 0, 2 };
         for (size_t i = 0; i < l->n;) {
                 size_t j = i + 1;
                 while (j < l->n && !strcmp(l->v[j].name, l->v[i].name))
@@ -135,14 +153,31 @@ static struct dir_snap *build(struct ovl *o, struct node *dir, struct raw_list *
                         uint64_t ino;
                         if (!node_peek_ino(o, dir, e->name, &ino))
                                 ino = e->ino | o->layers[e->layer].ino_tag;
-                        d->ents[d->n++] = (struct dirent_m){ e->name, e->type, (ino_t)ino, i, j - i };
+                        d->ents[d->n++] = (struct dirent_m){ e->name, e->type, (ino_t)ino, i, j - i,
+                                                             name_off(e->name) };
                 }
                 i = j;
         }
+        qsort(d->ents + 2, d->n - 2, sizeof(*d->ents), cmp_off);
         d->raw = TAKE_PTR(l->v);
         d->nraw = l->n;
         l->n = l->cap = 0;
         return d;
+}
+
+size_t dir_seek(const struct dir_snap *d, uint64_t off)
+{
+        if (off < 2)
+                return off;
+        size_t lo = 2, hi = d->n;       /* first entry with ents[].off > off */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (d->ents[mid].off <= off)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
 }
 
 int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out)

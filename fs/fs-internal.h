@@ -180,6 +180,7 @@ struct dirent_m {
         ino_t ino;
         size_t raw;                /* first of this name's entries in raw[] */
         size_t nraw;               /* how many layers hold the name */
+        uint64_t off;              /* readdir offset: 1, 2, then a hash of the name */
 };
 /* A merged listing: immutable once built, shared by reference (the
  * directory node caches the last one until the directory changes). */
@@ -190,6 +191,10 @@ struct dir_snap {
         struct raw_ent *raw;       /* every layer's names, sorted by (name, layer) */
         size_t nraw;
 };
+/* dir_seek() - the index of the first entry after offset @off.  Entries
+ * are ordered by offset, and an offset is a hash of the name: resuming a
+ * listing is right even in a newer listing of a changed directory. */
+size_t dir_seek(const struct dir_snap *d, uint64_t off);
 /* ovl_dir_read() - the listing of @dir (a new reference). */
 int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out);
 void dir_snap_put(struct dir_snap *d);      /* accepts NULL */

@@ -14,6 +14,7 @@ struct fs_session {
         bool splice;              /* move data with splice(2) */
         int readdirplus;          /* 0 auto, 1 always, -1 never */
         bool no_open;             /* answer OPEN with ENOSYS: I/O through node descriptors */
+        bool no_opendir;          /* answer OPENDIR with ENOSYS: readdir from the node's listing */
         unsigned caps;            /* conn->want after init */
         struct fuse_session *se;  /* for notifications to the kernel */
 };

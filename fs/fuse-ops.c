@@ -85,6 +85,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         if (!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
                 s->no_open = false;
         s->o->keep_orphans = s->no_open;
+        /* directories need no handle: readdir offsets are name hashes, right
+         * in any listing of the directory (dir_seek), and the kernel then
+         * caches listings itself; spares OPENDIR and RELEASEDIR */
+        s->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
         if (s->no_open) {       /* no OPEN: nothing would truncate atomically */
                 want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
                 conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
@@ -428,8 +432,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         struct fs_session *s = sess(req);
         struct node *n = N(req, ino);
         struct dir_snap *d;
-        if (s->no_open) {
-                /* no OPENDIR either: readdir uses the directory's cached listing */
+        if (s->no_open || s->no_opendir) {
+                /* readdir uses the directory's cached listing */
                 fuse_reply_err(req, ENOSYS);
                 return;
         }
@@ -465,12 +469,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         }
         _cleanup_free_ char *buf = xmalloc(size);
         size_t used = 0;
-        for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+        for (size_t i = dir_seek(d, off < 0 ? 0 : (uint64_t)off); i < d->n; i++) {
                 struct dirent_m *de = &d->ents[i];
                 size_t len;
                 if (!plus) {
                         struct stat st = { .st_ino = de->ino, .st_mode = (mode_t)DTTOIF(de->type) };
-                        len = fuse_add_direntry(req, buf + used, size - used, de->name, &st, (off_t)(i + 1));
+                        len = fuse_add_direntry(req, buf + used, size - used, de->name, &st, (off_t)de->off);
                         if (len > size - used)
                                 break;
                         used += len;
@@ -493,7 +497,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                         }
                         fill_entry(s, n, &st, &e);
                 }
-                len = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e, (off_t)(i + 1));
+                len = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e, (off_t)de->off);
                 if (len > size - used) {
                         if (n)
                                 node_forget(s->o, n, 1);

@@ -287,3 +287,50 @@ def test_options_take_effect(tmp_path, strata_bin, opt, want):
     # writeback: the kernel agreed to the writeback cache (FUSE_WRITEBACK_CACHE, 1 << 16)
     flags = [int(l.split("flags=")[1], 16) for l in trace.splitlines() if l.strip().startswith("flags=")]
     assert flags and flags[-1] & (1 << 16), flags
+
+
+def test_listing_during_changes(strata_mount):
+    """A listing read in pieces while names come and go: every name that
+    stayed is seen exactly once (offsets are name hashes, valid in any
+    listing of the directory)."""
+    import ctypes
+
+    def big(lowers):
+        d = os.path.join(lowers[-1], "big")
+        os.makedirs(d)
+        for i in range(3000):
+            open(os.path.join(d, f"lower-file-with-a-long-name-{i:05d}"), "w").close()
+    m = strata_mount(extra=big)
+    d = os.path.join(m.mnt, "big")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.opendir.restype = ctypes.c_void_p
+    libc.readdir.restype = ctypes.c_void_p
+    libc.readdir.argtypes = [ctypes.c_void_p]
+    libc.closedir.argtypes = [ctypes.c_void_p]
+    off = 19   # d_name in struct dirent64 on x86_64/aarch64
+    dp = libc.opendir(d.encode())
+    assert dp
+    seen = []
+    while len(seen) < 1000:
+        e = libc.readdir(dp)
+        assert e
+        seen.append(ctypes.string_at(e + off).decode())
+    removed = set()
+    for i in range(0, 3000, 7):
+        n = f"lower-file-with-a-long-name-{i:05d}"
+        os.unlink(os.path.join(d, n))
+        removed.add(n)
+    for i in range(500):
+        open(os.path.join(d, f"new-{i}"), "w").close()
+    while True:
+        e = libc.readdir(dp)
+        if not e:
+            break
+        seen.append(ctypes.string_at(e + off).decode())
+    libc.closedir(dp)
+    stayed = {f"lower-file-with-a-long-name-{i:05d}" for i in range(3000)} - removed
+    counts = {}
+    for n in seen:
+        counts[n] = counts.get(n, 0) + 1
+    assert all(counts.get(n) == 1 for n in stayed), [n for n in stayed if counts.get(n) != 1][:10]
+    assert max(counts.values()) == 1
