@@ -279,10 +279,13 @@ static void wait_gone(int pid)
 
 int cmd_umount(int argc, char **argv)
 {
-        if (argc != 2)
+        int st0 = no_options("umount", argc, argv);
+        if (st0)
+                return st0;
+        if (argc - optind != 1)
                 return usage_error("umount", "expected one mount point");
         struct err e = { 0 };
-        _cleanup_free_ char *mp = abs_mountpoint(argv[1]);
+        _cleanup_free_ char *mp = abs_mountpoint(argv[optind]);
         int r = fs_umount(mp, &e);
         /* an image mount: drop its writable layer (unless --upper) and record */
         struct stat st;
@@ -293,9 +296,15 @@ int cmd_umount(int argc, char **argv)
                 if (store_find_mount(s, mp, &m, &se) == 0) {
                         if (r == 0 || !store_mount_live(&m)) {
                                 wait_gone(m.pid);
-                                if (store_mount_remove(s, &m, &se) < 0 && r == 0) {
+                                int rr = store_mount_remove(s, &m, &se);
+                                if (rr < 0 && r == 0) {
                                         r = err_wrap(&se, "umount %s", mp);
                                         e = se;
+                                } else if (rr == 0) {
+                                        /* a kept record of a mount already gone
+                                         * (a run without --rm): dropping it is
+                                         * the whole job */
+                                        r = 0;
                                 }
                         }
                 }

@@ -637,7 +637,8 @@ def test_image_writable_layer_kept_for_diff_unless_rm(strata, pulled_busybox, st
     d = strata("diff", rootfs).check()
     assert "A /etc/added" in d.lines
     assert "D /etc/os-release" in d.lines
-    strata("umount", rootfs)               # drops the kept layer (the union is long unmounted)
+    u = strata("umount", rootfs)           # drops the kept layer (the union is long unmounted)
+    assert u.rc == 0 and u.err == "", str(u)
     assert store_mounts(store_root) == []
     strata("run", "--rm", pulled_busybox, "touch", "/x").check()
     assert store_mounts(store_root) == []
