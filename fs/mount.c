@@ -203,6 +203,14 @@ static void free_session(struct fuse_session **se)
 
 int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, struct err *e)
 {
+        /* checked here so that a bad mount point is our one line, not libfuse's too */
+        struct stat mst;
+        int errnum = stat(mountpoint, &mst) < 0 ? errno : !S_ISDIR(mst.st_mode) ? ENOTDIR : 0;
+        if (errnum) {
+                if (ready_fd >= 0)
+                        close(ready_fd);
+                return err_set(e, errnum, "mount point %s", mountpoint);
+        }
         struct ovl *o = NULL;
         int r = ovl_new(c, &o, e);
         if (r < 0) {

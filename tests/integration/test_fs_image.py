@@ -157,3 +157,16 @@ def test_strata_overlayfs_argv(strata_bin, tmp_path, mounts):
         line = [l for l in f if f" {m} " in l][0]
     assert "allow_other" in line and "fuse.strata" in line
     subprocess.run(["umount", m], check=True)
+
+
+@pytest.mark.fuse
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_bad_mount_point_is_one_line(strata, tmp_path, what):
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    mp = tmp_path / "mp"
+    if what == "file":
+        mp.write_text("x")
+    r = strata("mount", "-o", f"lowerdir={lower}", str(mp))
+    assert r.rc != 0
+    assert len(r.err_lines) == 1 and r.err_lines[0].startswith(f"strata: mount point {mp}"), r.err
