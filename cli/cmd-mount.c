@@ -8,6 +8,7 @@
  * waits on a pipe until the mount is in place (or the child's error
  * message arrives) and exits. */
 #include "cli.h"
+#include "daemon.h"
 #include "fs/fs.h"
 #include "store/store.h"
 
@@ -36,47 +37,6 @@ static void warn_unknown(const char *opt)
         fprintf(stderr, "strata: unknown argument ignored: %s\n", opt);
 }
 
-/* The parent's side of daemonizing: wait for '1' (ready) or an error line. */
-static int wait_ready(int rfd, pid_t child)
-{
-        char buf[ERR_MSG_MAX + 1];
-        size_t n = 0;
-        /* the child keeps the pipe open while it serves: read what it says,
-         * "1" once ready, or "E<message>" and EOF when it failed */
-        while (n < sizeof(buf) - 1) {
-                ssize_t r = read(rfd, buf + n, sizeof(buf) - 1 - n);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                n += (size_t)r;
-                if (buf[0] == '1')
-                        break;
-        }
-        close(rfd);
-        if (n > 0 && buf[0] == '1')
-                return 0;
-        int status;
-        waitpid(child, &status, 0);
-        if (n > 1 && buf[0] == 'E') {
-                buf[n] = '\0';
-                fprintf(stderr, "strata: %s\n", buf + 1);
-        } else {
-                fprintf(stderr, "strata: mount: the daemon exited before the mount was ready\n");
-        }
-        return 1;
-}
-
-static void child_stdio(void)
-{
-        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        close(fd);
-}
-
 /* Serve the mount: in this process with -f, else in a child.  @on_child is
  * called in the parent with the serving pid before waiting (for mount.json). */
 static int serve(struct mount_args *a, void (*on_pid)(pid_t, void *), void *arg)
@@ -88,39 +48,9 @@ static int serve(struct mount_args *a, void (*on_pid)(pid_t, void *), void *arg)
                 int r = fs_serve(&a->cfg, a->mountpoint, -1, &e);
                 return r < 0 ? report_err(&e) : 0;
         }
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                err_set(&e, errno, "pipe");
-                return report_err(&e);
-        }
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-                err_set(&e, errno, "fork");
-                return report_err(&e);
-        }
-        if (pid == 0) {
-                close(p[0]);
-                setsid();
-                if (chdir("/") < 0)
-                        _exit(1);
-                child_stdio();
-                a->cfg.quiet_after_ready = true;
-                int ready = dup(p[1]);
-                int r = fs_serve(&a->cfg, a->mountpoint, ready, &e);
-                if (r < 0 && e.msg[0]) {
-                        signal(SIGPIPE, SIG_IGN);   /* the parent may be gone */
-                        char *msg = xasprintf("E%s", e.msg);
-                        (void)!write(p[1], msg, strlen(msg));
-                        free(msg);
-                        _exit(1);
-                }
-                _exit(0);
-        }
-        close(p[1]);
-        if (on_pid)
-                on_pid(pid, arg);
-        return wait_ready(p[0], pid);
+        pid_t pid;
+        int r = daemon_start(&a->cfg, a->mountpoint, false, on_pid, arg, &pid, &e);
+        return r < 0 ? report_err(&e) : 0;
 }
 
 static void save_pid(pid_t pid, void *arg)
@@ -142,6 +72,7 @@ static int mount_image(struct mount_args *a)
                 return report_err(&e);
         struct store_image im = { 0 };
         struct store_mount m = { 0 };
+        _cleanup_free_ char *empty = NULL;
         int status = 1;
         r = lookup_image(s, a->image, &im, NULL, &e);
         if (r < 0) {
@@ -154,23 +85,14 @@ static int mount_image(struct mount_args *a)
                 report_err(&e);
                 goto out;
         }
-        for (size_t i = im.n_layers; i-- > 0;) {
-                char *p = store_layer_path(s, im.layers[i].diff_id);
-                a->cfg.lowers = xrealloc(a->cfg.lowers, (a->cfg.n_lowers + 1) * sizeof(char *));
-                a->cfg.lowers[a->cfg.n_lowers++] = p;
-        }
+        empty = xasprintf("%s/empty", m.dir);
+        image_lowers(s, &im, empty, &a->cfg);
         if (!a->read_only) {
                 a->cfg.upper = xstrdup(m.upper);
                 a->cfg.work = xstrdup(m.work);
         }
         free(a->cfg.fsname);
         a->cfg.fsname = xstrdup(a->image);
-        if (im.n_layers == 0) {
-                /* an image without layers: an empty directory as its only lower */
-                a->cfg.lowers = xrealloc(a->cfg.lowers, sizeof(char *));
-                a->cfg.lowers[a->cfg.n_lowers++] = xasprintf("%s/empty", m.dir);
-                mkdir(a->cfg.lowers[0], 0755);
-        }
         r = fs_check_config(&a->cfg, &e);
         if (r < 0) {
                 err_wrap(&e, "mount %s", a->image);

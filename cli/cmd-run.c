@@ -9,6 +9,7 @@
  * layer, else both stay so that `strata diff ROOT/mounts/<ID>/rootfs` shows
  * what the command changed (and `strata umount` of that path drops them). */
 #include "cli.h"
+#include "daemon.h"
 #include "fetchcfg.h"
 #include "fs/fs.h"
 #include "pull.h"
@@ -289,67 +290,6 @@ struct run_mount {
         bool mounted;
 };
 
-/* serve_daemon() - fork the FUSE daemon for @cfg at @mountpoint and wait
- * until the mount is in place (the child writes '1', or 'E' and a message). */
-static int serve_daemon(struct fs_config *cfg, const char *mountpoint, pid_t *pid, struct err *e)
-{
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return err_set(e, errno, "pipe");
-        fflush(NULL);
-        pid_t child = fork();
-        if (child < 0) {
-                close(p[0]);
-                close(p[1]);
-                return err_set(e, errno, "fork");
-        }
-        if (child == 0) {
-                close(p[0]);
-                /* away from the terminal's signals; gone (unmounting) if we die */
-                setsid();
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null >= 0) {
-                        dup2(null, 0);
-                        dup2(null, 1);
-                }
-                if (chdir("/") < 0)
-                        _exit(1);
-                cfg->quiet_after_ready = true;
-                struct err ce = { 0 };
-                if (fs_serve(cfg, mountpoint, dup(p[1]), &ce) < 0) {
-                        _cleanup_free_ char *msg = xasprintf("E%s", ce.msg);
-                        (void)!write(p[1], msg, strlen(msg));
-                        _exit(1);
-                }
-                _exit(0);
-        }
-        close(p[1]);
-        /* '1' comes alone while the daemon lives on (holding the pipe);
-         * an error message is followed by its exit, so by EOF. */
-        char buf[ERR_MSG_MAX + 1];
-        ssize_t n;
-        do
-                n = read(p[0], buf, 1);
-        while (n < 0 && errno == EINTR);
-        if (n == 1 && buf[0] != '1') {
-                ssize_t more = read_full(p[0], buf + 1, sizeof buf - 2);
-                n += more > 0 ? more : 0;
-        }
-        close(p[0]);
-        if (n > 0 && buf[0] == '1') {
-                *pid = child;
-                return 0;
-        }
-        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-                ;
-        if (n > 1 && buf[0] == 'E') {
-                buf[n] = '\0';
-                return err_setx(e, EIO, "%s", buf + 1);
-        }
-        return err_setx(e, EIO, "the filesystem daemon exited before the mount was ready");
-}
-
 /* mount_for_run() - a fresh writable layer over @im, mounted at
  * ROOT/mounts/<ID>/rootfs; the record is written with the daemon's pid so
  * that rmi sees the image in use. */
@@ -373,22 +313,8 @@ static int mount_for_run(struct store *s, const struct store_image *im, const ch
                 return r;
 
         struct fs_config cfg = { 0 };
-        cfg.n_lowers = im->n_layers;
-        cfg.lowers = xcalloc(im->n_layers + 1, sizeof *cfg.lowers);
-        for (size_t i = 0; i < im->n_layers; i++)        /* topmost first */
-                cfg.lowers[i] = store_layer_path(s, im->layers[im->n_layers - 1 - i].diff_id);
-        if (!im->n_layers) {
-                cfg.lowers[cfg.n_lowers++] = xasprintf("%s/empty", rm->m.dir);
-                (void)mkdir(cfg.lowers[0], 0755);
-        }
-        /* absolute paths: the daemon leaves our working directory */
-        for (size_t i = 0; i < cfg.n_lowers; i++) {
-                char *abs = realpath(cfg.lowers[i], NULL);
-                if (abs) {
-                        free(cfg.lowers[i]);
-                        cfg.lowers[i] = abs;
-                }
-        }
+        _cleanup_free_ char *empty = xasprintf("%s/empty", rm->m.dir);
+        image_lowers(s, im, empty, &cfg);
         cfg.upper = realpath(rm->m.upper, NULL);
         cfg.work = realpath(rm->m.work, NULL);
         if (!cfg.upper || !cfg.work) {
@@ -399,7 +325,7 @@ static int mount_for_run(struct store *s, const struct store_image *im, const ch
         cfg.allow_other = true;        /* -u 1000 must get in (default_permissions checks) */
         r = fs_check_config(&cfg, e);
         if (r >= 0)
-                r = serve_daemon(&cfg, rm->m.mountpoint, &rm->daemon, e);
+                r = daemon_start(&cfg, rm->m.mountpoint, true, NULL, NULL, &rm->daemon, e);
         fs_config_free(&cfg);
         if (r < 0)
                 return r;

@@ -75,7 +75,11 @@ int store_open(const char *root, struct store **out, struct err *e)
         if (lfd < 0)
                 return err_set(e, errno, "store %s: open lock", root);
         struct store *s = xcalloc(1, sizeof *s);
-        s->root = xstrdup(root);
+        /* absolute: paths handed out (layer dirs, a mount's upper) must stay
+         * right for a daemon that leaves the working directory */
+        s->root = realpath(root, NULL);
+        if (!s->root)
+                s->root = xstrdup(root);
         s->root_fd = TAKE_FD(rfd);
         s->lock_fd = lfd;
         remove_stale_tmpdirs(s);

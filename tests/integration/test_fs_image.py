@@ -170,3 +170,16 @@ def test_bad_mount_point_is_one_line(strata, tmp_path, what):
     r = strata("mount", "-o", f"lowerdir={lower}", str(mp))
     assert r.rc != 0
     assert len(r.err_lines) == 1 and r.err_lines[0].startswith(f"strata: mount point {mp}"), r.err
+
+
+def test_relative_root(strata, busybox_image, tmp_path, mountpoint):
+    """--root given relative: the daemon leaves the working directory, the
+    store's paths must not depend on it."""
+    rel = "relstore"
+    strata("pull", busybox_image.ref, root=rel, cwd=str(tmp_path)).check()
+    strata("mount", busybox_image.ref, mountpoint, root=rel, cwd=str(tmp_path)).check()
+    assert os.path.exists(os.path.join(mountpoint, "bin", "busybox"))
+    with open(os.path.join(mountpoint, "new"), "w") as f:
+        f.write("x")
+    strata("umount", mountpoint, root=rel, cwd=str(tmp_path)).check()
+    assert not is_mounted(mountpoint)
