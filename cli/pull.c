@@ -62,16 +62,6 @@ static void short_id(const char *digest, char out[13])
         snprintf(out, 13, "%.12s", digest_valid(digest) ? digest_hex(digest) : digest);
 }
 
-static uint64_t recorded_file_bytes(struct store *s, const char *diff_id)
-{
-        _cleanup_free_ char *dir = store_layer_path(s, diff_id);   /* .../layers/<hex>/diff */
-        _cleanup_free_ char *path = xasprintf("%.*s/layer.json", (int)(strlen(dir) - 5), dir);
-        json_t *j = json_load_file(path, 0, NULL);
-        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
-        json_decref(j);
-        return n;
-}
-
 /* ------------------------------------------------------------- extract */
 
 /* An extraction in progress: into a tmp dir, from the stored blob, or from
@@ -384,7 +374,7 @@ static int do_layer(struct layer_job *j, struct fetch_conn *c)
         struct pull *pl = j->pl;
         if (j->present || store_has_layer(pl->s, j->diff_id)) {
                 j->present = true;
-                j->file_bytes = recorded_file_bytes(pl->s, j->diff_id);
+                j->file_bytes = store_layer_file_bytes(pl->s, j->diff_id);
                 progress_status(pl->pg, j->id, "Already exists");
                 return 0;
         }
