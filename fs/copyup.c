@@ -109,18 +109,25 @@ static int copy_data(int in, int out, off_t size)
         return 0;
 }
 
-/* Make the temporary @tmp in the work dir a copy of @path in @layer. */
+/* Make the temporary @tmp in the work dir a copy of @path in @layer
+ * (@meta: a regular file's metadata only, invariant 7). */
 static int build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
-                      const char *tmp)
+                      const char *tmp, bool meta)
 {
         int r = 0;
         switch (st->st_mode & S_IFMT) {
         case S_IFREG: {
-                _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (in < 0)
-                        return -errno;
                 _cleanup_close_ int out = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                 if (out < 0)
+                        return -errno;
+                if (meta) {
+                        /* the size, no data: one hole (invariant 7) */
+                        if (ftruncate(out, st->st_size) < 0)
+                                return -errno;
+                        break;
+                }
+                _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0)
                         return -errno;
                 r = copy_data(in, out, st->st_size);
                 if (r < 0)
@@ -160,13 +167,15 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
         bool split_link = !S_ISDIR(st->st_mode) && st->st_nlink > 1;   /* invariant (4) */
         if (!split_link && lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
                 return -errno;
+        if (meta && lsetxattr(dst, OVL_XATTR_METACOPY, "", 0, 0) < 0)
+                return -errno;          /* no mark, no metacopy: the reads would see zeros */
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         return 0;
 }
 
-static int copy_up_locked(struct ovl *o, struct node *n)
+static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
 {
         pthread_mutex_lock(&o->tree_lock);
         struct node *parent = n->parent;
@@ -188,7 +197,15 @@ static int copy_up_locked(struct ovl *o, struct node *n)
         if (r < 0)
                 return r;
         _cleanup_free_ char *tmp = ovl_tmpname(o);
-        r = build_copy(o, n, layer, path, &st, tmp);
+        meta = meta && S_ISREG(st.st_mode) && !ovl_is_upper(o, layer);
+        r = build_copy(o, n, layer, path, &st, tmp, meta);
+        if (meta && (r == -ENOTSUP || r == -EOPNOTSUPP)) {
+                /* no trusted xattrs for the mark: copy the data after all */
+                struct err e;
+                rm_rf_at(o->work_fd, tmp, &e);
+                meta = false;
+                r = build_copy(o, n, layer, path, &st, tmp, meta);
+        }
         if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_NOREPLACE) < 0)
                 r = -errno;
         if (r < 0) {
@@ -204,6 +221,8 @@ static int copy_up_locked(struct ovl *o, struct node *n)
                 if (layer_stat(o, 0, path, &ust) == 0)
                         atomic_store(&n->ino, ovl_ino(o, 0, &ust));
         }
+        if (meta)
+                atomic_store(&n->mc_layer, layer);
         atomic_store(&n->layer, 0);
         ovl_dir_changed(o, parent);     /* its listing knew the old layer */
         if (S_ISDIR(st.st_mode)) {
@@ -214,16 +233,64 @@ static int copy_up_locked(struct ovl *o, struct node *n)
         return 0;
 }
 
-int ovl_copy_up(struct ovl *o, struct node *n)
+/* Complete a metadata-only copy-up: the data into the upper file in place,
+ * then the mark goes (invariant 7); reads see the lower data until then. */
+static int copy_data_locked(struct ovl *o, struct node *n)
+{
+        int layer = atomic_load(&n->mc_layer);
+        pthread_mutex_lock(&o->tree_lock);
+        bool hashed = n->hashed;
+        pthread_mutex_unlock(&o->tree_lock);
+        if (!hashed)
+                return -ENOENT;
+        _cleanup_free_ char *path = node_path(o, n);
+        _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        _cleanup_close_ int out = openat(o->upper_root_fd, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (out < 0)
+                return -errno;
+        struct stat ist, ust;
+        if (fstat(in, &ist) < 0 || fstat(out, &ust) < 0)
+                return -errno;
+        int r = copy_data(in, out, ist.st_size);
+        if (r < 0)
+                return r;
+        /* the times are the upper file's (a chmod, utimens... set them) */
+        struct timespec ts[2] = { ust.st_atim, ust.st_mtim };
+        if (futimens(out, ts) < 0)
+                return -errno;
+        if (fsync(out) < 0)
+                return -errno;
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        if (lremovexattr(abs, OVL_XATTR_METACOPY) < 0 && errno != ENODATA)
+                return -errno;
+        atomic_store(&n->mc_layer, -1);
+        return 0;
+}
+
+static int copy_up(struct ovl *o, struct node *n, bool meta)
 {
         if (o->read_only)
                 return -EROFS;
-        if (node_layer(n) == 0)
+        if (node_layer(n) == 0 && (meta || atomic_load(&n->mc_layer) < 0))
                 return 0;
         pthread_mutex_lock(&n->lock);
-        int r = node_layer(n) == 0 ? 0 : copy_up_locked(o, n);
+        int r = node_layer(n) == 0 ? 0 : copy_up_locked(o, n, meta);
+        if (r == 0 && !meta && atomic_load(&n->mc_layer) >= 0)
+                r = copy_data_locked(o, n);
         pthread_mutex_unlock(&n->lock);
         return r;
+}
+
+int ovl_copy_up(struct ovl *o, struct node *n)
+{
+        return copy_up(o, n, false);
+}
+
+int ovl_copy_up_meta(struct ovl *o, struct node *n)
+{
+        return copy_up(o, n, true);
 }
 
 int ovl_copy_up_tree(struct ovl *o, struct node *dir)

@@ -243,6 +243,8 @@ static int probe_raw(struct ovl *o, const char *path, const struct raw_ent *v, s
         p->bottom = p->layer;
         p->ndirs = 1;
         p->has_lower = !ovl_is_upper(o, p->layer) || (n > 1 && !v[1].whiteout);
+        if (n > 1 && !v[1].whiteout)
+                p->lower = v[1].layer;
         if (!S_ISDIR(p->st.st_mode) || n == 1 || layer_dir_opaque(o, p->layer, path))
                 return 0;
         for (size_t k = 1; k < n; k++) {

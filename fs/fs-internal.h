@@ -27,6 +27,15 @@
  * (6) Lock order: a node's lock before its parent's (copy-up walks up);
  *     tree_lock is innermost and never held across a system call that
  *     could block on the filesystem.
+ * (7) Metacopy: chmod/chown/utimens/xattr changes of a lower regular file
+ *     copy up its metadata only: an upper file of the same size with no
+ *     data, marked OVL_XATTR_METACOPY; its data is the file of the same
+ *     path in node->mc_layer (the next lower layer holding the name, found
+ *     again by lookup after a remount).  Anything that changes the data,
+ *     links or renames it completes the copy-up first: the data is copied
+ *     into the upper file in place, then the mark removed (until then the
+ *     lower data is what every read sees).  mc_layer is set by the copy-up
+ *     (as layer moves to 0) and goes back to -1 once, both under node->lock.
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H
@@ -44,6 +53,8 @@
 #define OVL_XATTR_OPAQUE "trusted.overlay.opaque"
 /* strata's own: "<st_ino>" of the lower entry a copy-up came from. */
 #define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
+/* an upper file holding metadata only, as the kernel's overlayfs writes it (invariant 7) */
+#define OVL_XATTR_METACOPY "trusted.overlay.metacopy"
 #define OCI_WH_PREFIX ".wh."
 #define OCI_WH_OPAQUE ".wh..wh..opq"
 
@@ -73,6 +84,8 @@ struct node {
         int bottom;               /* dirs: lowest merged layer (invariant 3) */
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
+        _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
+                                   * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
         int wfd;                  /* -o no_open: the data of a lower file written after
                                    * its name went (an unnamed work-dir file), or -1 */
@@ -153,6 +166,7 @@ struct probe {
         struct stat st;
         int bottom, ndirs;
         bool has_lower;
+        int lower;                /* the topmost lower layer below p->layer holding the name, 0: none */
         bool hidden_below;        /* a lower layer holds the name under a whiteout */
         bool fresh;               /* just created: no copy-up origin to look for */
 };
@@ -208,8 +222,20 @@ int ovl_lookup_entry(struct ovl *o, struct node *dir, struct dir_snap *d, size_t
 int ovl_dir_empty(struct ovl *o, struct node *dir);
 
 /* ---- copyup.c */
-/* ovl_copy_up() - make @n (and its parents) live in the upper layer. */
+/* ovl_copy_up() - make @n (and its parents) live in the upper layer, data
+ * included (completing a metadata-only copy-up). */
 int ovl_copy_up(struct ovl *o, struct node *n);
+/* ovl_copy_up_meta() - the same for a change of metadata only: a lower
+ * regular file's data stays below (invariant 7). */
+int ovl_copy_up_meta(struct ovl *o, struct node *n);
+/* ovl_data_layer() - the layer whose file at @n's path holds @n's data. */
+static inline int ovl_data_layer(struct node *n)
+{
+        int mc = atomic_load(&n->mc_layer);
+        return mc >= 0 ? mc : atomic_load(&n->layer);
+}
+/* ovl_fix_metacopy_stat() - st_blocks of a metacopy file are its data's. */
+void ovl_fix_metacopy_stat(struct ovl *o, struct node *n, const char *path, struct stat *st);
 /* ovl_copy_up_tree() - make the directory @dir self-contained in the upper
  * layer: everything visible below it copied up, each directory that had
  * lower parts made opaque.  Then it can move anywhere with a plain rename

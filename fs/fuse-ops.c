@@ -12,6 +12,8 @@
 struct fhandle {
         int fd;
         bool writable;          /* opened for writing: the upper layer's file */
+        bool lower;             /* opened for reading a lower layer's data (a lower or
+                                 * metacopy file): stale once the data is copied up */
 };
 
 static struct fs_session *sess(fuse_req_t req)
@@ -141,11 +143,18 @@ static int fh_fd(struct fuse_file_info *fi)
  * the reply is out, a RELEASE may free the handle. */
 static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool write, int *fd, bool *own)
 {
-        *fd = fh_fd(fi);
+        struct ovl *o = sess(req)->o;
+        struct node *n = N(req, ino);
+        struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
+        *fd = fh ? fh->fd : -1;
+        /* a reader opened below before the data was copied up (by a write
+         * through another handle) reads the upper copy, as overlayfs does */
+        if (fh && fh->lower && !write && ovl_is_upper(o, ovl_data_layer(n)))
+                *fd = -1;
         *own = *fd < 0;
         if (*fd >= 0)
                 return 0;
-        return ovl_node_fd(sess(req)->o, N(req, ino), write, fd);
+        return ovl_node_fd(o, n, write, fd);
 }
 
 static void io_done(bool own, int fd)
@@ -259,11 +268,13 @@ static void set_open_flags(int fd, struct fuse_file_info *fi)
         fi->noflush = 1;
 }
 
-static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, struct fuse_file_info *fi)
+static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, bool lower,
+                      struct fuse_file_info *fi)
 {
         struct fhandle *fh = xmalloc(sizeof(*fh));
         fh->fd = fd;
         fh->writable = (flags & O_ACCMODE) != O_RDONLY;
+        fh->lower = lower && !fh->writable;
         fi->fh = (uint64_t)(uintptr_t)fh;
         set_open_flags(fd, fi);
         node_hold(s->o, n);
@@ -306,7 +317,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                         node_forget(s->o, n, 1);
                 return;
         }
-        new_handle(s, n, fd, flags, fi);
+        new_handle(s, n, fd, flags, false, fi);
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
                 struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
                 close(fh->fd);
@@ -328,12 +339,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         int flags = open_flags(s, fi->flags);
+        /* asked before opening: the data may be copied up meanwhile */
+        bool lower = !ovl_is_upper(s->o, ovl_data_layer(n));
         int r = ovl_open(s->o, n, flags, &fd);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
-        new_handle(s, n, fd, flags, fi);
+        new_handle(s, n, fd, flags, lower, fi);
         if (fuse_reply_open(req, fi) == -ENOENT) {
                 struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
                 close(fh->fd);

@@ -55,6 +55,8 @@ static int probe_path(struct ovl *o, const char *path, const char *name, int fro
                         if (st_is_whiteout(&ls))
                                 break;
                         p->has_lower = true;
+                        if (!p->lower)
+                                p->lower = j;
                         if (!merging || !S_ISDIR(ls.st_mode))
                                 break;
                         p->bottom = j;
@@ -139,23 +141,50 @@ int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node
         return 0;
 }
 
+/* An upper regular file marked metacopy takes its data from the next lower
+ * layer holding the name (invariant 7): that layer, or -1. */
+static int probe_metacopy(struct ovl *o, const char *path, const struct probe *p)
+{
+        if (!ovl_is_upper(o, p->layer) || p->fresh || !S_ISREG(p->st.st_mode) || p->lower <= 0)
+                return -1;
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        if (lgetxattr(abs, OVL_XATTR_METACOPY, NULL, 0) < 0)
+                return -1;
+        struct stat ls;
+        if (layer_stat(o, p->lower, path, &ls) < 0 || !S_ISREG(ls.st_mode))
+                return -1;
+        return p->lower;
+}
+
+void ovl_fix_metacopy_stat(struct ovl *o, struct node *n, const char *path, struct stat *st)
+{
+        int mc = atomic_load(&n->mc_layer);
+        struct stat ls;
+        if (mc >= 0 && layer_stat(o, mc, path, &ls) == 0)
+                st->st_blocks = ls.st_blocks;
+}
+
 struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name, const char *path,
                            const struct probe *p, struct stat *st)
 {
         struct node *n = node_new(probe_ino(o, path, p), p->st.st_mode);
         atomic_store(&n->layer, p->layer);
+        atomic_store(&n->mc_layer, probe_metacopy(o, path, p));
         n->bottom = p->bottom;
         n->ndirs = p->ndirs;
         n->has_lower = p->has_lower;
         n = node_insert_lookup(o, parent, name, n);
         *st = p->st;
         ovl_fix_stat(o, n, st);
+        ovl_fix_metacopy_stat(o, n, path, st);
         return n;
 }
 
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
 {
         int r;
+        if (atomic_load(&n->mc_layer) >= 0)
+                fd = -1;        /* a handle's descriptor is the lower data's, the metadata is above */
         bool orphan = fd < 0 && n->orphan_fd >= 0;
         if (orphan)     /* its name is gone: the data's own descriptor */
                 fd = n->wfd >= 0 ? n->wfd : n->orphan_fd;
@@ -166,6 +195,8 @@ int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
         else {
                 _cleanup_free_ char *path = node_path(o, n);
                 r = layer_stat(o, node_layer(n), path, st);
+                if (r == 0)
+                        ovl_fix_metacopy_stat(o, n, path, st);
         }
         if (r < 0)
                 return r;

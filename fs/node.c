@@ -22,6 +22,7 @@ struct node *node_new(uint64_t ino, mode_t type)
         n->type = type & S_IFMT;
         n->orphan_fd = -1;
         n->wfd = -1;
+        n->mc_layer = -1;
         pthread_mutex_init(&n->lock, NULL);
         return n;
 }

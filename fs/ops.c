@@ -224,12 +224,17 @@ static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout
 
 /* A file still open when its name goes keeps answering getattr/setattr
  * through an O_PATH descriptor (invariant 1: its path is gone). */
-static void keep_orphan(struct ovl *o, struct node *n, const char *path)
+static bool orphan_wanted(struct ovl *o, struct node *n)
 {
         pthread_mutex_lock(&o->tree_lock);
         bool open = (n->refs > 0 || o->keep_orphans) && !S_ISDIR(n->type);
         pthread_mutex_unlock(&o->tree_lock);
-        if (open && n->orphan_fd < 0)
+        return open;
+}
+
+static void keep_orphan(struct ovl *o, struct node *n, const char *path)
+{
+        if (orphan_wanted(o, n) && n->orphan_fd < 0)
                 n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
@@ -250,6 +255,10 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
                 r = ovl_dir_empty(o, n);
         if (r == 0)
                 r = writable_dir(o, parent);
+        /* a metacopy file that lives on open: its descriptor by name must
+         * hold the data too (invariant 7) */
+        if (r == 0 && atomic_load(&n->mc_layer) >= 0 && orphan_wanted(o, n))
+                r = ovl_copy_up(o, n);
         if (r == 0) {
                 _cleanup_free_ char *path = child_path(o, parent, name);
                 pthread_mutex_lock(&n->lock);
@@ -418,7 +427,9 @@ int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
         }
         _cleanup_free_ char *path = node_path(o, n);
         flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
-        *fd = openat(o->layers[node_layer(n)].fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
+        /* read-only: a metacopy file's data is below (invariant 7) */
+        int layer = write ? node_layer(n) : ovl_data_layer(n);
+        *fd = openat(o->layers[layer].fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
         if (*fd < 0 && errno == ENXIO && !S_ISCHR(n->type))
                 return -ENOENT;         /* a whiteout just took the name */
         return *fd < 0 ? -errno : 0;
@@ -468,7 +479,8 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
         /* a descriptor per request: nothing to bound or evict; the page
          * cache serves warm reads without asking */
         pthread_mutex_lock(&n->lock);
-        bool upper = ovl_is_upper(o, node_layer(n));
+        int layer = ovl_data_layer(n);          /* a metacopy file's data is below */
+        bool upper = ovl_is_upper(o, layer);
         int flags = (upper && !o->read_only ? O_RDWR : O_RDONLY) | O_CLOEXEC;
         if (n->wfd >= 0) {
                 *fd = fcntl(n->wfd, F_DUPFD_CLOEXEC, 0);
@@ -478,7 +490,7 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
                 *fd = open(p, flags);
         } else {
                 _cleanup_free_ char *path = node_path(o, n);
-                *fd = openat(o->layers[node_layer(n)].fd, path, flags | O_NOFOLLOW);
+                *fd = openat(o->layers[layer].fd, path, flags | O_NOFOLLOW);
         }
         int r = *fd < 0 ? -errno : 0;
         pthread_mutex_unlock(&n->lock);
@@ -509,7 +521,8 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
                 dfd = AT_FDCWD;
                 nofollow = 0;
         } else {
-                int r = ovl_copy_up(o, n);
+                /* metadata alone: the data stays below (invariant 7) */
+                int r = (valid & OVL_SET_SIZE) ? ovl_copy_up(o, n) : ovl_copy_up_meta(o, n);
                 if (r < 0)
                         return r;
                 path = node_path(o, n);
@@ -609,7 +622,7 @@ int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *va
 {
         if (o->read_only)
                 return -EROFS;
-        int r = ovl_copy_up(o, n);
+        int r = ovl_copy_up_meta(o, n);
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
@@ -626,7 +639,7 @@ int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
         int r = ovl_getxattr(o, n, name, NULL, 0);
         if (r < 0)
                 return r;
-        r = ovl_copy_up(o, n);
+        r = ovl_copy_up_meta(o, n);
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);

@@ -1,6 +1,6 @@
 /* fs/ core without FUSE: option parsing, merged lookup and listing over
  * both whiteout forms, whiteouts and opaque directories written to the
- * upper layer, copy-up (data, mode, sparse), node lifetimes. */
+ * upper layer, copy-up (data, mode, sparse, metadata only), node lifetimes. */
 #include "fs/fs-internal.h"
 #include "tests/unit/tap.h"
 
@@ -225,6 +225,103 @@ static void test_sparse(void)
         fs_config_free(&c);
 }
 
+static struct ovl *mc_mount(struct fs_config *c)
+{
+        memset(c, 0, sizeof(*c));
+        c->n_lowers = 1;
+        c->lowers = xcalloc(1, sizeof(char *));
+        c->lowers[0] = xasprintf("%s/M/L", base);
+        c->upper = xasprintf("%s/M/U", base);
+        c->work = xasprintf("%s/M/W", base);
+        struct ovl *o = NULL;
+        struct err e;
+        if (ovl_new(c, &o, &e) < 0) {
+                ok(false, "ovl_new: %s", e.msg);
+                return NULL;
+        }
+        return o;
+}
+
+static int read_node(struct ovl *o, struct node *n, char *buf, size_t size)
+{
+        int fd;
+        int r = ovl_open(o, n, O_RDONLY, &fd);
+        if (r < 0)
+                return r;
+        ssize_t len = pread(fd, buf, size - 1, 0);
+        close(fd);
+        buf[len < 0 ? 0 : len] = '\0';
+        return 0;
+}
+
+/* invariant (7): a chmod copies the metadata up, the data stays below until written */
+static void test_metacopy(void)
+{
+        put("M/L/f", "hello");
+        put("M/U", NULL);
+        put("M/W", NULL);
+        struct fs_config c;
+        struct ovl *o = mc_mount(&c);
+        if (!o) {
+                fs_config_free(&c);
+                return;
+        }
+        struct node *n;
+        struct stat st, st2;
+        char buf[64];
+        is_int(ovl_lookup(o, o->root, "f", &n, &st), 0, "metacopy: lower file");
+        uint64_t ino = st.st_ino;
+        struct stat a = { .st_mode = 0600 };
+        is_int(ovl_setattr(o, n, -1, &a, OVL_SET_MODE, &st2), 0, "chmod");
+        is_int(st2.st_mode & 07777, 0600, "mode changed");
+        ok(st2.st_ino == ino, "st_ino kept");
+        is_int(node_layer(n), 0, "in the upper layer");
+        is_int(atomic_load(&n->mc_layer), 1, "data in the lower layer");
+        _cleanup_free_ char *up = xasprintf("%s/M/U/f", base);
+        ok(lgetxattr(up, OVL_XATTR_METACOPY, NULL, 0) == 0, "marked metacopy (empty value)");
+        ok(lgetxattr(up, OVL_XATTR_ORIGIN, NULL, 0) > 0, "origin recorded");
+        int ufd = open(up, O_RDONLY);
+        ok(ufd >= 0 && lseek(ufd, 0, SEEK_DATA) < 0 && errno == ENXIO, "upper file holds no data");
+        if (ufd >= 0)
+                close(ufd);
+        lstat(up, &st);
+        is_int(st.st_size, 5, "upper file has the size");
+        is_int(read_node(o, n, buf, sizeof(buf)), 0, "read");
+        is_str(buf, "hello", "reads see the lower data");
+        node_forget(o, n, 1);
+        ovl_free(o);
+        fs_config_free(&c);
+
+        /* a remount finds the mark */
+        o = mc_mount(&c);
+        if (!o) {
+                fs_config_free(&c);
+                return;
+        }
+        is_int(ovl_lookup(o, o->root, "f", &n, &st), 0, "remounted");
+        is_int(atomic_load(&n->mc_layer), 1, "still metacopy");
+        ok(st.st_ino == ino, "st_ino kept across the remount");
+        is_int(st.st_mode & 07777, 0600, "mode kept");
+        is_int(read_node(o, n, buf, sizeof(buf)), 0, "read");
+        is_str(buf, "hello", "lower data after the remount");
+        int fd;
+        is_int(ovl_open(o, n, O_WRONLY, &fd), 0, "open for writing");
+        is_int(atomic_load(&n->mc_layer), -1, "copy-up completed");
+        ok(lgetxattr(up, OVL_XATTR_METACOPY, NULL, 0) < 0 && errno == ENODATA, "mark removed");
+        ok(pwrite(fd, "J", 1, 0) == 1, "write");
+        close(fd);
+        is_int(read_node(o, n, buf, sizeof(buf)), 0, "read");
+        is_str(buf, "Jello", "data copied up and written");
+        _cleanup_free_ char *lp = xasprintf("%s/M/L/f", base);
+        lstat(lp, &st);
+        is_int(st.st_mode & 07777, 0644, "lower file untouched");
+        is_int(ovl_getattr(o, n, -1, &st), 0, "getattr");
+        ok(st.st_ino == ino && (st.st_mode & 07777) == 0600, "number and mode kept");
+        node_forget(o, n, 1);
+        ovl_free(o);
+        fs_config_free(&c);
+}
+
 int main(void)
 {
         if (!mkdtemp(base)) {
@@ -237,6 +334,7 @@ int main(void)
                 test_merge(o);
         ovl_free(o);
         test_sparse();
+        test_metacopy();
         struct err e;
         _cleanup_close_ int fd = open("/tmp", O_DIRECTORY);
         rm_rf_at(fd, base + strlen("/tmp/"), &e);
