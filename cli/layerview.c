@@ -114,6 +114,8 @@ void lv_layer_free(struct lv_layer *l)
 
 const struct lv_entry *lv_find(const struct lv_layer *l, const char *path)
 {
+        if (!l->n)
+                return NULL;
         struct lv_entry key = { .path = (char *)path };
         return bsearch(&key, l->e, l->n, sizeof *l->e, cmp_entry);
 }
@@ -125,6 +127,8 @@ static int cmp_ptr(const void *a, const void *b)
 
 const struct lv_entry *lv_merged_find(const struct lv_merged *m, const char *path)
 {
+        if (!m->n)
+                return NULL;   /* the merge of no layers has no array at all */
         struct lv_entry key = { .path = (char *)path };
         const struct lv_entry *k = &key;
         const struct lv_entry **hit = bsearch(&k, m->e, m->n, sizeof *m->e, cmp_ptr);
