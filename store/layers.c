@@ -80,10 +80,7 @@ int store_commit_layer(struct store *s, const char *diff_id, const char *tmpdir,
                 }
                 return err_set(e, errno, "commit layer %s", diff_id);
         }
-        _cleanup_close_ int lfd = openat(s->root_fd, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (lfd < 0 || fsync(lfd) < 0)
-                return err_set(e, errno, "fsync layers directory");
-        return 0;
+        return store_fsync_dir(s, "layers", e);
 }
 
 void store_discard_tmpdir(struct store *s, const char *tmpdir)

@@ -14,4 +14,7 @@ struct store {
 /* "<ROOT>/<fmt...>", caller frees. */
 char *store_path(const struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* store_fsync_dir() - fsync ROOT/@rel, so a rename into it is durable. */
+int store_fsync_dir(const struct store *s, const char *rel, struct err *e);
+
 #endif

@@ -97,6 +97,14 @@ void store_close(struct store *s)
         free(s);
 }
 
+int store_fsync_dir(const struct store *s, const char *rel, struct err *e)
+{
+        _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return err_set(e, errno, "fsync %s/%s", s->root, rel);
+        return 0;
+}
+
 const char *store_root(const struct store *s)
 {
         return s->root;
@@ -215,10 +223,7 @@ int store_commit_partial(struct store *s, const char *digest, int fd, struct err
         _cleanup_free_ char *to = blob_rel(digest);
         if (renameat(s->root_fd, from, s->root_fd, to) < 0)
                 return err_set(e, errno, "store blob %s", digest);
-        _cleanup_close_ int dfd = openat(s->root_fd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-                return err_set(e, errno, "fsync blobs directory");
-        return 0;
+        return store_fsync_dir(s, "blobs/sha256", e);
 }
 
 void store_discard_partial(struct store *s, const char *digest)
