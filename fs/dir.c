@@ -262,16 +262,9 @@ int ovl_lookup_entry(struct ovl *o, struct node *dir, struct dir_snap *d, size_t
                      struct stat *st)
 {
         const struct dirent_m *de = &d->ents[i];
-        struct node *n = node_find_lookup(o, dir, de->name);
-        if (n) {
-                int r = ovl_getattr(o, n, -1, st);
-                if (r < 0) {
-                        node_forget(o, n, 1);
-                        return r;
-                }
-                *out = n;
-                return 0;
-        }
+        int known = ovl_lookup_known(o, dir, de->name, out, st);
+        if (known != 0)
+                return known < 0 ? known : 0;
         /* the listing is as old as the directory's last change: if it
          * changed since (or a layer is in the way), probe afresh */
         pthread_mutex_lock(&dir->lock);

@@ -141,7 +141,7 @@ char *ovl_tmpname(struct ovl *o);
 int node_table_init(struct ovl *o);
 void node_table_free(struct ovl *o);
 struct node *node_new(uint64_t ino, mode_t type);
-/* node_find_hold() - the visible node for (@parent, @name) with nlookup+1, or NULL. */
+/* node_find_lookup() - the visible node for (@parent, @name) with nlookup+1, or NULL. */
 struct node *node_find_lookup(struct ovl *o, struct node *parent, const char *name);
 /* node_insert_lookup() - hash @n under (@parent, @name) with nlookup = 1; when
  * another thread got there first, drop @n and return that one (nlookup+1). */
@@ -172,6 +172,10 @@ struct probe {
 };
 int ovl_probe(struct ovl *o, struct node *parent, const char *name, struct probe *p);
 int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st);
+/* ovl_lookup_known() - the lookup answer for @name when a node for it is in
+ * the table: 1 with *@out and *@st set (one lookup counted), 0 when there is
+ * none, or -errno (the count given back) when its getattr failed. */
+int ovl_lookup_known(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st);
 /* lookup_finish() - make (or find) the node for a probed name (nlookup+1). */
 struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name, const char *path,
                            const struct probe *p, struct stat *st);

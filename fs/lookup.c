@@ -113,20 +113,27 @@ void ovl_fix_stat(struct ovl *o, struct node *n, struct stat *st)
                 st->st_nlink = 1;
 }
 
+int ovl_lookup_known(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st)
+{
+        struct node *n = node_find_lookup(o, parent, name);
+        if (!n)
+                return 0;
+        int r = ovl_getattr(o, n, -1, st);
+        if (r < 0) {
+                node_forget(o, n, 1);
+                return r;
+        }
+        *out = n;
+        return 1;
+}
+
 int ovl_lookup(struct ovl *o, struct node *parent, const char *name, struct node **out, struct stat *st)
 {
         if (strlen(name) > NAME_MAX)
                 return -ENAMETOOLONG;
-        struct node *n = node_find_lookup(o, parent, name);
-        if (n) {
-                int r = ovl_getattr(o, n, -1, st);
-                if (r < 0) {
-                        node_forget(o, n, 1);
-                        return r;
-                }
-                *out = n;
-                return 0;
-        }
+        int known = ovl_lookup_known(o, parent, name, out, st);
+        if (known != 0)
+                return known < 0 ? known : 0;
         _cleanup_free_ char *path = child_path(o, parent, name);
         pthread_mutex_lock(&parent->lock);
         int from = node_layer(parent), to = parent->bottom;
