@@ -109,9 +109,8 @@ static int copy_data(int in, int out, off_t size)
         return 0;
 }
 
-/* Make the temporary @tmp in the work dir a copy of @path in @layer
- * (@meta: a regular file's metadata only, invariant 7). */
-static int build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
+/* @meta: a regular file's metadata only (invariant 7). */
+int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
                       const char *tmp, bool meta)
 {
         int r = 0;
@@ -164,8 +163,7 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
                 return r;
         char ino[32];
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
-        bool split_link = !S_ISDIR(st->st_mode) && st->st_nlink > 1;   /* invariant (4) */
-        if (!split_link && lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
+        if (lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
                 return -errno;
         if (meta && lsetxattr(dst, OVL_XATTR_METACOPY, "", 0, 0) < 0)
                 return -errno;          /* no mark, no metacopy: the reads would see zeros */
@@ -173,6 +171,30 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
         if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         return 0;
+}
+
+/* Copy @path of @layer to the same path in the upper layer, through the work
+ * dir; *@meta is cleared when the metadata alone could not be copied. */
+static int copy_to(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
+                   bool *meta)
+{
+        _cleanup_free_ char *tmp = ovl_tmpname(o);
+        *meta = *meta && S_ISREG(st->st_mode) && !ovl_is_upper(o, layer);
+        int r = ovl_build_copy(o, n, layer, path, st, tmp, *meta);
+        if (*meta && (r == -ENOTSUP || r == -EOPNOTSUPP)) {
+                /* no trusted xattrs for the mark: copy the data after all */
+                struct err e;
+                rm_rf_at(o->work_fd, tmp, &e);
+                *meta = false;
+                r = ovl_build_copy(o, n, layer, path, st, tmp, false);
+        }
+        if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                struct err e;
+                rm_rf_at(o->work_fd, tmp, &e);
+        }
+        return r;
 }
 
 static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
@@ -196,31 +218,20 @@ static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
         r = layer_stat(o, 0, ppath, &pst);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *tmp = ovl_tmpname(o);
-        meta = meta && S_ISREG(st.st_mode) && !ovl_is_upper(o, layer);
-        r = build_copy(o, n, layer, path, &st, tmp, meta);
-        if (meta && (r == -ENOTSUP || r == -EOPNOTSUPP)) {
-                /* no trusted xattrs for the mark: copy the data after all */
-                struct err e;
-                rm_rf_at(o->work_fd, tmp, &e);
+        if (ovl_index_wanted(o, layer, &st)) {
+                /* a lower hard link: one file for all its names (invariant 8) */
                 meta = false;
-                r = build_copy(o, n, layer, path, &st, tmp, meta);
-        }
-        if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                struct err e;
-                rm_rf_at(o->work_fd, tmp, &e);
-                return r;
+                r = ovl_index_copy_up(o, n, layer, path, &st);
+                if (r < 0)
+                        return r;
+        } else {
+                r = copy_to(o, n, layer, path, &st, &meta);
+                if (r < 0)
+                        return r;
         }
         /* the parent's times stay as they were, like overlayfs's copy-up */
         struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
         utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
-        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-                struct stat ust;
-                if (layer_stat(o, 0, path, &ust) == 0)
-                        atomic_store(&n->ino, ovl_ino(o, 0, &ust));
-        }
         if (meta)
                 atomic_store(&n->mc_layer, layer);
         atomic_store(&n->layer, 0);
@@ -228,7 +239,7 @@ static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
         if (S_ISDIR(st.st_mode)) {
                 n->ndirs++;
                 if (o->inval)
-                        o->inval(o->inval_ctx, n);   /* its st_nlink changed */
+                        o->inval(o->inval_ctx, n, false);   /* its st_nlink changed */
         }
         return 0;
 }
@@ -334,6 +345,6 @@ int ovl_copy_up_tree(struct ovl *o, struct node *dir)
         pthread_mutex_unlock(&dir->lock);
         ovl_dir_changed(o, dir);
         if (o->inval)
-                o->inval(o->inval_ctx, dir);    /* its st_nlink changed */
+                o->inval(o->inval_ctx, dir, false);    /* its st_nlink changed */
         return 0;
 }

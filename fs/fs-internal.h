@@ -17,10 +17,7 @@
  *     of it.  Lookups in a directory probe only its merged layers.
  * (4) node->ino does not change: a copied-up entry keeps the number of what
  *     it was copied from (recorded in OVL_XATTR_ORIGIN so that it survives
- *     the kernel forgetting the node and a remount).  The exception is a
- *     lower hard link: its copy is a file of its own (as in overlayfs
- *     without index=on), so it takes the new file's number - two different
- *     files never share one.
+ *     the kernel forgetting the node and a remount).
  * (5) Everything appears in the upper layer atomically: copy-ups, whiteouts
  *     over upper entries and opaque directories are made in the work dir and
  *     renamed into place.
@@ -36,6 +33,14 @@
  *     into the upper file in place, then the mark removed (until then the
  *     lower data is what every read sees).  mc_layer is set by the copy-up
  *     (as layer moves to 0) and goes back to -1 once, both under node->lock.
+ * (8) Lower hard links stay one file: a lower regular file with several
+ *     names is copied up (data and all, never metacopy) into the index,
+ *     workdir/strata-index/<st_ino>-<st_ctime> of the lower file, and every
+ *     upper name of it is a hard link to that file.  A name of it still
+ *     below is linked up (ovl_index_follow) before it is used, so no name
+ *     ever shows the lower data once the index has the file.  index_lock
+ *     (innermost but for tree_lock) covers making an index entry, linking
+ *     it up and its OVL_XATTR_NLINK count.
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H
@@ -55,6 +60,9 @@
 #define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
 /* an upper file holding metadata only, as the kernel's overlayfs writes it (invariant 7) */
 #define OVL_XATTR_METACOPY "trusted.overlay.metacopy"
+/* strata's own, on an index file: how many names of the lower file are still
+ * to be linked up (invariant 8) */
+#define OVL_XATTR_NLINK "trusted.overlay.strata.nlink"
 #define OCI_WH_PREFIX ".wh."
 #define OCI_WH_OPAQUE ".wh..wh..opq"
 
@@ -72,6 +80,8 @@ struct node {
         struct node *hnext;       /* chain in ovl->table */
         bool hashed;              /* in the table (invariant 1); else on ovl->limbo */
         struct node *lnext, *lprev;   /* ovl->limbo: unhashed nodes still held */
+        struct node *mnext, *mprev;   /* ovl->linked: regular files seen with several names */
+        _Atomic bool linked;      /* on ovl->linked */
         uint64_t nlookup;         /* the kernel's lookup count */
         uint64_t refs;            /* children + open handles + ops in flight */
 
@@ -84,6 +94,8 @@ struct node {
         int bottom;               /* dirs: lowest merged layer (invariant 3) */
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
+        bool lower_links;         /* immutable: found as a lower file with several
+                                   * names (invariant 8) */
         _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
                                    * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
@@ -102,16 +114,23 @@ struct ovl {
         int work_fd;              /* O_DIRECTORY of workdir/work (ours), or -1 */
         int upper_root_fd;        /* O_DIRECTORY of the upper, or -1 */
         atomic_ulong tmp_seq;     /* names of temporaries in the work dir */
+        int index_fd;             /* O_DIRECTORY of workdir/strata-index, or -1 (invariant 8) */
+        pthread_mutex_t index_lock;  /* protects the index dir's changes and: */
+        uint64_t *index_inos;     /* sorted st_ino of the lower files in the index */
+        size_t index_n, index_cap;
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
         struct node **table;
         size_t table_size, table_count;
         struct node *root;
         struct node *limbo;       /* unhashed nodes the kernel still holds */
+        struct node *linked;      /* the nodes of files with several names: a
+                                   * write through one changes the others' data */
 
         /* attributes of @n changed behind the kernel's back (a directory's
-         * link count after copy-up, a link's count): drop its cached copy */
-        void (*inval)(void *ctx, struct node *n);
+         * link count after copy-up, a link's count), or its data (@data: a
+         * write through another name of the file): drop its cached copy */
+        void (*inval)(void *ctx, struct node *n, bool data);
         void *inval_ctx;
 };
 
@@ -155,6 +174,11 @@ void node_unhash(struct ovl *o, struct node *n);
 void node_move(struct ovl *o, struct node *n, struct node *parent, const char *name);
 /* node_peek_ino() - the st_ino of the visible node (@parent, @name) if there is one. */
 bool node_peek_ino(struct ovl *o, struct node *parent, const char *name, uint64_t *ino);
+/* node_set_linked() - @n is a regular file with several names (from its stat). */
+void node_set_linked(struct ovl *o, struct node *n);
+/* ovl_data_changed() - @n's data changed: the other names of the file (other
+ * nodes of the same st_ino) drop what the kernel cached of theirs. */
+void ovl_data_changed(struct ovl *o, struct node *n);
 /* node_path() - the node's path inside every layer ("." for the root); caller frees. */
 char *node_path(struct ovl *o, struct node *n);
 char *child_path(struct ovl *o, struct node *parent, const char *name);
@@ -245,8 +269,26 @@ void ovl_fix_metacopy_stat(struct ovl *o, struct node *n, const char *path, stru
  * lower parts made opaque.  Then it can move anywhere with a plain rename
  * (where overlayfs without redirect_dir answers EXDEV). */
 int ovl_copy_up_tree(struct ovl *o, struct node *dir);
+/* ovl_build_copy() - the temporary @tmp in the work dir made a copy of
+ * @path in @layer, its metadata and (unless @meta) its data. */
+int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
+                   const char *tmp, bool meta);
 /* copy_xattrs() - every xattr but overlay's own from @src to @dst (absolute paths, no follow). */
 int copy_xattrs(const char *src, const char *dst);
+
+/* ---- index.c: lower hard links that stay one file (invariant 8) */
+int ovl_index_open(struct ovl *o, int workdir_fd, struct err *e);
+void ovl_index_free(struct ovl *o);
+/* ovl_index_wanted() - @st of @layer is a file whose copy-up goes through the index. */
+bool ovl_index_wanted(struct ovl *o, int layer, const struct stat *st);
+/* ovl_index_copy_up() - @n's copy-up when ovl_index_wanted(): the index
+ * entry made (or found), and linked to @path in the upper layer. */
+int ovl_index_copy_up(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st);
+/* ovl_index_follow() - @n, a lower hard link, is linked up when another of
+ * its names was copied up; call before using its data or metadata. */
+int ovl_index_follow(struct ovl *o, struct node *n);
+/* ovl_index_fix_nlink() - st_nlink of an upper file in the index (@fd, or @path when -1). */
+void ovl_index_fix_nlink(struct ovl *o, int fd, const char *path, struct stat *st);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

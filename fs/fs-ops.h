@@ -19,8 +19,9 @@ struct fs_session {
         struct fuse_session *se;  /* for notifications to the kernel */
 };
 
-/* fs_inval_node() - the ovl->inval hook: drop the kernel's cached attributes. */
-void fs_inval_node(void *ctx, struct node *n);
+/* fs_inval_node() - the ovl->inval hook: drop the kernel's cached attributes
+ * (and with @data its cached pages). */
+void fs_inval_node(void *ctx, struct node *n, bool data);
 
 extern const struct fuse_lowlevel_ops fs_fuse_ops;
 

@@ -31,11 +31,11 @@ static fuse_ino_t node_id(struct fs_session *s, struct node *n)
         return n == s->o->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
-void fs_inval_node(void *ctx, struct node *n)
+void fs_inval_node(void *ctx, struct node *n, bool data)
 {
         struct fs_session *s = ctx;
         if (s->se)
-                fuse_lowlevel_notify_inval_inode(s->se, node_id(s, n), -1, 0);
+                fuse_lowlevel_notify_inval_inode(s->se, node_id(s, n), data ? 0 : -1, 0);
 }
 
 static void fill_entry(struct fs_session *s, struct node *n, const struct stat *st, struct fuse_entry_param *e)
@@ -148,9 +148,15 @@ static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool
         struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
         *fd = fh ? fh->fd : -1;
         /* a reader opened below before the data was copied up (by a write
-         * through another handle) reads the upper copy, as overlayfs does */
-        if (fh && fh->lower && !write && ovl_is_upper(o, ovl_data_layer(n)))
-                *fd = -1;
+         * through another handle, or another name of a hard link) reads the
+         * upper copy, as overlayfs does */
+        if (fh && fh->lower && !write) {
+                int r = ovl_index_follow(o, n);
+                if (r < 0)
+                        return r;
+                if (ovl_is_upper(o, ovl_data_layer(n)))
+                        *fd = -1;
+        }
         *own = *fd < 0;
         if (*fd >= 0)
                 return 0;
@@ -386,10 +392,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
         out.buf[0].pos = off;
         ssize_t r = fuse_buf_copy(&out, in, 0);
         io_done(own, fd);
-        if (r < 0)
+        if (r < 0) {
                 fuse_reply_err(req, (int)-r);
-        else
-                fuse_reply_write(req, (size_t)r);
+                return;
+        }
+        /* before the reply: the writer may read through another name next */
+        ovl_data_changed(sess(req)->o, N(req, ino));
+        fuse_reply_write(req, (size_t)r);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -423,6 +432,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
                 r = fallocate(fd, mode, off, len) < 0 ? -errno : 0;
                 io_done(own, fd);
         }
+        if (r == 0)
+                ovl_data_changed(sess(req)->o, N(req, ino));
         fuse_reply_err(req, -r);
 }
 

@@ -37,14 +37,16 @@ void ovl_free(struct ovl *o)
                 close(o->work_fd);
         if (o->upper_root_fd >= 0)
                 close(o->upper_root_fd);
+        ovl_index_free(o);
         pthread_mutex_destroy(&o->tree_lock);
         free(o);
 }
 
 static void freeovlp(struct ovl **o) { ovl_free(*o); }
 
-/* The work dir holds our temporaries in workdir/work, like the kernel's
- * overlayfs (which keeps workdir/work and workdir/index). */
+/* The work dir holds our temporaries in workdir/work and the index of lower
+ * hard links in workdir/strata-index, like the kernel's overlayfs (which
+ * keeps workdir/work and workdir/index). */
 static int open_work(struct ovl *o, const char *workdir, struct err *e)
 {
         _cleanup_close_ int wfd = open(workdir, O_DIRECTORY | O_CLOEXEC);
@@ -60,7 +62,7 @@ static int open_work(struct ovl *o, const char *workdir, struct err *e)
                 return err_set(e, errno, "workdir %s", workdir);
         if (ws.st_dev != us.st_dev)
                 return err_setx(e, EXDEV, "workdir %s and upperdir are on different filesystems", workdir);
-        return 0;
+        return ovl_index_open(o, wfd, e);
 }
 
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
@@ -68,7 +70,9 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         _cleanup_(freeovlp) struct ovl *o = xcalloc(1, sizeof(*o));
         o->work_fd = -1;
         o->upper_root_fd = -1;
+        o->index_fd = -1;
         pthread_mutex_init(&o->tree_lock, NULL);
+        pthread_mutex_init(&o->index_lock, NULL);
         o->has_upper = c->upper != NULL;
         o->read_only = !o->has_upper || c->read_only;
         o->n_layers = (int)c->n_lowers + (o->has_upper ? 1 : 0);

@@ -107,6 +107,8 @@ static uint64_t probe_ino(struct ovl *o, const char *path, const struct probe *p
 void ovl_fix_stat(struct ovl *o, struct node *n, struct stat *st)
 {
         st->st_ino = n->ino;
+        if (S_ISREG(st->st_mode) && st->st_nlink > 1 && !atomic_load(&n->linked))
+                node_set_linked(o, n);
         /* like overlayfs: a merged directory's link count is unknown; 1
          * tells find(1) not to count on it */
         if (S_ISDIR(st->st_mode) && n->ndirs > 1)
@@ -180,8 +182,15 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
         n->bottom = p->bottom;
         n->ndirs = p->ndirs;
         n->has_lower = p->has_lower;
+        n->lower_links = o->index_fd >= 0 && !ovl_is_upper(o, p->layer) && S_ISREG(p->st.st_mode) &&
+                         p->st.st_nlink > 1;
         n = node_insert_lookup(o, parent, name, n);
         *st = p->st;
+        /* another name of a lower hard link was copied up (invariant 8) */
+        if (n->lower_links && ovl_getattr(o, n, -1, st) == 0)
+                return n;
+        if (ovl_is_upper(o, p->layer))
+                ovl_index_fix_nlink(o, -1, path, st);
         ovl_fix_stat(o, n, st);
         ovl_fix_metacopy_stat(o, n, path, st);
         return n;
@@ -189,19 +198,24 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
 
 int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
 {
-        int r;
+        int r = ovl_index_follow(o, n);
+        if (r < 0)
+                return r;
         if (atomic_load(&n->mc_layer) >= 0)
                 fd = -1;        /* a handle's descriptor is the lower data's, the metadata is above */
         bool orphan = fd < 0 && n->orphan_fd >= 0;
         if (orphan)     /* its name is gone: the data's own descriptor */
                 fd = n->wfd >= 0 ? n->wfd : n->orphan_fd;
-        if (fd >= 0)
+        if (orphan)
                 r = fstat(fd, st) < 0 ? -errno : 0;
         if (r == 0 && orphan)
                 st->st_nlink = 0;       /* a lower file keeps its lower name: not ours */
         else {
                 _cleanup_free_ char *path = node_path(o, n);
-                r = layer_stat(o, node_layer(n), path, st);
+                int layer = node_layer(n);
+                r = layer_stat(o, layer, path, st);
+                if (r == 0 && layer == 0)
+                        ovl_index_fix_nlink(o, -1, path, st);
                 if (r == 0)
                         ovl_fix_metacopy_stat(o, n, path, st);
         }

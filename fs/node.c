@@ -27,6 +27,67 @@ struct node *node_new(uint64_t ino, mode_t type)
         return n;
 }
 
+static void linked_remove(struct ovl *o, struct node *n)
+{
+        if (!n->linked)
+                return;
+        if (n->mprev)
+                n->mprev->mnext = n->mnext;
+        else
+                o->linked = n->mnext;
+        if (n->mnext)
+                n->mnext->mprev = n->mprev;
+        n->mnext = n->mprev = NULL;
+        n->linked = false;
+}
+
+void node_set_linked(struct ovl *o, struct node *n)
+{
+        pthread_mutex_lock(&o->tree_lock);
+        if (!n->linked) {
+                n->mprev = NULL;
+                n->mnext = o->linked;
+                if (o->linked)
+                        o->linked->mprev = n;
+                o->linked = n;
+                n->linked = true;
+        }
+        pthread_mutex_unlock(&o->tree_lock);
+}
+
+void ovl_data_changed(struct ovl *o, struct node *n)
+{
+        struct node *stack[16], **others = stack;
+        size_t count = 0, cap = ARRAY_SIZE(stack);
+        pthread_mutex_lock(&o->tree_lock);
+        if (!n->linked) {
+                pthread_mutex_unlock(&o->tree_lock);
+                return;
+        }
+        for (struct node *m = o->linked; m; m = m->mnext) {
+                if (m == n || m->ino != n->ino || m->nlookup == 0)
+                        continue;
+                if (count == cap) {
+                        cap *= 2;
+                        struct node **bigger = xmalloc(cap * sizeof(*bigger));
+                        memcpy(bigger, others, count * sizeof(*others));
+                        if (others != stack)
+                                free(others);
+                        others = bigger;
+                }
+                m->refs++;
+                others[count++] = m;
+        }
+        pthread_mutex_unlock(&o->tree_lock);
+        for (size_t i = 0; i < count; i++) {
+                if (o->inval)
+                        o->inval(o->inval_ctx, others[i], true);
+                node_release(o, others[i]);
+        }
+        if (others != stack)
+                free(others);
+}
+
 static void node_free(struct node *n)
 {
         if (n->orphan_fd >= 0)
@@ -177,6 +238,7 @@ static void maybe_free_locked(struct ovl *o, struct node *n)
                 if (n->hashed)
                         table_remove(o, n);
                 limbo_remove(o, n);
+                linked_remove(o, n);
                 node_free(n);
                 n = parent;
                 if (n)

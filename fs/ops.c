@@ -200,7 +200,7 @@ int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *nam
                 }
         }
         if (o->inval)
-                o->inval(o->inval_ctx, n);      /* its st_nlink changed */
+                o->inval(o->inval_ctx, n, false);      /* its st_nlink changed */
         ovl_dir_changed(o, parent);
         return ovl_lookup(o, parent, name, out, st);
 }
@@ -238,6 +238,14 @@ static void keep_orphan(struct ovl *o, struct node *n, const char *path)
                 n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* A name of a lower hard link that goes: the index entry first, so that the
+ * other names' count has a place to drop from (invariant 8; so does the
+ * kernel's overlayfs with index=on). */
+static int index_before_removal(struct ovl *o, struct node *n)
+{
+        return n->lower_links ? ovl_copy_up(o, n) : 0;
+}
+
 int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
 {
         if (o->read_only)
@@ -259,6 +267,8 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
          * hold the data too (invariant 7) */
         if (r == 0 && atomic_load(&n->mc_layer) >= 0 && orphan_wanted(o, n))
                 r = ovl_copy_up(o, n);
+        if (r == 0)
+                r = index_before_removal(o, n);
         if (r == 0) {
                 _cleanup_free_ char *path = child_path(o, parent, name);
                 pthread_mutex_lock(&n->lock);
@@ -353,6 +363,8 @@ static int rename_move(struct ovl *o, struct node *src, struct node *dst, struct
          * tree up and renames it */
         if (r == 0)
                 r = S_ISDIR(src->type) ? ovl_copy_up_tree(o, src) : ovl_copy_up(o, src);
+        if (r == 0 && dst)
+                r = index_before_removal(o, dst);
         if (r < 0)
                 return r;
         _cleanup_free_ char *p1 = child_path(o, parent, name);
@@ -418,10 +430,13 @@ out:
 int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
 {
         bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+        int r = ovl_index_follow(o, n);
+        if (r < 0)
+                return r;
         if (write) {
                 if (o->read_only)
                         return -EROFS;
-                int r = ovl_copy_up(o, n);
+                r = ovl_copy_up(o, n);
                 if (r < 0)
                         return r;
         }
@@ -464,10 +479,13 @@ static int orphan_copy(struct ovl *o, struct node *n)
 
 int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
 {
+        int r = ovl_index_follow(o, n);
+        if (r < 0)
+                return r;
         if (write) {
                 if (o->read_only)
                         return -EROFS;
-                int r = ovl_copy_up(o, n);
+                r = ovl_copy_up(o, n);
                 if (r == -ENOENT && n->orphan_fd >= 0 && node_layer(n) != 0) {
                         pthread_mutex_lock(&n->lock);
                         r = n->wfd >= 0 ? 0 : orphan_copy(o, n);
@@ -492,7 +510,7 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
                 _cleanup_free_ char *path = node_path(o, n);
                 *fd = openat(o->layers[layer].fd, path, flags | O_NOFOLLOW);
         }
-        int r = *fd < 0 ? -errno : 0;
+        r = *fd < 0 ? -errno : 0;
         pthread_mutex_unlock(&n->lock);
         return r;
 }
@@ -548,6 +566,7 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
                         if (tfd < 0 || ftruncate(tfd, a->st_size) < 0)
                                 return -errno;
                 }
+                ovl_data_changed(o, n);
         }
         if (valid & (OVL_SET_ATIME | OVL_SET_MTIME | OVL_SET_ATIME_NOW | OVL_SET_MTIME_NOW)) {
                 struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
@@ -581,6 +600,9 @@ static char *real_xattr_name(const char *name)
 
 int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size)
 {
+        int r = ovl_index_follow(o, n);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = node_path(o, n);
         _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
         _cleanup_free_ char *real = real_xattr_name(name);
@@ -590,6 +612,9 @@ int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, siz
 
 int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
 {
+        int r = ovl_index_follow(o, n);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = node_path(o, n);
         _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
         ssize_t len = llistxattr(abs, NULL, 0);

@@ -79,6 +79,26 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         return 0;
 }
 
+/* A user-named upper dir resumes with its work dir, which holds the index of
+ * its copied-up hard links: .NAME.strata-work next to it, when that is on
+ * the upper's filesystem (else NULL: a fresh one in the mount's dir). */
+static char *kept_work_dir(const char *upper)
+{
+        _cleanup_free_ char *parent = xstrdup(upper);
+        char *slash = strrchr(parent, '/');
+        if (!slash || !slash[1])
+                return NULL;            /* "/" */
+        const char *name = upper + (slash - parent) + 1;
+        *slash = '\0';
+        char *work = xasprintf("%s/.%s.strata-work", *parent ? parent : "", name);
+        struct stat ps, us;
+        if (stat(*parent ? parent : "/", &ps) < 0 || stat(upper, &us) < 0 || ps.st_dev != us.st_dev) {
+                free(work);
+                return NULL;
+        }
+        return work;
+}
+
 int store_mount_create(struct store *s, const char *image_id, const char *mountpoint, const char *upper,
                        struct store_mount *out, struct err *e)
 {
@@ -96,7 +116,6 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
         }
         m.image = image_id ? xstrdup(image_id) : NULL;
         m.keep_upper = upper != NULL;
-        m.work = xasprintf("%s/work", m.dir);
         int r = store_lock(s, e);
         if (r < 0) {
                 store_mount_free(&m);
@@ -126,6 +145,7 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
                         r = err_set(e, errno, "upper dir %s", upper);
                         goto fail_dir;
                 }
+                m.work = kept_work_dir(m.upper);
         } else {
                 m.upper = xasprintf("%s/upper", m.dir);
                 if (mkdir(m.upper, 0755) < 0) {
@@ -133,7 +153,9 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
                         goto fail_dir;
                 }
         }
-        if (mkdir(m.work, 0700) < 0) {
+        if (!m.work)
+                m.work = xasprintf("%s/work", m.dir);
+        if (mkdir(m.work, 0700) < 0 && (errno != EEXIST || !m.keep_upper)) {
                 r = err_set(e, errno, "create %s", m.work);
                 goto fail_dir;
         }
@@ -233,8 +255,9 @@ int store_mount_remove(struct store *s, const struct store_mount *m, struct err 
         if (r < 0)
                 return r;
         if (m->keep_upper) {
-                _cleanup_free_ char *work = xstrdup(m->work);
-                rm_rf_at(AT_FDCWD, work, e);
+                /* the temporaries go; the index stays for the next mount */
+                _cleanup_free_ char *tmps = xasprintf("%s/work", m->work);
+                rm_rf_at(AT_FDCWD, tmps, e);
         }
         /* the record goes first (rename away), so nobody sees half a mount dir */
         _cleanup_free_ char *gone = store_path(s, "tmp/gone-mount-%s-%d-0", m->id, (int)getpid());

@@ -159,8 +159,10 @@ void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed
 /* store_mount_create() - record a new mount of image @image_id (may be NULL)
  * at @mountpoint and create its directories: @upper (NULL = a fresh
  * ROOT/mounts/<id>/upper; else the user's dir, created if missing, kept on
- * umount) and a work dir.  Takes the store lock, so rmi cannot delete the
- * image in between. */
+ * umount) and a work dir (ROOT/mounts/<id>/work; for a user's upper dir
+ * .NAME.strata-work next to it, kept too: it holds the index of copied-up
+ * hard links).  Takes the store lock, so rmi cannot delete the image in
+ * between. */
 int store_mount_create(struct store *s, const char *image_id, const char *mountpoint, const char *upper,
                        struct store_mount *out, struct err *e);
 /* store_mount_save() - rewrite @m's mount.json (e.g. after setting pid). */
@@ -172,7 +174,8 @@ int store_find_mount(struct store *s, const char *mountpoint, struct store_mount
 /* store_mount_live() - its daemon runs and its mountpoint is mounted. */
 bool store_mount_live(const struct store_mount *m);
 /* store_mount_remove() - forget @m: remove ROOT/mounts/<id> with its upper
- * and work dirs (a user-named upper dir, keep_upper, stays). */
+ * and work dirs (a user-named upper dir, keep_upper, stays, and so does its
+ * work dir but for the temporaries). */
 int store_mount_remove(struct store *s, const struct store_mount *m, struct err *e);
 
 #endif

@@ -164,7 +164,7 @@ class Mount:
         if kind == "kernel":
             o = f"lowerdir={lo}"
             if upper:
-                o += f",upperdir={self.upper},workdir={self.work},redirect_dir=off,index=off,metacopy=off"
+                o += f",upperdir={self.upper},workdir={self.work},redirect_dir=off,index=on,metacopy=off"
             subprocess.run(["mount", "-t", "overlay", "overlay", "-o", o, self.mnt], check=True)
         else:
             o = f"lowerdir={lo}"
@@ -291,6 +291,22 @@ def _hardlink_see(a, b, data):
     return (_read(a) == _read(b), os.lstat(a).st_nlink, os.lstat(b).st_nlink)
 
 
+def _hardlink_open_see(a, b, data):
+    """@a read through a descriptor opened before @b (another name of the
+    same file) is written: the descriptor sees the new data."""
+    fd = os.open(a, os.O_RDONLY)
+    try:
+        before = os.pread(fd, 1 << 16, 0)
+        _write(b, data, os.O_WRONLY | os.O_APPEND)
+        after = os.pread(fd, 1 << 16, 0)
+        # the same size: nothing but the data tells the change
+        _write(b, data.upper(), os.O_WRONLY, off=len(before))
+        again = os.pread(fd, 1 << 16, 0)
+        return (before + data == after, before + data.upper() == again, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
 def _seek_listing(p):
     """Read a directory in two halves around a telldir/seekdir via os.scandir
     can't seek; use the raw getdents through libc."""
@@ -412,6 +428,8 @@ def run_op(root, op):
             return _open_unlink_write(P(args[0]), args[1])
         if name == "locks":
             return _locks(P(args[0]))
+        if name == "hardlink_open_see":
+            return _hardlink_open_see(P(args[0]), P(args[1]), args[2])
         if name == "hardlink_see":
             return _hardlink_see(P(args[0]), P(args[1]), args[2])
         if name == "fsync":

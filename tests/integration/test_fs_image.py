@@ -96,6 +96,30 @@ def test_read_only_and_upper(strata, pulled, tmp_path, mounts, store_root):
     assert mount_records(store_root) == []
 
 
+def test_upper_resumes_hard_links(strata, build_image, session_registry, tmp_path, mounts):
+    """A hard link of an image layer stays one file after copy-up, also when
+    an --upper dir is mounted again: its work dir (the index) is kept next
+    to it, .NAME.strata-work."""
+    from helpers import File, Hardlink
+    img = build_image(session_registry, "fs/hardlinks:1",
+                      layers=[[File("bin/tool", b"v1\n", mode=0o755), Hardlink("bin/tool-alias", "bin/tool")]])
+    strata("pull", img.ref).check()
+    up = str(tmp_path / "keep")
+    rw = mounts.track(str(tmp_path / "rw"))
+    os.makedirs(rw)
+    strata("mount", "--upper", up, img.ref, rw).check()
+    with open(os.path.join(rw, "bin", "tool"), "a") as f:
+        f.write("v2\n")
+    strata("umount", rw).check()
+    assert os.path.isdir(str(tmp_path / ".keep.strata-work" / "strata-index"))
+    strata("mount", "--upper", up, img.ref, rw).check()
+    alias = os.path.join(rw, "bin", "tool-alias")
+    assert open(alias).read() == "v1\nv2\n"
+    st, st2 = os.stat(alias), os.stat(os.path.join(rw, "bin", "tool"))
+    assert (st.st_ino, st.st_nlink) == (st2.st_ino, 2)
+    strata("umount", rw).check()
+
+
 def test_several_mounts(strata, pulled, tmp_path, mounts):
     mps = []
     for i in range(3):

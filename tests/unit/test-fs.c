@@ -1,6 +1,7 @@
 /* fs/ core without FUSE: option parsing, merged lookup and listing over
  * both whiteout forms, whiteouts and opaque directories written to the
- * upper layer, copy-up (data, mode, sparse, metadata only), node lifetimes. */
+ * upper layer, copy-up (data, mode, sparse, metadata only, lower hard links
+ * through the index), node lifetimes. */
 #include "fs/fs-internal.h"
 #include "tests/unit/tap.h"
 
@@ -225,14 +226,15 @@ static void test_sparse(void)
         fs_config_free(&c);
 }
 
-static struct ovl *mc_mount(struct fs_config *c)
+/* one lower layer @dir/L, upper @dir/U, work @dir/W */
+static struct ovl *mount_dir(struct fs_config *c, const char *dir)
 {
         memset(c, 0, sizeof(*c));
         c->n_lowers = 1;
         c->lowers = xcalloc(1, sizeof(char *));
-        c->lowers[0] = xasprintf("%s/M/L", base);
-        c->upper = xasprintf("%s/M/U", base);
-        c->work = xasprintf("%s/M/W", base);
+        c->lowers[0] = xasprintf("%s/%s/L", base, dir);
+        c->upper = xasprintf("%s/%s/U", base, dir);
+        c->work = xasprintf("%s/%s/W", base, dir);
         struct ovl *o = NULL;
         struct err e;
         if (ovl_new(c, &o, &e) < 0) {
@@ -261,7 +263,7 @@ static void test_metacopy(void)
         put("M/U", NULL);
         put("M/W", NULL);
         struct fs_config c;
-        struct ovl *o = mc_mount(&c);
+        struct ovl *o = mount_dir(&c, "M");
         if (!o) {
                 fs_config_free(&c);
                 return;
@@ -293,7 +295,7 @@ static void test_metacopy(void)
         fs_config_free(&c);
 
         /* a remount finds the mark */
-        o = mc_mount(&c);
+        o = mount_dir(&c, "M");
         if (!o) {
                 fs_config_free(&c);
                 return;
@@ -322,6 +324,66 @@ static void test_metacopy(void)
         fs_config_free(&c);
 }
 
+/* invariant (8): the names of a lower hard link stay one file after copy-up */
+static void test_index(void)
+{
+        put("H/L/f", "data");
+        _cleanup_free_ char *lf = xasprintf("%s/H/L/f", base);
+        _cleanup_free_ char *lg = xasprintf("%s/H/L/g", base);
+        ok(link(lf, lg) == 0, "lower hard link");
+        put("H/U", NULL);
+        put("H/W", NULL);
+        struct fs_config c;
+        struct ovl *o = mount_dir(&c, "H");
+        if (!o) {
+                fs_config_free(&c);
+                return;
+        }
+        struct node *f, *g;
+        struct stat st, ust, gst;
+        char buf[64];
+        is_int(ovl_lookup(o, o->root, "f", &f, &st), 0, "f");
+        is_int(ovl_lookup(o, o->root, "g", &g, &gst), 0, "g");
+        ok(st.st_ino == gst.st_ino && st.st_nlink == 2, "one file, two names");
+        uint64_t ino = st.st_ino;
+        int fd;
+        is_int(ovl_open(o, f, O_WRONLY, &fd), 0, "f opened for writing");
+        ok(pwrite(fd, "D", 1, 0) == 1, "write through f");
+        close(fd);
+        is_int(node_layer(g), 1, "g not linked up yet");
+        is_int(read_node(o, g, buf, sizeof(buf)), 0, "read g");
+        is_str(buf, "Data", "g sees f's write");
+        is_int(node_layer(g), 0, "g linked up to the index file");
+        _cleanup_free_ char *uf = xasprintf("%s/H/U/f", base);
+        _cleanup_free_ char *ug = xasprintf("%s/H/U/g", base);
+        lstat(uf, &ust);
+        lstat(ug, &gst);
+        ok(ust.st_ino == gst.st_ino && ust.st_nlink == 3, "upper names are links of the index file");
+        is_int(ovl_getattr(o, g, -1, &st), 0, "getattr g");
+        ok(st.st_ino == ino && st.st_nlink == 2, "lower number and two names");
+        lstat(lf, &st);
+        is_int(st.st_size, 4, "lower untouched");
+        is_int(ovl_unlink(o, o->root, "g", false), 0, "unlink g");
+        is_int(ovl_getattr(o, f, -1, &st), 0, "getattr f");
+        is_int(st.st_nlink, 1, "one name left");
+        node_forget(o, f, 1);
+        node_forget(o, g, 1);
+        ovl_free(o);
+        fs_config_free(&c);
+
+        o = mount_dir(&c, "H");
+        if (!o) {
+                fs_config_free(&c);
+                return;
+        }
+        is_int(ovl_lookup(o, o->root, "f", &f, &st), 0, "remounted");
+        ok(st.st_ino == ino && st.st_nlink == 1, "number and count kept");
+        is_int(look(o, o->root, "g", NULL), -ENOENT, "g stays removed");
+        node_forget(o, f, 1);
+        ovl_free(o);
+        fs_config_free(&c);
+}
+
 int main(void)
 {
         if (!mkdtemp(base)) {
@@ -335,6 +397,7 @@ int main(void)
         ovl_free(o);
         test_sparse();
         test_metacopy();
+        test_index();
         struct err e;
         _cleanup_close_ int fd = open("/tmp", O_DIRECTORY);
         rm_rf_at(fd, base + strlen("/tmp/"), &e);
