@@ -82,6 +82,8 @@ struct node {
         struct node *lnext, *lprev;   /* ovl->limbo: unhashed nodes still held */
         struct node *mnext, *mprev;   /* ovl->linked: regular files seen with several names */
         _Atomic bool linked;      /* on ovl->linked */
+        _Atomic int nopen;        /* open file handles (the kernel has pages of it only then,
+                                   * or always with keep_orphans/-o no_open) */
         uint64_t nlookup;         /* the kernel's lookup count */
         uint64_t refs;            /* children + open handles + ops in flight */
 

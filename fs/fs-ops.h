@@ -7,6 +7,16 @@
 
 #include <fuse_lowlevel.h>
 
+/* Data invalidations, done by a thread of their own (inval.c). */
+struct fs_inval {
+        pthread_mutex_t lock;
+        pthread_cond_t work, done;
+        struct inval_job *head, *tail;
+        uint64_t queued, finished;  /* sequence numbers of the jobs */
+        bool stop, started;
+        pthread_t thread;
+};
+
 struct fs_session {
         struct ovl *o;
         double timeout;           /* entry/attr cache seconds */
@@ -17,11 +27,21 @@ struct fs_session {
         bool no_opendir;          /* answer OPENDIR with ENOSYS: readdir from the node's listing */
         unsigned caps;            /* conn->want after init */
         struct fuse_session *se;  /* for notifications to the kernel */
+        struct fs_inval inval;
 };
 
+/* Node ids are node pointers; FUSE_ROOT_ID is the root. */
+static inline fuse_ino_t fs_node_id(struct fs_session *s, struct node *n)
+{
+        return n == s->o->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
 /* fs_inval_node() - the ovl->inval hook: drop the kernel's cached attributes
- * (and with @data its cached pages). */
+ * (and with @data its cached pages, through the invalidation thread). */
 void fs_inval_node(void *ctx, struct node *n, bool data);
+/* fs_inval_start() - start the invalidation thread (0 or -errno); fs_inval_stop() ends it. */
+int fs_inval_start(struct fs_session *s);
+void fs_inval_stop(struct fs_session *s);
 
 extern const struct fuse_lowlevel_ops fs_fuse_ops;
 

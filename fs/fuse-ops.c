@@ -26,22 +26,11 @@ static struct node *N(fuse_req_t req, fuse_ino_t ino)
         return ino == FUSE_ROOT_ID ? sess(req)->o->root : (struct node *)(uintptr_t)ino;
 }
 
-static fuse_ino_t node_id(struct fs_session *s, struct node *n)
-{
-        return n == s->o->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
-}
-
-void fs_inval_node(void *ctx, struct node *n, bool data)
-{
-        struct fs_session *s = ctx;
-        if (s->se)
-                fuse_lowlevel_notify_inval_inode(s->se, node_id(s, n), data ? 0 : -1, 0);
-}
 
 static void fill_entry(struct fs_session *s, struct node *n, const struct stat *st, struct fuse_entry_param *e)
 {
         memset(e, 0, sizeof(*e));
-        e->ino = node_id(s, n);
+        e->ino = fs_node_id(s, n);
         e->attr = *st;
         e->entry_timeout = s->timeout;
         /* hard links are separate nodes: let each name see the others' changes */
@@ -284,7 +273,16 @@ static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, b
         fi->fh = (uint64_t)(uintptr_t)fh;
         set_open_flags(fd, fi);
         node_hold(s->o, n);
+        atomic_fetch_add(&n->nopen, 1);
         return 0;
+}
+
+static void drop_handle(struct fs_session *s, struct node *n, struct fhandle *fh)
+{
+        close(fh->fd);
+        free(fh);
+        atomic_fetch_sub(&n->nopen, 1);
+        node_release(s->o, n);
 }
 
 /* With the writeback cache the kernel may read pages of a write-only file
@@ -325,10 +323,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         }
         new_handle(s, n, fd, flags, false, fi);
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-                close(fh->fd);
-                free(fh);
-                node_release(s->o, n);
+                drop_handle(s, n, (struct fhandle *)(uintptr_t)fi->fh);
                 node_forget(s->o, n, 1);
         }
 }
@@ -353,12 +348,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         new_handle(s, n, fd, flags, lower, fi);
-        if (fuse_reply_open(req, fi) == -ENOENT) {
-                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-                close(fh->fd);
-                free(fh);
-                node_release(s->o, n);
-        }
+        if (fuse_reply_open(req, fi) == -ENOENT)
+                drop_handle(s, n, (struct fhandle *)(uintptr_t)fi->fh);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -404,11 +395,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-        if (fh) {
-                close(fh->fd);
-                free(fh);
-                node_release(sess(req)->o, N(req, ino));
-        }
+        if (fh)
+                drop_handle(sess(req), N(req, ino), fh);
         fuse_reply_err(req, 0);
 }
 

@@ -241,6 +241,11 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 goto out;
         }
         s.se = se;
+        r = fs_inval_start(&s);
+        if (r < 0) {
+                r = err_set(e, -r, "cannot start a thread");
+                goto out;
+        }
         o->inval = fs_inval_node;
         o->inval_ctx = &s;
         if (fuse_set_signal_handlers(se) < 0) {
@@ -275,6 +280,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
 out:
         if (ready_fd >= 0)
                 close(ready_fd);
+        fs_inval_stop(&s);
         free_session(&se);
         se = NULL;
         ovl_free(o);

@@ -67,6 +67,10 @@ void ovl_data_changed(struct ovl *o, struct node *n)
         for (struct node *m = o->linked; m; m = m->mnext) {
                 if (m == n || m->ino != n->ino || m->nlookup == 0)
                         continue;
+                /* a name not open has no pages to drop: its next open does
+                 * (no keep_cache for several names) */
+                if (!o->keep_orphans && atomic_load(&m->nopen) == 0)
+                        continue;
                 if (count == cap) {
                         cap *= 2;
                         struct node **bigger = xmalloc(cap * sizeof(*bigger));
