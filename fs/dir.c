@@ -208,6 +208,18 @@ int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out)
         return 0;
 }
 
+void ovl_dir_listed(struct ovl *o, struct node *dir, struct dir_snap *d)
+{
+        (void)o;
+        pthread_mutex_lock(&dir->lock);
+        bool cached = dir->snap == d;
+        if (cached)
+                dir->snap = NULL;
+        pthread_mutex_unlock(&dir->lock);
+        if (cached)
+                dir_snap_put(d);
+}
+
 void ovl_dir_changed(struct ovl *o, struct node *dir)
 {
         pthread_mutex_lock(&dir->lock);

@@ -216,6 +216,10 @@ size_t dir_seek(const struct dir_snap *d, uint64_t off);
 /* ovl_dir_read() - the listing of @dir (a new reference). */
 int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out);
 void dir_snap_put(struct dir_snap *d);      /* accepts NULL */
+/* ovl_dir_listed() - @d, a listing of @dir, was read to its end: drop it
+ * from @dir's cache if it is still there (the kernel keeps what it read;
+ * a later listing is read afresh).  @d stays the caller's. */
+void ovl_dir_listed(struct ovl *o, struct node *dir, struct dir_snap *d);
 /* ovl_dir_changed() - names in @dir changed: drop its cached listing. */
 void ovl_dir_changed(struct ovl *o, struct node *dir);
 /* ovl_lookup_entry() - ovl_lookup() of ents[@i] of @d, using what the

@@ -480,9 +480,19 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 }
                 d = own;
         }
+        size_t first = dir_seek(d, off < 0 ? 0 : (uint64_t)off);
+        if (first >= d->n) {
+                /* the end of the listing: the kernel caches what it read
+                 * (FOPEN_CACHE_DIR), so ours would only take memory */
+                if (own)
+                        ovl_dir_listed(s->o, dir, own);
+                dir_snap_put(own);
+                fuse_reply_buf(req, NULL, 0);
+                return;
+        }
         _cleanup_free_ char *buf = xmalloc(size);
         size_t used = 0;
-        for (size_t i = dir_seek(d, off < 0 ? 0 : (uint64_t)off); i < d->n; i++) {
+        for (size_t i = first; i < d->n; i++) {
                 struct dirent_m *de = &d->ents[i];
                 size_t len;
                 if (!plus) {
