@@ -1,8 +1,8 @@
 /* Merged directory listings.  A listing is a snapshot taken at opendir:
  * offsets are indexes into it, so they stay stable across FUSE calls,
  * seekdir/telldir and concurrent changes.  The directory node caches the
- * last snapshot until its names change (ovl_dir_changed), so reopening a
- * directory costs no layer reads; the snapshot also tells readdirplus which
+ * last snapshot until its names change (ovl_dir_changed) or a listing
+ * without a handle reaches its end (ovl_dir_listed: the kernel caches it); the snapshot also tells readdirplus which
  * layers hold each name, so its lookups need one stat instead of a probe of
  * every layer. */
 #include "fs-internal.h"
