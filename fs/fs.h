@@ -43,6 +43,15 @@ void fs_config_free(struct fs_config *c);
 int fs_parse_options(struct fs_config *c, const char *opts,
                      void (*warn)(const char *opt), struct err *e);
 
+/* fs_config_argv() - @c as argv words ("lower=PATH", "ro", ...), NULL
+ * terminated, for handing a configuration to another process (the lean
+ * daemon, strata-fsd); free with fs_config_argv_free().
+ * fs_config_from_argv() - the reverse, into a zeroed @c; -EINVAL on a word
+ * it does not know. */
+char **fs_config_argv(const struct fs_config *c);
+void fs_config_argv_free(char **v);
+int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e);
+
 /* fs_check_config() - the layers exist and are directories, upper and work
  * come together and share a filesystem. */
 int fs_check_config(const struct fs_config *c, struct err *e);
