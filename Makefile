@@ -39,7 +39,7 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 ARCHIVES := $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
 
 # cli/ is an archive too (all but main.c), so unit tests can reach its pure logic.
-CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+CLI_SRC := $(filter-out cli/main.c cli/fsd.c,$(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/libcli.a: $(CLI_OBJ)
 	@mkdir -p $(@D)
@@ -55,7 +55,7 @@ FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check unit unit-san fuzz-corpus integration fuzz demo bench clean
-all: $(BUILD)/strata $(BUILD)/strata-overlayfs
+all: $(BUILD)/strata $(BUILD)/strata-overlayfs $(BUILD)/strata-fsd
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -63,6 +63,11 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/strata: $(BUILD)/cli/main.o $(ARCHIVES)
 	$(CC) $(LDFLAGS) -o $@.tmp $(BUILD)/cli/main.o $(ARCHIVES) $(LIBS) && mv -f $@.tmp $@
+
+# The mount daemon on its own (cli/fsd.c): fs/ and util/ only, so that with
+# --as-needed it loads libfuse and libc and none of the other libraries.
+$(BUILD)/strata-fsd: $(BUILD)/cli/fsd.o $(BUILD)/libfs.a $(BUILD)/libutil.a
+	$(CC) $(LDFLAGS) -Wl,--as-needed -o $@.tmp $< $(BUILD)/libfs.a $(BUILD)/libutil.a $(LIBS) && mv -f $@.tmp $@
 
 $(BUILD)/strata-overlayfs: $(BUILD)/strata
 	ln -sf strata $@

@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,37 @@ void image_lowers(struct store *s, const struct store_image *im, const char *emp
         }
 }
 
+/* Become strata-fsd, the lean daemon next to this executable (cli/fsd.c),
+ * with @wfd as its ready pipe.  Returns only when it cannot be run; then
+ * this process serves itself. */
+static void exec_fsd(const struct fs_config *cfg, const char *mountpoint, int wfd)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return;
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return;
+        _cleanup_free_ char *exe = xasprintf("%.*s/strata-fsd", (int)(slash - self), self);
+        char **words = fs_config_argv(cfg);
+        size_t nw = 0;
+        while (words[nw])
+                nw++;
+        _cleanup_free_ char **argv = xcalloc(nw + 4, sizeof(*argv));
+        _cleanup_free_ char *fd = xasprintf("%d", wfd);
+        argv[0] = "strata-fsd";
+        argv[1] = fd;
+        memcpy(argv + 2, words, nw * sizeof(*words));
+        argv[nw + 2] = (char *)mountpoint;
+        if (fcntl(wfd, F_SETFD, 0) == 0) {
+                execv(exe, argv);
+                (void)fcntl(wfd, F_SETFD, FD_CLOEXEC);
+        }
+        fs_config_argv_free(words);
+}
+
 /* The daemon's side: serve, or send "E<message>" up the pipe and exit. */
 static void __attribute__((noreturn)) daemon_main(struct fs_config *cfg, const char *mountpoint, int wfd,
                                                   bool die_with_parent)
@@ -43,6 +75,7 @@ static void __attribute__((noreturn)) daemon_main(struct fs_config *cfg, const c
         if (chdir("/") < 0)
                 _exit(1);
         cfg->quiet_after_ready = true;
+        exec_fsd(cfg, mountpoint, wfd);
         struct err e = { 0 };
         /* fs_serve() writes '1' on its copy once the mount is in place */
         if (fs_serve(cfg, mountpoint, dup(wfd), &e) < 0) {

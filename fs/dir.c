@@ -1,8 +1,8 @@
 /* Merged directory listings.  A listing is a snapshot taken at opendir:
  * offsets are indexes into it, so they stay stable across FUSE calls,
  * seekdir/telldir and concurrent changes.  The directory node caches the
- * last snapshot until its names change (ovl_dir_changed), so reopening a
- * directory costs no layer reads; the snapshot also tells readdirplus which
+ * last snapshot until its names change (ovl_dir_changed) or a listing
+ * without a handle reaches its end (ovl_dir_listed: the kernel caches it); the snapshot also tells readdirplus which
  * layers hold each name, so its lookups need one stat instead of a probe of
  * every layer. */
 #include "fs-internal.h"
@@ -206,6 +206,18 @@ int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out)
         pthread_mutex_unlock(&dir->lock);
         *out = d;
         return 0;
+}
+
+void ovl_dir_listed(struct ovl *o, struct node *dir, struct dir_snap *d)
+{
+        (void)o;
+        pthread_mutex_lock(&dir->lock);
+        bool cached = dir->snap == d;
+        if (cached)
+                dir->snap = NULL;
+        pthread_mutex_unlock(&dir->lock);
+        if (cached)
+                dir_snap_put(d);
 }
 
 void ovl_dir_changed(struct ovl *o, struct node *dir)

@@ -89,6 +89,8 @@ struct node {
 
         _Atomic uint64_t ino;     /* st_ino we report (invariant 4) */
         mode_t type;              /* S_IFMT bits, immutable */
+        bool lower_links;         /* a regular file found in a lower layer with st_nlink > 1
+                                   * (immutable: lower files do not change; invariant 8) */
 
         /* lock protects the fields below; readers without it use atomics */
         pthread_mutex_t lock;
@@ -96,11 +98,11 @@ struct node {
         int bottom;               /* dirs: lowest merged layer (invariant 3) */
         int ndirs;                /* dirs: how many layers in the merge hold it */
         bool has_lower;           /* a lower layer holds the name: removal needs a whiteout */
-        bool lower_links;         /* immutable: found as a lower file with several
-                                   * names (invariant 8) */
         _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
                                    * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
+        bool pushed;              /* a lower file's first OPEN stored its data in the
+                                   * kernel's page cache (fuse-ops.c: push_lower) */
         int wfd;                  /* -o no_open: the data of a lower file written after
                                    * its name went (an unnamed work-dir file), or -1 */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */
@@ -120,6 +122,7 @@ struct ovl {
         pthread_mutex_t index_lock;  /* protects the index dir's changes and: */
         uint64_t *index_inos;     /* sorted st_ino of the lower files in the index */
         size_t index_n, index_cap;
+        pid_t pid;                /* ours, in those names */
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
         struct node **table;
@@ -242,6 +245,10 @@ size_t dir_seek(const struct dir_snap *d, uint64_t off);
 /* ovl_dir_read() - the listing of @dir (a new reference). */
 int ovl_dir_read(struct ovl *o, struct node *dir, struct dir_snap **out);
 void dir_snap_put(struct dir_snap *d);      /* accepts NULL */
+/* ovl_dir_listed() - @d, a listing of @dir, was read to its end: drop it
+ * from @dir's cache if it is still there (the kernel keeps what it read;
+ * a later listing is read afresh).  @d stays the caller's. */
+void ovl_dir_listed(struct ovl *o, struct node *dir, struct dir_snap *d);
 /* ovl_dir_changed() - names in @dir changed: drop its cached listing. */
 void ovl_dir_changed(struct ovl *o, struct node *dir);
 /* ovl_lookup_entry() - ovl_lookup() of ents[@i] of @d, using what the

@@ -28,7 +28,7 @@ struct fs_config {
         unsigned max_threads;     /* worker threads (default 2 * CPUs, at least 4) */
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
         bool no_splice;           /* "splice=0": copy data through user space */
-        int readdirplus;          /* "readdirplus=auto|yes|no": 0, 1, -1 */
+        int readdirplus;          /* "readdirplus=yes|no|auto": 1 (or 0, the default), -1, 2 */
         bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
 };
 
@@ -42,6 +42,15 @@ void fs_config_free(struct fs_config *c);
  * otherwise ignored, like fuse-overlayfs. */
 int fs_parse_options(struct fs_config *c, const char *opts,
                      void (*warn)(const char *opt), struct err *e);
+
+/* fs_config_argv() - @c as argv words ("lower=PATH", "ro", ...), NULL
+ * terminated, for handing a configuration to another process (the lean
+ * daemon, strata-fsd); free with fs_config_argv_free().
+ * fs_config_from_argv() - the reverse, into a zeroed @c; -EINVAL on a word
+ * it does not know. */
+char **fs_config_argv(const struct fs_config *c);
+void fs_config_argv_free(char **v);
+int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e);
 
 /* fs_check_config() - the layers exist and are directories, upper and work
  * come together and share a filesystem. */

@@ -10,7 +10,7 @@
 #include <limits.h>
 
 struct fhandle {
-        int fd;
+        _Atomic int fd;         /* -1 until the first I/O of a lazy handle */
         bool writable;          /* opened for writing: the upper layer's file */
         bool lower;             /* opened for reading a lower layer's data (a lower or
                                  * metacopy file): stale once the data is copied up */
@@ -67,10 +67,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
                 want |= splice;
         else
                 conn->want &= ~splice;
-        /* auto: plain readdir when the kernel's dcache already knows the names */
+        /* always, by default: with auto the kernel asks for a listing's
+         * first 32 KiB with attributes and the rest without, then looks
+         * each of those names up (a round trip each, and a probe of every
+         * layer where the listing had told us which holds it) */
         if (s->readdirplus >= 0)
                 want |= FUSE_CAP_READDIRPLUS;
-        if (s->readdirplus == 0)
+        if (s->readdirplus == 2)
                 want |= FUSE_CAP_READDIRPLUS_AUTO;
         conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
         if (!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))
@@ -124,7 +127,21 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static int fh_fd(struct fuse_file_info *fi)
 {
-        return fi && fi->fh ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
+        return fi && fi->fh ? atomic_load(&((struct fhandle *)(uintptr_t)fi->fh)->fd) : -1;
+}
+
+/* The descriptor of a lazy handle (a lower file opened for reading: OPEN
+ * opened nothing), opened by its first I/O.  Lower files never change nor
+ * go away, so opening later reads what opening then would have. */
+static int fh_open_lazy(struct ovl *o, struct node *n, struct fhandle *fh)
+{
+        int fd, r = ovl_open(o, n, O_RDONLY, &fd);
+        if (r < 0)
+                return r;
+        int none = -1;
+        if (!atomic_compare_exchange_strong(&fh->fd, &none, fd))
+                close(fd);      /* another request of this handle was first */
+        return 0;
 }
 
 /* The descriptor for I/O: the open handle's, or (-o no_open: no handle) a
@@ -135,7 +152,7 @@ static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool
         struct ovl *o = sess(req)->o;
         struct node *n = N(req, ino);
         struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
-        *fd = fh ? fh->fd : -1;
+        *fd = fh ? atomic_load(&fh->fd) : -1;
         /* a reader opened below before the data was copied up (by a write
          * through another handle, or another name of a hard link) reads the
          * upper copy, as overlayfs does */
@@ -143,8 +160,14 @@ static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool
                 int r = ovl_index_follow(o, n);
                 if (r < 0)
                         return r;
-                if (ovl_is_upper(o, ovl_data_layer(n)))
-                        *fd = -1;
+        }
+        if (fh && fh->lower && !write && ovl_is_upper(o, ovl_data_layer(n)))
+                *fd = -1;
+        else if (fh && *fd < 0) {
+                int r = fh_open_lazy(o, n, fh);
+                if (r < 0)
+                        return r;
+                *fd = atomic_load(&fh->fd);
         }
         *own = *fd < 0;
         if (*fd >= 0)
@@ -263,15 +286,21 @@ static void set_open_flags(int fd, struct fuse_file_info *fi)
         fi->noflush = 1;
 }
 
+/* @fd -1: a lazy handle (see fh_open_lazy) */
 static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, bool lower,
                       struct fuse_file_info *fi)
 {
         struct fhandle *fh = xmalloc(sizeof(*fh));
-        fh->fd = fd;
+        atomic_init(&fh->fd, fd);
         fh->writable = (flags & O_ACCMODE) != O_RDONLY;
         fh->lower = lower && !fh->writable;
         fi->fh = (uint64_t)(uintptr_t)fh;
-        set_open_flags(fd, fi);
+        if (fd >= 0) {
+                set_open_flags(fd, fi);
+        } else {
+                fi->keep_cache = !n->lower_links;
+                fi->noflush = 1;
+        }
         node_hold(s->o, n);
         atomic_fetch_add(&n->nopen, 1);
         return 0;
@@ -279,7 +308,9 @@ static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, b
 
 static void drop_handle(struct fs_session *s, struct node *n, struct fhandle *fh)
 {
-        close(fh->fd);
+        int fd = atomic_load(&fh->fd);
+        if (fd >= 0)
+                close(fd);
         free(fh);
         atomic_fetch_sub(&n->nopen, 1);
         node_release(s->o, n);
@@ -328,6 +359,49 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         }
 }
 
+/* The first OPEN of a small lower file hands its data to the kernel's page
+ * cache (FUSE_NOTIFY_STORE) before the reply: reads then find the pages and
+ * send no READ, and so no GETATTR either (a READ makes the kernel forget the
+ * atime, which the next stat then asks for).  Best effort: what is not
+ * stored is READ as ever.  Lower files never change.  The node's lock is
+ * held throughout, and every later OPEN of the node takes it: so no READ of
+ * the file can be in flight while the store waits for the kernel's page
+ * locks (which would need a free thread to serve it), and a copy-up, with
+ * the writes after it, cannot overtake the store.  Returns the descriptor
+ * it opened (the handle's), or -1. */
+#define PUSH_MAX (128 * 1024)
+static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
+{
+        if (n->lower_links)
+                return -1;      /* no keep_cache: the pages would be dropped */
+        int fd = -1;
+        struct stat st;
+        pthread_mutex_lock(&n->lock);
+        bool first = !n->pushed;
+        n->pushed = true;
+        if (first && !ovl_is_upper(s->o, node_layer(n)) && ovl_open(s->o, n, O_RDONLY, &fd) == 0 &&
+            fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PUSH_MAX) {
+                struct fuse_bufvec b = FUSE_BUFVEC_INIT((size_t)st.st_size);
+                /* libfuse splices from a descriptor, but copies less than two
+                 * pages through a fresh aligned allocation each time (which
+                 * fragments the heap): those come from the stack */
+                char small[2 * 4096];
+                if ((size_t)st.st_size < sizeof(small)) {
+                        b.buf[0].mem = small;
+                        if (pread(fd, small, (size_t)st.st_size, 0) != st.st_size)
+                                b.buf[0].size = 0;
+                } else {
+                        b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+                        b.buf[0].fd = fd;
+                        b.buf[0].pos = 0;
+                }
+                if (b.buf[0].size)
+                        (void)fuse_lowlevel_notify_store(s->se, ino, 0, &b, FUSE_BUF_SPLICE_MOVE);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return fd;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fs_session *s = sess(req);
@@ -340,9 +414,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         int flags = open_flags(s, fi->flags);
+        /* another name of a lower hard link was copied up (invariant 8) */
+        int r = ovl_index_follow(s->o, n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
         /* asked before opening: the data may be copied up meanwhile */
         bool lower = !ovl_is_upper(s->o, ovl_data_layer(n));
-        int r = ovl_open(s->o, n, flags, &fd);
+        /* reading a lower file: its first OPEN stores small data in the
+         * page cache; later ones open nothing until the first READ, which a
+         * warm page cache never sends (keep_cache) */
+        bool lazy = lower && (flags & (O_ACCMODE | O_TRUNC)) == O_RDONLY && S_ISREG(n->type) &&
+                    !ovl_is_upper(s->o, node_layer(n));
+        r = lazy ? (fd = push_lower(s, n, ino), 0) : ovl_open(s->o, n, flags, &fd);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -479,9 +564,19 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 }
                 d = own;
         }
+        size_t first = dir_seek(d, off < 0 ? 0 : (uint64_t)off);
+        if (first >= d->n) {
+                /* the end of the listing: the kernel caches what it read
+                 * (FOPEN_CACHE_DIR), so ours would only take memory */
+                if (own)
+                        ovl_dir_listed(s->o, dir, own);
+                dir_snap_put(own);
+                fuse_reply_buf(req, NULL, 0);
+                return;
+        }
         _cleanup_free_ char *buf = xmalloc(size);
         size_t used = 0;
-        for (size_t i = dir_seek(d, off < 0 ? 0 : (uint64_t)off); i < d->n; i++) {
+        for (size_t i = first; i < d->n; i++) {
                 struct dirent_m *de = &d->ents[i];
                 size_t len;
                 if (!plus) {

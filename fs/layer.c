@@ -71,6 +71,7 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         o->work_fd = -1;
         o->upper_root_fd = -1;
         o->index_fd = -1;
+        o->pid = getpid();
         pthread_mutex_init(&o->tree_lock, NULL);
         pthread_mutex_init(&o->index_lock, NULL);
         o->has_upper = c->upper != NULL;
@@ -176,5 +177,5 @@ uint64_t ovl_ino(struct ovl *o, int layer, const struct stat *st)
 char *ovl_tmpname(struct ovl *o)
 {
         unsigned long n = atomic_fetch_add(&o->tmp_seq, 1);
-        return xasprintf("#strata-%d-%lu", (int)getpid(), n);
+        return xasprintf("#strata-%d-%lu", (int)o->pid, n);
 }

@@ -182,12 +182,11 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
         n->bottom = p->bottom;
         n->ndirs = p->ndirs;
         n->has_lower = p->has_lower;
-        n->lower_links = o->index_fd >= 0 && !ovl_is_upper(o, p->layer) && S_ISREG(p->st.st_mode) &&
-                         p->st.st_nlink > 1;
+        n->lower_links = !ovl_is_upper(o, p->layer) && S_ISREG(p->st.st_mode) && p->st.st_nlink > 1;
         n = node_insert_lookup(o, parent, name, n);
         *st = p->st;
         /* another name of a lower hard link was copied up (invariant 8) */
-        if (n->lower_links && ovl_getattr(o, n, -1, st) == 0)
+        if (n->lower_links && o->index_fd >= 0 && ovl_getattr(o, n, -1, st) == 0)
                 return n;
         if (ovl_is_upper(o, p->layer))
                 ovl_index_fix_nlink(o, -1, path, st);

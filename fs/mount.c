@@ -105,7 +105,7 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
         } else if (!strcmp(opt, "readdirplus") && val) {
                 if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
                         return err_setx(e, EINVAL, "readdirplus=%s: auto, yes or no", val);
-                c->readdirplus = !strcmp(val, "yes") ? 1 : !strcmp(val, "no") ? -1 : 0;
+                c->readdirplus = !strcmp(val, "yes") ? 1 : !strcmp(val, "no") ? -1 : 2;
         } else if (!strcmp(opt, "max_threads") && val) {
                 c->max_threads = (unsigned)strtoul(val, NULL, 10);
         } else if (in_list(passed_on, ARRAY_SIZE(passed_on), opt) && !val) {
@@ -142,6 +142,92 @@ int fs_parse_options(struct fs_config *c, const char *opts, void (*warn)(const c
                         continue;
                 }
                 cur[n++] = *p;
+        }
+        return 0;
+}
+
+/* One word per field: "key" for a flag that is set, "key=value" otherwise
+ * (values may hold any byte but NUL: each is its own argv word). */
+char **fs_config_argv(const struct fs_config *c)
+{
+        size_t n = 0, cap = c->n_lowers + 16;
+        char **v = xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < c->n_lowers; i++)
+                v[n++] = xasprintf("lower=%s", c->lowers[i]);
+        if (c->upper)
+                v[n++] = xasprintf("upper=%s", c->upper);
+        if (c->work)
+                v[n++] = xasprintf("work=%s", c->work);
+        if (c->fsname)
+                v[n++] = xasprintf("fsname=%s", c->fsname);
+        if (c->mount_opts)
+                v[n++] = xasprintf("mount_opts=%s", c->mount_opts);
+        v[n++] = xasprintf("timeout=%a", c->timeout);
+        v[n++] = xasprintf("max_threads=%u", c->max_threads);
+        v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
+        static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "no_open" };
+        const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
+                             c->no_splice, c->no_open };
+        for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
+                if (set[i])
+                        v[n++] = xstrdup(flag[i]);
+        v[n] = NULL;
+        return v;
+}
+
+void fs_config_argv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
+{
+        for (; *v; v++) {
+                const char *w = *v, *eq = strchr(w, '=');
+                size_t klen = eq ? (size_t)(eq - w) : strlen(w);
+                const char *val = eq ? eq + 1 : NULL;
+#define KEY(k) (klen == strlen(k) && !strncmp(w, k, klen))
+                if (KEY("lower") && val) {
+                        c->lowers = xrealloc(c->lowers, (c->n_lowers + 1) * sizeof(*c->lowers));
+                        c->lowers[c->n_lowers++] = xstrdup(val);
+                } else if (KEY("upper") && val) {
+                        free(c->upper);
+                        c->upper = xstrdup(val);
+                } else if (KEY("work") && val) {
+                        free(c->work);
+                        c->work = xstrdup(val);
+                } else if (KEY("fsname") && val) {
+                        free(c->fsname);
+                        c->fsname = xstrdup(val);
+                } else if (KEY("mount_opts") && val) {
+                        free(c->mount_opts);
+                        c->mount_opts = xstrdup(val);
+                } else if (KEY("timeout") && val) {
+                        c->timeout = strtod(val, NULL);
+                } else if (KEY("max_threads") && val) {
+                        c->max_threads = (unsigned)strtoul(val, NULL, 10);
+                } else if (KEY("readdirplus") && val) {
+                        c->readdirplus = atoi(val);
+                } else if (KEY("ro") && !val) {
+                        c->read_only = true;
+                } else if (KEY("allow_other") && !val) {
+                        c->allow_other = true;
+                } else if (KEY("writeback") && !val) {
+                        c->writeback = true;
+                } else if (KEY("debug") && !val) {
+                        c->debug = true;
+                } else if (KEY("quiet") && !val) {
+                        c->quiet_after_ready = true;
+                } else if (KEY("no_splice") && !val) {
+                        c->no_splice = true;
+                } else if (KEY("no_open") && !val) {
+                        c->no_open = true;
+                } else {
+                        return err_setx(e, EINVAL, "daemon argument %s: not a configuration word", w);
+                }
+#undef KEY
         }
         return 0;
 }

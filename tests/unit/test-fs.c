@@ -60,6 +60,37 @@ static void test_options(void)
         fs_config_free(&c);
 }
 
+/* the daemon's configuration survives the trip through argv words */
+static void test_config_argv(void)
+{
+        struct fs_config c = { 0 }, d = { 0 };
+        struct err e = { 0 };
+        int r = fs_parse_options(&c, "lowerdir=/a:/b\\,c=d,upperdir=/u,workdir=/w,ro,allow_other,writeback,"
+                                     "fsname=x=y,timeout=0.25,max_threads=3,readdirplus=no,splice=0,no_open,nodev",
+                                 NULL, &e);
+        is_int(r, 0, "options for the round trip parse");
+        c.debug = c.quiet_after_ready = true;
+        char **v = fs_config_argv(&c);
+        r = fs_config_from_argv(&d, v, &e);
+        is_int(r, 0, "argv words read back");
+        is_int((long long)d.n_lowers, 2, "two lower dirs back");
+        is_str(d.lowers[1], "/b,c=d", "a lower dir with , and = back");
+        is_str(d.upper, "/u", "upper back");
+        is_str(d.work, "/w", "work back");
+        is_str(d.fsname, "x=y", "fsname back");
+        is_str(d.mount_opts, "nodev", "mount flags back");
+        ok(d.timeout == 0.25 && d.max_threads == 3 && d.readdirplus == -1, "timeout, threads, readdirplus back");
+        ok(d.read_only && d.allow_other && d.writeback && d.debug && d.quiet_after_ready && d.no_splice && d.no_open,
+           "every flag back");
+        fs_config_argv_free(v);
+        fs_config_free(&d);
+        char *bad[] = { "lower=/a", "bogus", NULL };
+        r = fs_config_from_argv(&d, bad, &e);
+        is_int(r, -EINVAL, "an unknown word refused");
+        fs_config_free(&d);
+        fs_config_free(&c);
+}
+
 static struct ovl *setup(void)
 {
         /* L0 (top) .. L1, upper U, work W */
@@ -391,6 +422,7 @@ int main(void)
                 return 1;
         }
         test_options();
+        test_config_argv();
         struct ovl *o = setup();
         if (o)
                 test_merge(o);
