@@ -59,6 +59,8 @@ void ovl_data_changed(struct ovl *o, struct node *n)
 {
         struct node *stack[16], **others = stack;
         size_t count = 0, cap = ARRAY_SIZE(stack);
+        if (!atomic_load(&n->linked))
+                return;         /* the common case: one name, no lock */
         pthread_mutex_lock(&o->tree_lock);
         if (!n->linked) {
                 pthread_mutex_unlock(&o->tree_lock);
