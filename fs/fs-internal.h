@@ -77,6 +77,8 @@ struct node {
 
         _Atomic uint64_t ino;     /* st_ino we report (invariant 4) */
         mode_t type;              /* S_IFMT bits, immutable */
+        bool lower_links;         /* found in a lower layer with st_nlink > 1 (immutable:
+                                   * lower files do not change) */
 
         /* lock protects the fields below; readers without it use atomics */
         pthread_mutex_t lock;

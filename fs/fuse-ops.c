@@ -10,7 +10,7 @@
 #include <limits.h>
 
 struct fhandle {
-        int fd;
+        _Atomic int fd;         /* -1 until the first I/O of a lazy handle */
         bool writable;          /* opened for writing: the upper layer's file */
         bool lower;             /* opened for reading a lower layer's data (a lower or
                                  * metacopy file): stale once the data is copied up */
@@ -135,7 +135,21 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static int fh_fd(struct fuse_file_info *fi)
 {
-        return fi && fi->fh ? ((struct fhandle *)(uintptr_t)fi->fh)->fd : -1;
+        return fi && fi->fh ? atomic_load(&((struct fhandle *)(uintptr_t)fi->fh)->fd) : -1;
+}
+
+/* The descriptor of a lazy handle (a lower file opened for reading: OPEN
+ * opened nothing), opened by its first I/O.  Lower files never change nor
+ * go away, so opening later reads what opening then would have. */
+static int fh_open_lazy(struct ovl *o, struct node *n, struct fhandle *fh)
+{
+        int fd, r = ovl_open(o, n, O_RDONLY, &fd);
+        if (r < 0)
+                return r;
+        int none = -1;
+        if (!atomic_compare_exchange_strong(&fh->fd, &none, fd))
+                close(fd);      /* another request of this handle was first */
+        return 0;
 }
 
 /* The descriptor for I/O: the open handle's, or (-o no_open: no handle) a
@@ -146,11 +160,17 @@ static int io_fd(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool
         struct ovl *o = sess(req)->o;
         struct node *n = N(req, ino);
         struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
-        *fd = fh ? fh->fd : -1;
+        *fd = fh ? atomic_load(&fh->fd) : -1;
         /* a reader opened below before the data was copied up (by a write
          * through another handle) reads the upper copy, as overlayfs does */
         if (fh && fh->lower && !write && ovl_is_upper(o, ovl_data_layer(n)))
                 *fd = -1;
+        else if (fh && *fd < 0) {
+                int r = fh_open_lazy(o, n, fh);
+                if (r < 0)
+                        return r;
+                *fd = atomic_load(&fh->fd);
+        }
         *own = *fd < 0;
         if (*fd >= 0)
                 return 0;
@@ -268,17 +288,31 @@ static void set_open_flags(int fd, struct fuse_file_info *fi)
         fi->noflush = 1;
 }
 
+/* @fd -1: a lazy handle (see fh_open_lazy) */
 static int new_handle(struct fs_session *s, struct node *n, int fd, int flags, bool lower,
                       struct fuse_file_info *fi)
 {
         struct fhandle *fh = xmalloc(sizeof(*fh));
-        fh->fd = fd;
+        atomic_init(&fh->fd, fd);
         fh->writable = (flags & O_ACCMODE) != O_RDONLY;
         fh->lower = lower && !fh->writable;
         fi->fh = (uint64_t)(uintptr_t)fh;
-        set_open_flags(fd, fi);
+        if (fd >= 0) {
+                set_open_flags(fd, fi);
+        } else {
+                fi->keep_cache = !n->lower_links;
+                fi->noflush = 1;
+        }
         node_hold(s->o, n);
         return 0;
+}
+
+static void free_handle(struct fhandle *fh)
+{
+        int fd = atomic_load(&fh->fd);
+        if (fd >= 0)
+                close(fd);
+        free(fh);
 }
 
 /* With the writeback cache the kernel may read pages of a write-only file
@@ -319,9 +353,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         }
         new_handle(s, n, fd, flags, false, fi);
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-                close(fh->fd);
-                free(fh);
+                free_handle((struct fhandle *)(uintptr_t)fi->fh);
                 node_release(s->o, n);
                 node_forget(s->o, n, 1);
         }
@@ -341,16 +373,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         int flags = open_flags(s, fi->flags);
         /* asked before opening: the data may be copied up meanwhile */
         bool lower = !ovl_is_upper(s->o, ovl_data_layer(n));
-        int r = ovl_open(s->o, n, flags, &fd);
+        /* reading a lower file: nothing to open until the first READ, which
+         * a warm page cache never sends (keep_cache) */
+        bool lazy = lower && (flags & (O_ACCMODE | O_TRUNC)) == O_RDONLY && S_ISREG(n->type) &&
+                    !ovl_is_upper(s->o, node_layer(n));
+        int r = lazy ? (fd = -1, 0) : ovl_open(s->o, n, flags, &fd);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
         new_handle(s, n, fd, flags, lower, fi);
         if (fuse_reply_open(req, fi) == -ENOENT) {
-                struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-                close(fh->fd);
-                free(fh);
+                free_handle((struct fhandle *)(uintptr_t)fi->fh);
                 node_release(s->o, n);
         }
 }
@@ -396,8 +430,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
         struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
         if (fh) {
-                close(fh->fd);
-                free(fh);
+                free_handle(fh);
                 node_release(sess(req)->o, N(req, ino));
         }
         fuse_reply_err(req, 0);

@@ -180,6 +180,7 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
         n->bottom = p->bottom;
         n->ndirs = p->ndirs;
         n->has_lower = p->has_lower;
+        n->lower_links = !ovl_is_upper(o, p->layer) && p->st.st_nlink > 1;
         n = node_insert_lookup(o, parent, name, n);
         *st = p->st;
         ovl_fix_stat(o, n, st);
