@@ -12,7 +12,7 @@ struct fs_session {
         double timeout;           /* entry/attr cache seconds */
         bool writeback;           /* asked for the writeback cache */
         bool splice;              /* move data with splice(2) */
-        int readdirplus;          /* 0 auto, 1 always, -1 never */
+        int readdirplus;          /* 0 (default) or 1 always, -1 never, 2 auto */
         bool no_open;             /* answer OPEN with ENOSYS: I/O through node descriptors */
         bool no_opendir;          /* answer OPENDIR with ENOSYS: readdir from the node's listing */
         unsigned caps;            /* conn->want after init */

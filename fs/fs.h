@@ -28,7 +28,7 @@ struct fs_config {
         unsigned max_threads;     /* worker threads (default 2 * CPUs, at least 4) */
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
         bool no_splice;           /* "splice=0": copy data through user space */
-        int readdirplus;          /* "readdirplus=auto|yes|no": 0, 1, -1 */
+        int readdirplus;          /* "readdirplus=yes|no|auto": 1 (or 0, the default), -1, 2 */
         bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
 };
 

@@ -78,10 +78,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
                 want |= splice;
         else
                 conn->want &= ~splice;
-        /* auto: plain readdir when the kernel's dcache already knows the names */
+        /* always, by default: with auto the kernel asks for a listing's
+         * first 32 KiB with attributes and the rest without, then looks
+         * each of those names up (a round trip each, and a probe of every
+         * layer where the listing had told us which holds it) */
         if (s->readdirplus >= 0)
                 want |= FUSE_CAP_READDIRPLUS;
-        if (s->readdirplus == 0)
+        if (s->readdirplus == 2)
                 want |= FUSE_CAP_READDIRPLUS_AUTO;
         conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
         if (!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT))

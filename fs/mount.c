@@ -105,7 +105,7 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
         } else if (!strcmp(opt, "readdirplus") && val) {
                 if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
                         return err_setx(e, EINVAL, "readdirplus=%s: auto, yes or no", val);
-                c->readdirplus = !strcmp(val, "yes") ? 1 : !strcmp(val, "no") ? -1 : 0;
+                c->readdirplus = !strcmp(val, "yes") ? 1 : !strcmp(val, "no") ? -1 : 2;
         } else if (!strcmp(opt, "max_threads") && val) {
                 c->max_threads = (unsigned)strtoul(val, NULL, 10);
         } else if (in_list(passed_on, ARRAY_SIZE(passed_on), opt) && !val) {
