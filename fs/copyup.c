@@ -17,31 +17,54 @@ static bool own_xattr(const char *name)
                strncmp(name, OVL_XATTR_ESCAPED, strlen(OVL_XATTR_ESCAPED));
 }
 
-int copy_xattrs(const char *src, const char *dst)
+/* The xattr calls on a descriptor when there is one (>= 0), else on the
+ * path without following it. */
+static ssize_t x_list(const char *path, int fd, char *buf, size_t size)
 {
-        ssize_t n = llistxattr(src, NULL, 0);
+        return fd >= 0 ? flistxattr(fd, buf, size) : llistxattr(path, buf, size);
+}
+
+static ssize_t x_get(const char *path, int fd, const char *name, void *buf, size_t size)
+{
+        return fd >= 0 ? fgetxattr(fd, name, buf, size) : lgetxattr(path, name, buf, size);
+}
+
+static int x_set(const char *path, int fd, const char *name, const void *v, size_t size)
+{
+        return fd >= 0 ? fsetxattr(fd, name, v, size, 0) : lsetxattr(path, name, v, size, 0);
+}
+
+/* every xattr but overlay's own from @src (or @sfd) to @dst (or @dfd) */
+static int copy_xattrs_fd(const char *src, int sfd, const char *dst, int dfd)
+{
+        ssize_t n = x_list(src, sfd, NULL, 0);
         if (n < 0)
                 return errno == ENOTSUP ? 0 : -errno;
         if (n == 0)
                 return 0;
         _cleanup_free_ char *names = xmalloc((size_t)n);
-        n = llistxattr(src, names, (size_t)n);
+        n = x_list(src, sfd, names, (size_t)n);
         if (n < 0)
                 return -errno;
         for (char *name = names; name < names + n; name += strlen(name) + 1) {
                 if (own_xattr(name))
                         continue;
-                ssize_t vn = lgetxattr(src, name, NULL, 0);
+                ssize_t vn = x_get(src, sfd, name, NULL, 0);
                 if (vn < 0)
                         return -errno;
                 _cleanup_free_ char *v = xmalloc((size_t)vn + 1);
-                vn = lgetxattr(src, name, v, (size_t)vn);
+                vn = x_get(src, sfd, name, v, (size_t)vn);
                 if (vn < 0)
                         return -errno;
-                if (lsetxattr(dst, name, v, (size_t)vn, 0) < 0 && errno != ENOTSUP)
+                if (x_set(dst, dfd, name, v, (size_t)vn) < 0 && errno != ENOTSUP)
                         return -errno;
         }
         return 0;
+}
+
+int copy_xattrs(const char *src, const char *dst)
+{
+        return copy_xattrs_fd(src, -1, dst, -1);
 }
 
 /* Where copy_file_range cannot go (another filesystem type): read and write. */
@@ -115,9 +138,11 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
                       const char *tmp, bool meta)
 {
         int r = 0;
+        /* a regular file is finished through its descriptors, the rest by name */
+        _cleanup_close_ int out = -1, in = -1;
         switch (st->st_mode & S_IFMT) {
-        case S_IFREG: {
-                _cleanup_close_ int out = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        case S_IFREG:
+                out = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                 if (out < 0)
                         return -errno;
                 if (meta) {
@@ -126,14 +151,13 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
                                 return -errno;
                         break;
                 }
-                _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (in < 0)
                         return -errno;
                 r = copy_data(in, out, st->st_size);
                 if (r < 0)
                         return r;
                 break;
-        }
         case S_IFDIR:
                 if (mkdirat(o->work_fd, tmp, 0700) < 0)
                         return -errno;
@@ -153,24 +177,26 @@ static int build_copy(struct ovl *o, struct node *n, int layer, const char *path
                         return -errno;
                 break;
         }
-        if (fchownat(o->work_fd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if ((out >= 0 ? fchown(out, st->st_uid, st->st_gid)
+                      : fchownat(o->work_fd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW)) < 0)
                 return -errno;
-        if (!S_ISLNK(st->st_mode) && fchmodat(o->work_fd, tmp, st->st_mode & 07777, 0) < 0)
+        if (!S_ISLNK(st->st_mode) &&
+            (out >= 0 ? fchmod(out, st->st_mode & 07777) : fchmodat(o->work_fd, tmp, st->st_mode & 07777, 0)) < 0)
                 return -errno;
-        _cleanup_free_ char *src = layer_abspath(o, layer, path);
-        _cleanup_free_ char *dst = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
-        r = copy_xattrs(src, dst);
+        _cleanup_free_ char *src = in >= 0 ? NULL : layer_abspath(o, layer, path);
+        _cleanup_free_ char *dst = out >= 0 ? NULL : xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
+        r = copy_xattrs_fd(src, in, dst, out);
         if (r < 0)
                 return r;
         char ino[32];
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
         bool split_link = !S_ISDIR(st->st_mode) && st->st_nlink > 1;   /* invariant (4) */
-        if (!split_link && lsetxattr(dst, OVL_XATTR_ORIGIN, ino, (size_t)len, 0) < 0 && errno != ENOTSUP)
+        if (!split_link && x_set(dst, out, OVL_XATTR_ORIGIN, ino, (size_t)len) < 0 && errno != ENOTSUP)
                 return -errno;
-        if (meta && lsetxattr(dst, OVL_XATTR_METACOPY, "", 0, 0) < 0)
+        if (meta && x_set(dst, out, OVL_XATTR_METACOPY, "", 0) < 0)
                 return -errno;          /* no mark, no metacopy: the reads would see zeros */
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
-        if (utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        if ((out >= 0 ? futimens(out, ts) : utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW)) < 0)
                 return -errno;
         return 0;
 }

@@ -104,6 +104,7 @@ struct ovl {
         int work_fd;              /* O_DIRECTORY of workdir/work (ours), or -1 */
         int upper_root_fd;        /* O_DIRECTORY of the upper, or -1 */
         atomic_ulong tmp_seq;     /* names of temporaries in the work dir */
+        pid_t pid;                /* ours, in those names */
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
         struct node **table;

@@ -68,6 +68,7 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         _cleanup_(freeovlp) struct ovl *o = xcalloc(1, sizeof(*o));
         o->work_fd = -1;
         o->upper_root_fd = -1;
+        o->pid = getpid();
         pthread_mutex_init(&o->tree_lock, NULL);
         o->has_upper = c->upper != NULL;
         o->read_only = !o->has_upper || c->read_only;
@@ -172,5 +173,5 @@ uint64_t ovl_ino(struct ovl *o, int layer, const struct stat *st)
 char *ovl_tmpname(struct ovl *o)
 {
         unsigned long n = atomic_fetch_add(&o->tmp_seq, 1);
-        return xasprintf("#strata-%d-%lu", (int)getpid(), n);
+        return xasprintf("#strata-%d-%lu", (int)o->pid, n);
 }
