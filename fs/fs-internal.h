@@ -89,6 +89,8 @@ struct node {
         _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
                                    * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
+        bool pushed;              /* a lower file's first OPEN stored its data in the
+                                   * kernel's page cache (fuse-ops.c: push_lower) */
         int wfd;                  /* -o no_open: the data of a lower file written after
                                    * its name went (an unnamed work-dir file), or -1 */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */

@@ -362,6 +362,49 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
         }
 }
 
+/* The first OPEN of a small lower file hands its data to the kernel's page
+ * cache (FUSE_NOTIFY_STORE) before the reply: reads then find the pages and
+ * send no READ, and so no GETATTR either (a READ makes the kernel forget the
+ * atime, which the next stat then asks for).  Best effort: what is not
+ * stored is READ as ever.  Lower files never change.  The node's lock is
+ * held throughout, and every later OPEN of the node takes it: so no READ of
+ * the file can be in flight while the store waits for the kernel's page
+ * locks (which would need a free thread to serve it), and a copy-up, with
+ * the writes after it, cannot overtake the store.  Returns the descriptor
+ * it opened (the handle's), or -1. */
+#define PUSH_MAX (128 * 1024)
+static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
+{
+        if (n->lower_links)
+                return -1;      /* no keep_cache: the pages would be dropped */
+        int fd = -1;
+        struct stat st;
+        pthread_mutex_lock(&n->lock);
+        bool first = !n->pushed;
+        n->pushed = true;
+        if (first && !ovl_is_upper(s->o, node_layer(n)) && ovl_open(s->o, n, O_RDONLY, &fd) == 0 &&
+            fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PUSH_MAX) {
+                struct fuse_bufvec b = FUSE_BUFVEC_INIT((size_t)st.st_size);
+                /* libfuse splices from a descriptor, but copies less than two
+                 * pages through a fresh aligned allocation each time (which
+                 * fragments the heap): those come from the stack */
+                char small[2 * 4096];
+                if ((size_t)st.st_size < sizeof(small)) {
+                        b.buf[0].mem = small;
+                        if (pread(fd, small, (size_t)st.st_size, 0) != st.st_size)
+                                b.buf[0].size = 0;
+                } else {
+                        b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+                        b.buf[0].fd = fd;
+                        b.buf[0].pos = 0;
+                }
+                if (b.buf[0].size)
+                        (void)fuse_lowlevel_notify_store(s->se, ino, 0, &b, FUSE_BUF_SPLICE_MOVE);
+        }
+        pthread_mutex_unlock(&n->lock);
+        return fd;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fs_session *s = sess(req);
@@ -376,11 +419,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         int flags = open_flags(s, fi->flags);
         /* asked before opening: the data may be copied up meanwhile */
         bool lower = !ovl_is_upper(s->o, ovl_data_layer(n));
-        /* reading a lower file: nothing to open until the first READ, which
-         * a warm page cache never sends (keep_cache) */
+        /* reading a lower file: its first OPEN stores small data in the
+         * page cache; later ones open nothing until the first READ, which a
+         * warm page cache never sends (keep_cache) */
         bool lazy = lower && (flags & (O_ACCMODE | O_TRUNC)) == O_RDONLY && S_ISREG(n->type) &&
                     !ovl_is_upper(s->o, node_layer(n));
-        int r = lazy ? (fd = -1, 0) : ovl_open(s->o, n, flags, &fd);
+        int r = lazy ? (fd = push_lower(s, n, ino), 0) : ovl_open(s->o, n, flags, &fd);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
