@@ -41,15 +41,9 @@ static void raw_list_free(struct raw_list *l)
  * a merged directory need not exist in every layer of its range. */
 static int read_layer(struct ovl *o, int layer, const char *path, struct raw_list *l)
 {
-        int fd = openat(o->layers[layer].fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
+        DIR *d = opendir_at(o->layers[layer].fd, path);
+        if (!d)
                 return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
         bool upper = ovl_is_upper(o, layer);
         struct dirent *de;
         errno = 0;
@@ -130,6 +124,13 @@ static int merge(struct ovl *o, struct node *dir, struct raw_list *l)
         }
         if (l->n)
                 qsort(l->v, l->n, sizeof(*l->v), cmp_raw);
+        /* a walk reads the subdirectories next */
+        for (size_t i = 0; o->prefetch && i < l->n; i++)
+                if (l->v[i].type == DT_DIR && !l->v[i].whiteout && !ovl_is_upper(o, l->v[i].layer)) {
+                        _cleanup_free_ char *sub = strcmp(path, ".") ? xasprintf("%s/%s", path, l->v[i].name)
+                                                                     : xstrdup(l->v[i].name);
+                        ovl_prefetch_dir(o, l->v[i].layer, sub);
+                }
         return 0;
 }
 

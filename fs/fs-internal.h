@@ -122,6 +122,7 @@ struct ovl {
         pthread_mutex_t index_lock;  /* protects the index dir's changes and: */
         uint64_t *index_inos;     /* sorted st_ino of the lower files in the index */
         size_t index_n, index_cap;
+        struct prefetch *prefetch;   /* prefetch.c's thread, or NULL */
         pid_t pid;                /* ours, in those names */
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
@@ -298,6 +299,12 @@ int ovl_index_copy_up(struct ovl *o, struct node *n, int layer, const char *path
 int ovl_index_follow(struct ovl *o, struct node *n);
 /* ovl_index_fix_nlink() - st_nlink of an upper file in the index (@fd, or @path when -1). */
 void ovl_index_fix_nlink(struct ovl *o, int fd, const char *path, struct stat *st);
+
+/* ---- prefetch.c: reading ahead of a walk over a cold cache */
+int ovl_prefetch_start(struct ovl *o);
+void ovl_prefetch_stop(struct ovl *o);
+/* ovl_prefetch_dir() - read @path of the lower @layer (a directory) soon. */
+void ovl_prefetch_dir(struct ovl *o, int layer, const char *path);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

@@ -30,6 +30,7 @@ struct fs_config {
         bool no_splice;           /* "splice=0": copy data through user space */
         int readdirplus;          /* "readdirplus=yes|no|auto": 1 (or 0, the default), -1, 2 */
         bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
+        bool no_prefetch;         /* "prefetch=0": no reading ahead of walks (fs/prefetch.c) */
 };
 
 /* fs_config_free() - free the members; accepts a zeroed config. */

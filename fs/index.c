@@ -105,14 +105,9 @@ int ovl_index_open(struct ovl *o, int workdir_fd, struct err *e)
         o->index_fd = openat(workdir_fd, INDEX_DIR, O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (o->index_fd < 0)
                 return err_set(e, errno, "workdir: " INDEX_DIR);
-        int dfd = openat(o->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        DIR *d = opendir_at(o->index_fd, ".");
+        if (!d)
                 return err_set(e, errno, "workdir: " INDEX_DIR);
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return err_set(e, errno, "workdir: " INDEX_DIR);
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')

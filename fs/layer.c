@@ -26,6 +26,7 @@ void ovl_free(struct ovl *o)
 {
         if (!o)
                 return;
+        ovl_prefetch_stop(o);
         node_table_free(o);
         for (int i = 0; i < o->n_layers; i++) {
                 if (o->layers[i].fd >= 0)

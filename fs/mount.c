@@ -102,6 +102,8 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                 c->no_open = true;
         } else if (!strcmp(opt, "splice") && val) {
                 c->no_splice = !strcmp(val, "0") || !strcmp(val, "no");
+        } else if (!strcmp(opt, "prefetch") && val) {
+                c->no_prefetch = !strcmp(val, "0") || !strcmp(val, "no");
         } else if (!strcmp(opt, "readdirplus") && val) {
                 if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
                         return err_setx(e, EINVAL, "readdirplus=%s: auto, yes or no", val);
@@ -165,9 +167,10 @@ char **fs_config_argv(const struct fs_config *c)
         v[n++] = xasprintf("timeout=%a", c->timeout);
         v[n++] = xasprintf("max_threads=%u", c->max_threads);
         v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
-        static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "no_open" };
+        static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "no_open",
+                                            "no_prefetch" };
         const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
-                             c->no_splice, c->no_open };
+                             c->no_splice, c->no_open, c->no_prefetch };
         for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
                 if (set[i])
                         v[n++] = xstrdup(flag[i]);
@@ -224,6 +227,8 @@ int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
                         c->no_splice = true;
                 } else if (KEY("no_open") && !val) {
                         c->no_open = true;
+                } else if (KEY("no_prefetch") && !val) {
+                        c->no_prefetch = true;
                 } else {
                         return err_setx(e, EINVAL, "daemon argument %s: not a configuration word", w);
                 }
@@ -299,6 +304,10 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
         }
         struct ovl *o = NULL;
         int r = ovl_new(c, &o, e);
+        if (r == 0 && !c->no_prefetch && ovl_prefetch_start(o) < 0) {
+                ovl_free(TAKE_PTR(o));
+                r = err_setx(e, EAGAIN, "cannot start a thread");
+        }
         if (r < 0) {
                 if (ready_fd >= 0)
                         close(ready_fd);

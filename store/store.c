@@ -40,14 +40,9 @@ static int tmp_owner(const char *name)
 
 static void remove_stale_tmpdirs(struct store *s)
 {
-        int fd = openat(s->root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        DIR *d = opendir_at(s->root_fd, "tmp");
+        if (!d)
                 return;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return;
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 int pid = tmp_owner(de->d_name);

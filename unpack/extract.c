@@ -674,14 +674,9 @@ static int do_whiteout(struct x *x, int pfd, const char *target)
  * entry below a directory this layer also lists is hidden too). */
 static int clear_lower(struct x *x, int dfd, const char *rel)
 {
-        int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rfd < 0)
+        DIR *d = opendir_at(dfd, ".");
+        if (!d)
                 return sysfail(x, errno, "open directory");
-        DIR *d = fdopendir(rfd);
-        if (!d) {
-                close(rfd);
-                return sysfail(x, errno, "open directory");
-        }
         struct dirent *de;
         int r = 0;
         while (r == 0 && (de = readdir(d))) {

@@ -173,6 +173,20 @@ static int rm_rf_children(int dfd, dev_t dev, struct err *e)
         return r;
 }
 
+DIR *opendir_at(int dirfd, const char *path)
+{
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return NULL;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return d;
+}
+
 int rm_rf_at(int dirfd, const char *name, struct err *e)
 {
         struct stat st;

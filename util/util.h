@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* read_file_bounded() - read a whole file of at most @max bytes into @out
  * (NUL-terminated).  -EFBIG past @max. */
 int read_file_bounded(const char *path, size_t max, struct buf *out, struct err *e);
+/* opendir_at() - the directory @path below @dirfd (never a symlink), opened
+ * for reading its entries; NULL with errno set on failure. */
+DIR *opendir_at(int dirfd, const char *path);
 /* rm_rf_at() - remove @name below @dirfd recursively, never following
  * symlinks or crossing mount points.  ENOENT is success. */
 int rm_rf_at(int dirfd, const char *name, struct err *e);

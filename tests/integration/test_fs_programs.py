@@ -334,6 +334,42 @@ def test_options_take_effect(tmp_path, strata_bin, opt, want):
     assert flags and flags[-1] & (1 << 16), flags
 
 
+def _inotify_opens(path):
+    """An inotify descriptor reporting IN_OPEN of the directory @path."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK)
+    assert fd >= 0 and libc.inotify_add_watch(fd, path.encode(), 0x20) >= 0     # IN_OPEN
+    return fd
+
+
+@pytest.mark.parametrize("opt,reads_ahead", [("prefetch=1", True), ("prefetch=0", False)])
+def test_prefetch_reads_ahead(tmp_path, strata_bin, opt, reads_ahead):
+    """Listing a directory makes the daemon read its lower subdirectories
+    ahead of a walk (fs/prefetch.c), unless -o prefetch=0; nobody asked for
+    the subdirectory here."""
+    for d in ("l/top/sub", "u", "w", "m"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "l/top/sub/f").write_text("x")
+    fd = _inotify_opens(str(tmp_path / "l/top/sub"))
+    m = Mount("strata", str(tmp_path / "s"), [str(tmp_path / "l")], strata_bin, opts=(opt,))
+    try:
+        os.listdir(os.path.join(m.mnt, "top"))
+        seen = False
+        for _ in range(100):
+            try:
+                seen = len(os.read(fd, 4096)) > 0
+            except BlockingIOError:
+                pass
+            if seen:
+                break
+            time.sleep(0.01)
+        assert seen == reads_ahead
+    finally:
+        os.close(fd)
+        assert m.close() == ""
+
+
 def test_listing_during_changes(strata_mount):
     """A listing read in pieces while names come and go: every name that
     stayed is seen exactly once (offsets are name hashes, valid in any

@@ -1,0 +1,112 @@
+/* Read-ahead for walks over a cold cache.  When a directory's listing is
+ * read from the layers, a thread of its own reads ahead what a walk asks
+ * next: each lower subdirectory's entries and their inodes, so that the
+ * lower filesystem has them cached by the time the walk comes down, and
+ * the disk reads overlap the FUSE round trips instead of adding to them.
+ * Best effort: a bounded queue (full: dropped), nothing reported, nothing
+ * changed - it only reads layers, which never change. */
+#include "fs-internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+
+#define PREFETCH_QUEUE 1024
+
+struct prefetch_job {
+        int layer;
+        char *path;
+};
+
+struct prefetch {
+        pthread_mutex_t lock;
+        pthread_cond_t work;
+        struct prefetch_job q[PREFETCH_QUEUE];
+        size_t head, n;
+        bool stop;
+        pthread_t thread;
+};
+
+static void read_ahead(struct ovl *o, const struct prefetch_job *j)
+{
+        DIR *d = opendir_at(o->layers[j->layer].fd, j->path);
+        if (!d)
+                return;
+        struct dirent *de;
+        struct stat st;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
+                        (void)fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW);
+        closedir(d);
+}
+
+static void *prefetch_thread(void *arg)
+{
+        struct ovl *o = arg;
+        struct prefetch *p = o->prefetch;
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                while (!p->n && !p->stop)
+                        pthread_cond_wait(&p->work, &p->lock);
+                if (p->stop)
+                        break;
+                struct prefetch_job j = p->q[p->head];
+                p->head = (p->head + 1) % PREFETCH_QUEUE;
+                p->n--;
+                pthread_mutex_unlock(&p->lock);
+                read_ahead(o, &j);
+                free(j.path);
+                pthread_mutex_lock(&p->lock);
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+int ovl_prefetch_start(struct ovl *o)
+{
+        struct prefetch *p = xcalloc(1, sizeof(*p));
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->work, NULL);
+        o->prefetch = p;
+        int r = pthread_create(&p->thread, NULL, prefetch_thread, o);
+        if (r != 0) {
+                o->prefetch = NULL;
+                pthread_cond_destroy(&p->work);
+                pthread_mutex_destroy(&p->lock);
+                free(p);
+                return -r;
+        }
+        return 0;
+}
+
+void ovl_prefetch_stop(struct ovl *o)
+{
+        struct prefetch *p = o->prefetch;
+        if (!p)
+                return;
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_signal(&p->work);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+        for (; p->n; p->n--, p->head = (p->head + 1) % PREFETCH_QUEUE)
+                free(p->q[p->head].path);
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        o->prefetch = NULL;
+}
+
+void ovl_prefetch_dir(struct ovl *o, int layer, const char *path)
+{
+        struct prefetch *p = o->prefetch;
+        if (!p || ovl_is_upper(o, layer))
+                return;
+        pthread_mutex_lock(&p->lock);
+        if (p->n < PREFETCH_QUEUE) {
+                p->q[(p->head + p->n) % PREFETCH_QUEUE] = (struct prefetch_job){ layer, xstrdup(path) };
+                p->n++;
+                pthread_cond_signal(&p->work);
+        }
+        pthread_mutex_unlock(&p->lock);
+}
