@@ -129,7 +129,7 @@ static int merge(struct ovl *o, struct node *dir, struct raw_list *l)
                 if (l->v[i].type == DT_DIR && !l->v[i].whiteout && !ovl_is_upper(o, l->v[i].layer)) {
                         _cleanup_free_ char *sub = strcmp(path, ".") ? xasprintf("%s/%s", path, l->v[i].name)
                                                                      : xstrdup(l->v[i].name);
-                        ovl_prefetch_dir(o, l->v[i].layer, sub);
+                        ovl_prefetch_dir(o, l->v[i].layer, sub, false);
                 }
         return 0;
 }

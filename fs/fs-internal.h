@@ -86,6 +86,8 @@ struct node {
                                    * or always with keep_orphans/-o no_open) */
         uint64_t nlookup;         /* the kernel's lookup count */
         uint64_t refs;            /* children + open handles + ops in flight */
+        bool data_ahead;          /* dirs: a file in it was opened, so its small files'
+                                   * data was read ahead (prefetch.c) */
 
         _Atomic uint64_t ino;     /* st_ino we report (invariant 4) */
         mode_t type;              /* S_IFMT bits, immutable */
@@ -303,8 +305,9 @@ void ovl_index_fix_nlink(struct ovl *o, int fd, const char *path, struct stat *s
 /* ---- prefetch.c: reading ahead of a walk over a cold cache */
 int ovl_prefetch_start(struct ovl *o);
 void ovl_prefetch_stop(struct ovl *o);
-/* ovl_prefetch_dir() - read @path of the lower @layer (a directory) soon. */
-void ovl_prefetch_dir(struct ovl *o, int layer, const char *path);
+/* ovl_prefetch_dir() - read @path of the lower @layer (a directory) soon;
+ * with @data also have the disk read its small files' data. */
+void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

@@ -3,6 +3,9 @@
  * next: each lower subdirectory's entries and their inodes, so that the
  * lower filesystem has them cached by the time the walk comes down, and
  * the disk reads overlap the FUSE round trips instead of adding to them.
+ * When a first file of a directory is opened, the disk also reads the data
+ * of the directory's other small files (an archiver or a copy reads them
+ * next; posix_fadvise returns at once, the reads go on in the kernel).
  * Best effort: a bounded queue (full: dropped), nothing reported, nothing
  * changed - it only reads layers, which never change. */
 #include "fs-internal.h"
@@ -12,9 +15,11 @@
 #include <string.h>
 
 #define PREFETCH_QUEUE 1024
+#define PREFETCH_DATA_MAX (128 * 1024)
 
 struct prefetch_job {
         int layer;
+        bool data;              /* the small files' data too, not only the inodes */
         char *path;
 };
 
@@ -34,9 +39,21 @@ static void read_ahead(struct ovl *o, const struct prefetch_job *j)
                 return;
         struct dirent *de;
         struct stat st;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
-                        (void)fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !j->data ||
+                    !S_ISREG(st.st_mode) || st.st_size > PREFETCH_DATA_MAX)
+                        continue;
+                /* asks the disk and returns: the reads come in the background */
+                int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+                if (fd < 0)
+                        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0) {
+                        (void)posix_fadvise(fd, 0, st.st_size, POSIX_FADV_WILLNEED);
+                        close(fd);
+                }
+        }
         closedir(d);
 }
 
@@ -97,14 +114,14 @@ void ovl_prefetch_stop(struct ovl *o)
         o->prefetch = NULL;
 }
 
-void ovl_prefetch_dir(struct ovl *o, int layer, const char *path)
+void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data)
 {
         struct prefetch *p = o->prefetch;
         if (!p || ovl_is_upper(o, layer))
                 return;
         pthread_mutex_lock(&p->lock);
         if (p->n < PREFETCH_QUEUE) {
-                p->q[(p->head + p->n) % PREFETCH_QUEUE] = (struct prefetch_job){ layer, xstrdup(path) };
+                p->q[(p->head + p->n) % PREFETCH_QUEUE] = (struct prefetch_job){ layer, data, xstrdup(path) };
                 p->n++;
                 pthread_cond_signal(&p->work);
         }
