@@ -8,7 +8,9 @@
 # Layers: the bench corpus's debian:bookworm (3 layers) from the OCI layout in
 # $STRATA_BENCH_CACHE/oci/debian (built by ../shared/bench/make-images.sh),
 # extracted once into $STRATA_BENCH_CACHE/fs-bench/layers in overlayfs form.
-# STRATA_MOUNT_OPTS adds -o options to the strata mount.  Prints a markdown
+# STRATA_MOUNT_OPTS adds -o options to the strata mount; STRATA_BENCH_KINDS
+# picks the contenders and their order (the write rows get slower for
+# whoever runs later: ext4 creating files where many were just deleted).  Prints a markdown
 # table: median seconds, ratio to the kernel and to fuse-overlayfs, and the
 # daemons' peak RSS.  Needs root (mount, drop_caches).
 set -euo pipefail
@@ -102,7 +104,8 @@ esac
 CTL
 chmod +x "$WS/ctl.sh"
 CTL=$WS/ctl.sh
-KINDS=(kernel fuse-overlayfs strata strata-no_open)
+# STRATA_BENCH_KINDS: the contenders and their order (e.g. to see what running later costs)
+read -ra KINDS <<<"${STRATA_BENCH_KINDS:-kernel fuse-overlayfs strata strata-no_open}"
 cleanup() { for k in "${KINDS[@]}"; do "$CTL" umount "$k" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
