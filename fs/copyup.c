@@ -244,7 +244,7 @@ static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
         r = layer_stat(o, 0, ppath, &pst);
         if (r < 0)
                 return r;
-        if (ovl_index_wanted(o, layer, &st)) {
+        if (ovl_indexed(o, n)) {
                 /* a lower hard link: one file for all its names (invariant 8) */
                 meta = false;
                 r = ovl_index_copy_up(o, n, layer, path, &st);

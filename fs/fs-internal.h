@@ -291,16 +291,19 @@ int copy_xattrs(const char *src, const char *dst);
 /* ---- index.c: lower hard links that stay one file (invariant 8) */
 int ovl_index_open(struct ovl *o, int workdir_fd, struct err *e);
 void ovl_index_free(struct ovl *o);
-/* ovl_index_wanted() - @st of @layer is a file whose copy-up goes through the index. */
-bool ovl_index_wanted(struct ovl *o, int layer, const struct stat *st);
-/* ovl_index_copy_up() - @n's copy-up when ovl_index_wanted(): the index
+/* ovl_indexed() - @n, a lower file, is copied up through the index. */
+static inline bool ovl_indexed(const struct ovl *o, const struct node *n)
+{
+        return n->lower_links && o->index_fd >= 0;
+}
+/* ovl_index_copy_up() - @n's copy-up when ovl_indexed(): the index
  * entry made (or found), and linked to @path in the upper layer. */
 int ovl_index_copy_up(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st);
 /* ovl_index_follow() - @n, a lower hard link, is linked up when another of
  * its names was copied up; call before using its data or metadata. */
 int ovl_index_follow(struct ovl *o, struct node *n);
-/* ovl_index_fix_nlink() - st_nlink of an upper file in the index (@fd, or @path when -1). */
-void ovl_index_fix_nlink(struct ovl *o, int fd, const char *path, struct stat *st);
+/* ovl_index_fix_nlink() - st_nlink of the upper file @path when it is in the index. */
+void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st);
 
 /* ---- prefetch.c: reading ahead of a walk over a cold cache */
 int ovl_prefetch_start(struct ovl *o);
@@ -308,6 +311,10 @@ void ovl_prefetch_stop(struct ovl *o);
 /* ovl_prefetch_dir() - read @path of the lower @layer (a directory) soon;
  * with @data also have the disk read its small files' data. */
 void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data);
+/* ovl_prefetch_siblings() - @n, a lower file, is being opened: the first
+ * time in its directory, have the disk read the other small files' data
+ * (a copy, an archiver reads them next). */
+void ovl_prefetch_siblings(struct ovl *o, struct node *n);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

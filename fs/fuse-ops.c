@@ -371,33 +371,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
  * it opened (the handle's), or -1. */
 #define PUSH_MAX (128 * 1024)
 
-/* The first file opened in a directory: the others will likely be read
- * too (a copy, an archiver), so the disk reads their data meanwhile. */
-static void read_siblings_ahead(struct ovl *o, struct node *n)
-{
-        if (!o->prefetch)
-                return;
-        pthread_mutex_lock(&o->tree_lock);
-        struct node *dir = n->parent;
-        bool first = dir && !dir->data_ahead;
-        if (first) {
-                dir->data_ahead = true;
-                dir->refs++;
-        }
-        pthread_mutex_unlock(&o->tree_lock);
-        if (!first)
-                return;
-        _cleanup_free_ char *path = node_path(o, dir);
-        ovl_prefetch_dir(o, node_layer(n), path, true);
-        node_release(o, dir);
-}
 static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
 {
         if (n->lower_links)
                 return -1;      /* no keep_cache: the pages would be dropped */
         int fd = -1;
         struct stat st;
-        read_siblings_ahead(s->o, n);
+        ovl_prefetch_siblings(s->o, n);
         pthread_mutex_lock(&n->lock);
         bool first = !n->pushed;
         n->pushed = true;

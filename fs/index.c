@@ -137,11 +137,6 @@ void ovl_index_free(struct ovl *o)
         pthread_mutex_destroy(&o->index_lock);
 }
 
-bool ovl_index_wanted(struct ovl *o, int layer, const struct stat *st)
-{
-        return o->index_fd >= 0 && !ovl_is_upper(o, layer) && S_ISREG(st->st_mode) && st->st_nlink > 1;
-}
-
 /* Link the index file @k to @path in the upper layer; one name fewer to come. */
 static int link_up(struct ovl *o, const struct index_key *k, const char *path)
 {
@@ -188,7 +183,7 @@ int ovl_index_copy_up(struct ovl *o, struct node *n, int layer, const char *path
 
 int ovl_index_follow(struct ovl *o, struct node *n)
 {
-        if (!n->lower_links || o->read_only || node_layer(n) == 0)
+        if (!ovl_indexed(o, n) || o->read_only || node_layer(n) == 0)
                 return 0;
         pthread_mutex_lock(&o->index_lock);
         bool maybe = set_has(o, atomic_load(&n->ino) & INO_MASK);
@@ -207,18 +202,13 @@ int ovl_index_follow(struct ovl *o, struct node *n)
         return ovl_copy_up(o, n);
 }
 
-void ovl_index_fix_nlink(struct ovl *o, int fd, const char *path, struct stat *st)
+void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st)
 {
         if (o->index_fd < 0 || !S_ISREG(st->st_mode) || st->st_nlink < 2)
                 return;
         char v[24];
-        long pending;
-        if (fd >= 0) {
-                pending = parse_pending(v, fgetxattr(fd, OVL_XATTR_NLINK, v, sizeof(v) - 1));
-        } else {
-                _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-                pending = parse_pending(v, lgetxattr(abs, OVL_XATTR_NLINK, v, sizeof(v) - 1));
-        }
+        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
+        long pending = parse_pending(v, lgetxattr(abs, OVL_XATTR_NLINK, v, sizeof(v) - 1));
         if (pending >= 0)       /* else a hard link made in the upper layer */
                 st->st_nlink = st->st_nlink - 1 + (nlink_t)pending;
 }

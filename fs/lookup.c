@@ -185,11 +185,13 @@ struct node *lookup_finish(struct ovl *o, struct node *parent, const char *name,
         n->lower_links = !ovl_is_upper(o, p->layer) && S_ISREG(p->st.st_mode) && p->st.st_nlink > 1;
         n = node_insert_lookup(o, parent, name, n);
         *st = p->st;
-        /* another name of a lower hard link was copied up (invariant 8) */
-        if (n->lower_links && o->index_fd >= 0 && ovl_getattr(o, n, -1, st) == 0)
+        /* another name of a lower hard link was copied up (invariant 8), or
+         * this node was found before and linked up since */
+        if (ovl_indexed(o, n) && ovl_index_follow(o, n) == 0 && node_layer(n) == 0 &&
+            ovl_getattr(o, n, -1, st) == 0)
                 return n;
         if (ovl_is_upper(o, p->layer))
-                ovl_index_fix_nlink(o, -1, path, st);
+                ovl_index_fix_nlink(o, path, st);
         ovl_fix_stat(o, n, st);
         ovl_fix_metacopy_stat(o, n, path, st);
         return n;
@@ -214,7 +216,7 @@ int ovl_getattr(struct ovl *o, struct node *n, int fd, struct stat *st)
                 int layer = node_layer(n);
                 r = layer_stat(o, layer, path, st);
                 if (r == 0 && layer == 0)
-                        ovl_index_fix_nlink(o, -1, path, st);
+                        ovl_index_fix_nlink(o, path, st);
                 if (r == 0)
                         ovl_fix_metacopy_stat(o, n, path, st);
         }

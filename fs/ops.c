@@ -243,7 +243,7 @@ static void keep_orphan(struct ovl *o, struct node *n, const char *path)
  * kernel's overlayfs with index=on). */
 static int index_before_removal(struct ovl *o, struct node *n)
 {
-        return n->lower_links ? ovl_copy_up(o, n) : 0;
+        return ovl_indexed(o, n) ? ovl_copy_up(o, n) : 0;
 }
 
 int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
@@ -427,19 +427,21 @@ out:
         return r;
 }
 
+/* Before I/O on @n: its data where it must be read from, or (@write) up. */
+static int data_ready(struct ovl *o, struct node *n, bool write)
+{
+        int r = ovl_index_follow(o, n);
+        if (r < 0 || !write)
+                return r;
+        return o->read_only ? -EROFS : ovl_copy_up(o, n);
+}
+
 int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
 {
         bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-        int r = ovl_index_follow(o, n);
+        int r = data_ready(o, n, write);
         if (r < 0)
                 return r;
-        if (write) {
-                if (o->read_only)
-                        return -EROFS;
-                r = ovl_copy_up(o, n);
-                if (r < 0)
-                        return r;
-        }
         _cleanup_free_ char *path = node_path(o, n);
         flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
         /* read-only: a metacopy file's data is below (invariant 7) */
@@ -479,21 +481,14 @@ static int orphan_copy(struct ovl *o, struct node *n)
 
 int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
 {
-        int r = ovl_index_follow(o, n);
+        int r = data_ready(o, n, write);
+        if (write && r == -ENOENT && n->orphan_fd >= 0 && node_layer(n) != 0) {
+                pthread_mutex_lock(&n->lock);
+                r = n->wfd >= 0 ? 0 : orphan_copy(o, n);
+                pthread_mutex_unlock(&n->lock);
+        }
         if (r < 0)
                 return r;
-        if (write) {
-                if (o->read_only)
-                        return -EROFS;
-                r = ovl_copy_up(o, n);
-                if (r == -ENOENT && n->orphan_fd >= 0 && node_layer(n) != 0) {
-                        pthread_mutex_lock(&n->lock);
-                        r = n->wfd >= 0 ? 0 : orphan_copy(o, n);
-                        pthread_mutex_unlock(&n->lock);
-                }
-                if (r < 0)
-                        return r;
-        }
         /* a descriptor per request: nothing to bound or evict; the page
          * cache serves warm reads without asking */
         pthread_mutex_lock(&n->lock);

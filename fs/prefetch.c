@@ -114,6 +114,25 @@ void ovl_prefetch_stop(struct ovl *o)
         o->prefetch = NULL;
 }
 
+void ovl_prefetch_siblings(struct ovl *o, struct node *n)
+{
+        if (!o->prefetch)
+                return;
+        pthread_mutex_lock(&o->tree_lock);
+        struct node *dir = n->parent;
+        bool first = dir && !dir->data_ahead;
+        if (first) {
+                dir->data_ahead = true;
+                dir->refs++;
+        }
+        pthread_mutex_unlock(&o->tree_lock);
+        if (!first)
+                return;
+        _cleanup_free_ char *path = node_path(o, dir);
+        ovl_prefetch_dir(o, node_layer(n), path, true);
+        node_release(o, dir);
+}
+
 void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data)
 {
         struct prefetch *p = o->prefetch;
