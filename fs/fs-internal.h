@@ -289,7 +289,7 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
 int copy_xattrs(const char *src, const char *dst);
 
 /* ---- index.c: lower hard links that stay one file (invariant 8) */
-int ovl_index_open(struct ovl *o, int workdir_fd, struct err *e);
+int ovl_index_open(struct ovl *o, int workdir_fd, const char *workdir, struct err *e);
 void ovl_index_free(struct ovl *o);
 /* ovl_indexed() - @n, a lower file, is copied up through the index. */
 static inline bool ovl_indexed(const struct ovl *o, const struct node *n)

@@ -98,16 +98,16 @@ static int set_pending(int fd, long x)
         return fsetxattr(fd, OVL_XATTR_NLINK, v, (size_t)len, 0) < 0 ? -errno : 0;
 }
 
-int ovl_index_open(struct ovl *o, int workdir_fd, struct err *e)
+int ovl_index_open(struct ovl *o, int workdir_fd, const char *workdir, struct err *e)
 {
         if (mkdirat(workdir_fd, INDEX_DIR, 0700) < 0 && errno != EEXIST)
-                return err_set(e, errno, "workdir: mkdir " INDEX_DIR);
+                return err_set(e, errno, "workdir %s: mkdir " INDEX_DIR, workdir);
         o->index_fd = openat(workdir_fd, INDEX_DIR, O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (o->index_fd < 0)
-                return err_set(e, errno, "workdir: " INDEX_DIR);
+                return err_set(e, errno, "workdir %s: " INDEX_DIR, workdir);
         DIR *d = opendir_at(o->index_fd, ".");
         if (!d)
-                return err_set(e, errno, "workdir: " INDEX_DIR);
+                return err_set(e, errno, "workdir %s: " INDEX_DIR, workdir);
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')

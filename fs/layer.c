@@ -63,7 +63,7 @@ static int open_work(struct ovl *o, const char *workdir, struct err *e)
                 return err_set(e, errno, "workdir %s", workdir);
         if (ws.st_dev != us.st_dev)
                 return err_setx(e, EXDEV, "workdir %s and upperdir are on different filesystems", workdir);
-        return ovl_index_open(o, wfd, e);
+        return ovl_index_open(o, wfd, workdir, e);
 }
 
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)

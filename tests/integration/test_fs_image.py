@@ -120,6 +120,20 @@ def test_upper_resumes_hard_links(strata, build_image, session_registry, tmp_pat
     strata("umount", rw).check()
 
 
+def test_upper_work_dir_not_a_dir(strata, pulled, tmp_path, mounts, store_root):
+    """--upper DIR whose kept work dir (.DIR.strata-work) is a file: one line,
+    nothing mounted or recorded, the file left as it was."""
+    (tmp_path / ".keep.strata-work").write_text("mine")
+    rw = mounts.track(str(tmp_path / "rw"))
+    os.makedirs(rw)
+    r = strata("mount", "--upper", str(tmp_path / "keep"), pulled, rw)
+    assert r.rc != 0 and len(r.err_lines) == 1, r
+    assert ".keep.strata-work" in r.err_lines[0], r
+    assert not is_mounted(rw)
+    assert (tmp_path / ".keep.strata-work").read_text() == "mine"
+    assert mount_records(store_root) == []
+
+
 def test_several_mounts(strata, pulled, tmp_path, mounts):
     mps = []
     for i in range(3):
@@ -150,6 +164,22 @@ def test_umount_after_kill(strata, pulled, mountpoint, store_root):
         os.listdir(mountpoint)
     strata("umount", mountpoint).check()
     assert not is_mounted(mountpoint)
+    assert mount_records(store_root) == []
+
+
+def test_bad_index_dir_is_one_line(strata, tmp_path, store_root):
+    """A work dir whose strata-index (the index of copied-up hard links) is
+    not a directory: one line naming it, no mount, nothing recorded, the
+    file left as it was."""
+    for d in ("l", "u", "w", "m"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "w" / "strata-index").write_text("not a dir")
+    r = strata("mount", "-o", f"lowerdir={tmp_path}/l,upperdir={tmp_path}/u,workdir={tmp_path}/w",
+               str(tmp_path / "m"))
+    assert r.rc != 0 and len(r.err_lines) == 1, r
+    assert f"{tmp_path}/w: strata-index: Not a directory" in r.err_lines[0], r
+    assert not is_mounted(str(tmp_path / "m"))
+    assert (tmp_path / "w" / "strata-index").read_text() == "not a dir"
     assert mount_records(store_root) == []
 
 
