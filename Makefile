@@ -19,6 +19,11 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -MMD -MP
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lutil
+# The flags above are read when make parses this file: on a fresh machine
+# that is before `make deps` has installed the -dev packages.  So the README's
+# targets install the packages first and then build in a second make, which
+# parses this file again; a bare `make` without them says what is missing.
+PKGS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifneq ($(SANITIZE),)
 override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=$(SANITIZE)
@@ -54,8 +59,13 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check unit unit-san fuzz-corpus integration fuzz demo bench clean
-all: $(BUILD)/strata $(BUILD)/strata-overlayfs $(BUILD)/strata-fsd
+.PHONY: all deps check check-built unit unit-san fuzz-corpus integration fuzz demo bench clean pkgs-present
+all: pkgs-present $(BUILD)/strata $(BUILD)/strata-overlayfs $(BUILD)/strata-fsd
+
+pkgs-present:
+ifneq ($(PKGS_OK),yes)
+	@echo "make: the libraries' -dev packages are missing (pkg-config: $(PKGS)); run 'make deps' (or 'make demo' / 'make check', which run it)" >&2; exit 1
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -102,7 +112,10 @@ fuzz-corpus: $(FUZZ_RUN)
 integration: all
 	STRATA_BIN=$(abspath $(BUILD)/strata) $(PYTHON) -m pytest -q -ra tests/integration $(PYTEST_ARGS)
 
-check: deps all unit fuzz-corpus $(if $(SANITIZE),,unit-san) integration
+# deps first, then a second make that reads the pkg-config flags afresh.
+check: deps
+	@$(MAKE) --no-print-directory check-built
+check-built: all unit fuzz-corpus $(if $(SANITIZE),,unit-san) integration
 
 fuzz:
 	$(MAKE) CC=clang BUILD=build-fuzz SANITIZE=fuzzer,address,undefined fuzz-build
@@ -114,11 +127,13 @@ fuzz-build: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
 $(BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(ARCHIVES)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	scripts/demo.sh
 
 # BENCH_ARGS: e.g. --quick; pull rows (bench-pull.py) then filesystem rows (bench.sh)
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	scripts/bench-pull.py $(BENCH_ARGS)
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh $(BENCH_ARGS); fi
 
