@@ -299,3 +299,13 @@ def test_mount_is_cleaned_up(strata, busybox_image, tmp_path, mounts):
     assert is_mounted(mnt) and str(mnt) in mounts.paths
     mounts.cleanup()
     assert not is_mounted(mnt)
+
+
+def test_random_bytes_big_and_deterministic():
+    """The bench's big image needs 256 MiB of random bytes: one randbytes()
+    call of that size overflows in Python 3.11 (issue 15)."""
+    from helpers import random_bytes
+    big = random_bytes(256 << 20, 7)
+    assert len(big) == 256 << 20
+    assert big[-4096:] == random_bytes(256 << 20, 7)[-4096:]
+    assert random_bytes(1000, 3) == random_bytes(1000, 3) != random_bytes(1000, 4)

@@ -133,9 +133,15 @@ def _ti(path, typ, mtime, mode=0o644, uid=0, gid=0):
 
 
 def random_bytes(n, seed=0):
-    """@n deterministic, incompressible bytes (fast: random.randbytes)."""
+    """@n deterministic, incompressible bytes (fast: random.randbytes).  Made
+    in pieces of 16 MiB: one randbytes() of 256 MiB or more overflows a C int
+    inside Python 3.11 (getrandbits of n * 8 bits)."""
     import random
-    return random.Random(seed).randbytes(n)
+    rnd = random.Random(seed)
+    piece = 16 << 20
+    if n <= piece:
+        return rnd.randbytes(n)
+    return b"".join(rnd.randbytes(min(piece, n - off)) for off in range(0, n, piece))
 
 
 def layer_tar(entries):
