@@ -3,7 +3,8 @@
 #
 # CI's machine already has every package installed, so it cannot see a set-up
 # step that only works the second time.  This script makes a minimal Debian
-# bookworm root (mmdebstrap --variant=minbase: no compiler, no -dev packages,
+# bookworm root (mmdebstrap --variant=minbase plus make, which the README
+# assumes, and git: no compiler, no -dev packages,
 # no pkg-config), copies a clean clone of this checkout's HEAD into it, and runs
 # there, each as the very first command on that root:
 #
@@ -59,7 +60,7 @@ done
 
 echo "==> mmdebstrap --variant=minbase bookworm $root" >&2
 # shellcheck disable=SC2086
-mmdebstrap --quiet --variant=minbase --include=git,ca-certificates \
+mmdebstrap --quiet --variant=minbase --include=make,git,ca-certificates \
   --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$root" $sources
 
 echo "==> a clean clone of $(git -C "$repo" rev-parse --short HEAD) in /src/strata" >&2
