@@ -67,6 +67,12 @@ echo "==> a clean clone of $(git -C "$repo" rev-parse --short HEAD) in /src/stra
 git clone --quiet --no-hardlinks "$repo" "$root/src/strata"
 
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# On a machine, / is a mount point; in a plain chroot it is not, and a new
+# mount namespace cannot make it private (`strata run`, like `unshare -m`,
+# would fail).  Make the root a mount of its own, as on a machine.
+mount --bind "$root" "$root"
+mount --make-private "$root"
+mounted="$root"
 for d in dev proc sys; do
   mkdir -p "$root/$d"
   mount --rbind "/$d" "$root/$d"
