@@ -111,6 +111,32 @@ out:
         return status;
 }
 
+/* realpath() in place; @what names the option in the error. */
+static int absolute_path(char **path, const char *what, struct err *e)
+{
+        if (!*path)
+                return 0;
+        char *real = realpath(*path, NULL);
+        if (!real)
+                return err_set(e, errno, "%s %s", what, *path);
+        free(*path);
+        *path = real;
+        return 0;
+}
+
+/* The -o directories as absolute paths (checked to exist first). */
+static int absolute_dirs(struct fs_config *c, struct err *e)
+{
+        int r = 0;
+        for (size_t i = 0; i < c->n_lowers && r == 0; i++)
+                r = absolute_path(&c->lowers[i], "lowerdir", e);
+        if (r == 0)
+                r = absolute_path(&c->upper, "upperdir", e);
+        if (r == 0)
+                r = absolute_path(&c->work, "workdir", e);
+        return r;
+}
+
 int cmd_mount(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -125,6 +151,7 @@ int cmd_mount(int argc, char **argv)
         const char *verb = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
         struct mount_args a = { 0 };
         struct err e = { 0 };
+        _cleanup_free_ char *real = NULL;
         int c, status = 2;
         while ((c = getopt_long(argc, argv, "fdro:u:V", opts, NULL)) != -1) {
                 switch (c) {
@@ -150,11 +177,19 @@ int cmd_mount(int argc, char **argv)
                 status = usage_error(verb, dirs ? "expected one mount point" : "expected IMAGE and DIR (or -o lowerdir=...)");
                 goto out;
         }
-        a.mountpoint = argv[argc - 1];
         if (a.read_only)
                 a.cfg.read_only = true;
+        /* the daemon leaves the working directory: relative paths are the
+         * caller's, as for the kernel's overlayfs and fuse-overlayfs */
+        real = realpath(argv[argc - 1], NULL);
+        if (!real) {
+                err_set(&e, errno, "mount point %s", argv[argc - 1]);
+                status = report_err(&e);
+                goto out;
+        }
+        a.mountpoint = real;
         if (dirs) {
-                if (fs_check_config(&a.cfg, &e) < 0) {
+                if (fs_check_config(&a.cfg, &e) < 0 || absolute_dirs(&a.cfg, &e) < 0) {
                         status = report_err(&e);
                         goto out;
                 }
@@ -162,15 +197,7 @@ int cmd_mount(int argc, char **argv)
                 goto out;
         }
         a.image = argv[optind];
-        char *real = realpath(a.mountpoint, NULL);
-        if (!real) {
-                err_set(&e, errno, "mount point %s", a.mountpoint);
-                status = report_err(&e);
-                goto out;
-        }
-        a.mountpoint = real;
         status = mount_image(&a);
-        free(real);
 out:
         fs_config_free(&a.cfg);
         return status;
