@@ -1,5 +1,6 @@
 /* strata — the command table, global options and help. */
 #include "cli.h"
+#include "config.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -255,6 +256,16 @@ int main(int argc, char **argv)
         }
         if (wants_help(verb, argc - optind, argv + optind))
                 return 0;
+        const char *env_config = getenv("STRATA_CONFIG");
+        if (G.config || (env_config && *env_config)) {
+                /* a file named explicitly must exist and be valid, whether or
+                 * not this verb reads it (a missing default is no error) */
+                struct config cfg;
+                struct err e = { 0 };
+                if (cfg_load(G.config, &cfg, &e) < 0)
+                        return report_err(&e);
+                cfg_free(&cfg);
+        }
         int vi = optind;
         optind = 0;   /* let the verb's own getopt start afresh */
         opterr = 0;   /* a bad option is reported once, by bad_option() */
