@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "fs/fs.h"
+#include "mountinfo.h"
 #include "store/store.h"
 
 #include <fcntl.h>
@@ -26,6 +27,7 @@ struct mount_args {
         struct fs_config cfg;
         bool foreground;
         bool read_only;
+        bool stack;               /* --stack: mount over a mount point */
         const char *upper;        /* --upper */
         const char *image;        /* image mode */
         const char *mountpoint;
@@ -146,6 +148,7 @@ int cmd_mount(int argc, char **argv)
                 { "upper", required_argument, NULL, 'u' },
                 { "options", required_argument, NULL, 'o' },
                 { "version", no_argument, NULL, 'V' },
+                { "stack", no_argument, NULL, 'S' },
                 { 0 }
         };
         const char *verb = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
@@ -159,6 +162,7 @@ int cmd_mount(int argc, char **argv)
                 case 'd': a.cfg.debug = true; a.foreground = true; break;
                 case 'r': a.read_only = true; break;
                 case 'u': a.upper = optarg; break;
+                case 'S': a.stack = true; break;
                 case 'V': printf("strata-overlayfs: fuse-overlayfs compatible mode of strata\n"); return 0;
                 case 'o':
                         if (fs_parse_options(&a.cfg, optarg, warn_unknown, &e) < 0) {
@@ -188,6 +192,16 @@ int cmd_mount(int argc, char **argv)
                 goto out;
         }
         a.mountpoint = real;
+        /* a second union over the first would hide it without a word (the
+         * kernel allows it): refused unless asked; fuse-overlayfs's argv
+         * (strata-overlayfs) keeps fuse-overlayfs's behaviour */
+        char type[64];
+        if (!a.stack && !strcmp(verb, "mount") && mount_point_type(real, type, sizeof type) > 0) {
+                err_setx(&e, EBUSY, "mount %s: already a mount point (%s): unmount it first, or add --stack to mount over it",
+                         argv[argc - 1], type);
+                status = report_err(&e);
+                goto out;
+        }
         if (dirs) {
                 if (fs_check_config(&a.cfg, &e) < 0 || absolute_dirs(&a.cfg, &e) < 0) {
                         status = report_err(&e);
@@ -234,8 +248,21 @@ int cmd_umount(int argc, char **argv)
         if (argc - optind != 1)
                 return usage_error("umount", "expected one mount point");
         struct err e = { 0 };
-        _cleanup_free_ char *mp = abs_mountpoint(argv[optind]);
-        int r = fs_umount(mp, &e);
+        const char *arg = argv[optind];
+        _cleanup_free_ char *mp = abs_mountpoint(arg);
+        /* strata's own mounts only: a tmpfs there is not ours to take away */
+        char type[64];
+        int mounted = mount_point_type(mp, type, sizeof type);
+        int r;
+        struct stat dst;
+        if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)))
+                r = fs_umount(mp, &e);
+        else if (mounted > 0)
+                r = err_setx(&e, EINVAL, "umount %s: not a strata mount (a %s mount is there)", arg, type);
+        else if (stat(mp, &dst) < 0 && errno == ENOENT)
+                r = err_set(&e, errno, "umount %s", arg);
+        else
+                r = err_setx(&e, EINVAL, "umount %s: not a strata mount", arg);
         /* an image mount: drop its writable layer (unless --upper) and record */
         struct stat st;
         struct store *s = NULL;

@@ -62,3 +62,96 @@ def test_relative_missing_layer_names_it(strata, tmp_path):
     assert r.rc == 1 and r.err_lines == ["strata: lowerdir nope: No such file or directory"], r
     r = strata("mount", "-o", "lowerdir=l0", "nope", cwd=str(tmp_path))
     assert r.rc == 1 and r.err_lines == ["strata: mount point nope: No such file or directory"], r
+
+
+@pytest.fixture
+def pulled(strata, busybox_image):
+    strata("pull", busybox_image.ref).check()
+    return busybox_image.ref
+
+
+def records(store_root):
+    d = os.path.join(store_root, "mounts")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def entries_at(path):
+    return [e for e in mount_entries() if e[0] == os.path.realpath(path)]
+
+
+@pytest.fixture
+def tmpfs(tmp_path, mounts):
+    """A directory with a tmpfs mounted on it (a mount that is not strata's)."""
+    d = tmp_path / "tmpfs"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(d)], check=True)
+    mounts.track(str(d))
+    (d / "keep").write_text("mine")
+    return d
+
+
+def test_mount_over_a_mount_point_is_refused(strata, pulled, mountpoint, store_root):
+    """A second union over the first would hide it silently: one line, exit
+    1, nothing recorded; --stack asks for it."""
+    strata("mount", pulled, mountpoint).check()
+    before = records(store_root)
+    r = strata("mount", pulled, mountpoint)
+    assert r.rc == 1, r
+    assert r.err_lines == [f"strata: mount {mountpoint}: already a mount point (fuse.strata): "
+                           "unmount it first, or add --stack to mount over it"], r
+    assert len(entries_at(mountpoint)) == 1
+    assert records(store_root) == before
+    r = strata("mount", "--stack", pulled, mountpoint)
+    assert r.rc == 0 and r.err == "", r
+    assert len(entries_at(mountpoint)) == 2
+    strata("umount", mountpoint).check()
+    strata("umount", mountpoint).check()
+    assert not entries_at(mountpoint) and records(store_root) == []
+
+
+def test_dirs_mount_over_a_tmpfs_is_refused(strata, tmp_path, tmpfs):
+    make_dirs(tmp_path)
+    r = strata("mount", "-o", "lowerdir=l0", "tmpfs", cwd=str(tmp_path))
+    assert r.rc == 1 and r.err_lines == [
+        "strata: mount tmpfs: already a mount point (tmpfs): unmount it first, or add --stack to mount over it"], r
+    assert [e[1] for e in entries_at(tmpfs)] == ["tmpfs"]
+
+
+def test_strata_overlayfs_stacks_like_fuse_overlayfs(strata_bin, tmp_path, tmpfs, mounts):
+    """fuse-overlayfs's argv keeps fuse-overlayfs's behaviour: no refusal."""
+    make_dirs(tmp_path)
+    link = tmp_path / "strata-overlayfs"
+    os.symlink(strata_bin, link)
+    r = subprocess.run([str(link), "-o", f"lowerdir={tmp_path}/l0", str(tmpfs)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert [e[1] for e in entries_at(tmpfs)] == ["tmpfs", "fuse.strata"]
+    subprocess.run(["umount", str(tmpfs)], check=True)
+
+
+def test_umount_of_a_directory_not_mounted(strata, tmp_path):
+    d = tmp_path / "plain"
+    d.mkdir()
+    r = strata("umount", d)
+    assert r.rc == 1 and r.err_lines == [f"strata: umount {d}: not a strata mount"], r
+    r = strata("umount", tmp_path / "missing")
+    assert r.rc == 1 and r.err_lines == [f"strata: umount {tmp_path}/missing: No such file or directory"], r
+
+
+def test_umount_leaves_other_mounts_alone(strata, tmpfs):
+    """As root umount2() would take any mount away: strata's only."""
+    r = strata("umount", tmpfs)
+    assert r.rc == 1 and r.err_lines == [f"strata: umount {tmpfs}: not a strata mount (a tmpfs mount is there)"], r
+    assert (tmpfs / "keep").read_text() == "mine"
+
+
+def test_diff_of_a_plain_directory(strata, pulled, tmp_path, mounts):
+    d = tmp_path / "plain"
+    d.mkdir()
+    r = strata("diff", d)
+    assert r.rc == 1 and r.err_lines == [f"strata: diff {d}: neither a strata mount nor an image"], r
+    make_dirs(tmp_path)
+    mounts.track(str(tmp_path / "mnt"))
+    strata("mount", "-o", f"lowerdir={tmp_path}/l0", tmp_path / "mnt").check()
+    r = strata("diff", tmp_path / "mnt")
+    assert r.rc == 1 and r.err_lines == [f"strata: diff {tmp_path}/mnt: a mount of directories, not of an image"], r
