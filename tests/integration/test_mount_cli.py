@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from helpers.mounts import is_mounted, mount_entries
+from helpers.store import mount_ids
 
 pytestmark = pytest.mark.fuse
 
@@ -64,17 +65,6 @@ def test_relative_missing_layer_names_it(strata, tmp_path):
     assert r.rc == 1 and r.err_lines == ["strata: mount point nope: No such file or directory"], r
 
 
-@pytest.fixture
-def pulled(strata, busybox_image):
-    strata("pull", busybox_image.ref).check()
-    return busybox_image.ref
-
-
-def records(store_root):
-    d = os.path.join(store_root, "mounts")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
-
-
 def entries_at(path):
     return [e for e in mount_entries() if e[0] == os.path.realpath(path)]
 
@@ -90,23 +80,23 @@ def tmpfs(tmp_path, mounts):
     return d
 
 
-def test_mount_over_a_mount_point_is_refused(strata, pulled, mountpoint, store_root):
+def test_mount_over_a_mount_point_is_refused(strata, pulled_busybox, mountpoint, store_root):
     """A second union over the first would hide it silently: one line, exit
     1, nothing recorded; --stack asks for it."""
-    strata("mount", pulled, mountpoint).check()
-    before = records(store_root)
-    r = strata("mount", pulled, mountpoint)
+    strata("mount", pulled_busybox, mountpoint).check()
+    before = mount_ids(store_root)
+    r = strata("mount", pulled_busybox, mountpoint)
     assert r.rc == 1, r
     assert r.err_lines == [f"strata: mount {mountpoint}: already a mount point (fuse.strata): "
                            "unmount it first, or add --stack to mount over it"], r
     assert len(entries_at(mountpoint)) == 1
-    assert records(store_root) == before
-    r = strata("mount", "--stack", pulled, mountpoint)
+    assert mount_ids(store_root) == before
+    r = strata("mount", "--stack", pulled_busybox, mountpoint)
     assert r.rc == 0 and r.err == "", r
     assert len(entries_at(mountpoint)) == 2
     strata("umount", mountpoint).check()
     strata("umount", mountpoint).check()
-    assert not entries_at(mountpoint) and records(store_root) == []
+    assert not entries_at(mountpoint) and mount_ids(store_root) == []
 
 
 def test_dirs_mount_over_a_tmpfs_is_refused(strata, tmp_path, tmpfs):
@@ -145,7 +135,7 @@ def test_umount_leaves_other_mounts_alone(strata, tmpfs):
     assert (tmpfs / "keep").read_text() == "mine"
 
 
-def test_diff_of_a_plain_directory(strata, pulled, tmp_path, mounts):
+def test_diff_of_a_plain_directory(strata, pulled_busybox, tmp_path, mounts):
     d = tmp_path / "plain"
     d.mkdir()
     r = strata("diff", d)

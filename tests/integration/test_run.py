@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from helpers.store import mount_ids
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="strata run needs root (namespaces, mounts)")
 
 
@@ -557,16 +559,6 @@ def test_run_help(strata):
 
 
 # ======================================================= run IMAGE
-@pytest.fixture
-def pulled_busybox(strata, busybox_image):
-    """test/busybox:latest pulled into this test's store -> its reference."""
-    strata("pull", busybox_image.ref).check()
-    return busybox_image.ref
-
-
-def store_mounts(store_root):
-    d = os.path.join(store_root, "mounts")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
 @pytest.mark.fuse
@@ -576,7 +568,7 @@ def test_image_prints_a_line_and_exits_with_its_status(strata, pulled_busybox, s
     assert r.out == "hello from busybox\n"
     assert r.err == ""
     assert mountinfo(store_root) == []           # the union is unmounted after
-    assert store_mounts(store_root) == []        # --rm: nothing kept
+    assert mount_ids(store_root) == []        # --rm: nothing kept
 
 
 @pytest.mark.fuse
@@ -632,16 +624,16 @@ def test_image_user_1000_can_work_in_the_mount(strata, pulled_busybox):
 def test_image_writable_layer_kept_for_diff_unless_rm(strata, pulled_busybox, store_root):
     r = strata("run", pulled_busybox, "sh", "-c", "echo new > /etc/added; rm /etc/os-release; hostname").check()
     cid = r.out.strip()
-    assert store_mounts(store_root) == [cid]
+    assert mount_ids(store_root) == [cid]
     rootfs = os.path.join(store_root, "mounts", cid, "rootfs")
     d = strata("diff", rootfs).check()
     assert "A /etc/added" in d.lines
     assert "D /etc/os-release" in d.lines
     u = strata("umount", rootfs)           # drops the kept layer (the union is long unmounted)
     assert u.rc == 0 and u.err == "", str(u)
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
     strata("run", "--rm", pulled_busybox, "touch", "/x").check()
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
 
 
 @pytest.mark.fuse
@@ -684,7 +676,7 @@ def test_image_bad_command_is_127_one_line(strata, pulled_busybox, store_root):
     r = strata("run", "--rm", pulled_busybox, "no-such-command")
     assert r.rc == 127
     assert r.err_lines == [f'strata: run {pulled_busybox}: exec "no-such-command": executable file not found in $PATH']
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
 
 
 @pytest.mark.fuse
