@@ -142,11 +142,11 @@ int report_err(const struct err *e)
 int usage_error(const char *verb, const char *fmt, ...)
 {
         va_list ap;
-        fprintf(stderr, "strata %s: ", verb);
+        fprintf(stderr, verb ? "strata %s: " : "strata: ", verb);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see 'strata %s --help')\n", verb);
+        fprintf(stderr, verb ? " (see 'strata %s --help')\n" : " (see 'strata --help')\n", verb);
         return 2;
 }
 
@@ -216,6 +216,7 @@ int main(int argc, char **argv)
                 { 0 }
         };
         int c;
+        opterr = 0;   /* our one line, not getopt's (which names the binary's path) */
         /* "+" stops at the first non-option: the verb. */
         while ((c = getopt_long(argc, argv, "+hvD", opts, NULL)) != -1) {
                 switch (c) {
@@ -224,7 +225,7 @@ int main(int argc, char **argv)
                 case 'D': G.debug = true; break;
                 case 'h': print_main_help(stdout); return 0;
                 case 'v': printf("strata version %s\n", STRATA_VERSION); return 0;
-                default: print_main_help(stderr); return 2;
+                default: return bad_option(NULL, argv);   /* before the verb */
                 }
         }
         if (optind >= argc) {
@@ -262,8 +263,10 @@ int main(int argc, char **argv)
                  * not this verb reads it (a missing default is no error) */
                 struct config cfg;
                 struct err e = { 0 };
-                if (cfg_load(G.config, &cfg, &e) < 0)
-                        return report_err(&e);
+                if (cfg_load(G.config, &cfg, &e) < 0) {
+                        report_err(&e);
+                        return cmd->run == cmd_run ? 125 : 1;   /* docker run's code for its own errors */
+                }
                 cfg_free(&cfg);
         }
         int vi = optind;

@@ -332,6 +332,36 @@ def test_setup_failure_is_125_and_one_line(strata, tmp_path):
     assert len(r.err_lines) == 1 and "No such file or directory" in r.err
 
 
+@pytest.mark.parametrize("argv", [["--no-such-option", "x"], [], ["--cap-add", "NOT_A_CAP", "x"],
+                                  ["-v", "relative:/x", "x"], ["--env-file", "/nonexistent/env", "x"]],
+                         ids=["bad-option", "no-image", "bad-cap", "bad-volume", "env-file"])
+def test_every_error_of_strata_is_125(strata, argv):
+    """docker run: 125 for its own errors, usage included (not 2 or 1)."""
+    r = strata("run", *argv)
+    assert r.rc == 125, r
+    assert len(r.err_lines) == 1 and r.out == "", r
+
+
+def test_missing_config_file_is_125(strata, tmp_path):
+    r = strata("--config", tmp_path / "nope.json", "run", "x", "true")
+    assert r.rc == 125, r
+    assert r.err_lines == [f"strata: config: open {tmp_path}/nope.json: No such file or directory"], r
+
+
+@pytest.mark.parametrize("how", ["image", "rootfs"])
+def test_not_root_says_so_in_one_line(strata_bin, rootfs, strata_env, how):
+    """As a user who is not root: one line saying what run needs, before
+    anything is pulled or mounted (not libfuse's line and ours)."""
+    what = "busybox" if how == "image" else str(rootfs)
+    argv = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", strata_bin,
+            "run"] + (["--rootfs"] if how == "rootfs" else []) + [what, "true"]
+    p = subprocess.run(argv, env=strata_env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 125, p
+    assert p.stderr.splitlines() == [f"strata: run {what}: strata run needs root (it makes namespaces and mounts): "
+                                     "run it with sudo"], p.stderr
+    assert p.stdout == ""
+
+
 def test_stdin_is_dev_null_without_i(run):
     r = run("sh", "-c", "cat; echo done", input="should not be read\n").check()
     assert r.out == "done\n"
@@ -380,7 +410,7 @@ def test_tmpfs(run, rootfs):
 @pytest.mark.parametrize("spec", ["relative:/x", "/abs", "/abs:rel", "/abs:/x:rx"])
 def test_bad_volume_is_one_line(run, spec):
     r = run("true", opts=["-v", spec])
-    assert r.rc == 2
+    assert r.rc == 125     # docker run's code for its own errors, usage too
     assert len(r.err_lines) == 1 and r.err_lines[0].startswith("strata run: ")
 
 
@@ -466,7 +496,7 @@ def test_cap_add_and_drop(run, opts, want):
 
 def test_unknown_capability_is_one_line(run):
     r = run("true", opts=["--cap-add", "NOT_A_CAP"])
-    assert r.rc == 2
+    assert r.rc == 125
     assert r.err_lines == ['strata run: unknown capability: "NOT_A_CAP" (see \'strata run --help\')']
 
 
@@ -478,7 +508,7 @@ def test_privileged_keeps_them(run):
 
 def test_tty_with_i_needs_a_terminal_on_stdin(run):
     r = run("sh", opts=["-it"], input="echo x\n")
-    assert r.rc == 1
+    assert r.rc == 125
     assert r.err_lines == ["strata: run: the input device is not a TTY (drop -t to pipe into a command)"]
     assert r.out == ""
 
