@@ -397,6 +397,7 @@ static int pull_missing(struct store *s, const char *ref, const char *platform, 
                 return err_set(e, errno, "redirect the pull's output");
         }
         struct pull_opts po = { .cfg = &fs.fc, .platform = platform };
+        fetch_opts_from_env(&po.fetch);
         if (!po.platform) {
                 const char *dp = getenv("DOCKER_DEFAULT_PLATFORM");
                 po.platform = dp && *dp ? dp : NULL;

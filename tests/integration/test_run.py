@@ -688,6 +688,19 @@ def test_image_is_pulled_when_missing(strata, busybox_image):
 
 
 @pytest.mark.fuse
+def test_image_pull_honours_the_environment(strata, strata_env, session_registry, busybox_image, make_proxy):
+    """run's pull reads STRATA_RETRIES (and the timeouts) as `strata pull`
+    does: with no retries one 503 ends it, by default it is retried."""
+    px = make_proxy(session_registry)
+    ref = busybox_image.ref.replace(session_registry.host, px.host)
+    px.fail("/blobs/" + busybox_image.layers[0].digest, 503, times=1)
+    r = strata("run", "--rm", ref, "true", env=dict(strata_env, STRATA_RETRIES="0"))
+    assert r.rc == 125 and r.err_lines[-1].endswith(": injected"), r   # the 503's message
+    px.fail("/blobs/" + busybox_image.layers[0].digest, 503, times=1)
+    strata("run", "--rm", ref, "true").check()
+
+
+@pytest.mark.fuse
 def test_image_pulled_for_the_platform_asked(strata, multiplatform_index):
     # both platforms' images carry the host's busybox: only /etc/platform differs
     r = strata("run", "--rm", "--platform", "linux/arm64/v8", multiplatform_index.ref, "cat", "/etc/platform").check()
