@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,6 +241,58 @@ static void wait_gone(int pid)
         }
 }
 
+static bool daemon_gone(int pid)
+{
+        return pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH);
+}
+
+/* taken_record() - the record of the mount at @mp that umount took away
+ * (@unmounted), or of a mount there already gone.  With --stack several
+ * records name one mount point: the one whose daemon leaves is the mount
+ * taken away (the daemon of the mount below serves on).  -ENOENT: none. */
+static int taken_record(struct store *s, const char *mp, bool unmounted, struct store_mount *out, struct err *e)
+{
+        struct store_mount *v = NULL;
+        size_t n = 0, matches = 0, pick = SIZE_MAX;
+        int r = store_list_mounts(s, &v, &n, e);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *real = realpath(mp, NULL);
+        const char *want = real ? real : mp;
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(v[i].mountpoint, want)) {
+                        matches++;
+                        pick = i;
+                }
+        if (matches == 1 && unmounted)
+                wait_gone(v[pick].pid);
+        else if (matches == 1 && store_mount_live(&v[pick]))
+                pick = SIZE_MAX;
+        if (matches > 1) {
+                pick = SIZE_MAX;
+                for (int round = 0; pick == SIZE_MAX && round < 200; round++) {
+                        for (size_t i = 0; pick == SIZE_MAX && i < n; i++)
+                                if (!strcmp(v[i].mountpoint, want) &&
+                                    (unmounted ? daemon_gone(v[i].pid) : !store_mount_live(&v[i])))
+                                        pick = i;
+                        struct timespec ts = { 0, 10 * 1000 * 1000 };
+                        if (pick == SIZE_MAX && unmounted)
+                                nanosleep(&ts, NULL);
+                        else
+                                break;
+                }
+        }
+        r = pick == SIZE_MAX ? err_setx(e, ENOENT, "%s: not a strata mount", mp) : 0;
+        for (size_t i = 0; i < n; i++) {
+                if (i == pick)
+                        *out = v[i];
+                else
+                        store_mount_free(&v[i]);
+        }
+        free(v);
+        return r;
+}
+
 int cmd_umount(int argc, char **argv)
 {
         int st0 = no_options("umount", argc, argv);
@@ -269,19 +322,16 @@ int cmd_umount(int argc, char **argv)
         struct err se = { 0 };
         if (stat(default_root(), &st) == 0 && open_store(&s, &se) == 0) {
                 struct store_mount m = { 0 };
-                if (store_find_mount(s, mp, &m, &se) == 0) {
-                        if (r == 0 || !store_mount_live(&m)) {
-                                wait_gone(m.pid);
-                                int rr = store_mount_remove(s, &m, &se);
-                                if (rr < 0 && r == 0) {
-                                        r = err_wrap(&se, "umount %s", mp);
-                                        e = se;
-                                } else if (rr == 0) {
-                                        /* a kept record of a mount already gone
-                                         * (a run without --rm): dropping it is
-                                         * the whole job */
-                                        r = 0;
-                                }
+                if (taken_record(s, mp, r == 0, &m, &se) == 0) {
+                        int rr = store_mount_remove(s, &m, &se);
+                        if (rr < 0 && r == 0) {
+                                r = err_wrap(&se, "umount %s", mp);
+                                e = se;
+                        } else if (rr == 0) {
+                                /* a kept record of a mount already gone (a
+                                 * run without --rm): dropping it is the
+                                 * whole job */
+                                r = 0;
                         }
                 }
                 store_mount_free(&m);

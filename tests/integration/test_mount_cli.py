@@ -91,10 +91,17 @@ def test_mount_over_a_mount_point_is_refused(strata, pulled_busybox, mountpoint,
                            "unmount it first, or add --stack to mount over it"], r
     assert len(entries_at(mountpoint)) == 1
     assert mount_ids(store_root) == before
+    with open(os.path.join(mountpoint, "below"), "w") as f:
+        f.write("the first mount's writable layer")
     r = strata("mount", "--stack", pulled_busybox, mountpoint)
     assert r.rc == 0 and r.err == "", r
     assert len(entries_at(mountpoint)) == 2
+    assert not os.path.exists(os.path.join(mountpoint, "below"))
+    # umount takes the top one away, and its record: not the one below
     strata("umount", mountpoint).check()
+    assert len(entries_at(mountpoint)) == 1 and mount_ids(store_root) == before
+    with open(os.path.join(mountpoint, "below")) as f:
+        assert f.read() == "the first mount's writable layer"
     strata("umount", mountpoint).check()
     assert not entries_at(mountpoint) and mount_ids(store_root) == []
 
