@@ -119,3 +119,13 @@ def test_readme_names_every_environment_variable():
     assert not stale, "README's Environment table names variables nothing reads: " + ", ".join(stale)
     empty = sorted(n for n, (dflt, what) in rows.items() if not dflt or not what)
     assert not empty, "rows without a default or a description: " + ", ".join(empty)
+
+
+def test_readme_exit_status_table_names_every_verb(strata_verbs):
+    """README: which exit codes each verb uses — a new verb gets its place."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    table = re.search(r"(?m)^\| command \| exit status \|\n((?:\|.*\|\n)+)", readme)
+    assert table, "README has no '| command | exit status |' table"
+    named = set(re.findall(r"`([a-z-]+)`", table.group(1)))
+    missing = [v for v in strata_verbs if v not in named]
+    assert not missing, f"README's exit-status table lacks: {', '.join(missing)}"
