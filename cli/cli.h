@@ -46,10 +46,12 @@ int cmd_logout(int argc, char **argv);
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */
 int report_err(const struct err *e);
-/* usage_error() - "strata VERB: <msg>" plus a hint to --help; returns 2. */
+/* usage_error() - "strata VERB: <msg>" plus a hint to --help; returns 2.
+ * @verb NULL: an error before the verb, "strata: <msg>". */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* bad_option() - for the option getopt just refused (opterr is off):
- * "strata VERB: bad option '--x'" plus the --help hint; returns 2. */
+ * "strata VERB: bad option '--x'" plus the --help hint; returns 2.
+ * @verb NULL: a global option. */
 int bad_option(const char *verb, char **argv);
 /* no_options() - for a verb that takes none: refuses any option (bad_option()
  * and 2); 0 with optind at the first operand otherwise. */

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "format.h"
 #include "layerview.h"
+#include "mountinfo.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -30,6 +31,17 @@ static void view_free(struct view *v)
         memset(v, 0, sizeof *v);
 }
 
+/* A directory that is no mount of an image in the store, nor an image's
+ * name: say which it is not (not the reference parser's complaint). */
+static int not_a_mount(const char *dir, struct err *e)
+{
+        _cleanup_free_ char *real = realpath(dir, NULL);
+        char type[64];
+        if (real && mount_point_type(real, type, sizeof type) > 0 && !strcmp(type, STRATA_FSTYPE))
+                return err_setx(e, EINVAL, "a mount of directories, not of an image");
+        return err_setx(e, ENOENT, "neither a strata mount nor an image");
+}
+
 static int view_open(const char *arg, bool want_mount, struct view *v, struct err *e)
 {
         memset(v, 0, sizeof *v);
@@ -39,17 +51,19 @@ static int view_open(const char *arg, bool want_mount, struct view *v, struct er
                 return r;
         struct store_mount m = { 0 };
         struct stat st;
-        bool is_mount = want_mount && arg[0] && stat(arg, &st) == 0 && S_ISDIR(st.st_mode) &&
-                        store_find_mount(v->s, arg, &m, e) == 0;
+        bool is_dir = want_mount && arg[0] && stat(arg, &st) == 0 && S_ISDIR(st.st_mode);
+        bool is_mount = is_dir && store_find_mount(v->s, arg, &m, e) == 0;
         err_clear(e);
         if (is_mount) {
                 if (!m.image) {
                         store_mount_free(&m);
-                        return err_setx(e, EINVAL, "%s is a mount of directories, not of an image", arg);
+                        return err_setx(e, EINVAL, "a mount of directories, not of an image");
                 }
                 r = store_find_image(v->s, m.image, &v->im, e);
         } else {
                 r = lookup_image(v->s, arg, &v->im, NULL, e);
+                if (r < 0 && is_dir)
+                        r = not_a_mount(arg, e);
         }
         if (r < 0) {
                 store_mount_free(&m);

@@ -10,12 +10,14 @@
 #include "cli.h"
 #include "daemon.h"
 #include "fs/fs.h"
+#include "mountinfo.h"
 #include "store/store.h"
 
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +28,7 @@ struct mount_args {
         struct fs_config cfg;
         bool foreground;
         bool read_only;
+        bool stack;               /* --stack: mount over a mount point */
         const char *upper;        /* --upper */
         const char *image;        /* image mode */
         const char *mountpoint;
@@ -111,6 +114,32 @@ out:
         return status;
 }
 
+/* realpath() in place; @what names the option in the error. */
+static int absolute_path(char **path, const char *what, struct err *e)
+{
+        if (!*path)
+                return 0;
+        char *real = realpath(*path, NULL);
+        if (!real)
+                return err_set(e, errno, "%s %s", what, *path);
+        free(*path);
+        *path = real;
+        return 0;
+}
+
+/* The -o directories as absolute paths (checked to exist first). */
+static int absolute_dirs(struct fs_config *c, struct err *e)
+{
+        int r = 0;
+        for (size_t i = 0; i < c->n_lowers && r == 0; i++)
+                r = absolute_path(&c->lowers[i], "lowerdir", e);
+        if (r == 0)
+                r = absolute_path(&c->upper, "upperdir", e);
+        if (r == 0)
+                r = absolute_path(&c->work, "workdir", e);
+        return r;
+}
+
 int cmd_mount(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -120,11 +149,13 @@ int cmd_mount(int argc, char **argv)
                 { "upper", required_argument, NULL, 'u' },
                 { "options", required_argument, NULL, 'o' },
                 { "version", no_argument, NULL, 'V' },
+                { "stack", no_argument, NULL, 'S' },
                 { 0 }
         };
         const char *verb = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
         struct mount_args a = { 0 };
         struct err e = { 0 };
+        _cleanup_free_ char *real = NULL;
         int c, status = 2;
         while ((c = getopt_long(argc, argv, "fdro:u:V", opts, NULL)) != -1) {
                 switch (c) {
@@ -132,6 +163,7 @@ int cmd_mount(int argc, char **argv)
                 case 'd': a.cfg.debug = true; a.foreground = true; break;
                 case 'r': a.read_only = true; break;
                 case 'u': a.upper = optarg; break;
+                case 'S': a.stack = true; break;
                 case 'V': printf("strata-overlayfs: fuse-overlayfs compatible mode of strata\n"); return 0;
                 case 'o':
                         if (fs_parse_options(&a.cfg, optarg, warn_unknown, &e) < 0) {
@@ -150,11 +182,29 @@ int cmd_mount(int argc, char **argv)
                 status = usage_error(verb, dirs ? "expected one mount point" : "expected IMAGE and DIR (or -o lowerdir=...)");
                 goto out;
         }
-        a.mountpoint = argv[argc - 1];
         if (a.read_only)
                 a.cfg.read_only = true;
+        /* the daemon leaves the working directory: relative paths are the
+         * caller's, as for the kernel's overlayfs and fuse-overlayfs */
+        real = realpath(argv[argc - 1], NULL);
+        if (!real) {
+                err_set(&e, errno, "mount point %s", argv[argc - 1]);
+                status = report_err(&e);
+                goto out;
+        }
+        a.mountpoint = real;
+        /* a second union over the first would hide it without a word (the
+         * kernel allows it): refused unless asked; fuse-overlayfs's argv
+         * (strata-overlayfs) keeps fuse-overlayfs's behaviour */
+        char type[64];
+        if (!a.stack && !strcmp(verb, "mount") && mount_point_type(real, type, sizeof type) > 0) {
+                err_setx(&e, EBUSY, "mount %s: already a mount point (%s): unmount it first, or add --stack to mount over it",
+                         argv[argc - 1], type);
+                status = report_err(&e);
+                goto out;
+        }
         if (dirs) {
-                if (fs_check_config(&a.cfg, &e) < 0) {
+                if (fs_check_config(&a.cfg, &e) < 0 || absolute_dirs(&a.cfg, &e) < 0) {
                         status = report_err(&e);
                         goto out;
                 }
@@ -162,15 +212,7 @@ int cmd_mount(int argc, char **argv)
                 goto out;
         }
         a.image = argv[optind];
-        char *real = realpath(a.mountpoint, NULL);
-        if (!real) {
-                err_set(&e, errno, "mount point %s", a.mountpoint);
-                status = report_err(&e);
-                goto out;
-        }
-        a.mountpoint = real;
         status = mount_image(&a);
-        free(real);
 out:
         fs_config_free(&a.cfg);
         return status;
@@ -199,6 +241,58 @@ static void wait_gone(int pid)
         }
 }
 
+static bool daemon_gone(int pid)
+{
+        return pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH);
+}
+
+/* taken_record() - the record of the mount at @mp that umount took away
+ * (@unmounted), or of a mount there already gone.  With --stack several
+ * records name one mount point: the one whose daemon leaves is the mount
+ * taken away (the daemon of the mount below serves on).  -ENOENT: none. */
+static int taken_record(struct store *s, const char *mp, bool unmounted, struct store_mount *out, struct err *e)
+{
+        struct store_mount *v = NULL;
+        size_t n = 0, matches = 0, pick = SIZE_MAX;
+        int r = store_list_mounts(s, &v, &n, e);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *real = realpath(mp, NULL);
+        const char *want = real ? real : mp;
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(v[i].mountpoint, want)) {
+                        matches++;
+                        pick = i;
+                }
+        if (matches == 1 && unmounted)
+                wait_gone(v[pick].pid);
+        else if (matches == 1 && store_mount_live(&v[pick]))
+                pick = SIZE_MAX;
+        if (matches > 1) {
+                pick = SIZE_MAX;
+                for (int round = 0; pick == SIZE_MAX && round < 200; round++) {
+                        for (size_t i = 0; pick == SIZE_MAX && i < n; i++)
+                                if (!strcmp(v[i].mountpoint, want) &&
+                                    (unmounted ? daemon_gone(v[i].pid) : !store_mount_live(&v[i])))
+                                        pick = i;
+                        struct timespec ts = { 0, 10 * 1000 * 1000 };
+                        if (pick == SIZE_MAX && unmounted)
+                                nanosleep(&ts, NULL);
+                        else
+                                break;
+                }
+        }
+        r = pick == SIZE_MAX ? err_setx(e, ENOENT, "%s: not a strata mount", mp) : 0;
+        for (size_t i = 0; i < n; i++) {
+                if (i == pick)
+                        *out = v[i];
+                else
+                        store_mount_free(&v[i]);
+        }
+        free(v);
+        return r;
+}
+
 int cmd_umount(int argc, char **argv)
 {
         int st0 = no_options("umount", argc, argv);
@@ -207,27 +301,37 @@ int cmd_umount(int argc, char **argv)
         if (argc - optind != 1)
                 return usage_error("umount", "expected one mount point");
         struct err e = { 0 };
-        _cleanup_free_ char *mp = abs_mountpoint(argv[optind]);
-        int r = fs_umount(mp, &e);
+        const char *arg = argv[optind];
+        _cleanup_free_ char *mp = abs_mountpoint(arg);
+        /* strata's own mounts only: a tmpfs there is not ours to take away */
+        char type[64];
+        int mounted = mount_point_type(mp, type, sizeof type);
+        int r;
+        struct stat dst;
+        if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)))
+                r = fs_umount(mp, &e);
+        else if (mounted > 0)
+                r = err_setx(&e, EINVAL, "umount %s: not a strata mount (a %s mount is there)", arg, type);
+        else if (stat(mp, &dst) < 0 && errno == ENOENT)
+                r = err_set(&e, errno, "umount %s", arg);
+        else
+                r = err_setx(&e, EINVAL, "umount %s: not a strata mount", arg);
         /* an image mount: drop its writable layer (unless --upper) and record */
         struct stat st;
         struct store *s = NULL;
         struct err se = { 0 };
         if (stat(default_root(), &st) == 0 && open_store(&s, &se) == 0) {
                 struct store_mount m = { 0 };
-                if (store_find_mount(s, mp, &m, &se) == 0) {
-                        if (r == 0 || !store_mount_live(&m)) {
-                                wait_gone(m.pid);
-                                int rr = store_mount_remove(s, &m, &se);
-                                if (rr < 0 && r == 0) {
-                                        r = err_wrap(&se, "umount %s", mp);
-                                        e = se;
-                                } else if (rr == 0) {
-                                        /* a kept record of a mount already gone
-                                         * (a run without --rm): dropping it is
-                                         * the whole job */
-                                        r = 0;
-                                }
+                if (taken_record(s, mp, r == 0, &m, &se) == 0) {
+                        int rr = store_mount_remove(s, &m, &se);
+                        if (rr < 0 && r == 0) {
+                                r = err_wrap(&se, "umount %s", mp);
+                                e = se;
+                        } else if (rr == 0) {
+                                /* a kept record of a mount already gone (a
+                                 * run without --rm): dropping it is the
+                                 * whole job */
+                                r = 0;
                         }
                 }
                 store_mount_free(&m);

@@ -397,6 +397,7 @@ static int pull_missing(struct store *s, const char *ref, const char *platform, 
                 return err_set(e, errno, "redirect the pull's output");
         }
         struct pull_opts po = { .cfg = &fs.fc, .platform = platform };
+        fetch_opts_from_env(&po.fetch);
         if (!po.platform) {
                 const char *dp = getenv("DOCKER_DEFAULT_PLATFORM");
                 po.platform = dp && *dp ? dp : NULL;
@@ -488,6 +489,11 @@ static int read_env_files(struct run_opts *o, struct err *e)
         return 0;
 }
 
+/* docker run's exit codes: 125 for every error of strata's own (usage
+ * too), 126 the command cannot be invoked, 127 it is not found (both from
+ * sandbox_run()), else the command's status. */
+#define RUN_FAILED 125
+
 int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -514,7 +520,7 @@ int cmd_run(int argc, char **argv)
         };
         struct run_opts o = { 0 };
         struct err e = { 0 };
-        int c, r = 0, status = 125;
+        int c, r = 0, status = RUN_FAILED;
         /* "+": options end at IMAGE; what follows belongs to the command. */
         while (r == 0 && (c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
                 switch (c) {
@@ -539,24 +545,35 @@ int cmd_run(int argc, char **argv)
                 case 'F': o.rootfs = optarg; break;
                 default:
                         run_opts_free(&o);
-                        return bad_option("run", argv);
+                        (void)bad_option("run", argv);
+                        return RUN_FAILED;
                 }
         }
         if (r < 0) {
                 run_opts_free(&o);
-                return usage_error("run", "%s", e.msg);
+                (void)usage_error("run", "%s", e.msg);
+                return RUN_FAILED;
         }
         if (!o.rootfs && optind >= argc) {
                 run_opts_free(&o);
-                return usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
+                (void)usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
+                return RUN_FAILED;
         }
         if (o.tty && o.interactive && !isatty(0)) {
                 /* docker's refusal: a pty fed from a pipe loses its end of file */
                 run_opts_free(&o);
                 fprintf(stderr, "strata: run: the input device is not a TTY (drop -t to pipe into a command)\n");
-                return 1;
+                return RUN_FAILED;
         }
         const char *what = o.rootfs ? o.rootfs : argv[optind];
+        if (geteuid() != 0) {
+                /* said before anything is pulled or mounted (FUSE would
+                 * refuse first, in libfuse's words and then ours) */
+                run_opts_free(&o);
+                fprintf(stderr, "strata: run %s: strata run needs root (it makes namespaces and mounts): "
+                                "run it with sudo\n", what);
+                return RUN_FAILED;
+        }
         r = read_env_files(&o, &e);
         if (r >= 0 && o.rootfs)
                 r = run_rootfs(&o, argv + optind, argc - optind, &status, &e);

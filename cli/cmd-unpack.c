@@ -38,9 +38,9 @@ static int apply_layers(struct store *s, const struct store_image *im, int dfd, 
                 _cleanup_free_ char *blob = store_blob_path(s, l->digest);
                 _cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return err_set(e, errno, "layer %zu (%s): open blob", i + 1, l->digest);
+                        return err_set(e, errno, "layer %zu (%s): open blob", i, l->digest);
                 char name[128], diff_id[DIGEST_STR_LEN + 1];
-                snprintf(name, sizeof name, "layer %zu (%.19s)", i + 1, l->digest);
+                snprintf(name, sizeof name, "layer %zu (%.19s)", i, l->digest);   /* 0 = bottom, as everywhere */
                 struct unpack_opts o = { .media_type = l->media_type, .name = name, .mode = UNPACK_FLATTEN };
                 int r = unpack_layer_fd(fd, dfd, &o, diff_id, NULL, e);
                 if (r < 0)

@@ -85,7 +85,28 @@ static int get_strings(json_t *v, bool urls, struct strv *out, const char **why)
         return 0;
 }
 
-static int load_json(const char *path, bool must_exist, json_t **out, char **text, struct err *e)
+/* key_before() - the JSON string (quotes and escapes as written) that ends
+ * at @pos in @text: jansson's position after a duplicate key, whose
+ * message names only short keys. */
+static char *key_before(const char *text, size_t pos)
+{
+        if (pos < 2 || text[pos - 1] != '"')
+                return xstrdup("a key");
+        size_t start = pos - 1;
+        while (start-- > 0) {
+                size_t bs = 0;
+                while (start > bs && text[start - 1 - bs] == '\\')
+                        bs++;
+                if (text[start] == '"' && bs % 2 == 0)
+                        return xstrndup(text + start, pos - start);
+        }
+        return xstrdup("a key");
+}
+
+/* load_json() - @path as a JSON object.  strata's own file (@strict)
+ * refuses a key given twice (which would silently keep the last one);
+ * dockerd's daemon.json is read as dockerd reads it (the last one wins). */
+static int load_json(const char *path, bool must_exist, bool strict, json_t **out, char **text, struct err *e)
 {
         struct buf b = BUF_INIT(CONFIG_FILE_MAX);
         *out = NULL;
@@ -100,10 +121,16 @@ static int load_json(const char *path, bool must_exist, json_t **out, char **tex
                 return err_wrap(e, "config");
         }
         json_error_t je;
-        json_t *j = json_loadb(b.data, b.len, 0, &je);
+        json_t *j = json_loadb(b.data, b.len, strict ? JSON_REJECT_DUPLICATES : 0, &je);
         if (!j) {
+                if (json_error_code(&je) == json_error_duplicate_key) {
+                        _cleanup_free_ char *key = key_before(b.data, (size_t)je.position);
+                        r = err_setx(e, EINVAL, "%s: line %d: %s is given twice", path, je.line, key);
+                } else {
+                        r = err_setx(e, EINVAL, "%s: line %d: %s", path, je.line, je.text);
+                }
                 buf_free(&b);
-                return err_setx(e, EINVAL, "%s: line %d: %s", path, je.line, je.text);
+                return r;
         }
         if (!json_is_object(j)) {
                 json_decref(j);
@@ -227,7 +254,7 @@ static int load_all(const char *path, struct config *c, struct err *e)
         const char *file = path ? path : (env && *env) ? env : DEFAULT_CONFIG;
         json_t *j = NULL;
         _cleanup_free_ char *text = NULL;
-        int r = load_json(file, explicit, &j, &text, e);
+        int r = load_json(file, explicit, true, &j, &text, e);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -241,7 +268,7 @@ static int load_all(const char *path, struct config *c, struct err *e)
         const char *dfile = dj ? dj : DEFAULT_DAEMON_JSON;
         _cleanup_free_ char *dtext = NULL;
         if (*dfile) {
-                r = load_json(dfile, false, &j, &dtext, e);
+                r = load_json(dfile, false, false, &j, &dtext, e);
                 if (r < 0)
                         return r;
                 if (r > 0) {

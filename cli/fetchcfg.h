@@ -1,6 +1,7 @@
 /* cli/fetchcfg — the configuration in force (config.h) turned into what
  * fetch/ takes: struct fetch_config (sources) and the credential files.
- * Environment: $STRATA_CERTS_DIRS (colon-separated) replaces "certs-dirs". */
+ * Environment: $STRATA_CERTS_DIRS (colon-separated) replaces "certs-dirs";
+ * the timeouts and retries below. */
 #ifndef STRATA_CLI_FETCHCFG_H
 #define STRATA_CLI_FETCHCFG_H
 
@@ -18,6 +19,9 @@ struct fetch_setup {
  * when malformed. */
 int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, struct err *e);
 void fetch_setup_free(struct fetch_setup *s);
+/* fetch_opts_from_env() - $STRATA_CONNECT_TIMEOUT, $STRATA_STALL_TIMEOUT
+ * (seconds) and $STRATA_RETRIES into @o, for every verb that pulls. */
+void fetch_opts_from_env(struct fetch_opts *o);
 
 /* registry_arg() - the registry a user typed ("https://host:5000/",
  * "index.docker.io", "docker.io/v1/") as references name it: "host:5000",

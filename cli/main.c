@@ -1,5 +1,6 @@
 /* strata — the command table, global options and help. */
 #include "cli.h"
+#include "config.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ static const struct command commands[] = {
         { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
           "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
         { "unpack", cmd_unpack, "strata unpack IMAGE DIR", "Flatten an image into a plain directory (like umoci unpack's rootfs), no FUSE", NULL },
-        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n" },
+        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n      --stack     mount even if DIR is a mount point already (over it, hiding it)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n" },
         { "umount", cmd_umount, "strata umount DIR", "Unmount a strata mount (dropping its writable layer unless --upper named it)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
@@ -141,11 +142,11 @@ int report_err(const struct err *e)
 int usage_error(const char *verb, const char *fmt, ...)
 {
         va_list ap;
-        fprintf(stderr, "strata %s: ", verb);
+        fprintf(stderr, verb ? "strata %s: " : "strata: ", verb);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see 'strata %s --help')\n", verb);
+        fprintf(stderr, verb ? " (see 'strata %s --help')\n" : " (see 'strata --help')\n", verb);
         return 2;
 }
 
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
                 { 0 }
         };
         int c;
+        opterr = 0;   /* our one line, not getopt's (which names the binary's path) */
         /* "+" stops at the first non-option: the verb. */
         while ((c = getopt_long(argc, argv, "+hvD", opts, NULL)) != -1) {
                 switch (c) {
@@ -223,7 +225,7 @@ int main(int argc, char **argv)
                 case 'D': G.debug = true; break;
                 case 'h': print_main_help(stdout); return 0;
                 case 'v': printf("strata version %s\n", STRATA_VERSION); return 0;
-                default: print_main_help(stderr); return 2;
+                default: return bad_option(NULL, argv);   /* before the verb */
                 }
         }
         if (optind >= argc) {
@@ -255,6 +257,18 @@ int main(int argc, char **argv)
         }
         if (wants_help(verb, argc - optind, argv + optind))
                 return 0;
+        const char *env_config = getenv("STRATA_CONFIG");
+        if (G.config || (env_config && *env_config)) {
+                /* a file named explicitly must exist and be valid, whether or
+                 * not this verb reads it (a missing default is no error) */
+                struct config cfg;
+                struct err e = { 0 };
+                if (cfg_load(G.config, &cfg, &e) < 0) {
+                        report_err(&e);
+                        return cmd->run == cmd_run ? 125 : 1;   /* docker run's code for its own errors */
+                }
+                cfg_free(&cfg);
+        }
         int vi = optind;
         optind = 0;   /* let the verb's own getopt start afresh */
         opterr = 0;   /* a bad option is reported once, by bad_option() */

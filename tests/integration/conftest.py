@@ -342,6 +342,13 @@ def busybox_image(image_builder, session_registry):
     return image_builder.busybox(session_registry)
 
 
+@pytest.fixture
+def pulled_busybox(strata, busybox_image):
+    """busybox_image pulled into this test's store -> its reference."""
+    strata("pull", busybox_image.ref).check()
+    return busybox_image.ref
+
+
 @pytest.fixture(scope="session")
 def multiplatform_index(image_builder, session_registry):
     """test/multi:latest on the session registry: an OCI index with

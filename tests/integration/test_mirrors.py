@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from helpers import File
+from helpers import File, wait_until
 from helpers.images import random_bytes
 from helpers.util import digest_of, free_port, write_docker_config
 
@@ -89,7 +89,10 @@ def test_pull_through_cache_mirror(strata, upstream, make_registry, make_proxy, 
     # every blob came through the mirror, and the cache now holds them
     for b in img.layers:
         assert px.blob_gets(b.digest), b.digest
-        assert os.path.exists(cache.blob_data_path(b.digest))
+        # Distribution's cache stores a blob once it has served it, in a
+        # goroutine of its own: under load that comes after strata is done
+        wait_until(lambda: os.path.exists(cache.blob_data_path(b.digest)), 30,
+                   what=f"the cache to store {b.digest}")
     assert not skipped(r)
     # the tag's resolver is recorded (a debug line)
     assert f"mir/img 1 resolved by {px.url}" in r.err

@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from helpers.store import mount_ids
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="strata run needs root (namespaces, mounts)")
 
 
@@ -330,6 +332,36 @@ def test_setup_failure_is_125_and_one_line(strata, tmp_path):
     assert len(r.err_lines) == 1 and "No such file or directory" in r.err
 
 
+@pytest.mark.parametrize("argv", [["--no-such-option", "x"], [], ["--cap-add", "NOT_A_CAP", "x"],
+                                  ["-v", "relative:/x", "x"], ["--env-file", "/nonexistent/env", "x"]],
+                         ids=["bad-option", "no-image", "bad-cap", "bad-volume", "env-file"])
+def test_every_error_of_strata_is_125(strata, argv):
+    """docker run: 125 for its own errors, usage included (not 2 or 1)."""
+    r = strata("run", *argv)
+    assert r.rc == 125, r
+    assert len(r.err_lines) == 1 and r.out == "", r
+
+
+def test_missing_config_file_is_125(strata, tmp_path):
+    r = strata("--config", tmp_path / "nope.json", "run", "x", "true")
+    assert r.rc == 125, r
+    assert r.err_lines == [f"strata: config: open {tmp_path}/nope.json: No such file or directory"], r
+
+
+@pytest.mark.parametrize("how", ["image", "rootfs"])
+def test_not_root_says_so_in_one_line(strata_bin, rootfs, strata_env, how):
+    """As a user who is not root: one line saying what run needs, before
+    anything is pulled or mounted (not libfuse's line and ours)."""
+    what = "busybox" if how == "image" else str(rootfs)
+    argv = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", strata_bin,
+            "run"] + (["--rootfs"] if how == "rootfs" else []) + [what, "true"]
+    p = subprocess.run(argv, env=strata_env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 125, p
+    assert p.stderr.splitlines() == [f"strata: run {what}: strata run needs root (it makes namespaces and mounts): "
+                                     "run it with sudo"], p.stderr
+    assert p.stdout == ""
+
+
 def test_stdin_is_dev_null_without_i(run):
     r = run("sh", "-c", "cat; echo done", input="should not be read\n").check()
     assert r.out == "done\n"
@@ -378,7 +410,7 @@ def test_tmpfs(run, rootfs):
 @pytest.mark.parametrize("spec", ["relative:/x", "/abs", "/abs:rel", "/abs:/x:rx"])
 def test_bad_volume_is_one_line(run, spec):
     r = run("true", opts=["-v", spec])
-    assert r.rc == 2
+    assert r.rc == 125     # docker run's code for its own errors, usage too
     assert len(r.err_lines) == 1 and r.err_lines[0].startswith("strata run: ")
 
 
@@ -464,7 +496,7 @@ def test_cap_add_and_drop(run, opts, want):
 
 def test_unknown_capability_is_one_line(run):
     r = run("true", opts=["--cap-add", "NOT_A_CAP"])
-    assert r.rc == 2
+    assert r.rc == 125
     assert r.err_lines == ['strata run: unknown capability: "NOT_A_CAP" (see \'strata run --help\')']
 
 
@@ -476,7 +508,7 @@ def test_privileged_keeps_them(run):
 
 def test_tty_with_i_needs_a_terminal_on_stdin(run):
     r = run("sh", opts=["-it"], input="echo x\n")
-    assert r.rc == 1
+    assert r.rc == 125
     assert r.err_lines == ["strata: run: the input device is not a TTY (drop -t to pipe into a command)"]
     assert r.out == ""
 
@@ -557,16 +589,6 @@ def test_run_help(strata):
 
 
 # ======================================================= run IMAGE
-@pytest.fixture
-def pulled_busybox(strata, busybox_image):
-    """test/busybox:latest pulled into this test's store -> its reference."""
-    strata("pull", busybox_image.ref).check()
-    return busybox_image.ref
-
-
-def store_mounts(store_root):
-    d = os.path.join(store_root, "mounts")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
 @pytest.mark.fuse
@@ -576,7 +598,7 @@ def test_image_prints_a_line_and_exits_with_its_status(strata, pulled_busybox, s
     assert r.out == "hello from busybox\n"
     assert r.err == ""
     assert mountinfo(store_root) == []           # the union is unmounted after
-    assert store_mounts(store_root) == []        # --rm: nothing kept
+    assert mount_ids(store_root) == []        # --rm: nothing kept
 
 
 @pytest.mark.fuse
@@ -632,16 +654,16 @@ def test_image_user_1000_can_work_in_the_mount(strata, pulled_busybox):
 def test_image_writable_layer_kept_for_diff_unless_rm(strata, pulled_busybox, store_root):
     r = strata("run", pulled_busybox, "sh", "-c", "echo new > /etc/added; rm /etc/os-release; hostname").check()
     cid = r.out.strip()
-    assert store_mounts(store_root) == [cid]
+    assert mount_ids(store_root) == [cid]
     rootfs = os.path.join(store_root, "mounts", cid, "rootfs")
     d = strata("diff", rootfs).check()
     assert "A /etc/added" in d.lines
     assert "D /etc/os-release" in d.lines
     u = strata("umount", rootfs)           # drops the kept layer (the union is long unmounted)
     assert u.rc == 0 and u.err == "", str(u)
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
     strata("run", "--rm", pulled_busybox, "touch", "/x").check()
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
 
 
 @pytest.mark.fuse
@@ -666,6 +688,19 @@ def test_image_is_pulled_when_missing(strata, busybox_image):
 
 
 @pytest.mark.fuse
+def test_image_pull_honours_the_environment(strata, strata_env, session_registry, busybox_image, make_proxy):
+    """run's pull reads STRATA_RETRIES (and the timeouts) as `strata pull`
+    does: with no retries one 503 ends it, by default it is retried."""
+    px = make_proxy(session_registry)
+    ref = busybox_image.ref.replace(session_registry.host, px.host)
+    px.fail("/blobs/" + busybox_image.layers[0].digest, 503, times=1)
+    r = strata("run", "--rm", ref, "true", env=dict(strata_env, STRATA_RETRIES="0"))
+    assert r.rc == 125 and r.err_lines[-1].endswith(": injected"), r   # the 503's message
+    px.fail("/blobs/" + busybox_image.layers[0].digest, 503, times=1)
+    strata("run", "--rm", ref, "true").check()
+
+
+@pytest.mark.fuse
 def test_image_pulled_for_the_platform_asked(strata, multiplatform_index):
     # both platforms' images carry the host's busybox: only /etc/platform differs
     r = strata("run", "--rm", "--platform", "linux/arm64/v8", multiplatform_index.ref, "cat", "/etc/platform").check()
@@ -684,7 +719,7 @@ def test_image_bad_command_is_127_one_line(strata, pulled_busybox, store_root):
     r = strata("run", "--rm", pulled_busybox, "no-such-command")
     assert r.rc == 127
     assert r.err_lines == [f'strata: run {pulled_busybox}: exec "no-such-command": executable file not found in $PATH']
-    assert store_mounts(store_root) == []
+    assert mount_ids(store_root) == []
 
 
 @pytest.mark.fuse

@@ -82,6 +82,23 @@ int main(void)
         ok(load(NULL, "{\"registry-mirrors\": 5}", &c, &e) < 0, "bad daemon.json refused too");
         ok(strstr(e.msg, "daemon.json"), "daemon.json named: %s", e.msg);
 
+        /* a key given twice: one line with the file, the line and the key
+         * (jansson names only short keys itself), at any depth */
+        ok(load("{\n \"search-index\": \"https://a\",\n \"search-index\": \"https://b\"\n}", NULL, &c, &e) < 0,
+           "a key given twice refused");
+        ok(strstr(e.msg, "config.json: line 3: \"search-index\" is given twice"), "names file, line and key: %s", e.msg);
+        ok(load("{\"registries\": {\"reg.example\": {},\n\n \"reg.example\": {\"insecure\": true}}}", NULL, &c,
+                &e) < 0, "a registry given twice refused");
+        ok(strstr(e.msg, "line 3: \"reg.example\" is given twice"), "nested key named: %s", e.msg);
+        ok(load("{\"registries\": {\"a-registry-with-a-long-name.example:5000\": {},\n"
+                "\"a-registry-with-a-long-name.example:5000\": {}}}", NULL, &c, &e) < 0, "a long key twice refused");
+        ok(strstr(e.msg, "line 2: \"a-registry-with-a-long-name.example:5000\" is given twice"), "long key named: %s",
+           e.msg);
+        is_int(load(NULL, "{\"registry-mirrors\": [\"https://x\"], \"registry-mirrors\": [\"https://y\"]}", &c, &e), 0,
+               "daemon.json read as dockerd reads it: the last one wins");
+        ok(c.mirrors.n == 1 && !strcmp(c.mirrors.v[0], "https://y"), "daemon.json's last mirrors");
+        cfg_free(&c);
+
         /* a missing --config file is an error; environment mirrors override */
         ok(cfg_load("/nonexistent/x.json", &c, &e) < 0, "missing --config file refused");
         setenv("STRATA_DOCKER_DAEMON_JSON", "", 1);

@@ -65,3 +65,9 @@ def blob_files(root):
     if not os.path.isdir(d):
         return {}
     return {"sha256:" + n: os.path.join(d, n) for n in os.listdir(d)}
+
+
+def mount_ids(root):
+    """The IDs of the mounts recorded in the store (ROOT/mounts/<id>), sorted."""
+    d = os.path.join(root, "mounts")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
