@@ -1,17 +1,33 @@
 /* strata images [OPTIONS] [REPOSITORY[:TAG]] — docker images. */
 #include "cli.h"
+#include "config.h"
 #include "fetch/fetch.h"
 #include "format.h"
+#include "template.h"
 #include "store/store.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <fnmatch.h>
 #include <string.h>
+#include <strings.h>
 
 struct images_opts {
-        bool quiet, digests, no_trunc, json;
+        bool quiet, digests, no_trunc;
+        const char *format;     /* --format, or NULL: the default table */
         char *want_repo;        /* "REGISTRY/REPO" or NULL */
         char *want_tag;         /* or NULL: any tag */
+        struct strv filters;    /* --filter K=V, as given */
+};
+
+/* --filter, parsed: docker's keys.  Several reference= patterns: any;
+ * several label=: all; dangling once; before=/since=: the last. */
+struct image_filters {
+        int dangling;           /* -1 any, 0 tagged only, 1 untagged only */
+        struct strv refs;       /* reference=PATTERN (path.Match wildcards) */
+        struct strv labels;     /* label=KEY or label=KEY=VALUE */
+        char *before, *since;   /* IMAGE */
+        time_t before_t, since_t;
 };
 
 struct row {
@@ -61,33 +77,135 @@ static size_t image_rows(const struct store_image *im, struct row **rows, size_t
         return added;
 }
 
-static bool row_matches(const struct row *rw, const struct images_opts *o)
+/* docker's reference.FamiliarMatch: PATTERN against "repo:tag", then "repo" */
+static bool ref_matches(const char *pattern, const struct row *rw)
 {
-        if (!o->want_repo)
-                return true;
-        char *repo, *tag, *digest;
-        split_store_name(o->want_repo, &repo, &tag, &digest);
-        bool ok = !strcmp(rw->repo, repo) && (!o->want_tag || !strcmp(rw->tag, o->want_tag));
-        free(repo), free(tag), free(digest);
-        return ok;
+        if (!strcmp(rw->repo, "<none>"))
+                return false;
+        _cleanup_free_ char *full = xasprintf("%s:%s", rw->repo, rw->tag);
+        return fnmatch(pattern, full, FNM_PATHNAME) == 0 || fnmatch(pattern, rw->repo, FNM_PATHNAME) == 0;
 }
 
-static void print_json_row(const struct row *rw, bool no_trunc, time_t now)
+static bool has_wildcard(const char *s)
+{
+        return strpbrk(s, "*?[\\") != NULL;
+}
+
+static bool row_matches(const struct row *rw, const struct images_opts *o, const struct image_filters *fl,
+                        json_t *labels)
+{
+        if (o->want_repo) {
+                char *repo, *tag, *digest;
+                split_store_name(o->want_repo, &repo, &tag, &digest);
+                bool ok = !strcmp(rw->repo, repo) && (!o->want_tag || !strcmp(rw->tag, o->want_tag));
+                free(repo), free(tag), free(digest);
+                if (!ok)
+                        return false;
+        }
+        bool dangling = !strcmp(rw->tag, "<none>");
+        if (fl->dangling >= 0 && dangling != (fl->dangling == 1))
+                return false;
+        if (fl->refs.n) {
+                bool any = false;
+                for (size_t i = 0; i < fl->refs.n && !any; i++)
+                        any = ref_matches(fl->refs.v[i], rw);
+                if (!any)
+                        return false;
+        }
+        if (fl->before && !(rw->im->created < fl->before_t))
+                return false;
+        if (fl->since && !(rw->im->created > fl->since_t))
+                return false;
+        for (size_t i = 0; i < fl->labels.n; i++) {
+                const char *kv = fl->labels.v[i], *eq = strchr(kv, '=');
+                _cleanup_free_ char *k = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
+                json_t *v = json_object_get(labels, k);
+                if (!v || (eq && (!json_is_string(v) || strcmp(json_string_value(v), eq + 1))))
+                        return false;
+        }
+        return true;
+}
+
+/* The --filter arguments into @fl; the images before=/since= name are
+ * looked up in @s.  -EINVAL naming the filter. */
+static int parse_filters(struct store *s, const struct strv *args, struct image_filters *fl, struct err *e)
+{
+        for (size_t i = 0; i < args->n; i++) {
+                const char *a = args->v[i], *eq = strchr(a, '=');
+                if (!eq)
+                        return err_setx(e, EINVAL, "bad format of filter '%s' (expected name=value)", a);
+                size_t kl = (size_t)(eq - a);
+                const char *v = eq + 1;
+                if (kl == 8 && !strncmp(a, "dangling", kl)) {
+                        int d = !strcasecmp(v, "true") || !strcmp(v, "1") ? 1
+                              : !strcasecmp(v, "false") || !strcmp(v, "0") ? 0 : -2;
+                        if (d == -2)
+                                return err_setx(e, EINVAL, "invalid filter 'dangling=%s' (true or false)", v);
+                        if (fl->dangling >= 0 && fl->dangling != d)
+                                return err_setx(e, EINVAL, "filters dangling=true and dangling=false exclude each other");
+                        fl->dangling = d;
+                } else if (kl == 9 && !strncmp(a, "reference", kl)) {
+                        strv_push(&fl->refs, v);
+                } else if (kl == 5 && !strncmp(a, "label", kl)) {
+                        if (!*v)
+                                return err_setx(e, EINVAL, "invalid filter 'label=' (label=KEY or label=KEY=VALUE)");
+                        strv_push(&fl->labels, v);
+                } else if ((kl == 6 && !strncmp(a, "before", kl)) || (kl == 5 && !strncmp(a, "since", kl))) {
+                        struct store_image im = { 0 };
+                        int r = lookup_image(s, v, &im, NULL, e);
+                        if (r < 0)
+                                return err_wrap(e, "filter '%s'", a);
+                        if (a[0] == 'b')
+                                free(fl->before), fl->before = xstrdup(v), fl->before_t = im.created;
+                        else
+                                free(fl->since), fl->since = xstrdup(v), fl->since_t = im.created;
+                        store_image_free(&im);
+                } else {
+                        return err_setx(e, EINVAL, "invalid filter '%.*s' (dangling, reference, before, since, label)",
+                                        (int)kl, a);
+                }
+        }
+        return 0;
+}
+
+static void filters_free(struct image_filters *fl)
+{
+        strv_free(&fl->refs);
+        strv_free(&fl->labels);
+        free(fl->before);
+        free(fl->since);
+}
+
+/* docker's "2023-05-19 20:19:32 +0000 UTC" (Go's time.Time), local time */
+static void go_time(time_t t, char *out, size_t n)
+{
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(out, n, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+}
+
+/* One row as docker's image context: its --format fields (and SizeBytes, strata's). */
+static json_t *row_item(const struct row *rw, bool no_trunc, time_t now)
 {
         char ago[64], size[32], created[64], id[80];
         human_ago(rw->im->created, now, ago, sizeof ago);
         human_size(rw->im->size, size, sizeof size);
-        time_rfc3339(rw->im->created, created, sizeof created);
+        go_time(rw->im->created, created, sizeof created);
         snprintf(id, sizeof id, "%s", no_trunc ? rw->im->id : rw->im->id + 7);
         if (!no_trunc)
                 id[12] = '\0';
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "Repository", rw->repo, "Tag", rw->tag,
-                              "Digest", rw->digest ? rw->digest : "<none>", "ID", id, "CreatedAt", created,
-                              "CreatedSince", ago, "Size", size, "SizeBytes", (json_int_t)rw->im->size);
-        char *s = json_dumps(j, JSON_COMPACT);
-        printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "Containers", "N/A",
+                         "CreatedAt", created, "CreatedSince", ago, "Digest", rw->digest ? rw->digest : "<none>",
+                         "ID", id, "Repository", rw->repo, "SharedSize", "N/A", "Size", size, "SizeBytes",
+                         (json_int_t)rw->im->size, "Tag", rw->tag, "UniqueSize", "N/A", "VirtualSize", size);
+}
+
+static json_t *images_header(void)
+{
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Containers", "CONTAINERS",
+                         "CreatedAt", "CREATED AT", "CreatedSince", "CREATED", "Digest", "DIGEST", "ID", "IMAGE ID",
+                         "Repository", "REPOSITORY", "SharedSize", "SHARED SIZE", "Size", "SIZE", "SizeBytes",
+                         "SIZE BYTES", "Tag", "TAG", "UniqueSize", "UNIQUE SIZE", "VirtualSize", "VIRTUAL SIZE");
 }
 
 static int list_images(const struct images_opts *o, struct err *e)
@@ -96,59 +214,62 @@ static int list_images(const struct images_opts *o, struct err *e)
         int r = open_store(&s, e);
         if (r < 0)
                 return r;
+        struct image_filters fl = { .dangling = -1 };
         struct store_image *ims = NULL;
         size_t n = 0;
-        r = store_list_images(s, &ims, &n, e);
+        r = parse_filters(s, &o->filters, &fl, e);
+        if (r >= 0)
+                r = store_list_images(s, &ims, &n, e);
+        /* labels from each config, only when a filter asks */
+        json_t **labels = xcalloc(n + 1, sizeof *labels);
+        for (size_t i = 0; r >= 0 && fl.labels.n && i < n; i++) {
+                json_t *cfg = NULL;
+                r = image_config_json(s, &ims[i], &cfg, e);
+                if (r >= 0)
+                        labels[i] = json_incref(json_object_get(json_object_get(cfg, "config"), "Labels"));
+                json_decref(cfg);
+        }
         store_close(s);
-        if (r < 0)
-                return r;
         struct row *rows = NULL;
         size_t nrows = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; r >= 0 && i < n; i++)
                 nrows += image_rows(&ims[i], &rows, nrows);
         time_t now = time(NULL);
-        struct table t;
-        if (o->digests)
-                table_init(&t, 6, "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE");
-        else
-                table_init(&t, 5, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+        const char *table = o->digests
+                ? "{{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}"
+                : "{{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+        json_t *header = images_header();
+        struct fmt_out out = { 0 };
+        if (r >= 0 && !o->quiet)
+                r = fmt_open(&out, o->format ? o->format : "table", table, header, true, stdout, e);
         const char *last_id = NULL;
-        for (size_t i = 0; i < nrows; i++) {
+        for (size_t i = 0; r >= 0 && i < nrows; i++) {
                 const struct row *rw = &rows[i];
-                if (!row_matches(rw, o))
+                if (!row_matches(rw, o, &fl, labels[rw->im - ims]))
                         continue;
-                char id[80], ago[64], size[32];
-                snprintf(id, sizeof id, "%s", o->no_trunc ? rw->im->id : rw->im->id + 7);
-                if (!o->no_trunc)
-                        id[12] = '\0';
                 if (o->quiet) {
                         /* docker -q prints each image once */
                         if (!last_id || strcmp(last_id, rw->im->id))
-                                printf("%s\n", id);
+                                printf("%.*s\n", o->no_trunc ? (int)strlen(rw->im->id) : 12,
+                                       o->no_trunc ? rw->im->id : rw->im->id + 7);
                         last_id = rw->im->id;
                         continue;
                 }
-                if (o->json) {
-                        print_json_row(rw, o->no_trunc, now);
-                        continue;
-                }
-                human_ago(rw->im->created, now, ago, sizeof ago);
-                human_size(rw->im->size, size, sizeof size);
-                if (o->digests)
-                        table_add(&t, rw->repo, rw->tag, rw->digest ? rw->digest : "<none>", id, ago, size);
-                else
-                        table_add(&t, rw->repo, rw->tag, id, ago, size);
+                r = fmt_item(&out, row_item(rw, o->no_trunc, now), e);
         }
-        if (!o->quiet && !o->json)
-                table_print(&t, stdout);
-        table_free(&t);
+        r = fmt_close(&out, r, e);
+        json_decref(header);
+        filters_free(&fl);
         for (size_t i = 0; i < nrows; i++)
                 free(rows[i].repo), free(rows[i].tag), free(rows[i].digest);
         free(rows);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 store_image_free(&ims[i]);
+                json_decref(labels[i]);
+        }
+        free(labels);
         free(ims);
-        return 0;
+        return r;
 }
 
 int cmd_images(int argc, char **argv)
@@ -156,28 +277,28 @@ int cmd_images(int argc, char **argv)
         static const struct option opts[] = {
                 { "quiet", no_argument, NULL, 'q' },   { "all", no_argument, NULL, 'a' },
                 { "digests", no_argument, NULL, 'd' }, { "no-trunc", no_argument, NULL, 'n' },
-                { "format", required_argument, NULL, 'f' }, { 0 }
+                { "format", required_argument, NULL, 'F' }, { "filter", required_argument, NULL, 'f' }, { 0 }
         };
         struct images_opts o = { 0 };
         int c;
-        while ((c = getopt_long(argc, argv, "qa", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "qaf:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'q': o.quiet = true; break;
                 case 'a': break;   /* strata keeps no intermediate images: -a lists the same */
                 case 'd': o.digests = true; break;
                 case 'n': o.no_trunc = true; break;
-                case 'f':
-                        if (strcmp(optarg, "json") && strcmp(optarg, "{{json .}}"))
-                                return usage_error("images", "unsupported --format '%s' (only json)", optarg);
-                        o.json = true;
-                        break;
+                case 'F': o.format = optarg; break;
+                case 'f': strv_push(&o.filters, optarg); break;
                 default: return bad_option("images", argv);
                 }
         }
         if (argc - optind > 1)
                 return usage_error("images", "takes at most one REPOSITORY[:TAG]");
         struct err e = { 0 };
-        if (optind < argc) {
+        if (optind < argc && has_wildcard(argv[optind])) {
+                _cleanup_free_ char *f = xasprintf("reference=%s", argv[optind]);
+                strv_push(&o.filters, f);   /* docker's matchName */
+        } else if (optind < argc) {
                 struct image_ref ref = { 0 };
                 const char *arg = argv[optind];
                 if (ref_parse(arg, &ref, &e) < 0)
@@ -189,6 +310,7 @@ int cmd_images(int argc, char **argv)
                 ref_free(&ref);
         }
         int r = list_images(&o, &e);
+        strv_free(&o.filters);
         free(o.want_repo);
         free(o.want_tag);
         return r < 0 ? report_err(&e) : 0;

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "fetch/fetch.h"
 #include "format.h"
+#include "template.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -70,15 +71,29 @@ static json_t *inspect_one(struct store *s, const struct store_image *im, struct
 
 int cmd_inspect(int argc, char **argv)
 {
-        int st = no_options("inspect", argc, argv);
-        if (st)
-                return st;
+        static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { 0 } };
+        const char *format = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'f': format = optarg; break;
+                default: return bad_option("inspect", argv);
+                }
+        }
         if (argc - optind < 1)
                 return usage_error("inspect", "requires at least 1 argument");
         struct err e = { 0 };
-        struct store *s = NULL;
-        if (open_store(&s, &e) < 0)
+        struct fmt_out out = { 0 };
+        /* docker inspect's template runs over the JSON as a map: a missing key is "<no value>" */
+        if (format && fmt_open(&out, format, "{{json .}}", NULL, false, stdout, &e) < 0) {
+                err_wrap(&e, "inspect");
                 return report_err(&e);
+        }
+        struct store *s = NULL;
+        if (open_store(&s, &e) < 0) {
+                fmt_close(&out, 0, &e);
+                return report_err(&e);
+        }
         json_t *all = json_array();
         int status = 0;
         for (int i = optind; i < argc; i++) {
@@ -88,6 +103,10 @@ int cmd_inspect(int argc, char **argv)
                 if (lookup_image(s, argv[i], &im, NULL, &e) == 0)
                         o = inspect_one(s, &im, &e);
                 store_image_free(&im);
+                if (o && format && fmt_item(&out, json_incref(o), &e) < 0) {
+                        json_decref(o);
+                        o = NULL;
+                }
                 if (!o) {
                         err_wrap(&e, "inspect %s", argv[i]);
                         status = report_err(&e);
@@ -96,9 +115,13 @@ int cmd_inspect(int argc, char **argv)
                 json_array_append_new(all, o);
         }
         store_close(s);
-        char *text = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-        printf("%s\n", text);
-        free(text);
+        if (format) {
+                fmt_close(&out, 0, &e);
+        } else {
+                char *text = json_dumps(all, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+                printf("%s\n", text);
+                free(text);
+        }
         json_decref(all);
         return status;
 }

@@ -69,37 +69,35 @@ static char *one_line(const char *s)
         return t;
 }
 
-static void print_results(const struct search_result *res, size_t n, const char *prefix,
-                          const struct filters *fl, bool no_trunc, bool json)
+/* One result as docker's search context: every field a string. */
+static json_t *result_item(const struct search_result *r, const char *prefix, bool no_trunc)
 {
-        struct table t;
-        if (!json)
-                table_init(&t, 5, "NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED");
-        for (size_t i = 0; i < n; i++) {
-                const struct search_result *r = &res[i];
-                if (!keep(r, fl))
+        _cleanup_free_ char *name = prefix ? xasprintf("%s/%s", prefix, r->name) : xstrdup(r->name);
+        _cleanup_free_ char *desc1 = one_line(r->description);
+        _cleanup_free_ char *desc = no_trunc ? xstrdup(desc1) : truncate_ellipsis(desc1, DESCRIPTION_WIDTH);
+        char stars[32];
+        snprintf(stars, sizeof stars, "%lld", r->stars);
+        return json_pack("{s:s, s:s, s:s, s:s, s:s}", "Description", desc, "IsAutomated", r->automated ? "[OK]" : "",
+                         "IsOfficial", r->official ? "[OK]" : "", "Name", name, "StarCount", stars);
+}
+
+static int print_results(const struct search_result *res, size_t n, const char *prefix, const struct filters *fl,
+                         bool no_trunc, const char *format, struct err *e)
+{
+        json_t *header = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Description", "DESCRIPTION", "IsAutomated",
+                                   "AUTOMATED", "IsOfficial", "OFFICIAL", "Name", "NAME", "StarCount", "STARS");
+        struct fmt_out out;
+        int r = fmt_open(&out, format ? format : "table",
+                         "{{.Name}}\\t{{.Description}}\\t{{.StarCount}}\\t{{.IsOfficial}}\\t{{.IsAutomated}}", header,
+                         true, stdout, e);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                if (!keep(&res[i], fl))
                         continue;
-                _cleanup_free_ char *name = prefix ? xasprintf("%s/%s", prefix, r->name) : xstrdup(r->name);
-                _cleanup_free_ char *desc1 = one_line(r->description);
-                if (json) {
-                        json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", name, "description", desc1,
-                                              "star_count", (json_int_t)r->stars, "is_official", r->official,
-                                              "is_automated", r->automated);
-                        char *s = json_dumps(o, JSON_COMPACT);
-                        printf("%s\n", s);
-                        free(s);
-                        json_decref(o);
-                        continue;
-                }
-                _cleanup_free_ char *desc = no_trunc ? xstrdup(desc1) : truncate_ellipsis(desc1, DESCRIPTION_WIDTH);
-                char stars[32];
-                snprintf(stars, sizeof stars, "%lld", r->stars);
-                table_add(&t, name, desc, stars, r->official ? "[OK]" : "", r->automated ? "[OK]" : "");
+                r = fmt_item(&out, result_item(&res[i], prefix, no_trunc), e);
         }
-        if (!json) {
-                table_print(&t, stdout);
-                table_free(&t);
-        }
+        r = fmt_close(&out, r, e);
+        json_decref(header);
+        return r;
 }
 
 int cmd_search(int argc, char **argv)
@@ -113,7 +111,8 @@ int cmd_search(int argc, char **argv)
         };
         struct filters fl = { 0, -1, -1 };
         int limit = 25;
-        bool no_trunc = false, json = false;
+        bool no_trunc = false;
+        const char *format = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
                 switch (c) {
@@ -131,11 +130,7 @@ int cmd_search(int argc, char **argv)
                                 return usage_error("search", "invalid filter \"%s\" (stars=N, is-official=true|false, is-automated=true|false)", optarg);
                         break;
                 case 'n': no_trunc = true; break;
-                case 'F':
-                        if (strcmp(optarg, "json"))
-                                return usage_error("search", "--format: only \"json\" is supported");
-                        json = true;
-                        break;
+                case 'F': format = optarg; break;
                 default: return bad_option("search", argv);
                 }
         }
@@ -166,7 +161,11 @@ int cmd_search(int argc, char **argv)
                 err_wrap(&e, "search %s", term);
                 return report_err(&e);
         }
-        print_results(res, n, reg, &fl, no_trunc, json);
+        r = print_results(res, n, reg, &fl, no_trunc, format, &e);
         search_results_free(res, n);
+        if (r < 0) {
+                err_wrap(&e, "search");
+                return report_err(&e);
+        }
         return 0;
 }

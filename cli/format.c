@@ -1,7 +1,9 @@
 /* Output helpers shared by the commands (see format.h). */
 #include "format.h"
+#include "template.h"
 
 #include <stdarg.h>
+#include <jansson.h>
 #include <string.h>
 
 void table_init(struct table *t, size_t n_cols, ...)
@@ -171,4 +173,176 @@ char *truncate_ellipsis(const char *s, size_t max)
                 }
         }
         return xasprintf("%.*s…", (int)i, s);
+}
+
+/* ------------------------------------------------------------- --format */
+
+struct twline {
+        char **cells;
+        size_t n;
+};
+
+struct tw {
+        struct twline *lines;
+        size_t n_lines;
+        size_t widths[256];
+        size_t n_widths;
+        size_t minwidth, padding;
+        FILE *f;
+};
+
+static void tw_write_lines(struct tw *w, size_t line0, size_t line1)
+{
+        for (size_t i = line0; i < line1; i++) {
+                const struct twline *l = &w->lines[i];
+                for (size_t j = 0; j < l->n; j++) {
+                        fputs(l->cells[j], w->f);
+                        if (j < w->n_widths)
+                                fprintf(w->f, "%*s", (int)(w->widths[j] - width(l->cells[j])), "");
+                }
+                fputc('\n', w->f);
+        }
+}
+
+/* Go's tabwriter.format(): a column block is a run of lines that have a
+ * tab-terminated cell in that column; its width is the widest cell there. */
+static void tw_format(struct tw *w, size_t line0, size_t line1)
+{
+        size_t column = w->n_widths;
+        for (size_t this = line0; this < line1; this++) {
+                if (column + 1 >= w->lines[this].n)
+                        continue;
+                tw_write_lines(w, line0, this);
+                line0 = this;
+                size_t wd = w->minwidth;
+                for (; this < line1 && column + 1 < w->lines[this].n; this++) {
+                        size_t cw = width(w->lines[this].cells[column]) + w->padding;
+                        if (cw > wd)
+                                wd = cw;
+                }
+                if (w->n_widths < ARRAY_SIZE(w->widths)) {
+                        w->widths[w->n_widths++] = wd;
+                        tw_format(w, line0, this);
+                        w->n_widths--;
+                } else {
+                        tw_write_lines(w, line0, this);
+                }
+                line0 = this;
+        }
+        tw_write_lines(w, line0, line1);
+}
+
+void tabwrite(const char *text, size_t minwidth, size_t padding, FILE *f)
+{
+        struct tw w = { .minwidth = minwidth, .padding = padding, .f = f };
+        _cleanup_free_ char *copy = xstrdup(text);
+        size_t len = strlen(copy);
+        if (len && copy[len - 1] == '\n')
+                copy[--len] = '\0';
+        char *save = NULL;
+        for (char *line = len ? copy : NULL; line; line = save) {
+                char *nl = strchr(line, '\n');
+                save = nl ? nl + 1 : NULL;
+                if (nl)
+                        *nl = '\0';
+                w.lines = xrealloc(w.lines, (w.n_lines + 1) * sizeof *w.lines);
+                struct twline *l = &w.lines[w.n_lines++];
+                memset(l, 0, sizeof *l);
+                for (char *cell = line;;) {
+                        char *tab = strchr(cell, '\t');
+                        l->cells = xrealloc(l->cells, (l->n + 1) * sizeof *l->cells);
+                        l->cells[l->n++] = cell;
+                        if (!tab)
+                                break;
+                        *tab = '\0';
+                        cell = tab + 1;
+                }
+        }
+        tw_format(&w, 0, w.n_lines);
+        for (size_t i = 0; i < w.n_lines; i++)
+                free(w.lines[i].cells);
+        free(w.lines);
+}
+
+/* docker's preFormat: "table" off, spaces trimmed, \t and \n as typed become tab and newline */
+static char *format_text(const char *format, const char *table_default, bool *table)
+{
+        *table = !strncmp(format, "table", 5);
+        if (!strcmp(format, "json"))
+                format = "{{json .}}";
+        else if (*table) {
+                format += 5;
+                while (*format == ' ')
+                        format++;
+                if (!*format)
+                        format = table_default;
+        }
+        while (*format == ' ')
+                format++;
+        char *t = xstrdup(format), *d = t;
+        for (const char *s = t; *s; s++) {
+                if (s[0] == '\\' && (s[1] == 't' || s[1] == 'n')) {
+                        *d++ = s[1] == 't' ? '\t' : '\n';
+                        s++;
+                } else {
+                        *d++ = *s;
+                }
+        }
+        while (d > t && d[-1] == ' ')
+                d--;
+        *d = '\0';
+        return t;
+}
+
+int fmt_open(struct fmt_out *o, const char *format, const char *table_default, json_t *header, bool strict,
+             FILE *f, struct err *e)
+{
+        memset(o, 0, sizeof *o);
+        _cleanup_free_ char *text = format_text(format, table_default, &o->table);
+        o->mode = strict ? TMPL_STRICT : TMPL_LENIENT;
+        o->header = header;
+        o->f = f;
+        o->rows = (struct buf)BUF_INIT(256u << 20);
+        int r = tmpl_parse(text, &o->t, e);
+        return r < 0 ? err_wrap(e, "--format") : 0;
+}
+
+int fmt_item(struct fmt_out *o, json_t *item, struct err *e)
+{
+        struct buf b = BUF_INIT(TMPL_MAX_OUTPUT);
+        int r = tmpl_exec(o->t, item, (enum tmpl_mode)o->mode, &b, e);
+        if (r >= 0 && o->table) {
+                r = buf_append(&o->rows, b.data, b.len);
+                if (r >= 0)
+                        r = buf_append(&o->rows, "\n", 1);
+                if (r < 0)
+                        err_setx(e, -r, "output larger than %zu bytes", o->rows.max);
+        } else if (r >= 0) {
+                fwrite(b.data, 1, b.len, o->f);
+                fputc('\n', o->f);
+        }
+        buf_free(&b);
+        json_decref(item);
+        return r < 0 ? err_wrap(e, "--format") : 0;
+}
+
+int fmt_close(struct fmt_out *o, int r, struct err *e)
+{
+        if (r >= 0 && o->t && o->table) {
+                struct buf h = BUF_INIT(TMPL_MAX_OUTPUT);
+                r = tmpl_exec(o->t, o->header, TMPL_HEADER, &h, e);
+                if (r >= 0)
+                        r = buf_append(&h, "\n", 1);
+                if (r >= 0 && o->rows.len)
+                        r = buf_append(&h, o->rows.data, o->rows.len);
+                if (r >= 0)
+                        tabwrite(h.data, 10, 3, o->f);
+                else
+                        err_wrap(e, "--format");
+                buf_free(&h);
+        }
+        tmpl_free(o->t);
+        buf_free(&o->rows);
+        memset(o, 0, sizeof *o);
+        return r;
 }

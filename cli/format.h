@@ -35,4 +35,37 @@ void split_store_name(const char *name, char **repo, char **tag, char **digest);
  * ending in "…" when cut (docker's stringutils.Ellipsis). */
 char *truncate_ellipsis(const char *s, size_t max);
 
+/* --format: docker's values ("json", "table", "table TEMPLATE", "TEMPLATE")
+ * over one JSON object per item (see template.h).  As docker: "\t" and "\n"
+ * written as two characters become a tab and a newline; each item's output
+ * ends in a newline; "table" prints a header row (the template run over
+ * @header, which maps each Field to its column title) and aligns the cells
+ * that tabs end, as Go's tabwriter (minimum width 10, padding 3). */
+struct tmpl;
+struct fmt_out {
+        struct tmpl *t;
+        bool table;
+        int mode;               /* enum tmpl_mode of the items */
+        json_t *header;         /* borrowed */
+        struct buf rows;        /* table: everything, printed by fmt_close() */
+        FILE *f;
+};
+typedef struct json_t json_t;
+/* fmt_open() - @format as given; @table_default the template "table" alone
+ * means (e.g. "{{.Repository}}\t{{.Tag}}"); @strict: a field missing from an
+ * item is an error naming it (docker's typed contexts; inspect is lenient).
+ * -EINVAL with @e "template: ..." on a syntax error. */
+int fmt_open(struct fmt_out *o, const char *format, const char *table_default, json_t *header, bool strict,
+             FILE *f, struct err *e);
+/* fmt_item() - run the template over @item, which is consumed (released by
+ * this call); prints it, or keeps it for fmt_close() in a table.  Nothing is
+ * printed for a failing item. */
+int fmt_item(struct fmt_out *o, json_t *item, struct err *e);
+/* fmt_close() - when @r (the caller's status so far) is >= 0, a table's
+ * header and rows, aligned; frees @o either way.  Returns @r, or the
+ * header's error. */
+int fmt_close(struct fmt_out *o, int r, struct err *e);
+/* tabwrite() - Go's text/tabwriter over @text (cells end with a tab). */
+void tabwrite(const char *text, size_t minwidth, size_t padding, FILE *f);
+
 #endif

@@ -23,16 +23,21 @@ static const struct command commands[] = {
           "  -a, --all         all images (strata keeps no intermediate ones)\n"
           "      --digests     show digests\n"
           "      --no-trunc    full image IDs\n"
-          "      --format json one JSON object per line\n" },
+          "  -f, --filter K=V  dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE,\n"
+          "                    label=KEY[=VALUE] (repeatable)\n"
+          "      --format T    a Go template ({{.Repository}}, {{json .}}, table ...), or json\n" },
         { "tag", cmd_tag, "strata tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
           "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL },
         { "rmi", cmd_rmi, "strata rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
           "  -f, --force   remove an image in use by a mount, or with several tags\n" },
-        { "inspect", cmd_inspect, "strata inspect IMAGE [IMAGE...]",
-          "Show the image config and manifest as JSON", NULL },
+        { "inspect", cmd_inspect, "strata inspect [OPTIONS] IMAGE [IMAGE...]",
+          "Show the image config and manifest as JSON",
+          "  -f, --format T   a Go template over each image ({{.Id}}, {{json .Config}}), or json\n" },
         { "history", cmd_history, "strata history [OPTIONS] IMAGE", "Show the history of an image",
-          "      --no-trunc   do not truncate output\n"
-          "  -q, --quiet      only image IDs\n" },
+          "  -H, --human[=false]  sizes and dates for humans (default true; false: bytes, RFC 3339)\n"
+          "      --no-trunc       do not truncate output\n"
+          "  -q, --quiet          only image IDs\n"
+          "      --format T       a Go template ({{.ID}}, {{.CreatedBy}}, table ...), or json\n" },
         { "layers", cmd_layers, "strata layers IMAGE",
           "Show each layer: digest, diff ID, sizes, files added/changed/deleted", NULL },
         { "ls", cmd_ls, "strata ls [OPTIONS] IMAGE [PATH]",
@@ -73,7 +78,7 @@ static const struct command commands[] = {
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"
           "      --limit N      at most N results (default 25, at most 100)\n"
           "      --no-trunc     do not truncate descriptions\n"
-          "      --format json  one JSON object per line\n" },
+          "      --format T     a Go template ({{.Name}}, {{.StarCount}}, table ...), or json\n" },
         { "info", cmd_info, "strata info [IMAGE]",
           "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",

@@ -104,11 +104,24 @@ def test_search_no_trunc_limit_filters(strata, hub):
 
 
 def test_search_json(strata, hub):
+    """docker's search context: every field a string, the description cut
+    to 45 characters unless --no-trunc, [OK] for true."""
     r = strata("search", "--format", "json", "ubuntu")
     assert r.ok
     objs = [json.loads(l) for l in r.lines]
-    assert objs[0] == {"name": "ubuntu", "description": HUB_RESULTS[0]["description"], "star_count": 17000,
-                       "is_official": True, "is_automated": False}
+    assert objs[0] == {"Name": "ubuntu", "Description": "Ubuntu is a Debian-based Linux operating sys…",
+                       "StarCount": "17000", "IsOfficial": "[OK]", "IsAutomated": ""}
+    r = strata("search", "--format", "{{json .}}", "--no-trunc", "ubuntu").check()
+    assert json.loads(r.lines[0])["Description"] == HUB_RESULTS[0]["description"]
+
+
+def test_search_format_template(strata, hub):
+    r = strata("search", "--format", "{{.Name}}: {{.StarCount}}{{if .IsOfficial}} official{{end}}", "ubuntu").check()
+    assert r.lines[:2] == ["ubuntu: 17000 official", "ubuntu/nginx: 120"]
+    r = strata("search", "--format", "table {{.Name}}\\t{{.StarCount}}", "--limit", "2", "ubuntu").check()
+    assert r.lines == ["NAME           STARS", "ubuntu         17000", "ubuntu/nginx   120"]
+    r = strata("search", "--format", "{{.Stars}}", "ubuntu")
+    assert r.rc != 0 and len(r.err_lines) == 1 and "Stars" in r.err and "StarCount" in r.err, str(r)
 
 
 @pytest.mark.parametrize("args,needle", [
