@@ -71,6 +71,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The build's git commit for `strata version` ("unknown" outside a checkout);
+# the stamp file changes only when the commit does, and rebuilds cmd-version.o.
+GIT_COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/cli/cmd-version.o: override CFLAGS += -DSTRATA_GIT_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/cli/cmd-version.o: $(BUILD)/git-commit
+$(BUILD)/git-commit: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' > $@
+FORCE:
+
 $(BUILD)/strata: $(BUILD)/cli/main.o $(ARCHIVES)
 	$(CC) $(LDFLAGS) -o $@.tmp $(BUILD)/cli/main.o $(ARCHIVES) $(LIBS) && mv -f $@.tmp $@
 

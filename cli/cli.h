@@ -6,6 +6,8 @@
 
 #include "util/util.h"
 
+#define STRATA_VERSION "0.1.0"
+
 /* Global options, parsed before the verb. */
 struct globals {
         const char *root;         /* --root, $STRATA_ROOT, or the default */
@@ -42,6 +44,9 @@ int cmd_search(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+/* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
+void print_version_line(void);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */
@@ -56,6 +61,10 @@ int bad_option(const char *verb, char **argv);
 /* no_options() - for a verb that takes none: refuses any option (bad_option()
  * and 2); 0 with optind at the first operand otherwise. */
 int no_options(const char *verb, int argc, char **argv);
+/* format_option() - for a verb whose one option is -f/--format T: *@format
+ * (NULL when not given); 0 with optind at the first operand, or
+ * bad_option()'s 2. */
+int format_option(const char *verb, int argc, char **argv, const char **format);
 /* wants_help() - true when argv holds -h/--help before a "--"; prints the
  * verb's help then. */
 bool wants_help(const char *verb, int argc, char **argv);

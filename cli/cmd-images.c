@@ -313,5 +313,9 @@ int cmd_images(int argc, char **argv)
         strv_free(&o.filters);
         free(o.want_repo);
         free(o.want_tag);
-        return r < 0 ? report_err(&e) : 0;
+        if (r < 0) {
+                err_wrap(&e, "images");
+                return report_err(&e);
+        }
+        return 0;
 }

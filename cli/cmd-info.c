@@ -5,10 +5,13 @@
  * and the credentials each would get.  No network access. */
 #include "cli.h"
 #include "fetchcfg.h"
+#include "format.h"
 #include "store/store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,50 +41,59 @@ static size_t count_dir(const char *dir, uint64_t *bytes, char ***names)
         return n;
 }
 
-static int print_store(void)
+struct store_stats {
+        bool exists;
+        size_t n_images, n_names, n_layers, n_blobs;
+        uint64_t layer_bytes, blob_bytes;
+};
+
+static int store_stats(const char *root, struct store_stats *st, struct err *e)
 {
-        const char *root = default_root();
-        printf("Store:\n Root Dir: %s\n", root);
-        struct stat st;
-        if (stat(root, &st) < 0) {
-                printf(" (not created yet: the first pull makes it)\n");
+        struct stat sb;
+        memset(st, 0, sizeof *st);
+        if (stat(root, &sb) < 0)
                 return 0;
-        }
-        struct err e = { 0 };
+        st->exists = true;
         struct store *s = NULL;
-        int r = store_open(root, &s, &e);
+        int r = store_open(root, &s, e);
         if (r < 0)
-                return report_err(&e);
+                return r;
         struct store_image *ims = NULL;
-        size_t n_im = 0;
-        r = store_list_images(s, &ims, &n_im, &e);
+        r = store_list_images(s, &ims, &st->n_images, e);
         if (r < 0) {
                 store_close(s);
-                return report_err(&e);
+                return r;
         }
-        size_t n_names = 0;
-        for (size_t i = 0; i < n_im; i++) {
-                n_names += ims[i].n_names;
+        for (size_t i = 0; i < st->n_images; i++) {
+                st->n_names += ims[i].n_names;
                 store_image_free(&ims[i]);
         }
         free(ims);
-        uint64_t blob_bytes = 0, layer_bytes = 0;
         _cleanup_free_ char *bdir = xasprintf("%s/blobs/sha256", root), *ldir = xasprintf("%s/layers", root);
-        size_t n_blobs = count_dir(bdir, &blob_bytes, NULL);
+        st->n_blobs = count_dir(bdir, &st->blob_bytes, NULL);
         char **layers = NULL;
-        size_t n_layers = count_dir(ldir, NULL, &layers);
-        for (size_t i = 0; i < n_layers; i++) {
-                layer_bytes += store_layer_file_bytes(s, layers[i]);
+        st->n_layers = count_dir(ldir, NULL, &layers);
+        for (size_t i = 0; i < st->n_layers; i++) {
+                st->layer_bytes += store_layer_file_bytes(s, layers[i]);
                 free(layers[i]);
         }
         free(layers);
         store_close(s);
-        char b1[32], b2[32];
-        human_size(blob_bytes, b1, sizeof b1);
-        human_size(layer_bytes, b2, sizeof b2);
-        printf(" Images: %zu (%zu names)\n Layers: %zu (%s unpacked)\n Blobs: %zu (%s)\n",
-               n_im, n_names, n_layers, b2, n_blobs, b1);
         return 0;
+}
+
+static void print_store(const struct store_stats *st)
+{
+        printf("Store:\n Root Dir: %s\n", default_root());
+        if (!st->exists) {
+                printf(" (not created yet: the first pull makes it)\n");
+                return;
+        }
+        char b1[32], b2[32];
+        human_size(st->blob_bytes, b1, sizeof b1);
+        human_size(st->layer_bytes, b2, sizeof b2);
+        printf(" Images: %zu (%zu names)\n Layers: %zu (%s unpacked)\n Blobs: %zu (%s)\n",
+               st->n_images, st->n_names, st->n_layers, b2, st->n_blobs, b1);
 }
 
 static const char *state_of(const char *path)
@@ -127,7 +139,8 @@ static void print_config(const struct fetch_setup *fs, const struct fetch_opts *
         (void)o;
 }
 
-static void print_versions(void)
+/* "3.14.0" from fusermount3 --version, or why not */
+static void fuse_version(char *out, size_t n)
 {
         char line[256] = "";
         FILE *p = popen("fusermount3 --version 2>&1", "r");
@@ -138,10 +151,58 @@ static void print_versions(void)
         }
         line[strcspn(line, "\n")] = '\0';
         const char *v = strstr(line, "version: ");
-        printf("FUSE: %s\n", v ? v + 9 : line[0] ? line : "fusermount3 not found");
+        snprintf(out, n, "%s", v ? v + 9 : line[0] ? line : "fusermount3 not found");
+}
+
+static void print_versions(void)
+{
+        char fv[256];
+        fuse_version(fv, sizeof fv);
+        printf("FUSE: %s\n", fv);
         struct utsname u;
         if (uname(&u) == 0)
                 printf("Kernel Version: %s\nArchitecture: %s\n", u.release, u.machine);
+}
+
+static json_t *strv_json(const struct strv *v)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; i < v->n; i++)
+                json_array_append_new(a, json_string(v->v[i]));
+        return a;
+}
+
+/* What the text says, as one object for --format: docker info's field names
+ * where the idea is the same (DockerRootDir, Images, RegistryConfig,
+ * KernelVersion...), strata's own otherwise. */
+static json_t *info_json(const struct store_stats *st, const struct fetch_setup *fs)
+{
+        const struct config *c = &fs->cfg;
+        char fv[256];
+        fuse_version(fv, sizeof fv);
+        struct utsname u;
+        if (uname(&u) < 0)
+                memset(&u, 0, sizeof u);
+        _cleanup_free_ char *af = fetch_auth_file_default(), *dc = fetch_docker_config_default();
+        json_t *regs = json_object();
+        for (size_t i = 0; i < c->n_registries; i++)
+                json_object_set_new(regs, c->registries[i].host,
+                                    json_pack("{s:o, s:b}", "Mirrors", strv_json(&c->registries[i].mirrors),
+                                              "Insecure", c->registries[i].insecure));
+        return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:s?, s:{s:o, s:o, s:o}, s:{s:I, s:I},"
+                         " s:o, s:{s:s?, s:s?}, s:s?, s:s, s:s, s:s, s:s, s:s}",
+                         "DockerRootDir", default_root(), "StoreExists", st->exists,
+                         "Images", (json_int_t)st->n_images, "Names", (json_int_t)st->n_names,
+                         "Layers", (json_int_t)st->n_layers, "LayersSize", (json_int_t)st->layer_bytes,
+                         "Blobs", (json_int_t)st->n_blobs, "BlobsSize", (json_int_t)st->blob_bytes,
+                         "ConfigFile", c->file, "DockerConfigFile", c->docker_file,
+                         "RegistryConfig", "Mirrors", strv_json(&c->mirrors), "InsecureRegistryCIDRs",
+                         strv_json(&c->insecure), "Registries", regs,
+                         "MirrorTimeouts", "Connect", (json_int_t)c->connect_timeout_s, "Stall",
+                         (json_int_t)c->stall_timeout_s, "CertsDirs", strv_json(&c->certs_dirs),
+                         "Credentials", "Strata", af, "Docker", dc, "IndexServerAddress", c->search_index,
+                         "FUSEVersion", fv, "KernelVersion", u.release, "Architecture", u.machine,
+                         "OSType", "linux", "ServerVersion", STRATA_VERSION);
 }
 
 static int print_sources(const struct fetch_setup *fs, const struct fetch_opts *o, const char *text)
@@ -179,24 +240,39 @@ static int print_sources(const struct fetch_setup *fs, const struct fetch_opts *
 
 int cmd_info(int argc, char **argv)
 {
-        int r = no_options("info", argc, argv);
+        const char *format;
+        int r = format_option("info", argc, argv, &format);
         if (r)
                 return r;
         if (argc - optind > 1)
                 return usage_error("info", "requires at most 1 argument");
+        if (format && optind < argc)
+                return usage_error("info", "--format shows the configuration: no IMAGE with it");
         struct err e = { 0 };
         struct fetch_setup fs;
         r = fetch_setup_load(&fs, NULL, &e);
         if (r < 0)
                 return report_err(&e);
         struct fetch_opts o = { 0 };
-        r = print_store();
-        if (r == 0) {
+        struct store_stats st;
+        r = store_stats(default_root(), &st, &e);
+        if (r >= 0 && format) {
+                struct fmt_out out;
+                r = fmt_open(&out, format, "{{json .}}", NULL, true, stdout, &e);
+                if (r >= 0)
+                        r = fmt_item(&out, info_json(&st, &fs), &e);
+                r = fmt_close(&out, r, &e);
+        } else if (r >= 0) {
+                print_store(&st);
                 print_config(&fs, &o);
                 print_versions();
         }
-        if (r == 0 && optind < argc)
+        if (r < 0) {
+                err_wrap(&e, "info");
+                r = report_err(&e);
+        } else if (optind < argc) {
                 r = print_sources(&fs, &o, argv[optind]);
+        }
         fetch_setup_free(&fs);
         return r;
 }

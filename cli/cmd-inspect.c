@@ -71,15 +71,10 @@ static json_t *inspect_one(struct store *s, const struct store_image *im, struct
 
 int cmd_inspect(int argc, char **argv)
 {
-        static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { 0 } };
-        const char *format = NULL;
-        int c;
-        while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
-                switch (c) {
-                case 'f': format = optarg; break;
-                default: return bad_option("inspect", argv);
-                }
-        }
+        const char *format;
+        int st = format_option("inspect", argc, argv, &format);
+        if (st)
+                return st;
         if (argc - optind < 1)
                 return usage_error("inspect", "requires at least 1 argument");
         struct err e = { 0 };

@@ -7,6 +7,48 @@
 #include <stdio.h>
 #include <string.h>
 
+/* pull -a REPO: every tag the registry lists, in its order, one pull each;
+ * the first failure stops (docker's). */
+static int pull_all_tags(struct store *s, const char *text, const struct pull_opts *o, struct err *e)
+{
+        struct image_ref ref;
+        int r = ref_parse(text, &ref, e);
+        if (r < 0)
+                return r;
+        const char *slash = strrchr(text, '/');
+        if (ref.digest || strchr(slash ? slash : text, ':')) {
+                ref_free(&ref);
+                return err_setx(e, EINVAL, "tag can't be used with --all-tags/-a");
+        }
+        struct fetch_source *srcs = NULL;
+        size_t n_srcs = 0;
+        struct registry *reg = NULL;
+        char **tags = NULL;
+        size_t n = 0;
+        r = fetch_sources_for(&ref, o->cfg, &srcs, &n_srcs, e);
+        if (r >= 0)
+                r = registry_open(&ref, srcs, n_srcs, &o->fetch, &reg, e);
+        if (r >= 0) {
+                struct fetch_conn *c = fetch_conn_new();
+                r = registry_list_tags(reg, c, &tags, &n, e);
+                fetch_conn_free(c);
+        }
+        registry_close(reg);
+        fetch_sources_free(srcs, n_srcs);
+        _cleanup_free_ char *repo = ref_repo_name(&ref);
+        ref_free(&ref);
+        if (r >= 0 && n == 0)
+                r = err_setx(e, ENOENT, "the repository has no tags");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *one = xasprintf("%s:%s", repo, tags[i]);
+                if (r >= 0 && (r = pull_image(s, one, o, e)) < 0)
+                        err_wrap(e, "tag %s", tags[i]);
+                free(tags[i]);
+        }
+        free(tags);
+        return r;
+}
+
 int cmd_pull(int argc, char **argv)
 {
         struct pull_opts o = { 0 };
@@ -16,15 +58,18 @@ int cmd_pull(int argc, char **argv)
                 { "platform", required_argument, NULL, 'p' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "jobs", required_argument, NULL, 'j' },
+                { "all-tags", no_argument, NULL, 'a' },
                 { 0 }
         };
+        bool all_tags = false;
         int c;
-        while ((c = getopt_long(argc, argv, "qj:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "qj:a", opts, NULL)) != -1) {
                 switch (c) {
                 case 'p': o.platform = optarg; break;
                 case 'q': o.quiet = true; break;
                 case 'j': o.jobs = atoi(optarg); break;
                 case 'm': strv_push(&mirrors, optarg); break;
+                case 'a': all_tags = true; break;
                 default: return bad_option("pull", argv);
                 }
         }
@@ -49,7 +94,9 @@ int cmd_pull(int argc, char **argv)
                 return report_err(&e);
         o.cfg = &fs.fc;
         r = store_open(default_root(), &s, &e);
-        if (r >= 0)
+        if (r >= 0 && all_tags)
+                r = pull_all_tags(s, ref, &o, &e);
+        else if (r >= 0)
                 r = pull_image(s, ref, &o, &e);
         store_close(s);
         fetch_setup_free(&fs);

@@ -6,13 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STRATA_VERSION "0.1.0"
-
 struct globals G;
 
 /* One line per verb; keep them in the order `strata --help` lists them. */
 static const struct command commands[] = {
         { "pull", cmd_pull, "strata pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+          "  -a, --all-tags                    every tagged image of the repository (the registry's tags list)\n"
           "      --platform os/arch[/variant]  pick this platform from an index (default: $DOCKER_DEFAULT_PLATFORM, else the host's)\n"
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
@@ -81,6 +80,8 @@ static const struct command commands[] = {
           "      --format T     a Go template ({{.Name}}, {{.StarCount}}, table ...), or json\n" },
         { "info", cmd_info, "strata info [IMAGE]",
           "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
+        { "version", cmd_version, "strata version [OPTIONS]", "Show the version, the build's git commit, OS/Arch",
+          "  -f, --format T   a Go template ({{.Client.Version}}, {{.Client.GitCommit}}), or json\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -171,6 +172,19 @@ int no_options(const char *verb, int argc, char **argv)
         return 0;
 }
 
+int format_option(const char *verb, int argc, char **argv, const char **format)
+{
+        static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { 0 } };
+        int c;
+        *format = NULL;
+        while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+                if (c != 'f')
+                        return bad_option(verb, argv);
+                *format = optarg;
+        }
+        return 0;
+}
+
 void debugf(const char *fmt, ...)
 {
         if (!G.debug)
@@ -229,7 +243,7 @@ int main(int argc, char **argv)
                 case 'c': G.config = optarg; break;
                 case 'D': G.debug = true; break;
                 case 'h': print_main_help(stdout); return 0;
-                case 'v': printf("strata version %s\n", STRATA_VERSION); return 0;
+                case 'v': print_version_line(); return 0;
                 default: return bad_option(NULL, argv);   /* before the verb */
                 }
         }
@@ -249,10 +263,6 @@ int main(int argc, char **argv)
                         return 2;
                 }
                 print_command_help(hc);
-                return 0;
-        }
-        if (!strcmp(verb, "version")) {
-                printf("strata version %s\n", STRATA_VERSION);
                 return 0;
         }
         const struct command *cmd = find_command(verb);

@@ -248,6 +248,17 @@ const char *registry_manifest_source(struct registry *r);
 int registry_get_small_blob(struct registry *r, struct fetch_conn *c, const struct descriptor *d,
                             struct buf *body, struct err *e);
 
+/* registry_list_tags() - the repository's tags (GET /v2/REPO/tags/list), in
+ * the registry's order, from the registry itself: a mirror (a pull-through
+ * cache) knows only the tags it was asked for.  Follows Link rel="next"
+ * (FETCH_TAGS_PAGES pages of FETCH_TAGS_BODY_MAX bytes at most); each tag is
+ * checked against the reference grammar; at most FETCH_TAGS_MAX (-EFBIG
+ * past it).  *@tags is NULL-terminated; the caller frees each and the array. */
+#define FETCH_TAGS_MAX 10000
+#define FETCH_TAGS_PAGES 100
+#define FETCH_TAGS_BODY_MAX (4u << 20)
+int registry_list_tags(struct registry *r, struct fetch_conn *c, char ***tags, size_t *n, struct err *e);
+
 /* A blob sink: gets each byte once, in order; returns 0 or -errno (which
  * aborts the transfer, with @e set by the sink or "write blob" otherwise). */
 typedef int (*fetch_sink_fn)(void *ctx, const void *p, size_t n);

@@ -8,6 +8,7 @@
  * fails says so in one line naming each. */
 #include "fetch-internal.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -650,6 +651,82 @@ int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *
         }
         _cleanup_free_ char *what = xasprintf("manifest %s", reference);
         return all_failed(r, err_setx(e, EHOSTUNREACH, "no source left to try"), what, e);
+}
+
+/* ------------------------------------------------------------------- tags */
+
+/* the reference grammar's tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
+static bool tag_valid(const char *t)
+{
+        size_t n = strlen(t);
+        if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)t[i]) && !strchr("_.-", t[i]))
+                        return false;
+        return true;
+}
+
+int registry_list_tags(struct registry *r, struct fetch_conn *c, char ***tags, size_t *n, struct err *e)
+{
+        *tags = NULL;
+        *n = 0;
+        struct src_state *s = NULL;
+        for (size_t i = 0; i < r->n_src; i++)
+                if (!r->src[i].s.mirror)
+                        s = &r->src[i];
+        if (!s)
+                return err_setx(e, EHOSTUNREACH, "tags: no registry among the sources");
+        char *url = xasprintf("%s/v2/%s/tags/list", s->s.url, r->repo);
+        struct buf body = BUF_INIT(FETCH_TAGS_BODY_MAX);
+        int rr = 0;
+        for (int page = 0; url && rr >= 0; page++) {
+                if (page == FETCH_TAGS_PAGES) {
+                        rr = err_setx(e, EFBIG, "tags: more than %d pages", FETCH_TAGS_PAGES);
+                        break;
+                }
+                buf_reset(&body);
+                struct http_req rq = { .accept = "application/json", .body = &body };
+                struct http_resp rs;
+                rr = src_request(r, c, s, url, &rq, NULL, &rs, e);
+                if (rr >= 0 && rs.status != 200)
+                        rr = status_error(&rs, e);
+                json_t *j = rr >= 0 ? json_loadb(body.data ? body.data : "", body.len, 0, NULL) : NULL;
+                json_t *list = json_object_get(j, "tags");
+                if (rr >= 0 && !json_is_array(list) && !json_is_null(list))
+                        rr = err_setx(e, EPROTO, "GET %s: the answer has no \"tags\" array", url);
+                size_t i;
+                json_t *x;
+                json_array_foreach(list, i, x) {
+                        if (rr < 0)
+                                break;
+                        if (!json_is_string(x) || !tag_valid(json_string_value(x))) {
+                                rr = err_setx(e, EPROTO, "GET %s: not a tag: %.64s", url,
+                                              json_is_string(x) ? json_string_value(x) : "(not a string)");
+                        } else if (*n == FETCH_TAGS_MAX) {
+                                rr = err_setx(e, EFBIG, "tags: more than %d", FETCH_TAGS_MAX);
+                        } else {
+                                *tags = xrealloc(*tags, (*n + 2) * sizeof **tags);
+                                (*tags)[(*n)++] = xstrdup(json_string_value(x));
+                                (*tags)[*n] = NULL;
+                        }
+                }
+                json_decref(j);
+                char *next = rr >= 0 ? link_next(rs.link, s->s.url) : NULL;
+                http_resp_free(&rs);
+                free(url);
+                url = next;
+        }
+        free(url);
+        buf_free(&body);
+        if (rr < 0) {
+                for (size_t i = 0; i < *n; i++)
+                        free((*tags)[i]);
+                free(*tags);
+                *tags = NULL;
+                *n = 0;
+        }
+        return rr;
 }
 
 /* ------------------------------------------------------------------ blobs */

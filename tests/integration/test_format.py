@@ -153,3 +153,40 @@ def test_history_format_and_human(strata, pulled):
     assert strata("history", "-H", ref).check().lines[1:] == human.lines[1:]
     r = strata("history", "--human=maybe", ref)
     assert r.rc == 2 and len(r.err_lines) == 1 and "maybe" in r.err, str(r)
+
+
+def test_version_verb_and_format(strata):
+    r = strata("version").check()
+    assert r.lines[0] == "Client:" and re.match(r" Version: +\d+\.\d+\.\d+", r.lines[1]), r.out
+    commit = strata("version", "--format", "{{.Client.GitCommit}}").check().out.strip()
+    assert re.fullmatch(r"[0-9a-f]{7,}|unknown", commit)
+    assert strata("--version").check().out == f"strata version {strata('version', '-f', '{{.Client.Version}}').check().out.strip()}, build {commit}\n"
+    o = json.loads(strata("version", "--format", "json").check().out)
+    assert o["Client"]["Os"] == "linux" and o["Client"]["Arch"]
+    assert "version" in strata("--help").check().out.split("Commands:")[1]
+    r = strata("version", "-f", "{{.Server.Version}}")
+    assert r.rc == 1 and len(r.err_lines) == 1 and "Server" in r.err and "Client" in r.err, str(r)
+
+
+def test_info_format(strata, pulled, store_root):
+    r = strata("info", "--format", "{{.DockerRootDir}}|{{.Images}}|{{.OSType}}").check()
+    assert r.lines == [f"{store_root}|4|linux"]
+    o = json.loads(strata("info", "--format", "{{json .}}").check().out)
+    assert o["Layers"] == 0 and o["Blobs"] >= 4 and "Mirrors" in o["RegistryConfig"] and o["KernelVersion"]
+    r = strata("info", "-f", "{{.Nope}}")
+    assert r.rc == 1 and len(r.err_lines) == 1 and "Nope" in r.err and "DockerRootDir" in r.err, str(r)
+
+
+def test_pull_all_tags(strata, fmt_images, image_builder):
+    """pull -a REPO: every tag of the registry's tags list (issue 16)."""
+    reg, imgs = fmt_images
+    for t in ("1", "2", "3"):
+        image_builder.push_raw(reg, f"fmt/many:{t}", config=config(f"202{t}-01-01T00:00:00Z"))
+    r = strata("pull", "--all-tags", f"{reg.host}/fmt/many").check()
+    assert names(strata) == ["fmt/many:1", "fmt/many:2", "fmt/many:3"]
+    r = strata("pull", "-a", "-q", f"{reg.host}/fmt/many").check()
+    assert sorted(r.lines) == [f"{reg.host}/fmt/many:{t}" for t in ("1", "2", "3")]
+    for bad, needle in ((f"{reg.host}/fmt/many:1", "tag can't be used with --all-tags"),
+                        (f"{reg.host}/fmt/nosuchrepo", "fmt/nosuchrepo")):
+        r = strata("pull", "-a", bad)
+        assert r.rc == 1 and len(r.err_lines) == 1 and needle in r.err, str(r)
