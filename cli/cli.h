@@ -24,6 +24,8 @@ struct command {
         const char *summary;                 /* one line for `strata --help` */
         const char *help;                    /* the options, for `strata help VERB` */
 };
+/* command_table() - the verbs, as `strata --help` lists them; ends with a NULL name. */
+const struct command *command_table(void);
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
 int cmd_pull(int argc, char **argv);
@@ -45,6 +47,8 @@ int cmd_info(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);
 

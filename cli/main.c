@@ -42,14 +42,20 @@ static const struct command commands[] = {
         { "ls", cmd_ls, "strata ls [OPTIONS] IMAGE [PATH]",
           "List the merged tree (or one layer's) with the layer each entry comes from",
           "      --layer N   only layer N (0 = bottom)\n"
-          "  -R, --recursive list subdirectories too\n"
+          "  -R, --recursive  list subdirectories too\n"
           "  -l, --long      mode, owner, size, link target\n" },
         { "which", cmd_which, "strata which IMAGE PATH",
           "Show every layer that holds PATH, which one wins, which whiteout hides which", NULL },
         { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
           "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
         { "unpack", cmd_unpack, "strata unpack IMAGE DIR", "Flatten an image into a plain directory (like umoci unpack's rootfs), no FUSE", NULL },
-        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n      --stack     mount even if DIR is a mount point already (over it, hiding it)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n" },
+        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem",
+          "  -o OPTS          fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n"
+          "  -r, --read-only  no writable layer: writes answer EROFS\n"
+          "      --upper DIR  keep the writable layer in DIR (kept by umount; resume it later)\n"
+          "      --stack      mount even if DIR is a mount point already (over it, hiding it)\n"
+          "  -f               stay in the foreground\n"
+          "  -d               FUSE debug output (implies -f)\n" },
         { "umount", cmd_umount, "strata umount DIR", "Unmount a strata mount (dropping its writable layer unless --upper named it)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
@@ -82,6 +88,8 @@ static const struct command commands[] = {
           "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
         { "version", cmd_version, "strata version [OPTIONS]", "Show the version, the build's git commit, OS/Arch",
           "  -f, --format T   a Go template ({{.Client.Version}}, {{.Client.GitCommit}}), or json\n" },
+        { "completion", cmd_completion, "strata completion bash|zsh|fish",
+          "Print a shell completion script (verbs, options, image names and tags from the store)", NULL },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -90,6 +98,11 @@ static const struct command commands[] = {
         { "logout", cmd_logout, "strata logout [SERVER]", "Log out from a registry", NULL },
         { NULL },
 };
+
+const struct command *command_table(void)
+{
+        return commands;
+}
 
 static const struct command *find_command(const char *name)
 {
@@ -265,6 +278,8 @@ int main(int argc, char **argv)
                 print_command_help(hc);
                 return 0;
         }
+        if (!strcmp(verb, "__complete"))   /* for the completion scripts; not listed */
+                return cmd_complete_names(argc - optind, argv + optind);
         const struct command *cmd = find_command(verb);
         if (!cmd) {
                 fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", verb);
