@@ -212,14 +212,13 @@ static void fish_quoted(const char *s)
         putchar('\'');
 }
 
-static void fish_script(void)
+/* one `complete` line per option of @help, under the condition @cond */
+static void fish_options(const char *cond, const char *help)
 {
-        printf("# fish completion for strata; made by `strata completion fish`\n"
-               "complete -c strata -f\n");
         struct help_opt o[MAX_OPTS];
-        size_t n = help_options(GLOBAL_HELP, o, MAX_OPTS);
+        size_t n = help_options(help, o, MAX_OPTS);
         for (size_t i = 0; i < n; i++) {
-                printf("complete -c strata -n __fish_use_subcommand");
+                printf("complete -c strata -n %s", cond);
                 if (o[i].shrt)
                         printf(" -s %c", o[i].shrt);
                 if (o[i].lng[0])
@@ -228,21 +227,19 @@ static void fish_script(void)
                 fish_quoted(o[i].desc);
                 putchar('\n');
         }
+}
+
+static void fish_script(void)
+{
+        printf("# fish completion for strata; made by `strata completion fish`\n"
+               "complete -c strata -f\n");
+        fish_options("__fish_use_subcommand", GLOBAL_HELP);
         for (const struct command *c = command_table(); c->name; c++) {
                 printf("complete -c strata -n __fish_use_subcommand -a %s -d ", c->name);
                 fish_quoted(c->summary);
                 putchar('\n');
-                n = help_options(c->help ? c->help : "", o, MAX_OPTS);
-                for (size_t i = 0; i < n; i++) {
-                        printf("complete -c strata -n '__fish_seen_subcommand_from %s'", c->name);
-                        if (o[i].shrt)
-                                printf(" -s %c", o[i].shrt);
-                        if (o[i].lng[0])
-                                printf(" -l %s", o[i].lng);
-                        printf("%s -d ", o[i].arg ? " -r" : "");
-                        fish_quoted(o[i].desc);
-                        putchar('\n');
-                }
+                _cleanup_free_ char *cond = xasprintf("'__fish_seen_subcommand_from %s'", c->name);
+                fish_options(cond, c->help ? c->help : "");
                 const char *a = operands(c->name);
                 if (strstr(a, "image"))
                         printf("complete -c strata -n '__fish_seen_subcommand_from %s' -a '(strata __complete images)'\n", c->name);
