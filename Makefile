@@ -7,6 +7,8 @@
 #   make demo                 loopback registry + busybox image -> pull -> mount -> run
 #   make bench                strata side by side with kernel overlayfs, fuse-overlayfs, skopeo+umoci
 #   make deps                 install Debian packages (scripts/deps.sh)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   strata, strata-fsd, strata-overlayfs, man page, completions
+#   make uninstall [PREFIX=...] [DESTDIR=]
 
 CC ?= gcc
 PYTHON ?= /usr/bin/python3
@@ -59,7 +61,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_RUN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check check-built unit unit-san fuzz-corpus integration fuzz demo bench clean pkgs-present
+.PHONY: install uninstall man completions all deps check check-built unit unit-san fuzz-corpus integration fuzz demo bench clean pkgs-present
 all: pkgs-present $(BUILD)/strata $(BUILD)/strata-overlayfs $(BUILD)/strata-fsd
 
 pkgs-present:
@@ -108,6 +110,38 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/driver.c $(ARCHIVES)
 
 deps:
 	@scripts/deps.sh
+
+# ------------------------------------------------------------- install
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+# strata(1) from its scdoc source; the completion scripts from the binary
+# (they are made from its command table, see cli/completion.c).
+man: $(BUILD)/strata.1
+$(BUILD)/strata.1: doc/strata.1.scd
+	@mkdir -p $(@D)
+	@command -v scdoc >/dev/null || { echo "make: scdoc is missing: run 'make deps'" >&2; exit 1; }
+	scdoc < $< > $@.tmp && mv -f $@.tmp $@
+completions: $(BUILD)/completion/strata.bash $(BUILD)/completion/strata.fish
+$(BUILD)/completion/strata.%: $(BUILD)/strata
+	@mkdir -p $(@D)
+	$(BUILD)/strata completion $* > $@.tmp && mv -f $@.tmp $@
+
+install: all man completions
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BUILD)/strata $(BUILD)/strata-fsd $(DESTDIR)$(BINDIR)/
+	ln -sf strata $(DESTDIR)$(BINDIR)/strata-overlayfs
+	install -m 0644 $(BUILD)/strata.1 $(DESTDIR)$(MANDIR)/man1/strata.1
+	install -m 0644 $(BUILD)/completion/strata.bash $(DESTDIR)$(BASHCOMPDIR)/strata
+	install -m 0644 $(BUILD)/completion/strata.fish $(DESTDIR)$(FISHCOMPDIR)/strata.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/strata $(DESTDIR)$(BINDIR)/strata-fsd $(DESTDIR)$(BINDIR)/strata-overlayfs \
+		$(DESTDIR)$(MANDIR)/man1/strata.1 $(DESTDIR)$(BASHCOMPDIR)/strata $(DESTDIR)$(FISHCOMPDIR)/strata.fish
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
