@@ -643,14 +643,6 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 top_body = (struct buf)BUF_INIT(0);
         }
 
-        if (up_to_date(s, name, img_digest)) {
-                progress_line(pg, false, "Digest: %s", top_digest);
-                progress_line(pg, false, "Status: Image is up to date for %s", familiar);
-                progress_line(pg, true, "%s", name);
-                /* the digest name may be missing (an older pull): record it again */
-                goto names;
-        }
-
         /* the config: small, bounded, verified */
         if (store_has_blob(s, img->config.digest))
                 r = store_read_blob(s, img->config.digest, FETCH_MANIFEST_MAX, &cfg_body, e);
@@ -666,6 +658,26 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 r = err_setx(e, EBADMSG, "the manifest has %zu layers but the config %zu diff_ids",
                              img->n_layers, cfg.n_diff_ids);
                 goto out;
+        }
+
+        /* a single-platform image that is not the one asked for: refused, as
+         * docker does (an index was matched by manifest_select() already) */
+        if (!index_digest && o->platform && cfg.os && cfg.arch) {
+                struct platform have = { cfg.os, cfg.arch, cfg.variant };
+                if (!platform_matches(&have, &want)) {
+                        _cleanup_free_ char *w = platform_str(&want), *h = platform_str(&have);
+                        r = err_setx(e, ENOENT, "image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+                                     familiar, w, h);
+                        goto out;
+                }
+        }
+
+        if (up_to_date(s, name, img_digest)) {
+                progress_line(pg, false, "Digest: %s", top_digest);
+                progress_line(pg, false, "Status: Image is up to date for %s", familiar);
+                progress_line(pg, true, "%s", name);
+                /* the digest name may be missing (an older pull): record it again */
+                goto names;
         }
 
         /* layers, several at once */

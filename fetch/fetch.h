@@ -104,9 +104,15 @@ int manifest_parse(const char *body, size_t len, const char *content_type,
 void manifest_free(struct manifest *m);              /* accepts NULL */
 static inline void manifest_freep(struct manifest **m) { manifest_free(*m); }
 
-/* platform_parse() - "os/arch[/variant]" into @p (normalized: arm64's "v8"
- * kept as given; "x86_64" → amd64, "aarch64" → arm64).  -EINVAL otherwise. */
+/* platform_parse() - "os/arch[/variant]" into @p, lowercased and
+ * normalized like docker (containerd's platforms.Parse): "x86_64" → amd64,
+ * "aarch64" → arm64, "armhf" → arm/v7, "armel" → arm/v6; arm64's "v8" kept
+ * as given.  One part is an OS ("linux": the host's arch) or an arch
+ * ("arm64": linux/arm64).  -EINVAL otherwise. */
 int platform_parse(const char *s, struct platform *p, struct err *e);
+/* platform_matches() - @have (an image's) serves @want: os and arch equal,
+ * the variant equal or not asked for (arm64: "" and "v8" alike). */
+bool platform_matches(const struct platform *have, const struct platform *want);
 /* platform_host() - the host's platform (linux/amd64, linux/arm64/v8...). */
 void platform_host(struct platform *p);
 void platform_free(struct platform *p);

@@ -140,6 +140,40 @@ def test_multiplatform_index(strata, registry, build_index, store_root, strata_e
     strata("pull", "--platform", "linux/arm64", idx.ref, env=env).check()
 
 
+def test_single_platform_image_of_another_platform_refused(strata, registry, build_image, seeded_store,
+                                                            store_root):
+    """--platform against an image that is not an index: its config names
+    its platform; another one is refused in docker's words, store untouched."""
+    img = build_image(registry, "x/only-amd:1", layers=[[File("a", b"a")]], platform="linux/amd64")
+    r = strata("pull", "--platform", "linux/arm64", img.ref)
+    line = one_line_failure(r, "was found but does not match the specified platform: "
+                               "wanted linux/arm64, actual: linux/amd64")
+    assert f"image with reference {registry.host}/x/only-amd:1 " in line
+    assert snapshot(store_root) == seeded_store
+    # the one it is: pulled; and asked again once it is there: still refused
+    strata("pull", "--platform", "linux/amd64", img.ref).check()
+    one_line_failure(strata("pull", "--platform", "arm64", img.ref), "wanted linux/arm64, actual: linux/amd64")
+    # without --platform the image is what the tag gives (docker pulls it too)
+    strata("pull", img.ref).check()
+
+
+def test_platform_shorthands(strata, registry, build_index, store_root):
+    """--platform takes one part as docker does: an arch (os linux) or an OS
+    (the host's arch); aliases and case normalized."""
+    idx = build_index(registry, "x/short-plat:1", {
+        "linux/amd64": {"layers": [[File("etc/platform", b"linux/amd64\n")]]},
+        "linux/arm64/v8": {"layers": [[File("etc/platform", b"linux/arm64/v8\n")]]},
+    })
+    arm = idx.images["linux/arm64/v8"]
+    strata("pull", "--platform", "arm64", idx.ref).check()
+    assert open(os.path.join(layer_dir(store_root, arm.diff_ids[0]), "etc/platform")).read() == "linux/arm64/v8\n"
+    strata("pull", "--platform", "AArch64", idx.ref).check()
+    strata("pull", "--platform", "x86_64", idx.ref).check()
+    amd = idx.images["linux/amd64"]
+    assert os.path.exists(os.path.join(layer_dir(store_root, amd.diff_ids[0]), "etc/platform"))
+    one_line_failure(strata("pull", "--platform", "pdp11", idx.ref), "pdp11", "unknown operating system or architecture")
+
+
 # ------------------------------------------------------------ sharing layers
 def test_two_tags_share_layers(strata, registry, build_image, make_proxy, store_root):
     base = [[File("base/big", random_bytes(500_000, seed=11))], [File("base/etc", b"x\n")]]
