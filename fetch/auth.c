@@ -262,7 +262,8 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
                 goto out;
         }
         if (rs.status != 200) {
-                r = err_setx(e, EPROTO, "token server answered HTTP %ld", rs.status);
+                r = http_status_error(&rs, false, e);
+                err_wrap(e, "token server");
                 goto out;
         }
         json_error_t je;

@@ -48,6 +48,8 @@ void http_resp_free(struct http_resp *rs)
         free(rs->docker_digest);
         free(rs->content_range);
         free(rs->link);
+        free(rs->reason);
+        free(rs->url);
         buf_free(&rs->err_body);
         memset(rs, 0, sizeof *rs);
 }
@@ -100,6 +102,12 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 free(rs->docker_digest), rs->docker_digest = NULL;
                 free(rs->content_range), rs->content_range = NULL;
                 free(rs->link), rs->link = NULL;
+                free(rs->reason), rs->reason = NULL;
+                /* "HTTP/1.1 500 Internal Server Error": keep the phrase */
+                const char *sp = memchr(p, ' ', n);
+                const char *ph = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - p)) : NULL;
+                if (ph && (size_t)(ph + 1 - p) < n)
+                        set_header(&rs->reason, ph + 1, n - (size_t)(ph + 1 - p));
                 return n;
         }
         const char *colon = memchr(p, ':', n);
@@ -172,6 +180,54 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
                 }
         }
         return n;
+}
+
+static const char *status_text(long st)
+{
+        static const struct { long st; const char *t; } tab[] = {
+                { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+                { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+                { 409, "Conflict" }, { 410, "Gone" }, { 416, "Range Not Satisfiable" },
+                { 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+                { 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+                { 504, "Gateway Timeout" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(tab); i++)
+                if (tab[i].st == st)
+                        return tab[i].t;
+        return NULL;
+}
+
+/* Printable ASCII of @p (at most @max bytes, up to the first line end). */
+static void printable(const char *p, size_t n, char *out, size_t max)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < n && k + 1 < max && p[i] != '\n' && p[i] != '\r'; i++)
+                out[k++] = (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?';
+        while (k && out[k - 1] == ' ')
+                k--;
+        out[k] = '\0';
+}
+
+int http_status_error(const struct http_resp *rs, bool head, struct err *e)
+{
+        long st = rs->status;
+        int code = st == 404 ? ENOENT : st == 401 || st == 403 ? EACCES : EPROTO;
+        char msg[256] = "";
+        bool json = fetch_registry_error(rs->err_body.data, rs->err_body.len, msg, sizeof msg);
+        if (json && st >= 400 && st < 500)
+                return err_setx(e, code, "%s", msg);
+        if (!json && rs->err_body.len)
+                printable(rs->err_body.data, rs->err_body.len, msg, 201);
+        char reason[64] = "";
+        if (rs->reason)
+                printable(rs->reason, strlen(rs->reason), reason, sizeof reason);
+        if (!reason[0] && status_text(st))
+                snprintf(reason, sizeof reason, "%s", status_text(st));
+        const char *url = rs->url ? rs->url : "";
+        int ulen = (int)strcspn(url, "?#");
+        return err_setx(e, code, "%s %.*s: %ld%s%s%s%s", head ? "HEAD" : "GET", ulen, url, st,
+                        reason[0] ? " " : "", reason, msg[0] ? ": " : "", msg);
 }
 
 bool http_same_origin(const char *a, const char *b)
@@ -341,6 +397,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         return err_setx(e, curl_to_errno(cc), "%s %s: %s", rq->head ? "HEAD" : "GET", url, why);
                 }
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+                free(rs->url);
+                rs->url = xstrdup(url);
                 if (rs->status < 300 || rs->status >= 400 || rs->status == 304)
                         return 0;
                 char *loc = NULL;

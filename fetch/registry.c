@@ -300,15 +300,10 @@ bool fetch_registry_error(const char *body, size_t len, char *out, size_t outlen
         return ok;
 }
 
-/* The message for an unexpected status: the registry's own words when it
- * sent a JSON error, else "HTTP 500". */
+/* The message for an unexpected status (http_status_error()). */
 static int status_error(const struct http_resp *rs, struct err *e)
 {
-        char msg[256];
-        int code = rs->status == 404 ? ENOENT : rs->status == 401 || rs->status == 403 ? EACCES : EPROTO;
-        if (fetch_registry_error(rs->err_body.data, rs->err_body.len, msg, sizeof msg))
-                return err_setx(e, code, "%s", msg);
-        return err_setx(e, code, "HTTP %ld", rs->status);
+        return http_status_error(rs, false, e);
 }
 
 static void backoff(int attempt)

@@ -551,6 +551,20 @@ def test_registry_error_5xx_retried(strata, registry, build_image, make_proxy, s
     assert len(px.blob_gets(img.layers[1].digest)) == 3
 
 
+@pytest.mark.parametrize("body", [b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}', b"boom\n"])
+def test_registry_error_5xx_names_status_and_url(strata, registry, build_image, make_proxy, store_root,
+                                                 strata_env, body):
+    """A registry that keeps answering 5xx: the line names the request, the
+    status with its reason and the registry's words (JSON or plain text)."""
+    img = build_image(registry, "x/boom:1", layers=three_layers()[:1])
+    px = make_proxy(registry)
+    px.fail(f"/blobs/{img.layers[0].digest}", 500, times=None, body=body)
+    r = strata("pull", f"{px.host}/x/boom:1", env=dict(strata_env, STRATA_RETRIES="1"))
+    one_line_failure(r, f"GET http://{px.host}/v2/x/boom/blobs/{img.layers[0].digest}: "
+                        "500 Internal Server Error: boom")
+    assert r.err_lines[0].endswith("boom"), r.err
+
+
 def test_schema1_refused(strata, registry, build_image, make_proxy):
     """A registry answering with a schema 1 manifest: refused, with a clear line."""
     build_image(registry, "x/s1:1", layers=[[File("a", b"a")]])
