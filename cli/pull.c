@@ -548,10 +548,14 @@ static int run_layers(struct pull *pl, struct err *e)
         int jobs = pl->o->jobs > 0 ? pl->o->jobs : DEFAULT_JOBS;
         if ((size_t)jobs > pl->n)
                 jobs = (int)pl->n;
+        /* a layer already here says only that (docker's "Already exists"
+         * without a "Pulling fs layer" first); the others are queued, and
+         * those behind the first @jobs wait */
         for (size_t i = 0; i < pl->n; i++)
-                progress_status(pl->pg, pl->jobs[i].id, "Pulling fs layer");
-        for (size_t i = (size_t)jobs; i < pl->n; i++)
-                progress_status(pl->pg, pl->jobs[i].id, "Waiting");   /* queued behind the first ones */
+                progress_status(pl->pg, pl->jobs[i].id, pl->jobs[i].present ? "Already exists" : "Pulling fs layer");
+        for (size_t i = 0, queued = 0; i < pl->n; i++)
+                if (!pl->jobs[i].present && queued++ >= (size_t)jobs)
+                        progress_status(pl->pg, pl->jobs[i].id, "Waiting");
         pthread_t th[16];
         if (jobs > 16)
                 jobs = 16;

@@ -190,6 +190,21 @@ def test_two_tags_share_layers(strata, registry, build_image, make_proxy, store_
     assert a.layers[0].digest in blobs_in(store_root)
 
 
+def test_present_layer_says_only_already_exists(strata, registry, build_image, store_root):
+    """On a pipe a layer already in the store prints one line, "Already
+    exists", as docker does (no "Pulling fs layer" first); a new layer goes
+    through its usual lines."""
+    base = [[File("base/etc", b"x\n")]]
+    a = build_image(registry, "x/exists:a", layers=base)
+    b = build_image(registry, "x/exists:b", layers=base + [[File("own", b"b\n")]])
+    strata("pull", a.ref).check()
+    r = strata("pull", b.ref).check()
+    old, new = b.layers[0].digest[7:19], b.layers[1].digest[7:19]
+    assert [l for l in r.lines if l.startswith(old + ":")] == [f"{old}: Already exists"], r.out
+    mine = [l.split(": ", 1)[1] for l in r.lines if l.startswith(new + ":")]
+    assert mine[0] == "Pulling fs layer" and mine[-1] == "Pull complete", r.out
+
+
 # ------------------------------------------------------------ pinned pulls
 def test_digest_pinned_pull(strata, registry, build_image, store_root):
     img = build_image(registry, "x/pin:1", layers=three_layers()[:2])
