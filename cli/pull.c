@@ -240,6 +240,14 @@ static int dl_write(void *ctx, const void *p, size_t n)
         return 0;
 }
 
+/* The extraction refused the layer's content (unpack.h's codes: corrupt,
+ * hostile, a bomb, an unknown media type; a diff_id mismatch): unlike a full
+ * disk or an I/O error, trying the same blob again cannot succeed. */
+static bool layer_rejected(int r)
+{
+        return r == -EBADMSG || r == -EPERM || r == -EFBIG || r == -EMEDIUMTYPE;
+}
+
 /* Feed the bytes already in the .partial to @h; false when unreadable. */
 static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
 {
@@ -315,6 +323,7 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                 }
                 uint64_t got = 0;
                 r = registry_get_blob(pl->reg, c, d->digest, d->size, have, &h, dl_write, &sk, &got, &j->e);
+                bool verified = r >= 0;
                 j->downloaded += got;
                 if (streaming) {
                         if (r >= 0) {
@@ -334,6 +343,13 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                                 extraction_end(j, &x);
                                 j->e = keep;
                         }
+                }
+                if (verified && r < 0 && layer_rejected(r)) {
+                        /* the blob is what the manifest says but its layer is
+                         * refused: fetching it again cannot help, keep nothing */
+                        close(fd);
+                        store_discard_partial(pl->s, d->digest);
+                        return r;
                 }
                 if (r == -EBADMSG || r == -EAGAIN) {
                         /* the bytes are wrong: never keep them.  Start again from zero
@@ -364,7 +380,12 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                 if (streaming)
                         return 0;
                 progress_status(pl->pg, j->id, "Download complete");
-                return extract_fd(j, fd);
+                r = extract_fd(j, fd);
+                if (r < 0 && layer_rejected(r)) {
+                        close(TAKE_FD(j->partial_fd));
+                        store_discard_partial(pl->s, d->digest);
+                }
+                return r;
         }
 }
 

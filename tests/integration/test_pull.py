@@ -281,6 +281,32 @@ def test_hostile_layer_refused(strata, registry, push_raw, seeded_store, store_r
     assert not [n for n in os.listdir(os.path.join(store_root, "tmp")) if n.startswith("layer-")]
 
 
+@pytest.mark.parametrize("case", ["hostile", "diff_id"])
+def test_rejected_layer_leaves_nothing(strata, registry, push_raw, seeded_store, store_root, case):
+    """A layer refused for its content (a hostile entry; a diff_id that is
+    not the config's) although its blob matched its digest: the downloaded
+    .partial is deleted at once, not kept for a resume that could only fail
+    again; nothing of it stays in tmp/."""
+    import tarfile
+    from helpers.images import Raw
+    if case == "hostile":
+        ti = tarfile.TarInfo("../../escaped-by-strata-test")
+        ti.size = 3
+        img = push_raw(registry, "x/rej-hostile:1", layers=[[File("ok", random_bytes(300_000, seed=9)),
+                                                            Raw(ti, b"bad")]])
+    else:
+        cfg = {"architecture": host_arch(), "os": "linux",
+               "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "2" * 64]}}
+        img = push_raw(registry, "x/rej-diff:1", layers=[[File("a", random_bytes(300_000, seed=8))]], config=cfg)
+    hexd = img.layers[0].digest[7:]
+    r = strata("pull", img.ref)
+    one_line_failure(r, img.layers[0].digest)
+    assert snapshot(store_root) == seeded_store
+    # (the store's per-blob .lock files are its own business)
+    left = [n for n in os.listdir(os.path.join(store_root, "tmp")) if not n.endswith(".lock")]
+    assert not [n for n in left if hexd in n or n.startswith("layer-")], left
+
+
 def test_wrong_size_refused(strata, registry, push_raw, seeded_store, store_root):
     """A manifest that lies about a layer's size: refused, store unchanged."""
     def shrink(m):
