@@ -18,6 +18,21 @@ static long env_seconds(const char *name, long dflt)
         return (*end || n <= 0) ? dflt : n;
 }
 
+/* --registry-mirror is for Docker Hub content, as in dockerd: given with a
+ * reference elsewhere it is ignored, and the user told so once. */
+static void hub_mirrors_only(const char *text, bool given)
+{
+        struct image_ref ref;
+        struct err ie = { 0 };
+        if (!given || ref_parse(text, &ref, &ie) < 0)
+                return;    /* a bad reference is the pull's to report */
+        if (strcmp(ref.registry, "docker.io"))
+                fprintf(stderr, "strata: pull %s: --registry-mirror ignored: it applies to Docker Hub images only "
+                        "(as in dockerd); mirrors of %s go under \"registries\" in the configuration\n",
+                        text, ref.registry);
+        ref_free(&ref);
+}
+
 int cmd_pull(int argc, char **argv)
 {
         struct pull_opts o = { 0 };
@@ -59,9 +74,11 @@ int cmd_pull(int argc, char **argv)
         struct fetch_setup fs;
         /* the configuration first: a malformed one leaves the store untouched */
         int r = fetch_setup_load(&fs, &mirrors, &e);
+        bool flag_mirrors = mirrors.n > 0;
         strv_free(&mirrors);
         if (r < 0)
                 return report_err(&e);
+        hub_mirrors_only(ref, flag_mirrors);
         o.cfg = &fs.fc;
         r = store_open(default_root(), &s, &e);
         if (r >= 0)

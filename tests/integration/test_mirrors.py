@@ -119,6 +119,21 @@ def test_registry_mirror_flag(strata, registry, build_image, make_proxy, conf, s
     r = strata("pull", "--registry-mirror", px.url, "flagged:2")
     assert r.ok, str(r)
     assert px.find("GET", "/v2/library/flagged/manifests/2")
+    assert "ignored" not in r.err, r.err
+
+
+def test_registry_mirror_flag_for_another_registry_said_once(strata, upstream, make_proxy, conf, store_root):
+    """--registry-mirror is for Docker Hub images (as in dockerd): with a
+    reference on another registry it is not used, and one line says so."""
+    reg, img = upstream
+    px = make_proxy(reg)
+    r = strata("pull", "--registry-mirror", px.url, "--registry-mirror", px.url + "/", img.ref)
+    assert r.ok, str(r)
+    pulled_right(store_root, img)
+    assert not px.requests
+    assert r.err_lines == [f"strata: pull {img.ref}: --registry-mirror ignored: it applies to Docker Hub "
+                           f"images only (as in dockerd); mirrors of {reg.host} go under \"registries\" "
+                           "in the configuration"], r.err
 
 
 # ------------------------------------------------------------ fallback
