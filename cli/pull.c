@@ -407,9 +407,9 @@ static int do_layer(struct layer_job *j, struct fetch_conn *c)
         } else {
                 r = download_and_extract(j, c);
         }
-        if (r >= 0)
-                progress_status(pl->pg, j->id, "Pull complete");
-        else
+        /* "Pull complete" waits for the commit (commit_layers()): a layer's
+         * last line is the truth, and a failure elsewhere throws this one away */
+        if (r < 0)
                 err_wrap(&j->e, "layer %s", j->d->digest);
         return r;
 }
@@ -545,6 +545,8 @@ static int commit_layers(struct pull *pl, struct err *e)
                 }
                 if (r < 0)
                         return err_wrap(e, "layer %s", j->d->digest);
+                if (!j->present)
+                        progress_status(pl->pg, j->id, "Pull complete");
         }
         return 0;
 }

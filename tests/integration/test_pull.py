@@ -337,6 +337,28 @@ def test_tampered_config(strata, registry, build_image, seeded_store, store_root
     assert snapshot(store_root) == seeded_store
 
 
+def test_full_disk_no_pull_complete_for_a_layer_thrown_away(strata, registry, build_image, tmp_path):
+    """The store on a small tmpfs: the big layer hits ENOSPC while the small
+    one is ready.  Nothing is committed, so no layer's last line may be
+    "Pull complete" (it is printed once a layer is in the store)."""
+    img = build_image(registry, "x/full:1", layers=[[File("small", b"s\n")],
+                                                    [File("big", random_bytes(8 << 20, seed=21))]])
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], check=True)
+    try:
+        root = small / "store"
+        r = strata("pull", img.ref, root=root)
+        one_line_failure(r, "No space left on device")
+        for layer in img.layers:
+            mine = [l for l in r.lines if l.startswith(layer.digest[7:19] + ":")]
+            assert mine and mine[-1] != f"{layer.digest[7:19]}: Pull complete", r.out
+        assert "Pull complete" not in r.out, r.out
+        assert not (root / "layers").exists() or not os.listdir(root / "layers")
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
 # ------------------------------------------------------------ resuming
 BIG = 24 * 1024 * 1024
 
