@@ -53,6 +53,7 @@ struct http_req {
          * (may be NULL); a -errno stops the transfer. */
         int (*begin)(void *ctx, long status, const struct http_resp *rs);
         long connect_timeout_s, stall_timeout_s;
+        long min_speed;               /* > 1: slower than this (bytes/s) over stall_timeout_s fails */
         const char *user_agent;
         const struct fetch_tls *tls;  /* for https:// to @url's host, or NULL */
 };

@@ -14,8 +14,8 @@
  *     belong to: a redirect to another host is followed without them, and a
  *     mirror never gets the upstream's credentials.
  * (4) sources are tried in the order given (mirrors, then the upstream); a
- *     mirror that fails (transport, timeout, 401/404/5xx, content that fails
- *     verification) is marked dead for the rest of the client's life and
+ *     mirror that fails (transport, timeout, slower than its min_speed,
+ *     401/404/5xx, content that fails verification) is marked dead for the rest of the client's life and
  *     never tried again, with one notice given when a later source answers;
  *     when none does, the error names every source and why instead.
  *
@@ -165,6 +165,11 @@ struct fetch_source {
         char *host;         /* "host[:port]" of url: certs.d and credentials key */
         bool mirror;        /* false only for the upstream */
         long connect_timeout_s, stall_timeout_s;   /* 0 = the fetch_opts' */
+        /* bytes/s averaged over min_speed_time_s: a mirror slower than that is
+         * dropped like a dead one (the next source resumes where it stopped);
+         * the upstream is never dropped for it, its slowness is told once.
+         * 0: no such rule (a mirror must only not stall). */
+        long min_speed, min_speed_time_s;
         char **certs_dirs;  /* existing CERTS_DIR/HOST[:PORT] directories (CA *.crt, client *.cert + *.key) */
         size_t n_certs_dirs;
 };
@@ -187,14 +192,16 @@ struct fetch_config {
         const struct fetch_registry_conf *registries;
         size_t n_registries;
         long mirror_connect_timeout_s;   /* 0 = 3 s */
-        long mirror_stall_timeout_s;     /* 0 = 10 s */
+        long mirror_stall_timeout_s;     /* 0 = 5 s */
+        long mirror_min_speed;           /* bytes/s over the stall timeout; 0 = 10240, < 0 = no rule */
         char **certs_dirs;         /* directories holding HOST[:PORT]/ subdirectories, in order */
         size_t n_certs_dirs;
 };
 /* fetch_sources_for() - the ordered sources for @ref under @cfg (may be
  * NULL): the mirrors (for Docker Hub "registry-mirrors" then the registry's
  * own entry; for any other registry its entry's "mirrors"), each with the
- * mirror timeouts; then the upstream with https://, or http:// for
+ * mirror timeouts and minimum speed; then the upstream (the minimum speed
+ * too, to tell its slowness) with https://, or http:// for
  * insecure registries and for loopback ones (unless a certs directory
  * exists for the loopback host: then https://).  A mirror is addressed like dockerd
  * does: MIRROR/v2/REPO/... (library/ included for Docker Hub).  An http://

@@ -362,7 +362,7 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
                 curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent ? rq->user_agent : "strata");
                 curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, rq->connect_timeout_s > 0 ? rq->connect_timeout_s : 10L);
-                curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, rq->min_speed > 1 ? rq->min_speed : 1L);
                 curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->stall_timeout_s > 0 ? rq->stall_timeout_s : 30L);
                 curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
                 curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
@@ -391,6 +391,13 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         return x.err;
                 if (cc != CURLE_OK) {
                         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+                        curl_off_t got = 0;
+                        curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
+                        if (cc == CURLE_OPERATION_TIMEDOUT && rq->min_speed > 1 && got > 0 && strstr(why, "too slow"))
+                                /* bytes came, too few: not a stall */
+                                return err_setx(e, ETIMEDOUT, "%s %s: slower than %ld bytes/s over %ld s",
+                                                rq->head ? "HEAD" : "GET", url, rq->min_speed,
+                                                rq->stall_timeout_s > 0 ? rq->stall_timeout_s : 30L);
                         if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                             cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CONNECT_ERROR)
                                 return tls_error(h, url, why, e);
