@@ -4,6 +4,7 @@
 #include "pull.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,7 +88,8 @@ int cmd_pull(int argc, char **argv)
         fetch_setup_free(&fs);
         if (r < 0) {
                 err_wrap(&e, "pull %s", ref);
-                return report_err(&e);
+                int rc = report_err(&e);
+                return r == -EINTR ? 128 + SIGINT : rc;   /* Ctrl-C: 130, as a shell reports it */
         }
         return 0;
 }

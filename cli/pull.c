@@ -24,6 +24,22 @@
 #define DEFAULT_JOBS 3
 #define HASH_CHUNK (1u << 20)
 
+/* Ctrl-C: set by the handler, read by every transfer (fetch_opts.cancel),
+ * the extractors and the workers; the pull then stops as a failed one does
+ * (PULL 3: nothing committed, .partial files kept for the rerun). */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+        if (interrupted) {
+                /* a second Ctrl-C: the user insists */
+                signal(sig, SIG_DFL);
+                raise(sig);
+                return;
+        }
+        interrupted = 1;
+}
+
 struct pull;
 
 struct layer_job {
@@ -94,6 +110,8 @@ static ssize_t tail_read(struct extraction *x, void *buf, size_t n)
         uint64_t avail = x->avail;
         bool done = x->done;
         pthread_mutex_unlock(&x->m);
+        if (interrupted)
+                return -ECANCELED;   /* not -EINTR: a reader retries that */
         if (x->off >= avail)
                 return 0;
         if (done)   /* the download is over: what is left is the extraction's */
@@ -127,6 +145,8 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
         struct extraction *x = ctx;
         if (x->tailing)
                 return tail_read(x, buf, n);
+        if (interrupted)
+                return -ECANCELED;
         for (;;) {
                 ssize_t k = read(x->in_fd, buf, n);
                 if (k >= 0) {
@@ -420,7 +440,7 @@ static void *worker(void *arg)
         _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
         for (;;) {
                 pthread_mutex_lock(&pl->lock);
-                if (pl->failed || pl->next >= pl->n) {
+                if (pl->failed || interrupted || pl->next >= pl->n) {
                         pthread_mutex_unlock(&pl->lock);
                         return NULL;
                 }
@@ -607,6 +627,12 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
         int r = ref_parse(text, &ref, e);
         if (r < 0)
                 return r;
+        /* Ctrl-C stops the pull cleanly: no SA_RESTART, so a blocked wait
+         * (a blob lock) returns EINTR too */
+        interrupted = 0;
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
         struct platform want = { 0 };
         if (o->platform)
                 r = platform_parse(o->platform, &want, e);
@@ -630,6 +656,7 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 goto out;
 
         struct fetch_opts fo = o->fetch;
+        fo.cancel = &interrupted;
         pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
         if (!fo.notice) {
                 fo.notice = notice_cb;
@@ -726,6 +753,8 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
         r = lock_layers(&pl, e);
         if (r >= 0)
                 r = run_layers(&pl, e);
+        if (r >= 0 && interrupted)
+                r = -EINTR;     /* every layer ready, but the user said stop: commit nothing */
         if (r >= 0)
                 r = commit_layers(&pl, e);
         pthread_mutex_destroy(&pl.lock);
@@ -794,9 +823,14 @@ names:;
         if (r < 0)
                 err_wrap(e, "record image");
 out:
+        /* interrupted: whatever failed, the reason is the user's (one line:
+         * "pull REF: interrupted"); a pull that got recorded stands */
+        if (r < 0 && interrupted)
+                r = err_setx(e, EINTR, "interrupted");
         abandon_layers(&pl);
         unlock_layers(&pl);
         progress_free(pg);
+        sigaction(SIGINT, &old_int, NULL);
         free(pl.jobs);
         config_free(&cfg);
         buf_free(&cfg_body);

@@ -56,6 +56,7 @@ struct http_req {
         long min_speed;               /* > 1: slower than this (bytes/s) over stall_timeout_s fails */
         const char *user_agent;
         const struct fetch_tls *tls;  /* for https:// to @url's host, or NULL */
+        const volatile sig_atomic_t *cancel;   /* fetch_opts.cancel */
 };
 
 struct http_resp {
@@ -70,6 +71,7 @@ struct http_resp {
 /* http_do() - run @rq, following redirects itself (Authorization dropped
  * when the origin changes).  0 when an HTTP answer came (any status; see
  * rs->status), -errno on a transport failure ("GET URL: Connection refused"),
+ * -EINTR "interrupted" once *@rq->cancel is set,
  * a sink's -errno when it stopped the transfer, -EFBIG when @rq->body's
  * ceiling was passed.  Free @rs with http_resp_free() in every case. */
 int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *rs, struct err *e);

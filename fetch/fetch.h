@@ -25,6 +25,8 @@
 
 #include "util/util.h"
 
+#include <signal.h>
+
 #define FETCH_MANIFEST_MAX (4u << 20)   /* manifests, indexes, configs */
 #define FETCH_SMALL_MAX (1u << 20)      /* tokens, error bodies, config.json */
 
@@ -224,6 +226,11 @@ struct fetch_opts {
          * May be called from any thread; may be NULL. */
         void (*notice)(void *ctx, const char *line);
         void *notice_ctx;
+        /* cancel - may be NULL; once *cancel is non-zero (set by a signal
+         * handler: Ctrl-C) every request stops within about a second and
+         * returns -EINTR ("interrupted"); no source is dropped for it and
+         * the bytes already given to a sink stand (a later run resumes). */
+        const volatile sig_atomic_t *cancel;
 };
 
 struct registry;        /* a client for one repository over its sources; thread-safe */

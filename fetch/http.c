@@ -57,7 +57,7 @@ void http_resp_free(struct http_resp *rs)
 bool http_transient(int r, long status)
 {
         if (r < 0)
-                return r != -EFBIG && r != -EBADMSG && r != -ENOSPC && r != -EPROTO &&
+                return r != -EFBIG && r != -EBADMSG && r != -ENOSPC && r != -EPROTO && r != -EINTR &&
                        r != -EINVAL && r != -ENOMEM && r != -EACCES && r != -EPERM;
         return status == 408 || status == 429 || status >= 500;
 }
@@ -72,6 +72,13 @@ struct xfer {
         int err;              /* -errno when a callback stopped the transfer */
         struct err *e;
 };
+
+/* Stops the transfer once the user interrupted (fetch_opts.cancel). */
+static int xferinfo_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+        const volatile sig_atomic_t *cancel = ud;
+        return *cancel ? 1 : 0;
+}
 
 static long current_status(struct xfer *x)
 {
@@ -335,6 +342,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
         bool send_auth = rq->authorization != NULL;
 
         for (int hop = 0;; hop++) {
+                if (rq->cancel && *rq->cancel)
+                        return err_setx(e, EINTR, "interrupted");
                 if (hop > HTTP_MAX_REDIRECTS)
                         return err_setx(e, ELOOP, "GET %s: more than %d redirects", rq->url, HTTP_MAX_REDIRECTS);
                 struct xfer x = { .rq = rq, .rs = rs, .curl = h, .e = e };
@@ -373,6 +382,11 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
                 if (rq->head)
                         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+                if (rq->cancel) {
+                        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+                        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+                        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+                }
                 /* the host's own TLS material only while talking to that host */
                 if (rq->tls && http_same_origin(url, rq->url)) {
                         if (rq->tls->n_ca_files) {
@@ -389,6 +403,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_slist_free_all(hdrs);
                 if (x.err)
                         return x.err;
+                if (cc == CURLE_ABORTED_BY_CALLBACK && rq->cancel && *rq->cancel)
+                        return err_setx(e, EINTR, "interrupted");
                 if (cc != CURLE_OK) {
                         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
                         curl_off_t got = 0;

@@ -347,6 +347,7 @@ static void base_req(const struct registry *r, const struct src_state *s, struct
         }
         rq->user_agent = r->o.user_agent;
         rq->tls = &s->tls;
+        rq->cancel = r->o.cancel;
 }
 
 /* Learn how source @s wants to be spoken to: GET /v2/.  Caller holds the lock. */
@@ -652,6 +653,8 @@ int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *
                         return 0;
                 }
                 http_resp_free(&rs);
+                if (rr == -EINTR)
+                        return rr;      /* the user's doing, not the source's */
                 if (!give_up_source(r, s, e)) {
                         _cleanup_free_ char *what = xasprintf("manifest %s", reference);
                         return all_failed(r, rr, what, e);
@@ -814,6 +817,13 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                 }
                 if (done)
                         break;
+                if (rr == -EINTR) {
+                        /* the user's doing, not the source's: nothing dropped */
+                        sha256_free(h);
+                        if (got)
+                                *got = b.given;
+                        return rr;
+                }
                 if (rr == -EBADMSG && s->s.mirror) {
                         /* bytes from this mirror are suspect: the caller restarts from zero */
                         give_up_source(r, s, e);

@@ -439,6 +439,81 @@ def test_registry_killed_mid_blob_then_resumed(strata, strata_popen, registry, b
     assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
 
 
+def test_ctrl_c_on_a_pipe(strata, strata_popen, registry, big_image, make_proxy, store_root):
+    """SIGINT while a blob streams: one line, exit 130, nothing recorded;
+    the .partial stays and the rerun asks only for the rest (PULL 4)."""
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.throttle(1 << 20)
+    ref = f"{px.host}/x/big:1"
+    p = strata_popen("pull", ref)
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 1 << 20,
+               timeout=30, what="1 MiB in the .partial")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, out, err)
+    assert err.splitlines() == [f"strata: pull {ref}: interrupted"], err
+    assert "Pull complete" not in out
+    assert not names_in(store_root)
+    have = os.path.getsize(partial)
+    assert have >= 1 << 20
+    px.throttle(None)
+    px.clear()
+    strata("pull", ref).check()
+    gets = px.blob_gets(layer.digest)
+    assert len(gets) == 1 and gets[0].range == f"bytes={have}-", gets
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+def test_ctrl_c_on_a_terminal(strata_bin, registry, big_image, make_proxy, store_root, strata_env):
+    """Ctrl-C typed at a terminal (a pty: the tty driver sends SIGINT) while
+    the progress rows are redrawn: the screen keeps the rows as they were,
+    one line below them says the pull was interrupted, the cursor is left
+    on a fresh line under it, and the exit status is 130."""
+    import pty
+    import select
+    from helpers.term import render
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.throttle(1 << 20)
+    ref = f"{px.host}/x/big:1"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(strata_bin, [strata_bin, "--root", store_root, "pull", ref], strata_env)
+    raw = b""
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not sent and os.path.exists(partial) and os.path.getsize(partial) >= 1 << 20:
+            os.write(fd, b"\x03")          # Ctrl-C
+            sent = True
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:                # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            raw += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert sent, raw
+    text = raw.decode(errors="replace")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, (status, text)
+    lines, row, col = render(text)
+    shown = [l.rstrip() for l in lines]
+    while shown and not shown[-1]:
+        shown.pop()
+    assert shown[-1] == f"strata: pull {ref}: interrupted", shown
+    rows = [l for l in shown if l.startswith(layer.digest[7:19] + ": ")]
+    assert len(rows) == 1 and shown[-2] == rows[0] and "Downloading" in rows[0], shown
+    assert (row, col) == (len(shown), 0), (row, col, shown)   # on a fresh line below it all
+    assert os.path.getsize(partial) >= 1 << 20                 # kept for the rerun
+
+
 def store_consistent(root):
     """Every blob hashes to its name; every image's layers and blobs exist."""
     for d in blobs_in(root):
