@@ -31,6 +31,9 @@ void store_mount_free(struct store_mount *m)
 
 int store_mount_save(struct store *s, const struct store_mount *m, struct err *e)
 {
+        int r0 = store_writable(s, e);
+        if (r0 < 0)
+                return r0;
         json_t *layers = json_array();
         for (size_t i = 0; i < m->n_layers; i++)
                 json_array_append_new(layers, json_string(m->layers[i]));

@@ -63,13 +63,28 @@ int store_open(const char *root, struct store **out, struct err *e)
         _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return err_set(e, errno, "open store %s", root);
-        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-                if (mkdirat(rfd, dirs[i], 0700) < 0 && errno != EEXIST)
+        /* A store on a read-only filesystem (a bind mount remounted ro,
+         * read-only media) is opened for reading: nothing can change it, so
+         * readers need no lock, and every call that would write says so. */
+        bool ro = false;
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+                if (mkdirat(rfd, dirs[i], 0700) == 0 || errno == EEXIST)
+                        continue;
+                if (errno != EROFS)
                         return err_set(e, errno, "store %s: mkdir %s", root, dirs[i]);
+                ro = true;
+        }
         int lfd = openat(rfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lfd < 0 && errno == EROFS) {
+                ro = true;
+                lfd = openat(rfd, "lock", O_RDONLY | O_CLOEXEC);
+                if (lfd < 0 && errno == ENOENT)
+                        lfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
         if (lfd < 0)
                 return err_set(e, errno, "store %s: open lock", root);
         struct store *s = xcalloc(1, sizeof *s);
+        s->read_only = ro;
         /* absolute: paths handed out (layer dirs, a mount's upper) must stay
          * right for a daemon that leaves the working directory */
         s->root = realpath(root, NULL);
@@ -77,7 +92,8 @@ int store_open(const char *root, struct store **out, struct err *e)
                 s->root = xstrdup(root);
         s->root_fd = TAKE_FD(rfd);
         s->lock_fd = lfd;
-        remove_stale_tmpdirs(s);
+        if (!ro)
+                remove_stale_tmpdirs(s);
         *out = s;
         return 0;
 }
@@ -105,8 +121,21 @@ const char *store_root(const struct store *s)
         return s->root;
 }
 
+bool store_read_only(const struct store *s)
+{
+        return s->read_only;
+}
+
+int store_writable(const struct store *s, struct err *e)
+{
+        return s->read_only ? err_setx(e, EROFS, "store %s is read-only", s->root) : 0;
+}
+
 int store_lock(struct store *s, struct err *e)
 {
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         if (s->lock_depth++ > 0)
                 return 0;
         while (flock(s->lock_fd, LOCK_EX) < 0) {
@@ -165,6 +194,9 @@ int store_put_blob(struct store *s, const char *digest, const void *p, size_t n,
                 return err_setx(e, EBADMSG, "blob %s: content has digest %s", digest, got);
         if (store_has_blob(s, digest))
                 return 0;
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = store_blob_path(s, digest);
         return write_file_atomic(path, p, n, 0600, e);
 }
@@ -173,6 +205,9 @@ int store_blob_lock(struct store *s, const char *digest, int *lockfd, struct err
 {
         if (!digest_valid(digest))
                 return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *rel = xasprintf("tmp/%s.lock", digest_hex(digest));
         _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -195,6 +230,9 @@ int store_open_partial(struct store *s, const char *digest, int *fd, uint64_t *h
 {
         if (!digest_valid(digest))
                 return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *rel = xasprintf("tmp/%s.partial", digest_hex(digest));
         _cleanup_close_ int f = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (f < 0)

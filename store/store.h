@@ -39,6 +39,10 @@ struct store;
 int store_open(const char *root, struct store **out, struct err *e);
 void store_close(struct store *s);               /* accepts NULL */
 const char *store_root(const struct store *s);
+/* store_read_only() - ROOT is on a read-only filesystem: store_open()
+ * succeeded for reading, and every call that would write fails with -EROFS
+ * ("store ROOT is read-only"). */
+bool store_read_only(const struct store *s);
 
 /* store_lock() / store_unlock() - the store-wide lock of invariant (3). */
 int store_lock(struct store *s, struct err *e);
