@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -304,3 +305,26 @@ def test_prune_takes_dangling_images_and_finished_runs(strata, registry, build_i
     assert mount_records(store_root) == []
     ids = strata("images", "-q", "--no-trunc").check().lines
     assert sorted(ids) == sorted([new.config_digest, busybox_image.config_digest])
+
+
+def test_prune_never_takes_a_live_pulls_download_but_takes_it_after_ctrl_c(strata, strata_popen, registry,
+                                                                          build_image, make_proxy, store_root):
+    from helpers import wait_until
+    from helpers.images import random_bytes
+    img = build_image(registry, "test/big:1", layers=[[File("big", random_bytes(6_000_000, seed=15))]])
+    px = make_proxy(registry)
+    px.throttle(1 << 20)
+    part = os.path.join(store_root, "tmp", img.layers[0].digest[7:] + ".partial")
+    p = strata_popen("pull", f"{px.host}/test/big:1")
+    wait_until(lambda: os.path.exists(part) and os.path.getsize(part) > 0, timeout=30, what="a download under way")
+    r = strata("system", "prune", "-f").check()
+    assert "Leftovers" not in r.out and os.path.exists(part)     # the pull holds it
+    total, active = df_rows(strata)["Leftovers"][:2]
+    assert total == active != "0"                                # the download, its extraction dir
+    p.send_signal(signal.SIGINT)                                 # Ctrl-C
+    p.wait(timeout=30)
+    assert p.returncode != 0 and os.path.exists(part)            # kept for a resume...
+    assert df_rows(strata)["Leftovers"][:2] == ["1", "0"]
+    r = strata("system", "prune", "-f").check()                  # ...until pruned
+    assert f"Deleted Leftovers:\ntmp/{os.path.basename(part)}\n" in r.out
+    assert not os.path.exists(part)
