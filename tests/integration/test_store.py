@@ -129,6 +129,16 @@ def test_rmi_f_of_a_mounted_image_keeps_it_whole_and_umount_lets_it_go(strata, i
     strata("unpack", image.ref, tmp_path / "flat2").check()
 
 
+@pytest.mark.fuse
+def test_umount_of_the_last_user_of_a_removed_image_removes_its_layers(strata, image, store_root, mountpoint):
+    strata("pull", image.ref).check()
+    strata("mount", image.ref, mountpoint).check()
+    strata("rmi", "-f", image.ref).check()
+    strata("umount", mountpoint).check()
+    assert layer_dirs(store_root) == [] and blobs(store_root) == []
+    assert re.search(r"Images: 0 .*\n Layers: 0 ", strata("info").check().out)
+
+
 @pytest.fixture
 def kept_run(strata, busybox_image, store_root):
     strata("pull", busybox_image.ref).check()
