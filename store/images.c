@@ -295,6 +295,7 @@ int store_delete_image(struct store *s, const char *id, bool force,
                 return r;
         _cleanup_json_ json_t *j = NULL;
         _cleanup_json_ json_t *keep = json_object();
+        _cleanup_close_ int gc = -1;
         struct store_image im = { 0 };
         r = store_load_index(s, &j, e);
         if (r < 0)
@@ -327,7 +328,12 @@ int store_delete_image(struct store *s, const char *id, bool force,
                 goto out;
         if (deleted)
                 deleted(id, ctx);
-        /* what is left: the other images and every mount record (invariant (6)) */
+        /* what is left: the other images and every mount record (invariant (6));
+         * while a pull adds to the store, what it may be about to list stays
+         * (invariant (4)) for a later prune */
+        gc = store_gc_exclusive(s);
+        if (gc < 0)
+                goto out;
         r = store_refs(s, images, keep, e);
         if (r < 0)
                 goto out;

@@ -292,12 +292,15 @@ int store_mount_remove(struct store *s, const struct store_mount *m, struct err 
         /* the last user of a layer whose image went (rmi -f) lets it go */
         _cleanup_json_ json_t *j = NULL;
         _cleanup_json_ json_t *refs = json_object();
-        if (r == 0)
-                r = store_load_index(s, &j, e);
+        _cleanup_close_ int gc = r == 0 ? store_gc_exclusive(s) : -1;
+        if (gc < 0)            /* a pull is adding to the store: a later prune sweeps */
+                goto out;
+        r = store_load_index(s, &j, e);
         if (r == 0)
                 r = store_refs(s, json_object_get(j, "images"), refs, e);
         for (size_t i = 0; r == 0 && i < m->n_layers; i++)
                 r = store_release_layer(s, refs, m->layers[i], m->digests ? m->digests[i] : NULL, NULL, NULL, e);
+out:
         store_unlock(s);
         return r;
 }

@@ -24,9 +24,10 @@
  *     of it, no writer loses another's change.
  * (4) a layer or blob is removed only under ROOT/lock, when no image record
  *     and no mount record uses it, and nobody holds its blob lock (a pull that
- *     found it present keeps that lock until its own record is written); a
- *     sweep of what nothing lists (prune, check --repair) also needs
- *     tmp/gc.lock exclusive: no process is adding files not yet listed.
+ *     found it present keeps that lock until its own record is written),
+ *     and tmp/gc.lock is free: a process adding files (a pull, from its first
+ *     blob to its image record) holds it shared, and while it does, rmi,
+ *     umount and prune leave what nothing lists for a later prune.
  * (5) anything under tmp/ is never taken as complete; a rerun resumes a
  *     .partial download (Range) or starts over.  A download no pull holds
  *     (its blob lock is free) is reclaimed once STORE_PARTIAL_MAX_AGE passed

@@ -338,3 +338,21 @@ def test_prune_never_takes_a_live_pulls_download_but_takes_it_after_ctrl_c(strat
     r = strata("system", "prune", "-f").check()                  # ...until pruned
     assert f"Deleted Leftovers:\ntmp/{os.path.basename(part)}\n" in r.out
     assert not os.path.exists(part)
+
+
+def test_while_a_pull_adds_files_rmi_and_prune_leave_unlisted_layers(strata, image, store_root):
+    # invariant (4): a pull holds tmp/gc.lock shared until its record lists
+    # what it added (or found present); nothing unlisted is taken meanwhile
+    strata("pull", image.ref).check()
+    with open(os.path.join(store_root, "tmp", "gc.lock"), "a") as pull:
+        fcntl.flock(pull, fcntl.LOCK_SH)
+        r = strata("rmi", image.ref).check()
+        assert f"Deleted: {image.config_digest}" in r.lines
+        assert not any(l.diff_id in r.out for l in image.layers)
+        assert len(layer_dirs(store_root)) == 3
+        r = strata("system", "prune", "-f").check()
+        assert "Deleted Images" not in r.out and len(layer_dirs(store_root)) == 3
+    r = strata("system", "prune", "-f").check()
+    for l in image.layers:
+        assert f"deleted: {l.diff_id}" in r.lines
+    assert layer_dirs(store_root) == [] and blobs(store_root) == []
