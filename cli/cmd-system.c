@@ -12,7 +12,7 @@ static const char *const system_usage =
         "Usage: strata system COMMAND\n\n"
         "Manage the store\n\n"
         "Commands:\n"
-        "  df                 Show the store's disk usage\n"
+        "  df [-v]            Show the store's disk usage (-v: each image, mount, leftover)\n"
         "  prune [-a] [-f]    Remove what no image, mount or running strata uses\n"
         "  check [--repair]   Find (and repair) states that break the store invariants\n";
 
@@ -32,11 +32,58 @@ static void usage_row(struct table *t, const char *type, const struct store_usag
         table_add(t, type, total, active, size, rec);
 }
 
+/* df -v: docker's "Images space usage:" and the like, one table each. */
+struct df_detail {
+        struct table images, mounts, leftovers;
+};
+
+static void df_item(const struct store_usage_item *it, void *ctx)
+{
+        struct df_detail *d = ctx;
+        char size[32], a[32], b[32], n[24];
+        human_size(it->size, size, sizeof size);
+        switch (it->kind) {
+        case STORE_ITEM_IMAGE: {
+                char *repo = NULL, *tag = NULL, *digest = NULL;
+                if (it->name)
+                        split_store_name(it->name, &repo, &tag, &digest);
+                human_size(it->shared, a, sizeof a);
+                human_size(it->size - it->shared, b, sizeof b);
+                snprintf(n, sizeof n, "%zu", it->users);
+                char id[16];
+                snprintf(id, sizeof id, "%.12s", it->id + 7);
+                table_add(&d->images, repo ? repo : "<none>", tag ? tag : "<none>", id, size, a, b, n);
+                free(repo), free(tag), free(digest);
+                break;
+        }
+        case STORE_ITEM_MOUNT:
+                snprintf(a, sizeof a, "%.12s", it->image ? it->image + 7 : "-");
+                table_add(&d->mounts, it->id, a, it->mountpoint, size, it->active ? "live" : "finished");
+                break;
+        case STORE_ITEM_LEFTOVER:
+                table_add(&d->leftovers, it->id, size, it->active ? "held" : "reclaimable");
+                break;
+        }
+}
+
+static void df_section(const char *title, struct table *t)
+{
+        printf("%s space usage:\n\n", title);
+        table_print(t, stdout);
+        table_free(t);
+}
+
 static int system_df(int argc, char **argv)
 {
-        int st = no_options("system df", argc, argv);
-        if (st)
-                return st;
+        static const struct option opts[] = { { "verbose", no_argument, NULL, 'v' }, { 0 } };
+        bool verbose = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+                switch (c) {
+                case 'v': verbose = true; break;
+                default: return bad_option("system df", argv);
+                }
+        }
         if (optind < argc)
                 return usage_error("system df", "takes no arguments");
         struct err e = { 0 };
@@ -44,12 +91,27 @@ static int system_df(int argc, char **argv)
         if (open_store(&s, &e) < 0)
                 return report_err(&e);
         struct store_usage u;
-        int r = store_usage(s, &u, &e);
+        struct df_detail d;
+        table_init(&d.images, 7, "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "MOUNTS");
+        table_init(&d.mounts, 5, "MOUNT ID", "IMAGE ID", "MOUNTPOINT", "SIZE", "STATUS");
+        table_init(&d.leftovers, 3, "NAME", "SIZE", "STATUS");
+        int r = store_usage(s, &u, verbose ? df_item : NULL, &d, &e);
         store_close(s);
         if (r < 0) {
+                table_free(&d.images), table_free(&d.mounts), table_free(&d.leftovers);
                 err_wrap(&e, "system df");
                 return report_err(&e);
         }
+        if (verbose) {
+                /* docker's -v: the detail instead of the summary */
+                df_section("Images", &d.images);
+                putchar('\n');
+                df_section("Mounts", &d.mounts);
+                putchar('\n');
+                df_section("Leftovers", &d.leftovers);
+                return 0;
+        }
+        table_free(&d.images), table_free(&d.mounts), table_free(&d.leftovers);
         struct table t;
         table_init(&t, 5, "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
         usage_row(&t, "Images", &u.images);

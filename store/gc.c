@@ -322,7 +322,60 @@ static void row_add(struct store_usage_row *row, bool active, uint64_t bytes)
                 row->reclaimable += bytes;
 }
 
-int store_usage(struct store *s, struct store_usage *u, struct err *e)
+/* The first tag of image @id in @names (else any name, else NULL). */
+static const char *first_name(json_t *names, const char *id)
+{
+        const char *k, *any = NULL;
+        json_t *v;
+        json_object_foreach(names, k, v) {
+                if (strcmp(json_string_value(v), id))
+                        continue;
+                if (!strchr(k, '@'))
+                        return k;
+                any = any ? any : k;
+        }
+        return any;
+}
+
+static size_t count_mounts_of(const struct store_mount *mv, size_t n, const char *id)
+{
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+                c += mv[i].image && !strcmp(mv[i].image, id);
+        return c;
+}
+
+/* store_usage()'s detail on the images: each one's bytes, and those it shares. */
+static void image_items(json_t *j, const struct census *c, const struct store_mount *mv, size_t nm,
+                        void (*item)(const struct store_usage_item *it, void *ctx), void *ctx)
+{
+        json_t *images = json_object_get(j, "images");
+        _cleanup_json_ json_t *users = json_object();       /* digest -> how many images */
+        const char *id, *k;
+        json_t *o, *v;
+        json_object_foreach(images, id, o) {
+                _cleanup_json_ json_t *one = json_object();
+                image_refs(id, o, one);
+                json_object_foreach(one, k, v)
+                        json_object_set_new(users, k, json_integer(json_integer_value(json_object_get(users, k)) + 1));
+        }
+        json_object_foreach(images, id, o) {
+                _cleanup_json_ json_t *one = json_object(), *shared = json_object();
+                image_refs(id, o, one);
+                json_object_foreach(one, k, v)
+                        if (json_integer_value(json_object_get(users, k)) > 1)
+                                set_add(shared, k);
+                struct store_usage_item it = {
+                        .kind = STORE_ITEM_IMAGE, .id = id, .name = first_name(json_object_get(j, "names"), id),
+                        .size = set_bytes(c, one, NULL), .shared = set_bytes(c, shared, NULL),
+                        .users = count_mounts_of(mv, nm, id),
+                };
+                item(&it, ctx);
+        }
+}
+
+int store_usage(struct store *s, struct store_usage *u, void (*item)(const struct store_usage_item *it, void *ctx),
+                void *ctx, struct err *e)
 {
         memset(u, 0, sizeof *u);
         _cleanup_json_ json_t *j = NULL;
@@ -364,6 +417,8 @@ int store_usage(struct store *s, struct store_usage *u, struct err *e)
                 }
         u->images.size = set_bytes(&c, held, NULL);
         u->images.reclaimable = set_bytes(&c, unused, used);
+        if (item)
+                image_items(j, &c, mv, nm, item, ctx);
 
         const char *d;
         json_t *v;
@@ -377,7 +432,12 @@ int store_usage(struct store *s, struct store_usage *u, struct err *e)
                         _cleanup_free_ char *rel = xasprintf("mounts/%s", mv[i].id);
                         bytes = rel_bytes(s, rel);
                 }
-                row_add(&u->mounts, store_mount_live(&mv[i]), bytes);
+                bool live = store_mount_live(&mv[i]);
+                row_add(&u->mounts, live, bytes);
+                struct store_usage_item it = { .kind = STORE_ITEM_MOUNT, .id = mv[i].id, .image = mv[i].image,
+                                               .mountpoint = mv[i].mountpoint, .size = bytes, .active = live };
+                if (item)
+                        item(&it, ctx);
         }
         DIR *td = opendir_at(s->root_fd, "tmp");
         struct dirent *de;
@@ -387,7 +447,12 @@ int store_usage(struct store *s, struct store_usage *u, struct err *e)
                 if (k != TMP_PARTIAL && k != TMP_WORK)
                         continue;
                 _cleanup_free_ char *rel = xasprintf("tmp/%s", de->d_name);
-                row_add(&u->leftovers, s->read_only || tmp_held(s, de->d_name), rel_bytes(s, rel));
+                bool busy = s->read_only || tmp_held(s, de->d_name);
+                uint64_t bytes = rel_bytes(s, rel);
+                row_add(&u->leftovers, busy, bytes);
+                struct store_usage_item it = { .kind = STORE_ITEM_LEFTOVER, .id = rel, .size = bytes, .active = busy };
+                if (item)
+                        item(&it, ctx);
         }
         if (td)
                 closedir(td);

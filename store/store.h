@@ -236,7 +236,23 @@ struct store_usage {
                                              the store (an --upper DIR is the user's) */
         struct store_usage_row leftovers; /* tmp/: active: held by a running strata */
 };
-int store_usage(struct store *s, struct store_usage *u, struct err *e);
+/* One item of store_usage()'s detail (system df -v). */
+enum store_item_kind { STORE_ITEM_IMAGE, STORE_ITEM_MOUNT, STORE_ITEM_LEFTOVER };
+struct store_usage_item {
+        enum store_item_kind kind;
+        const char *id;            /* image id, mount id, or tmp/NAME */
+        const char *name;          /* image: its first tag (else any name, else NULL) */
+        const char *image;         /* mount: its image id, or NULL */
+        const char *mountpoint;    /* mount: where */
+        uint64_t size;             /* image: bytes of its layers and blobs; else its bytes */
+        uint64_t shared;           /* image: of those, what another image uses too */
+        size_t users;              /* image: the mount records that use it */
+        bool active;               /* mount: live; leftover: held by a running strata */
+};
+/* store_usage() - the rows of system df in *@u; @item (may be NULL) hears of
+ * each image, mount and leftover. */
+int store_usage(struct store *s, struct store_usage *u, void (*item)(const struct store_usage_item *it, void *ctx),
+                void *ctx, struct err *e);
 
 /* What store_prune() and store_check() report, one call each. */
 enum store_gone {

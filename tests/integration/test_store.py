@@ -356,3 +356,29 @@ def test_while_a_pull_adds_files_rmi_and_prune_leave_unlisted_layers(strata, ima
     for l in image.layers:
         assert f"deleted: {l.diff_id}" in r.lines
     assert layer_dirs(store_root) == [] and blobs(store_root) == []
+
+
+@pytest.mark.fuse
+def test_df_verbose_lists_images_mounts_and_leftovers(strata, registry, build_image, store_root, mountpoint):
+    base = [[File("base", b"z" * 20000)]]
+    a = build_image(registry, "test/va:1", layers=base + [[File("a", b"a" * 1000)]])
+    b = build_image(registry, "test/vb:1", layers=base)
+    strata("pull", a.ref).check()
+    strata("pull", b.ref).check()
+    strata("mount", a.ref, mountpoint).check()
+    left = fake_partial(store_root, 1500, age=60)
+    r = strata("system", "df", "-v").check()
+    sections = r.out.split("\n\n")
+    assert sections[0] == "Images space usage:"
+    head, *rows = sections[1].splitlines()
+    assert head.split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "SIZE", "SHARED", "SIZE", "UNIQUE", "SIZE", "MOUNTS"]
+    rows = {x.split()[0]: x.split() for x in rows}
+    ra, rb = rows[f"{registry.host}/test/va"], rows[f"{registry.host}/test/vb"]
+    assert ra[1] == "1" and ra[2] == a.config_digest[7:19] and ra[-1] == "1"
+    assert rb[2] == b.config_digest[7:19] and rb[-1] == "0"
+    assert ra[4] == rb[4] != "0B"                   # the shared base layer, counted for both
+    assert sections[2] == "Mounts space usage:"
+    m = sections[3].splitlines()[1].split()
+    assert m[1] == a.config_digest[7:19] and m[2] == os.path.realpath(mountpoint) and m[-1] == "live"
+    assert sections[4] == "Leftovers space usage:"
+    assert sections[5].splitlines()[1].split() == [f"tmp/{os.path.basename(left)}", "1.5kB", "reclaimable"]
