@@ -245,10 +245,12 @@ int store_reclaim_leftovers(struct store *s, time_t max_age, void (*gone)(const 
 
 /* ----------------------------------------------------------- the census */
 
-/* Everything on disk with its size: layers/<hex> and blobs/sha256/<hex>,
- * keyed by digest ("sha256:<hex>"; a layer by its diff_id). */
+/* Everything on disk: layers/<hex> and blobs/sha256/<hex>, keyed by digest
+ * ("sha256:<hex>"; a layer by its diff_id), with its size once asked for
+ * (census_bytes(): walking every layer only to prune one would be slow). */
 struct census {
-        json_t *layers, *blobs;          /* digest -> bytes */
+        struct store *s;
+        json_t *layers, *blobs;          /* digest -> bytes, or null until asked */
 };
 
 static void census_free(struct census *c)
@@ -267,23 +269,38 @@ static void census_dir(struct store *s, const char *dir, json_t *out)
                 _cleanup_free_ char *digest = xasprintf("sha256:%s", de->d_name);
                 if (!digest_valid(digest))
                         continue;
-                _cleanup_free_ char *rel = xasprintf("%s/%s", dir, de->d_name);
-                json_object_set_new(out, digest, json_integer((json_int_t)rel_bytes(s, rel)));
+                json_object_set_new(out, digest, json_null());
         }
         closedir(d);
 }
 
 static void census_take(struct store *s, struct census *c)
 {
+        c->s = s;
         c->layers = json_object();
         c->blobs = json_object();
         census_dir(s, "layers", c->layers);
         census_dir(s, "blobs/sha256", c->blobs);
 }
 
+/* The bytes of layer (@layer) or blob @digest; 0 when the census did not find it. */
+static uint64_t census_bytes(struct census *c, bool layer, const char *digest)
+{
+        json_t *map = layer ? c->layers : c->blobs;
+        json_t *v = json_object_get(map, digest);
+        if (!v)
+                return 0;
+        if (json_is_null(v)) {
+                _cleanup_free_ char *rel = xasprintf("%s/%s", layer ? "layers" : "blobs/sha256", digest_hex(digest));
+                v = json_integer((json_int_t)rel_bytes(c->s, rel));
+                json_object_set_new(map, digest, v);      /* replaces a value: iterations go on */
+        }
+        return (uint64_t)json_integer_value(v);
+}
+
 /* Bytes of the digests in @set that the census found (layer and blob of the
  * same digest are both counted: they are two files). */
-static uint64_t set_bytes(const struct census *c, json_t *set, json_t *minus)
+static uint64_t set_bytes(struct census *c, json_t *set, json_t *minus)
 {
         uint64_t n = 0;
         const char *d;
@@ -291,8 +308,7 @@ static uint64_t set_bytes(const struct census *c, json_t *set, json_t *minus)
         json_object_foreach(set, d, v) {
                 if (minus && json_object_get(minus, d))
                         continue;
-                n += (uint64_t)json_integer_value(json_object_get(c->layers, d));
-                n += (uint64_t)json_integer_value(json_object_get(c->blobs, d));
+                n += census_bytes(c, true, d) + census_bytes(c, false, d);
         }
         return n;
 }
@@ -346,7 +362,7 @@ static size_t count_mounts_of(const struct store_mount *mv, size_t n, const char
 }
 
 /* store_usage()'s detail on the images: each one's bytes, and those it shares. */
-static void image_items(json_t *j, const struct census *c, const struct store_mount *mv, size_t nm,
+static void image_items(json_t *j, struct census *c, const struct store_mount *mv, size_t nm,
                         void (*item)(const struct store_usage_item *it, void *ctx), void *ctx)
 {
         json_t *images = json_object_get(j, "images");
@@ -423,9 +439,9 @@ int store_usage(struct store *s, struct store_usage *u, void (*item)(const struc
         const char *d;
         json_t *v;
         json_object_foreach(c.layers, d, v)
-                row_add(&u->layers, set_has(refs, d), (uint64_t)json_integer_value(v));
+                row_add(&u->layers, set_has(refs, d), census_bytes(&c, true, d));
         json_object_foreach(c.blobs, d, v)
-                row_add(&u->blobs, set_has(refs, d), (uint64_t)json_integer_value(v));
+                row_add(&u->blobs, set_has(refs, d), census_bytes(&c, false, d));
         for (size_t i = 0; i < nm; i++) {
                 uint64_t bytes = 0;
                 if (!mv[i].keep_upper) {
@@ -481,16 +497,16 @@ static void say(void (*problem)(const char *line, void *ctx), void *ctx, const c
  * with @problem, say so first; with @act, do it.  The caller holds the
  * store lock and store_gc_exclusive() (no pull is adding files not yet
  * recorded). */
-static int sweep_map(struct store *s, json_t *map, bool layers, json_t *refs, bool act,
+static int sweep_map(struct store *s, struct census *c, bool layers, json_t *refs, bool act,
                      void (*problem)(const char *line, void *ctx), store_gone_fn gone, void *ctx,
                      uint64_t *bytes, int *found, struct err *e)
 {
         const char *d;
         json_t *v;
-        json_object_foreach(map, d, v) {
+        json_object_foreach(layers ? c->layers : c->blobs, d, v) {
                 if (set_has(refs, d))
                         continue;
-                uint64_t n = (uint64_t)json_integer_value(v);
+                uint64_t n = census_bytes(c, layers, d);
                 char hs[32];
                 human_size(n, hs, sizeof hs);
                 (*found)++;
@@ -514,12 +530,12 @@ static int sweep_map(struct store *s, json_t *map, bool layers, json_t *refs, bo
         return 0;
 }
 
-static int sweep_unused(struct store *s, json_t *refs, const struct census *c, bool act,
+static int sweep_unused(struct store *s, json_t *refs, struct census *c, bool act,
                         void (*problem)(const char *line, void *ctx), store_gone_fn gone, void *ctx,
                         uint64_t *bytes, int *found, struct err *e)
 {
-        int r = sweep_map(s, c->layers, true, refs, act, problem, gone, ctx, bytes, found, e);
-        return r < 0 ? r : sweep_map(s, c->blobs, false, refs, act, problem, gone, ctx, bytes, found, e);
+        int r = sweep_map(s, c, true, refs, act, problem, gone, ctx, bytes, found, e);
+        return r < 0 ? r : sweep_map(s, c, false, refs, act, problem, gone, ctx, bytes, found, e);
 }
 
 /* Forget a mount record without letting its layers go (the caller sweeps). */

@@ -321,9 +321,9 @@ def test_prune_never_takes_a_live_pulls_download_but_takes_it_after_ctrl_c(strat
                                                                           build_image, make_proxy, store_root):
     from helpers import wait_until
     from helpers.images import random_bytes
-    img = build_image(registry, "test/big:1", layers=[[File("big", random_bytes(6_000_000, seed=15))]])
+    img = build_image(registry, "test/big:1", layers=[[File("big", random_bytes(12_000_000, seed=15))]])
     px = make_proxy(registry)
-    px.throttle(1 << 20)
+    px.throttle(512 << 10)                     # 24 s for the layer: the test ends it long before
     part = os.path.join(store_root, "tmp", img.layers[0].digest[7:] + ".partial")
     p = strata_popen("pull", f"{px.host}/test/big:1")
     wait_until(lambda: os.path.exists(part) and os.path.getsize(part) > 0, timeout=30, what="a download under way")
