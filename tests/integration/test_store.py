@@ -382,3 +382,27 @@ def test_df_verbose_lists_images_mounts_and_leftovers(strata, registry, build_im
     assert m[1] == a.config_digest[7:19] and m[2] == os.path.realpath(mountpoint) and m[-1] == "live"
     assert sections[4] == "Leftovers space usage:"
     assert sections[5].splitlines()[1].split() == [f"tmp/{os.path.basename(left)}", "1.5kB", "reclaimable"]
+
+
+@pytest.mark.fuse
+def test_check_repairs_a_dangling_name_and_a_mount_record_missing_a_layer(strata, kept_run, store_root, image):
+    ref, rootfs = kept_run
+    strata("pull", image.ref).check()
+    p = os.path.join(store_root, "images.json")
+    j = json.load(open(p))
+    j["names"]["example.com/gone:1"] = "sha256:" + "0" * 64
+    json.dump(j, open(p, "w"))
+    rec = json.load(open(os.path.join(os.path.dirname(rootfs), "mount.json")))
+    gone = rec["layers"][0]
+    strata("rmi", "-f", ref).check()
+    subprocess.run(["rm", "-rf", os.path.join(store_root, "layers", gone[7:])], check=True)
+    r = strata("system", "check")
+    assert r.rc == 1
+    assert f"name example.com/gone:1: points to no image (sha256:{'0' * 64})" in r.lines
+    assert f"mount {rec['id']} ({rootfs}): layer 0 ({gone}) is missing" in r.lines
+    r = strata("system", "check", "--repair").check()
+    assert "  repaired: untagged example.com/gone:1" in r.lines
+    assert f"  repaired: removed mount record {rec['id']}" in r.lines
+    assert mount_records(store_root) == []
+    assert strata("system", "check").check().out == "No problems found\n"
+    assert strata("images", "-q", "--no-trunc").check().lines == [image.config_digest]
