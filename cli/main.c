@@ -76,6 +76,13 @@ static const struct command commands[] = {
           "      --format json  one JSON object per line\n" },
         { "info", cmd_info, "strata info [IMAGE]",
           "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
+        { "system", cmd_system, "strata system (df [-v] | prune [-a] [-f] | check [--repair])",
+          "Manage the store: disk usage, prune, check",
+          "  df [-v]            TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images, layers, blobs, mounts, leftovers;\n"
+          "                     -v: each image (shared and unique size), mount and leftover instead\n"
+          "  prune [-a] [-f]    remove finished runs' writable layers, dangling images (-a: every image\n"
+          "                     no mount uses), unused layers and blobs, leftovers; -f: do not ask\n"
+          "  check [--repair]   find (and repair) states that break the store invariants; exit 1 if any\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
