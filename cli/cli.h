@@ -24,6 +24,8 @@ struct command {
         const char *summary;                 /* one line for `strata --help` */
         const char *help;                    /* the options, for `strata help VERB` */
 };
+/* find_command() - the verb named @name, or NULL. */
+const struct command *find_command(const char *name);
 /* command_table() - the verbs, as `strata --help` lists them; ends with a NULL name. */
 const struct command *command_table(void);
 
@@ -44,6 +46,7 @@ int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_system(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -115,6 +115,11 @@ static void print_config(const struct fetch_setup *fs, const struct fetch_opts *
         for (size_t i = 0; i < c->mirrors.n; i++)
                 printf(" %s (from %s)\n", c->mirrors.v[i], c->mirrors_from ? c->mirrors_from : "?");
         printf("Mirror Timeouts: connect %lds, stall %lds\n", c->connect_timeout_s, c->stall_timeout_s);
+        if (c->min_speed > 0)
+                printf("Mirror Min Speed: %ld bytes/s over %lds (a slower mirror is dropped)\n", c->min_speed,
+                       c->stall_timeout_s);
+        else
+                printf("Mirror Min Speed: none (mirror-min-speed is 0)\n");
         printf("Insecure Registries:\n");
         for (size_t i = 0; i < c->insecure.n; i++)
                 printf(" %s (from %s)\n", c->insecure.v[i], c->insecure_from ? c->insecure_from : "?");
@@ -230,6 +235,8 @@ static int print_sources(const struct fetch_setup *fs, const struct fetch_opts *
                 printf(" %zu. %s %s\n", i + 1, s->mirror ? "mirror" : "registry", s->url);
                 if (s->mirror)
                         printf("    timeouts: connect %lds, stall %lds\n", s->connect_timeout_s, s->stall_timeout_s);
+                if (s->mirror && s->min_speed > 0)
+                        printf("    min speed: %ld bytes/s over %lds\n", s->min_speed, s->min_speed_time_s);
                 printf("    credentials: %s\n", creds);
                 for (size_t k = 0; k < s->n_certs_dirs; k++)
                         printf("    certificates: %s\n", s->certs_dirs[k]);

@@ -42,6 +42,20 @@ static int not_a_mount(const char *dir, struct err *e)
         return err_setx(e, ENOENT, "neither a strata mount nor an image");
 }
 
+static int image_of_mount(const struct store_mount *m, struct store_image *im)
+{
+        memset(im, 0, sizeof *im);
+        im->id = xstrdup(m->image);
+        im->n_layers = m->n_layers;
+        im->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *im->layers);
+        for (size_t i = 0; i < m->n_layers; i++) {
+                const char *d = m->digests && m->digests[i] ? m->digests[i] : m->layers[i];
+                im->layers[i].digest = xstrdup(d);
+                im->layers[i].diff_id = xstrdup(m->layers[i]);
+        }
+        return 0;
+}
+
 static int view_open(const char *arg, bool want_mount, struct view *v, struct err *e)
 {
         memset(v, 0, sizeof *v);
@@ -60,6 +74,12 @@ static int view_open(const char *arg, bool want_mount, struct view *v, struct er
                         return err_setx(e, EINVAL, "a mount of directories, not of an image");
                 }
                 r = store_find_image(v->s, m.image, &v->im, e);
+                if (r == -ENOENT) {
+                        /* the image went (rmi -f) but the mount record keeps
+                         * its layers (store invariant (6)): read them from it */
+                        err_clear(e);
+                        r = image_of_mount(&m, &v->im);
+                }
         } else {
                 r = lookup_image(v->s, arg, &v->im, NULL, e);
                 if (r < 0 && is_dir)

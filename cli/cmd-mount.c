@@ -66,6 +66,31 @@ static void save_pid(pid_t pid, void *arg)
         store_mount_save(s, m, &e);
 }
 
+/* A store on a read-only filesystem can only be mounted read-only, and
+ * without a mount record: there is nowhere to write one, and nothing needs
+ * it (no rmi can delete what the mount stacks; umount finds the mount by
+ * its mount point, with no writable layer to drop). */
+static int mount_unrecorded(struct store *s, struct mount_args *a, const struct store_image *im)
+{
+        struct err e = { 0 };
+        if (!a->read_only || a->upper)
+                err_setx(&e, EROFS, "mount %s: store %s is read-only: only a mount with -r (no writable layer) is possible",
+                         a->image, store_root(s));
+        else if (!im->n_layers)
+                err_setx(&e, EROFS, "mount %s: store %s is read-only and the image has no layer to stack",
+                         a->image, store_root(s));
+        if (e.code)
+                return report_err(&e);
+        image_lowers(s, im, NULL, &a->cfg);
+        free(a->cfg.fsname);
+        a->cfg.fsname = xstrdup(a->image);
+        if (fs_check_config(&a->cfg, &e) < 0) {
+                err_wrap(&e, "mount %s", a->image);
+                return report_err(&e);
+        }
+        return serve(a, NULL, NULL);
+}
+
 static int mount_image(struct mount_args *a)
 {
         struct err e = { 0 };
@@ -80,6 +105,10 @@ static int mount_image(struct mount_args *a)
         r = lookup_image(s, a->image, &im, NULL, &e);
         if (r < 0) {
                 report_err(&e);
+                goto out;
+        }
+        if (store_read_only(s)) {
+                status = mount_unrecorded(s, a, &im);
                 goto out;
         }
         r = store_mount_create(s, im.id, a->mountpoint, a->upper, &m, &e);

@@ -4,6 +4,7 @@
 #include "pull.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,21 @@ static int pull_all_tags(struct store *s, const char *text, const struct pull_op
         return r;
 }
 
+/* --registry-mirror is for Docker Hub content, as in dockerd: given with a
+ * reference elsewhere it is ignored, and the user told so once. */
+static void hub_mirrors_only(const char *text, bool given)
+{
+        struct image_ref ref;
+        struct err ie = { 0 };
+        if (!given || ref_parse(text, &ref, &ie) < 0)
+                return;    /* a bad reference is the pull's to report */
+        if (strcmp(ref.registry, "docker.io"))
+                fprintf(stderr, "strata: pull %s: --registry-mirror ignored: it applies to Docker Hub images only "
+                        "(as in dockerd); mirrors of %s go under \"registries\" in the configuration\n",
+                        text, ref.registry);
+        ref_free(&ref);
+}
+
 int cmd_pull(int argc, char **argv)
 {
         struct pull_opts o = { 0 };
@@ -89,9 +105,11 @@ int cmd_pull(int argc, char **argv)
         struct fetch_setup fs;
         /* the configuration first: a malformed one leaves the store untouched */
         int r = fetch_setup_load(&fs, &mirrors, &e);
+        bool flag_mirrors = mirrors.n > 0;
         strv_free(&mirrors);
         if (r < 0)
                 return report_err(&e);
+        hub_mirrors_only(ref, flag_mirrors);
         o.cfg = &fs.fc;
         r = store_open(default_root(), &s, &e);
         if (r >= 0 && all_tags)
@@ -102,7 +120,8 @@ int cmd_pull(int argc, char **argv)
         fetch_setup_free(&fs);
         if (r < 0) {
                 err_wrap(&e, "pull %s", ref);
-                return report_err(&e);
+                int rc = report_err(&e);
+                return r == -EINTR ? 128 + SIGINT : rc;   /* Ctrl-C: 130, as a shell reports it */
         }
         return 0;
 }

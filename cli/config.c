@@ -184,7 +184,7 @@ static int get_seconds(json_t *j, const char *key, const char *file, const char 
 static int parse_strata(json_t *j, const char *file, const char *text, struct config *c, struct err *e)
 {
         static const char *const known[] = { "registry-mirrors", "insecure-registries", "registries",
-                                              "mirror-connect-timeout", "mirror-stall-timeout", "certs-dirs",
+                                              "mirror-connect-timeout", "mirror-stall-timeout", "mirror-min-speed", "certs-dirs",
                                               "search-index" };
         const char *key;
         json_t *v;
@@ -223,6 +223,11 @@ static int parse_strata(json_t *j, const char *file, const char *text, struct co
         int r = get_seconds(j, "mirror-connect-timeout", file, text, &c->connect_timeout_s, e);
         if (r == 0)
                 r = get_seconds(j, "mirror-stall-timeout", file, text, &c->stall_timeout_s, e);
+        if (r == 0 && (v = json_object_get(j, "mirror-min-speed"))) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1ll << 30))
+                        return bad_key(e, file, text, "mirror-min-speed", "must be a whole number of bytes per second (0 turns the rule off)");
+                c->min_speed = (long)json_integer_value(v);
+        }
         return r;
 }
 
@@ -249,6 +254,7 @@ static int load_all(const char *path, struct config *c, struct err *e)
 {
         c->connect_timeout_s = 3;
         c->stall_timeout_s = 5;
+        c->min_speed = 10240;
         const char *env = getenv("STRATA_CONFIG");
         bool explicit = path || (env && *env);
         const char *file = path ? path : (env && *env) ? env : DEFAULT_CONFIG;

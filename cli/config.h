@@ -9,6 +9,7 @@
  *     "registries": { "HOST[:PORT]": { "mirrors": [URL...], "insecure": false } },
  *     "mirror-connect-timeout": 3,                               seconds
  *     "mirror-stall-timeout": 5,                                 seconds without a byte
+ *     "mirror-min-speed": 10240,                                 bytes/s over the stall timeout (0: off)
  *     "certs-dirs": ["/etc/strata/certs.d", "/etc/docker/certs.d"],
  *     "search-index": "https://index.docker.io" } */
 #ifndef STRATA_CLI_CONFIG_H
@@ -40,6 +41,7 @@ struct config {
         size_t n_registries;
         struct registry_conf *registries;
         long connect_timeout_s, stall_timeout_s;
+        long min_speed;                /* "mirror-min-speed", bytes/s; 0 = no such rule */
         struct strv certs_dirs;
         char *search_index;
 };

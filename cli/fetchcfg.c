@@ -41,6 +41,7 @@ int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, stru
                 .registries = s->regs, .n_registries = c->n_registries,
                 .mirror_connect_timeout_s = c->connect_timeout_s,
                 .mirror_stall_timeout_s = c->stall_timeout_s,
+                .mirror_min_speed = c->min_speed > 0 ? c->min_speed : -1,
                 .certs_dirs = c->certs_dirs.v, .n_certs_dirs = c->certs_dirs.n,
         };
         return 0;

@@ -84,12 +84,20 @@ static const struct command commands[] = {
           "      --limit N      at most N results (default 25, at most 100)\n"
           "      --no-trunc     do not truncate descriptions\n"
           "      --format T     a Go template ({{.Name}}, {{.StarCount}}, table ...), or json\n" },
-        { "info", cmd_info, "strata info [IMAGE]",
-          "Show the store, the configuration in force and, for IMAGE, the sources a pull would try", NULL },
+        { "info", cmd_info, "strata info [OPTIONS] [IMAGE]",
+          "Show the store, the configuration in force and, for IMAGE, the sources a pull would try",
+          "  -f, --format T   a Go template ({{.DockerRootDir}}, {{.Images}}, {{json .}}) over the facts\n" },
         { "version", cmd_version, "strata version [OPTIONS]", "Show the version, the build's git commit, OS/Arch",
           "  -f, --format T   a Go template ({{.Client.Version}}, {{.Client.GitCommit}}), or json\n" },
         { "completion", cmd_completion, "strata completion bash|zsh|fish",
           "Print a shell completion script (verbs, options, image names and tags from the store)", NULL },
+        { "system", cmd_system, "strata system (df [-v] | prune [-a] [-f] | check [--repair])",
+          "Manage the store: disk usage, prune, check",
+          "  df [-v]            TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images, layers, blobs, mounts, leftovers;\n"
+          "                     -v: each image (shared and unique size), mount and leftover instead\n"
+          "  prune [-a] [-f]    remove finished runs' writable layers, dangling images (-a: every image\n"
+          "                     no mount uses), unused layers and blobs, leftovers; -f: do not ask\n"
+          "  check [--repair]   find (and repair) states that break the store invariants; exit 1 if any\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -104,7 +112,7 @@ const struct command *command_table(void)
         return commands;
 }
 
-static const struct command *find_command(const char *name)
+const struct command *find_command(const char *name)
 {
         for (const struct command *c = commands; c->name; c++)
                 if (!strcmp(c->name, name))

@@ -36,6 +36,11 @@ void progress_free(struct progress *p)
 {
         if (!p)
                 return;
+        /* The cursor rests on the line under the rows; what the terminal
+         * echoed there (^C when the pull is interrupted) is cleared, so the
+         * line printed next starts on a clean line. */
+        if (p->tty && !p->quiet && p->n)
+                fputs("\r\033[K", p->out);
         fflush(p->out);
         pthread_mutex_destroy(&p->lock);
         free(p->rows);

@@ -24,6 +24,22 @@
 #define DEFAULT_JOBS 3
 #define HASH_CHUNK (1u << 20)
 
+/* Ctrl-C: set by the handler, read by every transfer (fetch_opts.cancel),
+ * the extractors and the workers; the pull then stops as a failed one does
+ * (PULL 3: nothing committed, .partial files kept for the rerun). */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+        if (interrupted) {
+                /* a second Ctrl-C: the user insists */
+                signal(sig, SIG_DFL);
+                raise(sig);
+                return;
+        }
+        interrupted = 1;
+}
+
 struct pull;
 
 struct layer_job {
@@ -94,6 +110,8 @@ static ssize_t tail_read(struct extraction *x, void *buf, size_t n)
         uint64_t avail = x->avail;
         bool done = x->done;
         pthread_mutex_unlock(&x->m);
+        if (interrupted)
+                return -ECANCELED;   /* not -EINTR: a reader retries that */
         if (x->off >= avail)
                 return 0;
         if (done)   /* the download is over: what is left is the extraction's */
@@ -127,6 +145,8 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
         struct extraction *x = ctx;
         if (x->tailing)
                 return tail_read(x, buf, n);
+        if (interrupted)
+                return -ECANCELED;
         for (;;) {
                 ssize_t k = read(x->in_fd, buf, n);
                 if (k >= 0) {
@@ -240,6 +260,14 @@ static int dl_write(void *ctx, const void *p, size_t n)
         return 0;
 }
 
+/* The extraction refused the layer's content (unpack.h's codes: corrupt,
+ * hostile, a bomb, an unknown media type; a diff_id mismatch): unlike a full
+ * disk or an I/O error, trying the same blob again cannot succeed. */
+static bool layer_rejected(int r)
+{
+        return r == -EBADMSG || r == -EPERM || r == -EFBIG || r == -EMEDIUMTYPE;
+}
+
 /* Feed the bytes already in the .partial to @h; false when unreadable. */
 static bool hash_existing(int fd, uint64_t have, struct sha256 *h)
 {
@@ -315,6 +343,7 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                 }
                 uint64_t got = 0;
                 r = registry_get_blob(pl->reg, c, d->digest, d->size, have, &h, dl_write, &sk, &got, &j->e);
+                bool verified = r >= 0;
                 j->downloaded += got;
                 if (streaming) {
                         if (r >= 0) {
@@ -334,6 +363,13 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                                 extraction_end(j, &x);
                                 j->e = keep;
                         }
+                }
+                if (verified && r < 0 && layer_rejected(r)) {
+                        /* the blob is what the manifest says but its layer is
+                         * refused: fetching it again cannot help, keep nothing */
+                        close(fd);
+                        store_discard_partial(pl->s, d->digest);
+                        return r;
                 }
                 if (r == -EBADMSG || r == -EAGAIN) {
                         /* the bytes are wrong: never keep them.  Start again from zero
@@ -364,7 +400,12 @@ static int download_and_extract(struct layer_job *j, struct fetch_conn *c)
                 if (streaming)
                         return 0;
                 progress_status(pl->pg, j->id, "Download complete");
-                return extract_fd(j, fd);
+                r = extract_fd(j, fd);
+                if (r < 0 && layer_rejected(r)) {
+                        close(TAKE_FD(j->partial_fd));
+                        store_discard_partial(pl->s, d->digest);
+                }
+                return r;
         }
 }
 
@@ -386,9 +427,9 @@ static int do_layer(struct layer_job *j, struct fetch_conn *c)
         } else {
                 r = download_and_extract(j, c);
         }
-        if (r >= 0)
-                progress_status(pl->pg, j->id, "Pull complete");
-        else
+        /* "Pull complete" waits for the commit (commit_layers()): a layer's
+         * last line is the truth, and a failure elsewhere throws this one away */
+        if (r < 0)
                 err_wrap(&j->e, "layer %s", j->d->digest);
         return r;
 }
@@ -399,7 +440,7 @@ static void *worker(void *arg)
         _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
         for (;;) {
                 pthread_mutex_lock(&pl->lock);
-                if (pl->failed || pl->next >= pl->n) {
+                if (pl->failed || interrupted || pl->next >= pl->n) {
                         pthread_mutex_unlock(&pl->lock);
                         return NULL;
                 }
@@ -524,6 +565,8 @@ static int commit_layers(struct pull *pl, struct err *e)
                 }
                 if (r < 0)
                         return err_wrap(e, "layer %s", j->d->digest);
+                if (!j->present)
+                        progress_status(pl->pg, j->id, "Pull complete");
         }
         return 0;
 }
@@ -548,10 +591,14 @@ static int run_layers(struct pull *pl, struct err *e)
         int jobs = pl->o->jobs > 0 ? pl->o->jobs : DEFAULT_JOBS;
         if ((size_t)jobs > pl->n)
                 jobs = (int)pl->n;
+        /* a layer already here says only that (docker's "Already exists"
+         * without a "Pulling fs layer" first); the others are queued, and
+         * those behind the first @jobs wait */
         for (size_t i = 0; i < pl->n; i++)
-                progress_status(pl->pg, pl->jobs[i].id, "Pulling fs layer");
-        for (size_t i = (size_t)jobs; i < pl->n; i++)
-                progress_status(pl->pg, pl->jobs[i].id, "Waiting");   /* queued behind the first ones */
+                progress_status(pl->pg, pl->jobs[i].id, pl->jobs[i].present ? "Already exists" : "Pulling fs layer");
+        for (size_t i = 0, queued = 0; i < pl->n; i++)
+                if (!pl->jobs[i].present && queued++ >= (size_t)jobs)
+                        progress_status(pl->pg, pl->jobs[i].id, "Waiting");
         pthread_t th[16];
         if (jobs > 16)
                 jobs = 16;
@@ -580,6 +627,12 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
         int r = ref_parse(text, &ref, e);
         if (r < 0)
                 return r;
+        /* Ctrl-C stops the pull cleanly: no SA_RESTART, so a blocked wait
+         * (a blob lock) returns EINTR too */
+        interrupted = 0;
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
         struct platform want = { 0 };
         if (o->platform)
                 r = platform_parse(o->platform, &want, e);
@@ -603,6 +656,7 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 goto out;
 
         struct fetch_opts fo = o->fetch;
+        fo.cancel = &interrupted;
         pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
         if (!fo.notice) {
                 fo.notice = notice_cb;
@@ -643,14 +697,6 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 top_body = (struct buf)BUF_INIT(0);
         }
 
-        if (up_to_date(s, name, img_digest)) {
-                progress_line(pg, false, "Digest: %s", top_digest);
-                progress_line(pg, false, "Status: Image is up to date for %s", familiar);
-                progress_line(pg, true, "%s", name);
-                /* the digest name may be missing (an older pull): record it again */
-                goto names;
-        }
-
         /* the config: small, bounded, verified */
         if (store_has_blob(s, img->config.digest))
                 r = store_read_blob(s, img->config.digest, FETCH_MANIFEST_MAX, &cfg_body, e);
@@ -666,6 +712,26 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 r = err_setx(e, EBADMSG, "the manifest has %zu layers but the config %zu diff_ids",
                              img->n_layers, cfg.n_diff_ids);
                 goto out;
+        }
+
+        /* a single-platform image that is not the one asked for: refused, as
+         * docker does (an index was matched by manifest_select() already) */
+        if (!index_digest && o->platform && cfg.os && cfg.arch) {
+                struct platform have = { cfg.os, cfg.arch, cfg.variant };
+                if (!platform_matches(&have, &want)) {
+                        _cleanup_free_ char *w = platform_str(&want), *h = platform_str(&have);
+                        r = err_setx(e, ENOENT, "image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+                                     familiar, w, h);
+                        goto out;
+                }
+        }
+
+        if (up_to_date(s, name, img_digest)) {
+                progress_line(pg, false, "Digest: %s", top_digest);
+                progress_line(pg, false, "Status: Image is up to date for %s", familiar);
+                progress_line(pg, true, "%s", name);
+                /* the digest name may be missing (an older pull): record it again */
+                goto names;
         }
 
         /* layers, several at once */
@@ -687,6 +753,8 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
         r = lock_layers(&pl, e);
         if (r >= 0)
                 r = run_layers(&pl, e);
+        if (r >= 0 && interrupted)
+                r = -EINTR;     /* every layer ready, but the user said stop: commit nothing */
         if (r >= 0)
                 r = commit_layers(&pl, e);
         pthread_mutex_destroy(&pl.lock);
@@ -755,9 +823,14 @@ names:;
         if (r < 0)
                 err_wrap(e, "record image");
 out:
+        /* interrupted: whatever failed, the reason is the user's (one line:
+         * "pull REF: interrupted"); a pull that got recorded stands */
+        if (r < 0 && interrupted)
+                r = err_setx(e, EINTR, "interrupted");
         abandon_layers(&pl);
         unlock_layers(&pl);
         progress_free(pg);
+        sigaction(SIGINT, &old_int, NULL);
         free(pl.jobs);
         config_free(&cfg);
         buf_free(&cfg_body);

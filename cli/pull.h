@@ -14,9 +14,14 @@
  *     layer is downloaded, verified and extracted (into tmp/); the record and
  *     its names last.  A failed pull leaves blobs/, layers/ and images.json as
  *     they were; tmp/ may keep .partial files (complete ones are reused by
- *     the next run without network).
+ *     the next run without network), never one whose bytes were found
+ *     wrong (digest, size) nor one whose layer was refused (hostile or
+ *     corrupt content, a diff_id mismatch): those are deleted at once.
  * (4) an interrupted download resumes from the .partial's length with a
- *     Range request, in this run (retries) or the next. */
+ *     Range request, in this run (retries) or the next.
+ * (5) Ctrl-C (SIGINT) during pull_image() stops every transfer and worker;
+ *     the pull then fails as in (3) with -EINTR "interrupted" (the caller
+ *     exits 130); a pull already committing finishes and stands. */
 #ifndef STRATA_CLI_PULL_H
 #define STRATA_CLI_PULL_H
 

@@ -251,7 +251,7 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
         struct http_req rq = {
                 .url = url.data, .authorization = basic, .body = &body,
                 .connect_timeout_s = o->connect_timeout_s, .stall_timeout_s = o->stall_timeout_s,
-                .user_agent = o->user_agent, .tls = tls,
+                .user_agent = o->user_agent, .tls = tls, .cancel = o->cancel,
         };
         struct http_resp rs;
         int r = http_do(c, &rq, &rs, e);
@@ -262,7 +262,8 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
                 goto out;
         }
         if (rs.status != 200) {
-                r = err_setx(e, EPROTO, "token server answered HTTP %ld", rs.status);
+                r = http_status_error(&rs, false, e);
+                err_wrap(e, "token server");
                 goto out;
         }
         json_error_t je;

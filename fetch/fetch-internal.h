@@ -53,13 +53,17 @@ struct http_req {
          * (may be NULL); a -errno stops the transfer. */
         int (*begin)(void *ctx, long status, const struct http_resp *rs);
         long connect_timeout_s, stall_timeout_s;
+        long min_speed;               /* > 1: slower than this (bytes/s) over stall_timeout_s fails */
         const char *user_agent;
         const struct fetch_tls *tls;  /* for https:// to @url's host, or NULL */
+        const volatile sig_atomic_t *cancel;   /* fetch_opts.cancel */
 };
 
 struct http_resp {
         long status;                  /* of the final answer, after redirects */
         char *content_type, *www_authenticate, *docker_digest, *content_range, *link;
+        char *reason;                 /* the status line's reason phrase ("Internal Server Error"), or NULL */
+        char *url;                    /* the URL that gave the final answer (after redirects) */
         bool redirected_offsite;      /* followed a redirect to another origin */
         struct buf err_body;          /* a non-2xx body, first FETCH_SMALL_MAX bytes */
 };
@@ -67,10 +71,18 @@ struct http_resp {
 /* http_do() - run @rq, following redirects itself (Authorization dropped
  * when the origin changes).  0 when an HTTP answer came (any status; see
  * rs->status), -errno on a transport failure ("GET URL: Connection refused"),
+ * -EINTR "interrupted" once *@rq->cancel is set,
  * a sink's -errno when it stopped the transfer, -EFBIG when @rq->body's
  * ceiling was passed.  Free @rs with http_resp_free() in every case. */
 int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *rs, struct err *e);
 void http_resp_free(struct http_resp *rs);
+/* http_status_error() - the error for an unexpected status, as docker
+ * words it: "GET URL: 500 Internal Server Error: MESSAGE" (the URL without
+ * its query, which may hold a signature; MESSAGE the registry's JSON error,
+ * else the first line of a plain-text body).  A 4xx that carries a registry
+ * JSON error is given by that message alone ("manifest unknown").  -ENOENT
+ * for 404, -EACCES for 401/403, -EPROTO otherwise. */
+int http_status_error(const struct http_resp *rs, bool head, struct err *e);
 /* http_transient() - worth retrying: a transport failure other than a sink
  * or ceiling error, or a 408/429/5xx status. */
 bool http_transient(int r, long status);

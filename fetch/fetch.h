@@ -14,8 +14,8 @@
  *     belong to: a redirect to another host is followed without them, and a
  *     mirror never gets the upstream's credentials.
  * (4) sources are tried in the order given (mirrors, then the upstream); a
- *     mirror that fails (transport, timeout, 401/404/5xx, content that fails
- *     verification) is marked dead for the rest of the client's life and
+ *     mirror that fails (transport, timeout, slower than its min_speed,
+ *     401/404/5xx, content that fails verification) is marked dead for the rest of the client's life and
  *     never tried again, with one notice given when a later source answers;
  *     when none does, the error names every source and why instead.
  *
@@ -24,6 +24,8 @@
 #define STRATA_FETCH_H
 
 #include "util/util.h"
+
+#include <signal.h>
 
 #define FETCH_MANIFEST_MAX (4u << 20)   /* manifests, indexes, configs */
 #define FETCH_SMALL_MAX (1u << 20)      /* tokens, error bodies, config.json */
@@ -104,9 +106,15 @@ int manifest_parse(const char *body, size_t len, const char *content_type,
 void manifest_free(struct manifest *m);              /* accepts NULL */
 static inline void manifest_freep(struct manifest **m) { manifest_free(*m); }
 
-/* platform_parse() - "os/arch[/variant]" into @p (normalized: arm64's "v8"
- * kept as given; "x86_64" → amd64, "aarch64" → arm64).  -EINVAL otherwise. */
+/* platform_parse() - "os/arch[/variant]" into @p, lowercased and
+ * normalized like docker (containerd's platforms.Parse): "x86_64" → amd64,
+ * "aarch64" → arm64, "armhf" → arm/v7, "armel" → arm/v6; arm64's "v8" kept
+ * as given.  One part is an OS ("linux": the host's arch) or an arch
+ * ("arm64": linux/arm64).  -EINVAL otherwise. */
 int platform_parse(const char *s, struct platform *p, struct err *e);
+/* platform_matches() - @have (an image's) serves @want: os and arch equal,
+ * the variant equal or not asked for (arm64: "" and "v8" alike). */
+bool platform_matches(const struct platform *have, const struct platform *want);
 /* platform_host() - the host's platform (linux/amd64, linux/arm64/v8...). */
 void platform_host(struct platform *p);
 void platform_free(struct platform *p);
@@ -159,6 +167,11 @@ struct fetch_source {
         char *host;         /* "host[:port]" of url: certs.d and credentials key */
         bool mirror;        /* false only for the upstream */
         long connect_timeout_s, stall_timeout_s;   /* 0 = the fetch_opts' */
+        /* bytes/s averaged over min_speed_time_s: a mirror slower than that is
+         * dropped like a dead one (the next source resumes where it stopped);
+         * the upstream is never dropped for it, its slowness is told once.
+         * 0: no such rule (a mirror must only not stall). */
+        long min_speed, min_speed_time_s;
         char **certs_dirs;  /* existing CERTS_DIR/HOST[:PORT] directories (CA *.crt, client *.cert + *.key) */
         size_t n_certs_dirs;
 };
@@ -181,14 +194,16 @@ struct fetch_config {
         const struct fetch_registry_conf *registries;
         size_t n_registries;
         long mirror_connect_timeout_s;   /* 0 = 3 s */
-        long mirror_stall_timeout_s;     /* 0 = 10 s */
+        long mirror_stall_timeout_s;     /* 0 = 5 s */
+        long mirror_min_speed;           /* bytes/s over the stall timeout; 0 = 10240, < 0 = no rule */
         char **certs_dirs;         /* directories holding HOST[:PORT]/ subdirectories, in order */
         size_t n_certs_dirs;
 };
 /* fetch_sources_for() - the ordered sources for @ref under @cfg (may be
  * NULL): the mirrors (for Docker Hub "registry-mirrors" then the registry's
  * own entry; for any other registry its entry's "mirrors"), each with the
- * mirror timeouts; then the upstream with https://, or http:// for
+ * mirror timeouts and minimum speed; then the upstream (the minimum speed
+ * too, to tell its slowness) with https://, or http:// for
  * insecure registries and for loopback ones (unless a certs directory
  * exists for the loopback host: then https://).  A mirror is addressed like dockerd
  * does: MIRROR/v2/REPO/... (library/ included for Docker Hub).  An http://
@@ -211,6 +226,11 @@ struct fetch_opts {
          * May be called from any thread; may be NULL. */
         void (*notice)(void *ctx, const char *line);
         void *notice_ctx;
+        /* cancel - may be NULL; once *cancel is non-zero (set by a signal
+         * handler: Ctrl-C) every request stops within about a second and
+         * returns -EINTR ("interrupted"); no source is dropped for it and
+         * the bytes already given to a sink stand (a later run resumes). */
+        const volatile sig_atomic_t *cancel;
 };
 
 struct registry;        /* a client for one repository over its sources; thread-safe */

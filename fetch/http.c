@@ -48,6 +48,8 @@ void http_resp_free(struct http_resp *rs)
         free(rs->docker_digest);
         free(rs->content_range);
         free(rs->link);
+        free(rs->reason);
+        free(rs->url);
         buf_free(&rs->err_body);
         memset(rs, 0, sizeof *rs);
 }
@@ -55,7 +57,7 @@ void http_resp_free(struct http_resp *rs)
 bool http_transient(int r, long status)
 {
         if (r < 0)
-                return r != -EFBIG && r != -EBADMSG && r != -ENOSPC && r != -EPROTO &&
+                return r != -EFBIG && r != -EBADMSG && r != -ENOSPC && r != -EPROTO && r != -EINTR &&
                        r != -EINVAL && r != -ENOMEM && r != -EACCES && r != -EPERM;
         return status == 408 || status == 429 || status >= 500;
 }
@@ -70,6 +72,13 @@ struct xfer {
         int err;              /* -errno when a callback stopped the transfer */
         struct err *e;
 };
+
+/* Stops the transfer once the user interrupted (fetch_opts.cancel). */
+static int xferinfo_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+        const volatile sig_atomic_t *cancel = ud;
+        return *cancel ? 1 : 0;
+}
 
 static long current_status(struct xfer *x)
 {
@@ -100,6 +109,12 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 free(rs->docker_digest), rs->docker_digest = NULL;
                 free(rs->content_range), rs->content_range = NULL;
                 free(rs->link), rs->link = NULL;
+                free(rs->reason), rs->reason = NULL;
+                /* "HTTP/1.1 500 Internal Server Error": keep the phrase */
+                const char *sp = memchr(p, ' ', n);
+                const char *ph = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - p)) : NULL;
+                if (ph && (size_t)(ph + 1 - p) < n)
+                        set_header(&rs->reason, ph + 1, n - (size_t)(ph + 1 - p));
                 return n;
         }
         const char *colon = memchr(p, ':', n);
@@ -172,6 +187,54 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
                 }
         }
         return n;
+}
+
+static const char *status_text(long st)
+{
+        static const struct { long st; const char *t; } tab[] = {
+                { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+                { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+                { 409, "Conflict" }, { 410, "Gone" }, { 416, "Range Not Satisfiable" },
+                { 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+                { 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+                { 504, "Gateway Timeout" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(tab); i++)
+                if (tab[i].st == st)
+                        return tab[i].t;
+        return NULL;
+}
+
+/* Printable ASCII of @p (at most @max bytes, up to the first line end). */
+static void printable(const char *p, size_t n, char *out, size_t max)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < n && k + 1 < max && p[i] != '\n' && p[i] != '\r'; i++)
+                out[k++] = (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?';
+        while (k && out[k - 1] == ' ')
+                k--;
+        out[k] = '\0';
+}
+
+int http_status_error(const struct http_resp *rs, bool head, struct err *e)
+{
+        long st = rs->status;
+        int code = st == 404 ? ENOENT : st == 401 || st == 403 ? EACCES : EPROTO;
+        char msg[256] = "";
+        bool json = fetch_registry_error(rs->err_body.data, rs->err_body.len, msg, sizeof msg);
+        if (json && st >= 400 && st < 500)
+                return err_setx(e, code, "%s", msg);
+        if (!json && rs->err_body.len)
+                printable(rs->err_body.data, rs->err_body.len, msg, 201);
+        char reason[64] = "";
+        if (rs->reason)
+                printable(rs->reason, strlen(rs->reason), reason, sizeof reason);
+        if (!reason[0] && status_text(st))
+                snprintf(reason, sizeof reason, "%s", status_text(st));
+        const char *url = rs->url ? rs->url : "";
+        int ulen = (int)strcspn(url, "?#");
+        return err_setx(e, code, "%s %.*s: %ld%s%s%s%s", head ? "HEAD" : "GET", ulen, url, st,
+                        reason[0] ? " " : "", reason, msg[0] ? ": " : "", msg);
 }
 
 bool http_same_origin(const char *a, const char *b)
@@ -279,6 +342,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
         bool send_auth = rq->authorization != NULL;
 
         for (int hop = 0;; hop++) {
+                if (rq->cancel && *rq->cancel)
+                        return err_setx(e, EINTR, "interrupted");
                 if (hop > HTTP_MAX_REDIRECTS)
                         return err_setx(e, ELOOP, "GET %s: more than %d redirects", rq->url, HTTP_MAX_REDIRECTS);
                 struct xfer x = { .rq = rq, .rs = rs, .curl = h, .e = e };
@@ -306,7 +371,7 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
                 curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent ? rq->user_agent : "strata");
                 curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, rq->connect_timeout_s > 0 ? rq->connect_timeout_s : 10L);
-                curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, rq->min_speed > 1 ? rq->min_speed : 1L);
                 curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->stall_timeout_s > 0 ? rq->stall_timeout_s : 30L);
                 curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
                 curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
@@ -317,6 +382,11 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
                 if (rq->head)
                         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+                if (rq->cancel) {
+                        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+                        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
+                        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+                }
                 /* the host's own TLS material only while talking to that host */
                 if (rq->tls && http_same_origin(url, rq->url)) {
                         if (rq->tls->n_ca_files) {
@@ -333,14 +403,25 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                 curl_slist_free_all(hdrs);
                 if (x.err)
                         return x.err;
+                if (cc == CURLE_ABORTED_BY_CALLBACK && rq->cancel && *rq->cancel)
+                        return err_setx(e, EINTR, "interrupted");
                 if (cc != CURLE_OK) {
                         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+                        curl_off_t got = 0;
+                        curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got);
+                        if (cc == CURLE_OPERATION_TIMEDOUT && rq->min_speed > 1 && got > 0 && strstr(why, "too slow"))
+                                /* bytes came, too few: not a stall */
+                                return err_setx(e, ETIMEDOUT, "%s %s: slower than %ld bytes/s over %ld s",
+                                                rq->head ? "HEAD" : "GET", url, rq->min_speed,
+                                                rq->stall_timeout_s > 0 ? rq->stall_timeout_s : 30L);
                         if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                             cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CONNECT_ERROR)
                                 return tls_error(h, url, why, e);
                         return err_setx(e, curl_to_errno(cc), "%s %s: %s", rq->head ? "HEAD" : "GET", url, why);
                 }
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+                free(rs->url);
+                rs->url = xstrdup(url);
                 if (rs->status < 300 || rs->status >= 400 || rs->status == 304)
                         return 0;
                 char *loc = NULL;

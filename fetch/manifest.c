@@ -3,6 +3,7 @@
  * indexes with platform selection; schema 1 refused. */
 #include "fetch.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -173,19 +174,72 @@ static const char *norm_arch(const char *a)
         return a;
 }
 
+static bool in_list(const char *const *list, const char *s)
+{
+        for (; *list; list++)
+                if (!strcmp(*list, s))
+                        return true;
+        return false;
+}
+
+/* Go's GOOS and GOARCH values, the ones containerd's platforms.Parse knows. */
+static const char *const known_os[] = {
+        "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux",
+        "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos", NULL
+};
+static const char *const known_arch[] = {
+        "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "loong64", "mips", "mipsle",
+        "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "ppc64", "ppc64le", "riscv",
+        "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm", NULL
+};
+
+/* @arch normalized into @p (armhf and armel name a variant too). */
+static void set_arch(struct platform *p, const char *arch)
+{
+        if (!strcmp(arch, "armhf") || !strcmp(arch, "armel")) {
+                p->arch = xstrdup("arm");
+                if (!p->variant)
+                        p->variant = xstrdup(arch[3] == 'h' ? "v7" : "v6");
+                return;
+        }
+        p->arch = xstrdup(norm_arch(arch));
+}
+
 int platform_parse(const char *s, struct platform *p, struct err *e)
 {
         memset(p, 0, sizeof *p);
-        const char *a = strchr(s, '/');
-        if (!a || a == s || !a[1] || a[1] == '/')
+        _cleanup_free_ char *low = xstrdup(s);
+        for (char *c = low; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        const char *a = strchr(low, '/');
+        if (!a) {
+                /* one part, as docker takes it: an OS (the host's arch), or an
+                 * arch (os linux) */
+                struct platform h;
+                if (in_list(known_os, low)) {
+                        platform_host(&h);
+                        p->os = xstrdup(low);
+                        p->arch = TAKE_PTR(h.arch);
+                        p->variant = TAKE_PTR(h.variant);
+                        platform_free(&h);
+                        return 0;
+                }
+                if (in_list(known_arch, norm_arch(low)) || !strcmp(low, "armhf") || !strcmp(low, "armel")) {
+                        p->os = xstrdup("linux");
+                        set_arch(p, low);
+                        return 0;
+                }
+                return err_setx(e, EINVAL, "platform \"%s\": unknown operating system or architecture", s);
+        }
+        if (a == low || !a[1] || a[1] == '/')
                 return err_setx(e, EINVAL, "platform \"%s\" is not os/arch[/variant]", s);
         const char *v = strchr(a + 1, '/');
         if (v && (!v[1] || strchr(v + 1, '/')))
                 return err_setx(e, EINVAL, "platform \"%s\" is not os/arch[/variant]", s);
-        p->os = xstrndup(s, (size_t)(a - s));
+        p->os = xstrndup(low, (size_t)(a - low));
         _cleanup_free_ char *arch = v ? xstrndup(a + 1, (size_t)(v - a - 1)) : xstrdup(a + 1);
-        p->arch = xstrdup(norm_arch(arch));
         p->variant = v ? xstrdup(v + 1) : NULL;
+        set_arch(p, arch);
         return 0;
 }
 
@@ -238,6 +292,11 @@ static int platform_match(const struct platform *have, const struct platform *wa
                 return hv8 && wv8 ? 2 : 0;
         }
         return 0;
+}
+
+bool platform_matches(const struct platform *have, const struct platform *want)
+{
+        return platform_match(have, want) > 0;
 }
 
 int manifest_select(const struct manifest *m, const struct platform *want,

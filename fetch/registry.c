@@ -19,6 +19,7 @@
 
 #define DEFAULT_MIRROR_CONNECT_S 3
 #define DEFAULT_MIRROR_STALL_S 5
+#define DEFAULT_MIRROR_MIN_SPEED 10240
 
 #define BLOB_MAX_RESUMES 32
 
@@ -46,6 +47,7 @@ struct registry {
         size_t n_src;
         struct fetch_opts o;
         const char *resolved_by;   /* url of the source of the last manifest */
+        bool slow_told;            /* the upstream's slowness was told (once a pull) */
 };
 
 void fetch_sources_free(struct fetch_source *s, size_t n)
@@ -136,6 +138,11 @@ static int add_source(struct fetch_source *src, const char *url, bool mirror,
                                                                             : DEFAULT_MIRROR_CONNECT_S;
                 src->stall_timeout_s = cfg->mirror_stall_timeout_s > 0 ? cfg->mirror_stall_timeout_s
                                                                         : DEFAULT_MIRROR_STALL_S;
+        }
+        if (cfg && cfg->mirror_min_speed >= 0) {
+                src->min_speed = cfg->mirror_min_speed ? cfg->mirror_min_speed : DEFAULT_MIRROR_MIN_SPEED;
+                src->min_speed_time_s = cfg->mirror_stall_timeout_s > 0 ? cfg->mirror_stall_timeout_s
+                                                                         : DEFAULT_MIRROR_STALL_S;
         }
         for (size_t i = 0; cfg && i < cfg->n_certs_dirs && !strncmp(src->url, "https://", 8); i++) {
                 _cleanup_free_ char *d = xasprintf("%s/%s", cfg->certs_dirs[i], src->host);
@@ -301,15 +308,10 @@ bool fetch_registry_error(const char *body, size_t len, char *out, size_t outlen
         return ok;
 }
 
-/* The message for an unexpected status: the registry's own words when it
- * sent a JSON error, else "HTTP 500". */
+/* The message for an unexpected status (http_status_error()). */
 static int status_error(const struct http_resp *rs, struct err *e)
 {
-        char msg[256];
-        int code = rs->status == 404 ? ENOENT : rs->status == 401 || rs->status == 403 ? EACCES : EPROTO;
-        if (fetch_registry_error(rs->err_body.data, rs->err_body.len, msg, sizeof msg))
-                return err_setx(e, code, "%s", msg);
-        return err_setx(e, code, "HTTP %ld", rs->status);
+        return http_status_error(rs, false, e);
 }
 
 static void backoff(int attempt)
@@ -339,8 +341,14 @@ static void base_req(const struct registry *r, const struct src_state *s, struct
 {
         rq->connect_timeout_s = s->s.connect_timeout_s > 0 ? s->s.connect_timeout_s : r->o.connect_timeout_s;
         rq->stall_timeout_s = s->s.stall_timeout_s > 0 ? s->s.stall_timeout_s : r->o.stall_timeout_s;
+        if (s->s.mirror && s->s.min_speed > 1) {
+                /* the lowest-speed rule: slower than min_speed over its time drops the mirror */
+                rq->min_speed = s->s.min_speed;
+                rq->stall_timeout_s = s->s.min_speed_time_s > 0 ? s->s.min_speed_time_s : rq->stall_timeout_s;
+        }
         rq->user_agent = r->o.user_agent;
         rq->tls = &s->tls;
+        rq->cancel = r->o.cancel;
 }
 
 /* Learn how source @s wants to be spoken to: GET /v2/.  Caller holds the lock. */
@@ -516,6 +524,8 @@ static void short_reason(const struct src_state *s, const struct err *why, char 
         long ct = s->s.connect_timeout_s, st = s->s.stall_timeout_s;
         if (why->code == ECONNREFUSED)
                 snprintf(out, n, "connection refused");
+        else if (why->code == ETIMEDOUT && !strncmp(m, "slower than ", 12))
+                snprintf(out, n, "%.300s", m);
         else if (why->code == ETIMEDOUT && strstr(m, "too slow") && st > 0)
                 snprintf(out, n, "stalled: no data for %ld s", st);
         else if (why->code == ETIMEDOUT && strstr(m, "onnect") && ct > 0)
@@ -644,6 +654,8 @@ int registry_get_manifest(struct registry *r, struct fetch_conn *c, const char *
                         return 0;
                 }
                 http_resp_free(&rs);
+                if (rr == -EINTR)
+                        return rr;      /* the user's doing, not the source's */
                 if (!give_up_source(r, s, e)) {
                         _cleanup_free_ char *what = xasprintf("manifest %s", reference);
                         return all_failed(r, rr, what, e);
@@ -742,12 +754,44 @@ struct blob_xfer {
         const char *digest;
         struct err *e;
         struct registry *r;
+        struct src_state *src;  /* the source sending */
+        uint64_t win_ns, win_bytes;   /* the upstream's speed window */
 };
+
+/* The upstream is never dropped for slowness (it is the last resort), but
+ * a pull going at a crawl says why, once: measured over the mirrors'
+ * minimum-speed window, on the bytes that arrive. */
+static void measure_upstream(struct blob_xfer *b, size_t n)
+{
+        const struct fetch_source *s = &b->src->s;
+        if (s->mirror || s->min_speed <= 0 || s->min_speed_time_s <= 0)
+                return;
+        uint64_t now = now_ns();
+        b->win_bytes += n;
+        uint64_t el = now - b->win_ns;
+        if (el < (uint64_t)s->min_speed_time_s * 1000000000ull)
+                return;
+        uint64_t rate = (uint64_t)((double)b->win_bytes * 1e9 / (double)el);
+        b->win_ns = now;
+        b->win_bytes = 0;
+        if (rate >= (uint64_t)s->min_speed)
+                return;
+        pthread_mutex_lock(&b->r->lock);
+        bool say = !b->r->slow_told;
+        b->r->slow_told = true;
+        pthread_mutex_unlock(&b->r->lock);
+        if (say)
+                notice(b->r, "registry %s is slow: %llu bytes/s over %ld s, under the %ld a mirror must keep; "
+                       "going on (it is the last source)", s->url, (unsigned long long)rate,
+                       s->min_speed_time_s, s->min_speed);
+}
 
 static int blob_begin(void *ctx, long status, const struct http_resp *rs)
 {
         struct blob_xfer *b = ctx;
         b->skip = 0;
+        b->win_ns = now_ns();
+        b->win_bytes = 0;
         flush_notices(b->r);
         if (status == 200) {
                 b->skip = b->pos;      /* the whole blob again: drop what we hold */
@@ -782,6 +826,7 @@ static int blob_sink(void *ctx, const void *p, size_t n)
                 return r;
         b->pos += n;
         b->given += n;
+        measure_upstream(b, n);
         return 0;
 }
 
@@ -809,6 +854,7 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                 if (src_dead(r, s))
                         continue;
                 _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->s.url, r->repo, digest);
+                b.src = s;
                 int attempts = 1 + retries_for(r, s);
                 int resumes = 0;   /* restarts after progress: bounded too (a server cutting every few bytes) */
                 for (int a = 0; a < attempts; a++) {
@@ -835,7 +881,8 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                                 transient = http_transient(rr, 0);
                         }
                         http_resp_free(&rs);
-                        if (!transient)
+                        /* a mirror that stalls or crawls is dropped even after giving bytes */
+                        if (!transient || (s->s.mirror && rr == -ETIMEDOUT))
                                 break;
                         if (b.pos > before && ++resumes <= BLOB_MAX_RESUMES)
                                 a = -1;   /* progress was made: the retry budget starts again */
@@ -847,6 +894,13 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
                 }
                 if (done)
                         break;
+                if (rr == -EINTR) {
+                        /* the user's doing, not the source's: nothing dropped */
+                        sha256_free(h);
+                        if (got)
+                                *got = b.given;
+                        return rr;
+                }
                 if (rr == -EBADMSG && s->s.mirror) {
                         /* bytes from this mirror are suspect: the caller restarts from zero */
                         give_up_source(r, s, e);

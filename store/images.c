@@ -17,7 +17,7 @@
 #define IMAGES_MAX (64u << 20)   /* ceiling on images.json */
 
 /* Load images.json; a missing file is an empty store. */
-static int load_index(struct store *s, json_t **out, struct err *e)
+int store_load_index(struct store *s, json_t **out, struct err *e)
 {
         _cleanup_free_ char *path = store_path(s, "images.json");
         json_t *j = NULL;
@@ -37,7 +37,7 @@ static int load_index(struct store *s, json_t **out, struct err *e)
         return 0;
 }
 
-static int save_index(struct store *s, json_t *j, struct err *e)
+int store_save_index(struct store *s, json_t *j, struct err *e)
 {
         _cleanup_free_ char *path = store_path(s, "images.json");
         _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -66,7 +66,7 @@ static char *jstr(json_t *o, const char *key)
         return v ? xstrdup(v) : NULL;
 }
 
-static int image_from_json(json_t *root, const char *id, json_t *o, struct store_image *im, struct err *e)
+int store_image_from_json(json_t *root, const char *id, json_t *o, struct store_image *im, struct err *e)
 {
         memset(im, 0, sizeof *im);
         im->id = xstrdup(id);
@@ -133,14 +133,16 @@ int store_add_image(struct store *s, const struct store_image *im, const char *n
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *j = NULL;
-        r = load_index(s, &j, e);
+        r = store_load_index(s, &j, e);
         if (r >= 0) {
                 json_object_set_new(json_object_get(j, "images"), im->id, image_to_json(im));
                 if (name)
                         json_object_set_new(json_object_get(j, "names"), name, json_string(im->id));
-                r = save_index(s, j, e);
+                r = store_save_index(s, j, e);
         }
         store_unlock(s);
+        if (r >= 0)
+                store_gc_release(s);    /* the record lists what this process added */
         return r;
 }
 
@@ -171,7 +173,7 @@ static const char *match_id(json_t *images, const char *name, struct err *e, int
 int store_find_image(struct store *s, const char *name, struct store_image *out, struct err *e)
 {
         _cleanup_json_ json_t *j = NULL;
-        int r = load_index(s, &j, e);
+        int r = store_load_index(s, &j, e);
         if (r < 0)
                 return r;
         json_t *images = json_object_get(j, "images");
@@ -184,7 +186,7 @@ int store_find_image(struct store *s, const char *name, struct store_image *out,
         json_t *o = json_object_get(images, id);
         if (!o)
                 return err_setx(e, EBADMSG, "images.json: name %s points to missing image %s", name, id);
-        return image_from_json(j, id, o, out, e);
+        return store_image_from_json(j, id, o, out, e);
 }
 
 static int cmp_pulled(const void *a, const void *b)
@@ -198,7 +200,7 @@ static int cmp_pulled(const void *a, const void *b)
 int store_list_images(struct store *s, struct store_image **out, size_t *n, struct err *e)
 {
         _cleanup_json_ json_t *j = NULL;
-        int r = load_index(s, &j, e);
+        int r = store_load_index(s, &j, e);
         if (r < 0)
                 return r;
         json_t *images = json_object_get(j, "images");
@@ -207,7 +209,7 @@ int store_list_images(struct store *s, struct store_image **out, size_t *n, stru
         const char *id;
         json_t *o;
         json_object_foreach(images, id, o) {
-                r = image_from_json(j, id, o, &v[i], e);
+                r = store_image_from_json(j, id, o, &v[i], e);
                 if (r < 0) {
                         while (i > 0)
                                 store_image_free(&v[--i]);
@@ -225,7 +227,7 @@ int store_list_images(struct store *s, struct store_image **out, size_t *n, stru
 static int remove_name_locked(struct store *s, const char *name, char **orphan, struct err *e)
 {
         _cleanup_json_ json_t *j = NULL;
-        int r = load_index(s, &j, e);
+        int r = store_load_index(s, &j, e);
         if (r < 0)
                 return r;
         json_t *names = json_object_get(j, "names");
@@ -234,7 +236,7 @@ static int remove_name_locked(struct store *s, const char *name, char **orphan, 
                 return err_setx(e, ENOENT, "no such image: %s", name);
         _cleanup_free_ char *id = xstrdup(v);
         json_object_del(names, name);
-        r = save_index(s, j, e);
+        r = store_save_index(s, j, e);
         if (r < 0)
                 return r;
         const char *k;
@@ -259,74 +261,30 @@ int store_remove_name(struct store *s, const char *name, char **orphan, struct e
         return r;
 }
 
-/* Collect into @set (a JSON object used as a set) every digest that the
- * remaining images and the live mounts reference. */
-static int referenced(struct store *s, json_t *images, json_t *set, struct err *e)
+/* The mount records that use image @id: -EBUSY naming the first, else 0. */
+static int image_in_use(struct store *s, const char *id, struct err *e)
 {
-        const char *id;
-        json_t *o;
-        json_object_foreach(images, id, o) {
-                json_object_set_new(set, id, json_true());
-                const char *m = json_string_value(json_object_get(o, "manifest"));
-                const char *ix = json_string_value(json_object_get(o, "index"));
-                if (m)
-                        json_object_set_new(set, m, json_true());
-                if (ix)
-                        json_object_set_new(set, ix, json_true());
-                size_t i;
-                json_t *l;
-                json_array_foreach(json_object_get(o, "layers"), i, l) {
-                        const char *d = json_string_value(json_object_get(l, "digest"));
-                        const char *di = json_string_value(json_object_get(l, "diff_id"));
-                        if (d)
-                                json_object_set_new(set, d, json_true());
-                        if (di)
-                                json_object_set_new(set, di, json_true());
-                }
-        }
         struct store_mount *mv = NULL;
         size_t n = 0;
         int r = store_list_mounts(s, &mv, &n, e);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                if (store_mount_live(&mv[i]))
-                        for (size_t k = 0; k < mv[i].n_layers; k++)
-                                json_object_set_new(set, mv[i].layers[k], json_true());
+                if (r == 0 && mv[i].image && !strcmp(mv[i].image, id)) {
+                        if (store_mount_live(&mv[i]))
+                                r = err_setx(e, EBUSY, "image %.19s is in use by the mount at %s (use -f)", id,
+                                             mv[i].mountpoint);
+                        else
+                                /* docker: "container ID is using its referenced image ID" */
+                                r = err_setx(e, EBUSY,
+                                             "conflict: unable to delete %.12s (must force) - the kept writable layer "
+                                             "of mount %s (%s) is using it; 'strata umount %s' drops it",
+                                             id + 7, mv[i].id, mv[i].mountpoint, mv[i].mountpoint);
+                }
                 store_mount_free(&mv[i]);
         }
         free(mv);
-        return 0;
-}
-
-/* The blob lock of @digest (see store_blob_lock()) if nobody holds it, else -1. */
-static int try_blob_lock(struct store *s, const char *digest)
-{
-        if (!digest_valid(digest))
-                return -1;
-        _cleanup_free_ char *rel = xasprintf("tmp/%s.lock", digest_hex(digest));
-        _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return -1;
-        return TAKE_FD(fd);
-}
-
-/* Remove layers/<hex>: renamed into tmp/ first so it vanishes at once. */
-static int remove_layer(struct store *s, const char *diff_id, struct err *e)
-{
-        _cleanup_free_ char *from = store_path(s, "layers/%s", digest_hex(diff_id));
-        _cleanup_free_ char *to = store_path(s, "tmp/gone-%s-%d-0", digest_hex(diff_id), (int)getpid());
-        if (rename(from, to) < 0)
-                return errno == ENOENT ? 0 : err_set(e, errno, "remove layer %s", diff_id);
-        return rm_rf_at(AT_FDCWD, to, e);
-}
-
-static void remove_blob(struct store *s, const char *digest)
-{
-        if (!digest_valid(digest))
-                return;
-        _cleanup_free_ char *p = store_blob_path(s, digest);
-        unlink(p);
+        return r;
 }
 
 int store_delete_image(struct store *s, const char *id, bool force,
@@ -337,8 +295,9 @@ int store_delete_image(struct store *s, const char *id, bool force,
                 return r;
         _cleanup_json_ json_t *j = NULL;
         _cleanup_json_ json_t *keep = json_object();
+        _cleanup_close_ int gc = -1;
         struct store_image im = { 0 };
-        r = load_index(s, &j, e);
+        r = store_load_index(s, &j, e);
         if (r < 0)
                 goto out;
         json_t *images = json_object_get(j, "images");
@@ -347,22 +306,11 @@ int store_delete_image(struct store *s, const char *id, bool force,
                 r = err_setx(e, ENOENT, "no such image: %s", id);
                 goto out;
         }
-        r = image_from_json(j, id, o, &im, e);
+        r = store_image_from_json(j, id, o, &im, e);
         if (r < 0)
                 goto out;
         if (!force) {
-                struct store_mount *mv = NULL;
-                size_t n = 0;
-                r = store_list_mounts(s, &mv, &n, e);
-                if (r < 0)
-                        goto out;
-                for (size_t i = 0; i < n; i++) {
-                        if (r == 0 && mv[i].image && !strcmp(mv[i].image, id) && store_mount_live(&mv[i]))
-                                r = err_setx(e, EBUSY, "image %.19s is in use by the mount at %s (use -f)", id,
-                                             mv[i].mountpoint);
-                        store_mount_free(&mv[i]);
-                }
-                free(mv);
+                r = image_in_use(s, id, e);
                 if (r < 0)
                         goto out;
         }
@@ -375,37 +323,28 @@ int store_delete_image(struct store *s, const char *id, bool force,
         json_object_foreach_safe(names, tmp, k, val)
                 if (!strcmp(json_string_value(val), id))
                         json_object_del(names, k);
-        r = save_index(s, j, e);
+        r = store_save_index(s, j, e);
         if (r < 0)
                 goto out;
         if (deleted)
                 deleted(id, ctx);
-        r = referenced(s, images, keep, e);
+        /* what is left: the other images and every mount record (invariant (6));
+         * while a pull adds to the store, what it may be about to list stays
+         * (invariant (4)) for a later prune */
+        gc = store_gc_exclusive(s);
+        if (gc < 0)
+                goto out;
+        r = store_refs(s, images, keep, e);
         if (r < 0)
                 goto out;
-        for (size_t i = 0; i < im.n_layers; i++) {
-                const char *di = im.layers[i].diff_id;
-                /* A pull that found this layer present holds its blob lock
-                 * until its own record is written: leave the layer to it. */
-                _cleanup_close_ int lk = try_blob_lock(s, im.layers[i].digest);
-                if (lk < 0)
-                        continue;
-                if (!json_object_get(keep, di) && store_has_layer(s, di)) {
-                        r = remove_layer(s, di, e);
-                        if (r < 0)
-                                goto out;
-                        if (deleted)
-                                deleted(di, ctx);
-                        json_object_set_new(keep, di, json_true());   /* report once */
-                }
-                if (!json_object_get(keep, im.layers[i].digest))
-                        remove_blob(s, im.layers[i].digest);
-        }
-        if (!json_object_get(keep, im.manifest))
-                remove_blob(s, im.manifest);
-        if (im.index && !json_object_get(keep, im.index))
-                remove_blob(s, im.index);
-        remove_blob(s, id);
+        for (size_t i = 0; i < im.n_layers && r == 0; i++)
+                r = store_release_layer(s, keep, im.layers[i].diff_id, im.layers[i].digest, deleted, ctx, e);
+        if (r < 0)
+                goto out;
+        store_release_blob(s, keep, im.manifest);
+        if (im.index)
+                store_release_blob(s, keep, im.index);
+        store_release_blob(s, keep, id);
 out:
         store_image_free(&im);
         store_unlock(s);

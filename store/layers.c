@@ -37,6 +37,11 @@ int store_layer_tmpdir(struct store *s, const char *diff_id, char **path, int *d
         static atomic_uint counter;
         if (!digest_valid(diff_id))
                 return err_setx(e, EINVAL, "invalid diff_id '%s'", diff_id);
+        int r = store_writable(s, e);
+        if (r >= 0)
+                r = store_gc_hold(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *rel = xasprintf("tmp/layer-%s-%d-%u", digest_hex(diff_id), (int)getpid(),
                                              atomic_fetch_add(&counter, 1));
         if (mkdirat(s->root_fd, rel, 0700) < 0)

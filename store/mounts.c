@@ -23,20 +23,30 @@ void store_mount_free(struct store_mount *m)
         free(m->mountpoint);
         free(m->upper);
         free(m->work);
-        for (size_t i = 0; i < m->n_layers; i++)
+        for (size_t i = 0; i < m->n_layers; i++) {
                 free(m->layers[i]);
+                if (m->digests)
+                        free(m->digests[i]);
+        }
         free(m->layers);
+        free(m->digests);
         memset(m, 0, sizeof *m);
 }
 
 int store_mount_save(struct store *s, const struct store_mount *m, struct err *e)
 {
-        json_t *layers = json_array();
-        for (size_t i = 0; i < m->n_layers; i++)
+        int r0 = store_writable(s, e);
+        if (r0 < 0)
+                return r0;
+        json_t *layers = json_array(), *digests = json_array();
+        for (size_t i = 0; i < m->n_layers; i++) {
                 json_array_append_new(layers, json_string(m->layers[i]));
-        json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:b, s:i, s:o}", "id", m->id, "image", m->image,
+                json_array_append_new(digests, m->digests && m->digests[i] ? json_string(m->digests[i]) : json_null());
+        }
+        json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:b, s:i, s:i, s:o, s:o}", "id", m->id, "image", m->image,
                               "mountpoint", m->mountpoint, "upper", m->upper, "work", m->work, "keep_upper",
-                              m->keep_upper, "pid", m->pid, "layers", layers);
+                              m->keep_upper, "pid", m->pid, "creator", m->creator, "layers", layers, "digests",
+                              digests);
         char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
         json_decref(j);
         if (!text)
@@ -69,12 +79,17 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         m->work = xstrdup(wk);
         m->keep_upper = json_is_true(json_object_get(j, "keep_upper"));
         m->pid = (int)json_integer_value(json_object_get(j, "pid"));
+        m->creator = (int)json_integer_value(json_object_get(j, "creator"));
         json_t *layers = json_object_get(j, "layers");
         m->n_layers = json_array_size(layers);
         m->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);
+        m->digests = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->digests);
+        json_t *digests = json_object_get(j, "digests");
         for (size_t i = 0; i < m->n_layers; i++) {
                 const char *l = json_string_value(json_array_get(layers, i));
+                const char *d = json_string_value(json_array_get(digests, i));
                 m->layers[i] = xstrdup(l ? l : "");
+                m->digests[i] = digest_valid(d) ? xstrdup(d) : NULL;
         }
         return 0;
 }
@@ -116,6 +131,7 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
         }
         m.image = image_id ? xstrdup(image_id) : NULL;
         m.keep_upper = upper != NULL;
+        m.creator = (int)getpid();
         int r = store_lock(s, e);
         if (r < 0) {
                 store_mount_free(&m);
@@ -128,8 +144,11 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
                         goto fail;
                 m.n_layers = im.n_layers;
                 m.layers = xcalloc(im.n_layers ? im.n_layers : 1, sizeof *m.layers);
-                for (size_t i = 0; i < im.n_layers; i++)
+                m.digests = xcalloc(im.n_layers ? im.n_layers : 1, sizeof *m.digests);
+                for (size_t i = 0; i < im.n_layers; i++) {
                         m.layers[i] = xstrdup(im.layers[i].diff_id);
+                        m.digests[i] = xstrdup(im.layers[i].digest);
+                }
                 store_image_free(&im);
         }
         if (mkdir(m.dir, 0700) < 0) {
@@ -242,11 +261,16 @@ static bool is_mounted(const char *path)
         return found;
 }
 
+static bool alive(int pid)
+{
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
 bool store_mount_live(const struct store_mount *m)
 {
-        if (m->pid <= 0 || (kill(m->pid, 0) < 0 && errno != EPERM))
-                return false;
-        return is_mounted(m->mountpoint);
+        if (m->pid <= 0)
+                return alive(m->creator);      /* being set up */
+        return alive(m->pid) && is_mounted(m->mountpoint);
 }
 
 int store_mount_remove(struct store *s, const struct store_mount *m, struct err *e)
@@ -265,6 +289,18 @@ int store_mount_remove(struct store *s, const struct store_mount *m, struct err 
                 r = errno == ENOENT ? 0 : err_set(e, errno, "remove %s", m->dir);
         else
                 r = rm_rf_at(AT_FDCWD, gone, e);
+        /* the last user of a layer whose image went (rmi -f) lets it go */
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_json_ json_t *refs = json_object();
+        _cleanup_close_ int gc = r == 0 ? store_gc_exclusive(s) : -1;
+        if (gc < 0)            /* a pull is adding to the store: a later prune sweeps */
+                goto out;
+        r = store_load_index(s, &j, e);
+        if (r == 0)
+                r = store_refs(s, json_object_get(j, "images"), refs, e);
+        for (size_t i = 0; r == 0 && i < m->n_layers; i++)
+                r = store_release_layer(s, refs, m->layers[i], m->digests ? m->digests[i] : NULL, NULL, NULL, e);
+out:
         store_unlock(s);
         return r;
 }

@@ -21,11 +21,9 @@ char *store_path(const struct store *s, const char *fmt, ...)
 }
 
 /* Work dirs under tmp/ end in -<pid>-<n>: extraction dirs
- * (layer-<hex>-<pid>-<n>) and trees being removed (gone-...-<pid>-<n>).  One
- * whose process is gone was interrupted and is removed (invariant (5)).
- * .partial downloads and .lock files do not match: they stay, to be resumed
- * and reused. */
-static int tmp_owner(const char *name)
+ * (layer-<hex>-<pid>-<n>) and trees being removed (gone-...-<pid>-<n>).
+ * The pid of such a name, else 0. */
+int store_tmp_owner(const char *name)
 {
         const char *last = strrchr(name, '-');
         if (!last || last == name || !last[1] || strspn(last + 1, "0123456789") != strlen(last + 1))
@@ -38,22 +36,6 @@ static int tmp_owner(const char *name)
         return atoi(p + 1);
 }
 
-static void remove_stale_tmpdirs(struct store *s)
-{
-        DIR *d = opendir_at(s->root_fd, "tmp");
-        if (!d)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                int pid = tmp_owner(de->d_name);
-                if (pid <= 0 || kill(pid, 0) == 0 || errno == EPERM)
-                        continue;
-                struct err e = { 0 };
-                rm_rf_at(dirfd(d), de->d_name, &e);
-        }
-        closedir(d);
-}
-
 int store_open(const char *root, struct store **out, struct err *e)
 {
         static const char *const dirs[] = { "blobs", "blobs/sha256", "layers", "tmp", "mounts" };
@@ -63,13 +45,28 @@ int store_open(const char *root, struct store **out, struct err *e)
         _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return err_set(e, errno, "open store %s", root);
-        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-                if (mkdirat(rfd, dirs[i], 0700) < 0 && errno != EEXIST)
+        /* A store on a read-only filesystem (a bind mount remounted ro,
+         * read-only media) is opened for reading: nothing can change it, so
+         * readers need no lock, and every call that would write says so. */
+        bool ro = false;
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+                if (mkdirat(rfd, dirs[i], 0700) == 0 || errno == EEXIST)
+                        continue;
+                if (errno != EROFS)
                         return err_set(e, errno, "store %s: mkdir %s", root, dirs[i]);
+                ro = true;
+        }
         int lfd = openat(rfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lfd < 0 && errno == EROFS) {
+                ro = true;
+                lfd = openat(rfd, "lock", O_RDONLY | O_CLOEXEC);
+                if (lfd < 0 && errno == ENOENT)
+                        lfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
         if (lfd < 0)
                 return err_set(e, errno, "store %s: open lock", root);
         struct store *s = xcalloc(1, sizeof *s);
+        s->read_only = ro;
         /* absolute: paths handed out (layer dirs, a mount's upper) must stay
          * right for a daemon that leaves the working directory */
         s->root = realpath(root, NULL);
@@ -77,7 +74,8 @@ int store_open(const char *root, struct store **out, struct err *e)
                 s->root = xstrdup(root);
         s->root_fd = TAKE_FD(rfd);
         s->lock_fd = lfd;
-        remove_stale_tmpdirs(s);
+        s->gc_fd = -1;
+        store_reclaim_leftovers(s, STORE_PARTIAL_MAX_AGE, NULL, NULL, NULL);
         *out = s;
         return 0;
 }
@@ -86,6 +84,7 @@ void store_close(struct store *s)
 {
         if (!s)
                 return;
+        store_gc_release(s);
         close(s->root_fd);
         close(s->lock_fd);
         free(s->root);
@@ -105,8 +104,21 @@ const char *store_root(const struct store *s)
         return s->root;
 }
 
+bool store_read_only(const struct store *s)
+{
+        return s->read_only;
+}
+
+int store_writable(const struct store *s, struct err *e)
+{
+        return s->read_only ? err_setx(e, EROFS, "store %s is read-only", s->root) : 0;
+}
+
 int store_lock(struct store *s, struct err *e)
 {
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         if (s->lock_depth++ > 0)
                 return 0;
         while (flock(s->lock_fd, LOCK_EX) < 0) {
@@ -122,6 +134,39 @@ void store_unlock(struct store *s)
 {
         if (s->lock_depth > 0 && --s->lock_depth == 0)
                 flock(s->lock_fd, LOCK_UN);
+}
+
+int store_gc_hold(struct store *s, struct err *e)
+{
+        if (s->gc_fd >= 0)
+                return 0;
+        _cleanup_close_ int fd = openat(s->root_fd, "tmp/gc.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return err_set(e, errno, "open %s/tmp/gc.lock", s->root);
+        while (flock(fd, LOCK_SH) < 0)
+                if (errno != EINTR)
+                        return err_set(e, errno, "lock %s/tmp/gc.lock", s->root);
+        s->gc_fd = TAKE_FD(fd);
+        return 0;
+}
+
+void store_gc_release(struct store *s)
+{
+        if (s->gc_fd < 0)
+                return;
+        flock(s->gc_fd, LOCK_UN);     /* for a child that inherited the fd too */
+        close(s->gc_fd);
+        s->gc_fd = -1;
+}
+
+int store_gc_exclusive(struct store *s)
+{
+        if (s->read_only)
+                return -1;
+        _cleanup_close_ int fd = openat(s->root_fd, "tmp/gc.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -1;
+        return TAKE_FD(fd);
 }
 
 /* ---------------------------------------------------------------- blobs */
@@ -165,6 +210,11 @@ int store_put_blob(struct store *s, const char *digest, const void *p, size_t n,
                 return err_setx(e, EBADMSG, "blob %s: content has digest %s", digest, got);
         if (store_has_blob(s, digest))
                 return 0;
+        int r = store_writable(s, e);
+        if (r >= 0)
+                r = store_gc_hold(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *path = store_blob_path(s, digest);
         return write_file_atomic(path, p, n, 0600, e);
 }
@@ -173,6 +223,11 @@ int store_blob_lock(struct store *s, const char *digest, int *lockfd, struct err
 {
         if (!digest_valid(digest))
                 return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        int r = store_writable(s, e);
+        if (r >= 0)
+                r = store_gc_hold(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *rel = xasprintf("tmp/%s.lock", digest_hex(digest));
         _cleanup_close_ int fd = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -181,6 +236,13 @@ int store_blob_lock(struct store *s, const char *digest, int *lockfd, struct err
                 if (errno != EINTR)
                         return err_set(e, errno, "lock %s", digest);
         }
+        /* the lock file may have been reclaimed (store_reclaim_leftovers)
+         * while we waited: a lock on a file no longer there is no lock */
+        struct stat a, b;
+        if (fstat(fd, &a) < 0)
+                return err_set(e, errno, "lock %s", digest);
+        if (fstatat(s->root_fd, rel, &b, 0) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                return store_blob_lock(s, digest, lockfd, e);
         *lockfd = TAKE_FD(fd);
         return 0;
 }
@@ -195,6 +257,9 @@ int store_open_partial(struct store *s, const char *digest, int *fd, uint64_t *h
 {
         if (!digest_valid(digest))
                 return err_setx(e, EINVAL, "invalid digest '%s'", digest);
+        int r = store_writable(s, e);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *rel = xasprintf("tmp/%s.partial", digest_hex(digest));
         _cleanup_close_ int f = openat(s->root_fd, rel, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (f < 0)

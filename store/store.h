@@ -8,8 +8,11 @@
  *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
  *   ROOT/tmp/                      partial downloads (<hex>.partial), per-blob locks
  *                                  (<hex>.lock), work dirs ending in -<pid>-<n>:
- *                                  extraction (layer-<hex>-...), removal (gone-...)
- *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json
+ *                                  extraction (layer-<hex>-...), removal (gone-...);
+ *                                  gc.lock, held shared by a process that adds files
+ *                                  until its image record lists them
+ *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json (image,
+ *                                  layers and their blobs, pid, creator)
  *                                  (and rootfs/, the mount point of a `strata run`)
  *
  * STORE INVARIANTS
@@ -20,10 +23,24 @@
  * (3) images.json is replaced with rename() under ROOT/lock; no reader sees half
  *     of it, no writer loses another's change.
  * (4) a layer or blob is removed only under ROOT/lock, when no image record
- *     and no live mount uses it, and nobody holds its blob lock (a pull that
- *     found it present keeps that lock until its own record is written).
+ *     and no mount record uses it, and nobody holds its blob lock (a pull that
+ *     found it present keeps that lock until its own record is written),
+ *     and tmp/gc.lock is free: a process adding files (a pull, from its first
+ *     blob to its image record) holds it shared, and while it does, rmi,
+ *     umount and prune leave what nothing lists for a later prune.
  * (5) anything under tmp/ is never taken as complete; a rerun resumes a
- *     .partial download (Range) or starts over.
+ *     .partial download (Range) or starts over.  A download no pull holds
+ *     (its blob lock is free) is reclaimed once STORE_PARTIAL_MAX_AGE passed
+ *     without a write to it, or by store_prune(); a lock file is removed only
+ *     under its own lock, and store_blob_lock() retries when the file it
+ *     locked was removed meanwhile.
+ * (6) a layer is present exactly while an image record or a mount record
+ *     (live, or the kept writable layer of a finished run) lists it, and its
+ *     blob is present as long as the layer is: a layer found present is whole
+ *     (pull's "Already exists" is true; unpack finds its blob).  rmi -f of an
+ *     image a mount uses drops the record and keeps layers and blobs; the
+ *     removal of the last record that lists a layer (rmi, umount, prune)
+ *     removes it and its blob.  store_check() finds states that break this. 
  *
  * Every function returns 0 (or a documented value) or -errno with @e set, and
  * never logs. */
@@ -39,6 +56,10 @@ struct store;
 int store_open(const char *root, struct store **out, struct err *e);
 void store_close(struct store *s);               /* accepts NULL */
 const char *store_root(const struct store *s);
+/* store_read_only() - ROOT is on a read-only filesystem: store_open()
+ * succeeded for reading, and every call that would write fails with -EROFS
+ * ("store ROOT is read-only"). */
+bool store_read_only(const struct store *s);
 
 /* store_lock() / store_unlock() - the store-wide lock of invariant (3). */
 int store_lock(struct store *s, struct err *e);
@@ -150,9 +171,12 @@ struct store_mount {
         char *mountpoint;      /* absolute path */
         char *upper, *work;    /* writable layer and overlay workdir */
         bool keep_upper;       /* the user named the upper dir: umount keeps it */
-        int pid;               /* the serving daemon, 0 until known */
+        int pid;               /* the serving daemon, 0 until known and after a run */
+        int creator;           /* the strata process that made the record */
         size_t n_layers;
         char **layers;         /* diff_ids in use, bottom first */
+        char **digests;        /* the blob each layer came from, or NULL (a record
+                                  older than the field): invariant (6) keeps it */
 };
 void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
 
@@ -171,11 +195,94 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
 int store_list_mounts(struct store *s, struct store_mount **out, size_t *n, struct err *e);
 /* store_find_mount() - the mount recorded for @mountpoint; -ENOENT if none. */
 int store_find_mount(struct store *s, const char *mountpoint, struct store_mount *out, struct err *e);
-/* store_mount_live() - its daemon runs and its mountpoint is mounted. */
+/* store_mount_live() - its daemon runs and its mountpoint is mounted, or it
+ * is being set up (no daemon yet, and the process that made the record
+ * runs).  A record that is not live is the kept writable layer of a
+ * finished run, or of a mount whose daemon died. */
 bool store_mount_live(const struct store_mount *m);
 /* store_mount_remove() - forget @m: remove ROOT/mounts/<id> with its upper
  * and work dirs (a user-named upper dir, keep_upper, stays, and so does its
- * work dir but for the temporaries). */
+ * work dir but for the temporaries), then each of its layers (and blob) that
+ * no image and no other mount uses (invariant (6)). */
 int store_mount_remove(struct store *s, const struct store_mount *m, struct err *e);
+
+/* --------------------------------------------------------- housekeeping */
+
+/* A download nobody holds (no pull has its blob lock) is kept this long for
+ * the next pull of the blob to resume, then reclaimed by any strata command
+ * that opens the store (store_open()); store_prune() takes it at once. */
+#define STORE_PARTIAL_MAX_AGE (24 * 60 * 60)
+
+/* store_reclaim_leftovers() - remove from tmp/ the downloads (.partial) no
+ * pull holds and untouched for @max_age seconds (0: any age), their lock
+ * files, and the work dirs of processes gone.  @gone (may be NULL) hears of
+ * each with its size; *@bytes (may be NULL) grows by the sizes.  Returns
+ * how many went. */
+int store_reclaim_leftovers(struct store *s, time_t max_age, void (*gone)(const char *name, uint64_t bytes, void *ctx),
+                            void *ctx, uint64_t *bytes);
+
+/* One row of store_usage() (docker system df): how many, how many in use,
+ * their bytes, and the bytes store_prune(all) would take back. */
+struct store_usage_row {
+        size_t total, active;
+        uint64_t size, reclaimable;
+};
+struct store_usage {
+        struct store_usage_row images;    /* active: used by a mount record; size: the
+                                             layers and blobs they hold, shared ones once */
+        struct store_usage_row layers;    /* active: used by an image or a mount record */
+        struct store_usage_row blobs;     /* active: used by an image or a mount record */
+        struct store_usage_row mounts;    /* active: live; size: their writable layers in
+                                             the store (an --upper DIR is the user's) */
+        struct store_usage_row leftovers; /* tmp/: active: held by a running strata */
+};
+/* One item of store_usage()'s detail (system df -v). */
+enum store_item_kind { STORE_ITEM_IMAGE, STORE_ITEM_MOUNT, STORE_ITEM_LEFTOVER };
+struct store_usage_item {
+        enum store_item_kind kind;
+        const char *id;            /* image id, mount id, or tmp/NAME */
+        const char *name;          /* image: its first tag (else any name, else NULL) */
+        const char *image;         /* mount: its image id, or NULL */
+        const char *mountpoint;    /* mount: where */
+        uint64_t size;             /* image: bytes of its layers and blobs; else its bytes */
+        uint64_t shared;           /* image: of those, what another image uses too */
+        size_t users;              /* image: the mount records that use it */
+        bool active;               /* mount: live; leftover: held by a running strata */
+};
+/* store_usage() - the rows of system df in *@u; @item (may be NULL) hears of
+ * each image, mount and leftover. */
+int store_usage(struct store *s, struct store_usage *u, void (*item)(const struct store_usage_item *it, void *ctx),
+                void *ctx, struct err *e);
+
+/* What store_prune() and store_check() report, one call each. */
+enum store_gone {
+        STORE_GONE_MOUNT,      /* a mount record: @what its id */
+        STORE_GONE_UNTAGGED,   /* a name of an image deleted */
+        STORE_GONE_IMAGE,      /* an image: its id */
+        STORE_GONE_LAYER,      /* a layer dir: its diff_id */
+        STORE_GONE_BLOB,       /* a blob no image or mount uses: its digest */
+        STORE_GONE_LEFTOVER,   /* tmp/NAME */
+};
+typedef void (*store_gone_fn)(enum store_gone kind, const char *what, uint64_t bytes, void *ctx);
+
+/* store_prune() - docker system prune: every mount record that is not live
+ * (the kept writable layer of a finished run, a mount whose daemon died),
+ * then the images without a name (@all: every image) that no mount record
+ * uses, then every layer and blob no image and no mount record uses, then
+ * the leftovers (store_reclaim_leftovers() of any age).  *@reclaimed is the
+ * bytes taken back. */
+int store_prune(struct store *s, bool all, store_gone_fn gone, void *ctx, uint64_t *reclaimed, struct err *e);
+
+/* store_check() - podman system check: look for states that break the
+ * invariants (a name pointing at no image; an image whose config, manifest,
+ * layer dir or layer blob is missing; a mount record whose layer is missing;
+ * a layer or blob no image and no mount record uses).  @problem hears of
+ * each in one line (without a trailing newline).  With @repair (under the
+ * store lock): names are dropped, damaged images deleted (the next pull
+ * fetches them whole), a dead mount record that cannot be mounted again is
+ * removed, unused layers and blobs go; @repaired hears of each fix.
+ * Returns the number of problems found, or -errno. */
+int store_check(struct store *s, bool repair, void (*problem)(const char *line, void *ctx),
+                store_gone_fn repaired, void *ctx, struct err *e);
 
 #endif

@@ -64,6 +64,7 @@ def test_info_config_in_force(strata, env):
     assert f" myreg.local:5000 (from {cfg})" in out                    # strata's own wins
     assert "ignored.example" not in out
     assert "Mirror Timeouts: connect 4s, stall 7s" in out
+    assert "Mirror Min Speed: 10240 bytes/s over 7s (a slower mirror is dropped)" in out   # the default
     assert f"  mirror https://m1.example (from {cfg})" in out
     assert " plain.example (insecure: plain HTTP)" in out
     assert f" {certs}\n" in out and "nowhere (absent)" in out
@@ -91,9 +92,11 @@ def test_info_ref_sources(strata, env):
     expect = [
         " 1. mirror https://m1.example",
         "    timeouts: connect 4s, stall 7s",
+        "    min speed: 10240 bytes/s over 7s",
         f"    credentials: basic (user mirroruser) from {dc}",
         " 2. mirror http://127.0.0.1:9",
         "    timeouts: connect 4s, stall 7s",
+        "    min speed: 10240 bytes/s over 7s",
         "    credentials: none (anonymous)",
         " 3. registry https://reg.example:5000",
         f"    credentials: basic (user bob) from {dc}",
@@ -115,3 +118,22 @@ def test_info_bad_ref_and_config(strata, env, tmp_path):
     r = strata("info")
     assert r.rc != 0 and len(r.err_lines) == 1
     assert str(cfg) in r.err and "line 2" in r.err and "insecure" in r.err
+
+
+def test_info_mirror_min_speed(strata, env):
+    """mirror-min-speed: set, turned off with 0, refused when not a count."""
+    strata_env, cfg, dj, certs = env
+    cfg.write_text(json.dumps({"mirror-min-speed": 5000, "mirror-stall-timeout": 3,
+                               "registries": {"reg.example": {"mirrors": ["https://m.example"]}}}))
+    r = strata("info", "reg.example/a:1").check()
+    assert "Mirror Min Speed: 5000 bytes/s over 3s (a slower mirror is dropped)" in r.out
+    assert "    min speed: 5000 bytes/s over 3s" in r.lines
+    cfg.write_text(json.dumps({"mirror-min-speed": 0,
+                               "registries": {"reg.example": {"mirrors": ["https://m.example"]}}}))
+    r = strata("info", "reg.example/a:1").check()
+    assert "Mirror Min Speed: none (mirror-min-speed is 0)" in r.out
+    assert not [l for l in r.lines if "min speed:" in l]
+    cfg.write_text('{\n  "mirror-min-speed": "fast"\n}\n')
+    r = strata("info")
+    assert r.rc != 0 and len(r.err_lines) == 1, str(r)
+    assert str(cfg) in r.err and "line 2" in r.err and "mirror-min-speed" in r.err

@@ -60,14 +60,15 @@ def test_make_install_and_uninstall(strata_bin, tmp_path, strata_env):
 
 
 def option_words(lines):
-    """-x and --long of option lines (those starting with '-')."""
+    """The -x and --long options named in the option specs of @lines (the
+    text before a run of two spaces): "-q, --quiet  desc", "--format T  desc",
+    "prune [-a] [-f]  desc" (a subcommand's)."""
     words = set()
     for l in lines:
-        l = l.strip()
-        if not l.startswith("-"):
+        if not re.match(r"(-|[a-z][\w-]* \[-)", l.strip()):
             continue
-        spec = re.split(r" {2,}", l)[0]
-        words |= {w.rstrip(",").split("[")[0] for w in spec.split() if w.startswith("-")}
+        spec = re.split(r" {2,}", l.strip())[0]
+        words |= set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)(?=[\],\[=\s]|$)", spec))
     return words
 
 
@@ -93,5 +94,5 @@ def test_man_page_options_agree_with_help(strata, strata_bin):
         assert option_words(sections[v]) == want, v
     # the global options too
     glob = option_words(helptext.split("Global options:\n", 1)[1].splitlines())
-    man_glob = option_words(text.split("GLOBAL OPTIONS", 1)[1].split("COMMANDS", 1)[0].splitlines())
+    man_glob = option_words(text.split("\nGLOBAL OPTIONS\n", 1)[1].split("\nCOMMANDS\n", 1)[0].splitlines())
     assert man_glob == glob

@@ -122,6 +122,21 @@ def test_registry_mirror_flag(strata, registry, build_image, make_proxy, conf, s
     r = strata("pull", "--registry-mirror", px.url, "flagged:2")
     assert r.ok, str(r)
     assert px.find("GET", "/v2/library/flagged/manifests/2")
+    assert "ignored" not in r.err, r.err
+
+
+def test_registry_mirror_flag_for_another_registry_said_once(strata, upstream, make_proxy, conf, store_root):
+    """--registry-mirror is for Docker Hub images (as in dockerd): with a
+    reference on another registry it is not used, and one line says so."""
+    reg, img = upstream
+    px = make_proxy(reg)
+    r = strata("pull", "--registry-mirror", px.url, "--registry-mirror", px.url + "/", img.ref)
+    assert r.ok, str(r)
+    pulled_right(store_root, img)
+    assert not px.requests
+    assert r.err_lines == [f"strata: pull {img.ref}: --registry-mirror ignored: it applies to Docker Hub "
+                           f"images only (as in dockerd); mirrors of {reg.host} go under \"registries\" "
+                           "in the configuration"], r.err
 
 
 # ------------------------------------------------------------ fallback
@@ -355,3 +370,64 @@ def test_mirror_stalling_on_blobs(strata, upstream, make_proxy, conf, store_root
     notes = skipped(r)
     assert len(notes) == 1 and "stalled" in notes[0], str(r)
     assert len(px.blob_gets()) <= 3          # the stall paid once: at most one per download thread
+
+
+# ------------------------------------------------------------ slowness
+def test_trickling_mirror_dropped_next_source_resumes(strata, upstream, make_proxy, conf, store_root):
+    """A mirror that sends a few KiB/s is never stalled (bytes keep coming):
+    slower than mirror-min-speed over mirror-stall-timeout it is dropped like
+    a dead one, one line names it, and the registry serves the rest of the
+    blob from where the mirror stopped (Range)."""
+    reg, img = upstream
+    big = img.layers[2]
+    px = make_proxy(reg)
+    px.throttle(8 * 1024)
+    up = make_proxy(reg)           # the registry, watched: a second proxy in front of it
+    conf(mirrors_for(up.host, px.url, **{"mirror-min-speed": 64 * 1024, "mirror-stall-timeout": 1}))
+    r = strata("pull", f"{up.host}/mir/img:1")
+    assert r.ok, str(r)
+    notes = skipped(r)
+    assert len(notes) == 1, str(r)
+    assert notes[0].removeprefix("strata: ") == \
+        f"mirror {px.url} skipped: slower than 65536 bytes/s over 1 s", str(r)
+    gets = up.blob_gets(big.digest)
+    assert len(gets) == 1 and gets[0].range and gets[0].range.startswith("bytes="), gets
+    start = int(gets[0].range[6:].rstrip("-"))
+    # resumed at what strata held: bytes the mirror sent, short of what was in flight
+    assert 0 < start <= sum(g.bytes_sent for g in px.blob_gets(big.digest)), (gets, px.blob_gets())
+    assert len(px.blob_gets(big.digest)) == 1          # dropped: never asked again
+    assert file_digest_ok(store_root, big.digest)
+
+
+def test_slow_registry_kept_and_told_once(strata, upstream, make_proxy, conf, store_root):
+    """The registry is the last resort: never dropped for slowness, but a
+    pull that crawls says so, once."""
+    reg, img = upstream
+    px = make_proxy(reg)
+    px.throttle(16 * 1024)
+    conf({"mirror-min-speed": 64 * 1024, "mirror-stall-timeout": 1})
+    r = strata("pull", f"{px.host}/mir/img:1")
+    assert r.ok, str(r)
+    slow = [l for l in r.out.splitlines() + r.err_lines if " is slow: " in l]
+    assert len(slow) == 1, str(r)
+    assert slow[0].startswith(f"registry {px.url} is slow: ") and \
+        "under the 65536 a mirror must keep; going on (it is the last source)" in slow[0], slow
+    assert len(px.blob_gets(img.layers[2].digest)) == 1     # one request, never cut
+
+
+def test_min_speed_zero_keeps_a_trickling_mirror(strata, upstream, make_proxy, conf, store_root):
+    """mirror-min-speed 0 turns the rule off: a mirror that sends bytes
+    stays (only a stall drops it)."""
+    reg, img = upstream
+    px = make_proxy(reg)
+    px.throttle(64 * 1024)
+    conf(mirrors_for(reg.host, px.url, **{"mirror-min-speed": 0, "mirror-stall-timeout": 1}))
+    r = strata("pull", img.ref)
+    assert r.ok, str(r)
+    assert not skipped(r), str(r)
+    assert px.blob_gets(img.layers[2].digest)
+
+
+def file_digest_ok(root, digest):
+    from helpers.util import file_digest
+    return file_digest(os.path.join(root, "blobs", "sha256", digest[7:])) == digest

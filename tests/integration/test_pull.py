@@ -140,6 +140,40 @@ def test_multiplatform_index(strata, registry, build_index, store_root, strata_e
     strata("pull", "--platform", "linux/arm64", idx.ref, env=env).check()
 
 
+def test_single_platform_image_of_another_platform_refused(strata, registry, build_image, seeded_store,
+                                                            store_root):
+    """--platform against an image that is not an index: its config names
+    its platform; another one is refused in docker's words, store untouched."""
+    img = build_image(registry, "x/only-amd:1", layers=[[File("a", b"a")]], platform="linux/amd64")
+    r = strata("pull", "--platform", "linux/arm64", img.ref)
+    line = one_line_failure(r, "was found but does not match the specified platform: "
+                               "wanted linux/arm64, actual: linux/amd64")
+    assert f"image with reference {registry.host}/x/only-amd:1 " in line
+    assert snapshot(store_root) == seeded_store
+    # the one it is: pulled; and asked again once it is there: still refused
+    strata("pull", "--platform", "linux/amd64", img.ref).check()
+    one_line_failure(strata("pull", "--platform", "arm64", img.ref), "wanted linux/arm64, actual: linux/amd64")
+    # without --platform the image is what the tag gives (docker pulls it too)
+    strata("pull", img.ref).check()
+
+
+def test_platform_shorthands(strata, registry, build_index, store_root):
+    """--platform takes one part as docker does: an arch (os linux) or an OS
+    (the host's arch); aliases and case normalized."""
+    idx = build_index(registry, "x/short-plat:1", {
+        "linux/amd64": {"layers": [[File("etc/platform", b"linux/amd64\n")]]},
+        "linux/arm64/v8": {"layers": [[File("etc/platform", b"linux/arm64/v8\n")]]},
+    })
+    arm = idx.images["linux/arm64/v8"]
+    strata("pull", "--platform", "arm64", idx.ref).check()
+    assert open(os.path.join(layer_dir(store_root, arm.diff_ids[0]), "etc/platform")).read() == "linux/arm64/v8\n"
+    strata("pull", "--platform", "AArch64", idx.ref).check()
+    strata("pull", "--platform", "x86_64", idx.ref).check()
+    amd = idx.images["linux/amd64"]
+    assert os.path.exists(os.path.join(layer_dir(store_root, amd.diff_ids[0]), "etc/platform"))
+    one_line_failure(strata("pull", "--platform", "pdp11", idx.ref), "pdp11", "unknown operating system or architecture")
+
+
 # ------------------------------------------------------------ sharing layers
 def test_two_tags_share_layers(strata, registry, build_image, make_proxy, store_root):
     base = [[File("base/big", random_bytes(500_000, seed=11))], [File("base/etc", b"x\n")]]
@@ -154,6 +188,21 @@ def test_two_tags_share_layers(strata, registry, build_image, make_proxy, store_
     assert got == {b.layers[2].digest, b.config_digest}, got
     assert r.out.count("Already exists") == 2, r.out
     assert a.layers[0].digest in blobs_in(store_root)
+
+
+def test_present_layer_says_only_already_exists(strata, registry, build_image, store_root):
+    """On a pipe a layer already in the store prints one line, "Already
+    exists", as docker does (no "Pulling fs layer" first); a new layer goes
+    through its usual lines."""
+    base = [[File("base/etc", b"x\n")]]
+    a = build_image(registry, "x/exists:a", layers=base)
+    b = build_image(registry, "x/exists:b", layers=base + [[File("own", b"b\n")]])
+    strata("pull", a.ref).check()
+    r = strata("pull", b.ref).check()
+    old, new = b.layers[0].digest[7:19], b.layers[1].digest[7:19]
+    assert [l for l in r.lines if l.startswith(old + ":")] == [f"{old}: Already exists"], r.out
+    mine = [l.split(": ", 1)[1] for l in r.lines if l.startswith(new + ":")]
+    assert mine[0] == "Pulling fs layer" and mine[-1] == "Pull complete", r.out
 
 
 # ------------------------------------------------------------ pinned pulls
@@ -232,6 +281,32 @@ def test_hostile_layer_refused(strata, registry, push_raw, seeded_store, store_r
     assert not [n for n in os.listdir(os.path.join(store_root, "tmp")) if n.startswith("layer-")]
 
 
+@pytest.mark.parametrize("case", ["hostile", "diff_id"])
+def test_rejected_layer_leaves_nothing(strata, registry, push_raw, seeded_store, store_root, case):
+    """A layer refused for its content (a hostile entry; a diff_id that is
+    not the config's) although its blob matched its digest: the downloaded
+    .partial is deleted at once, not kept for a resume that could only fail
+    again; nothing of it stays in tmp/."""
+    import tarfile
+    from helpers.images import Raw
+    if case == "hostile":
+        ti = tarfile.TarInfo("../../escaped-by-strata-test")
+        ti.size = 3
+        img = push_raw(registry, "x/rej-hostile:1", layers=[[File("ok", random_bytes(300_000, seed=9)),
+                                                            Raw(ti, b"bad")]])
+    else:
+        cfg = {"architecture": host_arch(), "os": "linux",
+               "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "2" * 64]}}
+        img = push_raw(registry, "x/rej-diff:1", layers=[[File("a", random_bytes(300_000, seed=8))]], config=cfg)
+    hexd = img.layers[0].digest[7:]
+    r = strata("pull", img.ref)
+    one_line_failure(r, img.layers[0].digest)
+    assert snapshot(store_root) == seeded_store
+    # (the store's per-blob .lock files are its own business)
+    left = [n for n in os.listdir(os.path.join(store_root, "tmp")) if not n.endswith(".lock")]
+    assert not [n for n in left if hexd in n or n.startswith("layer-")], left
+
+
 def test_wrong_size_refused(strata, registry, push_raw, seeded_store, store_root):
     """A manifest that lies about a layer's size: refused, store unchanged."""
     def shrink(m):
@@ -260,6 +335,28 @@ def test_tampered_config(strata, registry, build_image, seeded_store, store_root
     r = strata("pull", img.ref)
     one_line_failure(r, img.config_digest, "digest mismatch")
     assert snapshot(store_root) == seeded_store
+
+
+def test_full_disk_no_pull_complete_for_a_layer_thrown_away(strata, registry, build_image, tmp_path):
+    """The store on a small tmpfs: the big layer hits ENOSPC while the small
+    one is ready.  Nothing is committed, so no layer's last line may be
+    "Pull complete" (it is printed once a layer is in the store)."""
+    img = build_image(registry, "x/full:1", layers=[[File("small", b"s\n")],
+                                                    [File("big", random_bytes(8 << 20, seed=21))]])
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], check=True)
+    try:
+        root = small / "store"
+        r = strata("pull", img.ref, root=root)
+        one_line_failure(r, "No space left on device")
+        for layer in img.layers:
+            mine = [l for l in r.lines if l.startswith(layer.digest[7:19] + ":")]
+            assert mine and mine[-1] != f"{layer.digest[7:19]}: Pull complete", r.out
+        assert "Pull complete" not in r.out, r.out
+        assert not (root / "layers").exists() or not os.listdir(root / "layers")
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
 
 
 # ------------------------------------------------------------ resuming
@@ -340,6 +437,81 @@ def test_registry_killed_mid_blob_then_resumed(strata, strata_popen, registry, b
     gets = px.blob_gets(layer.digest)
     assert [g.range for g in gets] == [f"bytes={have}-"], gets
     assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+def test_ctrl_c_on_a_pipe(strata, strata_popen, registry, big_image, make_proxy, store_root):
+    """SIGINT while a blob streams: one line, exit 130, nothing recorded;
+    the .partial stays and the rerun asks only for the rest (PULL 4)."""
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.throttle(1 << 20)
+    ref = f"{px.host}/x/big:1"
+    p = strata_popen("pull", ref)
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    wait_until(lambda: os.path.exists(partial) and os.path.getsize(partial) >= 1 << 20,
+               timeout=30, what="1 MiB in the .partial")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, out, err)
+    assert err.splitlines() == [f"strata: pull {ref}: interrupted"], err
+    assert "Pull complete" not in out
+    assert not names_in(store_root)
+    have = os.path.getsize(partial)
+    assert have >= 1 << 20
+    px.throttle(None)
+    px.clear()
+    strata("pull", ref).check()
+    gets = px.blob_gets(layer.digest)
+    assert len(gets) == 1 and gets[0].range == f"bytes={have}-", gets
+    assert file_digest(os.path.join(store_root, "blobs/sha256", layer.digest[7:])) == layer.digest
+
+
+def test_ctrl_c_on_a_terminal(strata_bin, registry, big_image, make_proxy, store_root, strata_env):
+    """Ctrl-C typed at a terminal (a pty: the tty driver sends SIGINT) while
+    the progress rows are redrawn: the screen keeps the rows as they were,
+    one line below them says the pull was interrupted, the cursor is left
+    on a fresh line under it, and the exit status is 130."""
+    import pty
+    import select
+    from helpers.term import render
+    layer = big_image.layers[0]
+    px = make_proxy(registry)
+    px.throttle(1 << 20)
+    ref = f"{px.host}/x/big:1"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(strata_bin, [strata_bin, "--root", store_root, "pull", ref], strata_env)
+    raw = b""
+    partial = os.path.join(store_root, "tmp", layer.digest[7:] + ".partial")
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not sent and os.path.exists(partial) and os.path.getsize(partial) >= 1 << 20:
+            os.write(fd, b"\x03")          # Ctrl-C
+            sent = True
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:                # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            raw += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert sent, raw
+    text = raw.decode(errors="replace")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, (status, text)
+    lines, row, col = render(text)
+    shown = [l.rstrip() for l in lines]
+    while shown and not shown[-1]:
+        shown.pop()
+    assert shown[-1] == f"strata: pull {ref}: interrupted", shown
+    rows = [l for l in shown if l.startswith(layer.digest[7:19] + ": ")]
+    assert len(rows) == 1 and shown[-2] == rows[0] and "Downloading" in rows[0], shown
+    assert (row, col) == (len(shown), 0), (row, col, shown)   # on a fresh line below it all
+    assert os.path.getsize(partial) >= 1 << 20                 # kept for the rerun
 
 
 def store_consistent(root):
@@ -515,6 +687,20 @@ def test_registry_error_5xx_retried(strata, registry, build_image, make_proxy, s
     px.fail(f"/blobs/{img.layers[1].digest}", 503, times=2)
     strata("pull", f"{px.host}/x/flaky:1").check()
     assert len(px.blob_gets(img.layers[1].digest)) == 3
+
+
+@pytest.mark.parametrize("body", [b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}', b"boom\n"])
+def test_registry_error_5xx_names_status_and_url(strata, registry, build_image, make_proxy, store_root,
+                                                 strata_env, body):
+    """A registry that keeps answering 5xx: the line names the request, the
+    status with its reason and the registry's words (JSON or plain text)."""
+    img = build_image(registry, "x/boom:1", layers=three_layers()[:1])
+    px = make_proxy(registry)
+    px.fail(f"/blobs/{img.layers[0].digest}", 500, times=None, body=body)
+    r = strata("pull", f"{px.host}/x/boom:1", env=dict(strata_env, STRATA_RETRIES="1"))
+    one_line_failure(r, f"GET http://{px.host}/v2/x/boom/blobs/{img.layers[0].digest}: "
+                        "500 Internal Server Error: boom")
+    assert r.err_lines[0].endswith("boom"), r.err
 
 
 def test_schema1_refused(strata, registry, build_image, make_proxy):

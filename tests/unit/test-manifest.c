@@ -91,6 +91,21 @@ static const char *select_for(struct manifest *m, const char *plat)
         return r < 0 ? "none" : d->digest;
 }
 
+/* "os/arch[/variant]" of what platform_parse() makes of @s; "error" on failure. */
+static const char *parsed(const char *s)
+{
+        static char out[64];
+        struct platform p;
+        struct err e = { 0 };
+        if (platform_parse(s, &p, &e) < 0)
+                return "error";
+        char *t = platform_str(&p);
+        snprintf(out, sizeof out, "%s", t);
+        free(t);
+        platform_free(&p);
+        return out;
+}
+
 static void test_index(void)
 {
         struct manifest *m = NULL;
@@ -108,7 +123,7 @@ static void test_index(void)
         is_str(select_for(m, "linux/arm/v6"), DC, "linux/arm/v6 exact");
         is_str(select_for(m, "linux/arm/v5"), "none", "linux/arm/v5 absent");
         is_str(select_for(m, "windows/amd64"), "none", "windows/amd64 absent");
-        struct platform p;
+        struct platform p, h;
         platform_parse("linux/s390x", &p, &e);
         const struct descriptor *d;
         is_int(manifest_select(m, &p, &d, &e), -ENOENT, "missing platform is ENOENT");
@@ -124,10 +139,31 @@ static void test_index(void)
                 is_str(select_for(m, "linux/arm64/v8"), DB, "arm64 without variant matches v8");
         manifest_free(m);
 
-        is_int(platform_parse("linux", &p, &e), -EINVAL, "platform without arch refused");
+        /* one part, as docker takes it (containerd's platforms.Parse) */
+        is_str(parsed("arm64"), "linux/arm64", "arm64 alone is linux/arm64");
+        is_str(parsed("aarch64"), "linux/arm64", "aarch64 alone is linux/arm64");
+        is_str(parsed("AMD64"), "linux/amd64", "case does not matter");
+        is_str(parsed("x86_64"), "linux/amd64", "x86_64 alone is linux/amd64");
+        is_str(parsed("armhf"), "linux/arm/v7", "armhf is arm/v7");
+        is_str(parsed("linux/armel"), "linux/arm/v6", "armel is arm/v6");
+        is_str(parsed("s390x"), "linux/s390x", "s390x alone");
+        platform_host(&h);
+        _cleanup_free_ char *hs = platform_str(&h);
+        is_str(parsed("linux"), hs, "an OS alone takes the host's arch");
+        platform_free(&h);
+        is_int(platform_parse("pdp11", &p, &e), -EINVAL, "unknown one-part platform refused");
+        ok(strstr(e.msg, "unknown operating system or architecture") != NULL, "  says why (%s)", e.msg);
+        is_int(platform_parse("", &p, &e), -EINVAL, "empty platform refused");
+        /* an image's platform against the one asked for */
+        struct platform amd = { "linux", "amd64", NULL }, arm = { "linux", "arm64", NULL };
+        struct platform arm8 = { "linux", "arm64", "v8" }, arm7 = { "linux", "arm", "v7" }, arm6 = { "linux", "arm", "v6" };
+        struct platform armany = { "linux", "arm", NULL };
+        ok(!platform_matches(&amd, &arm), "amd64 does not serve arm64");
+        ok(platform_matches(&arm, &arm8) && platform_matches(&arm8, &arm), "arm64 and arm64/v8 alike");
+        ok(!platform_matches(&arm6, &arm7), "arm/v6 does not serve arm/v7");
+        ok(platform_matches(&arm7, &armany), "arm/v7 serves arm");
         is_int(platform_parse("linux/arm/v7/x", &p, &e), -EINVAL, "platform with 4 parts refused");
         is_int(platform_parse("/amd64", &p, &e), -EINVAL, "platform without os refused");
-        struct platform h;
         platform_host(&h);
         ok(h.os && !strcmp(h.os, "linux") && h.arch && *h.arch, "host platform is linux/something");
         platform_free(&h);
