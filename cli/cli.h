@@ -51,6 +51,7 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);
@@ -72,6 +73,9 @@ int no_options(const char *verb, int argc, char **argv);
  * (NULL when not given); 0 with optind at the first operand, or
  * bad_option()'s 2. */
 int format_option(const char *verb, int argc, char **argv, const char **format);
+/* prune_options() - docker's prune flags, -a/--all and -f/--force, and no
+ * operand: 0, or the usage error's 2. */
+int prune_options(const char *verb, int argc, char **argv, bool *all, bool *force);
 /* wants_help() - true when argv holds -h/--help before a "--"; prints the
  * verb's help then. */
 bool wants_help(const char *verb, int argc, char **argv);

@@ -176,19 +176,10 @@ static bool confirm(bool all)
 
 static int system_prune(int argc, char **argv)
 {
-        static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-                                              { "force", no_argument, NULL, 'f' }, { 0 } };
-        bool all = false, force = false;
-        int c;
-        while ((c = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
-                switch (c) {
-                case 'a': all = true; break;
-                case 'f': force = true; break;
-                default: return bad_option("system prune", argv);
-                }
-        }
-        if (optind < argc)
-                return usage_error("system prune", "takes no arguments");
+        bool all, force;
+        int st = prune_options("system prune", argc, argv, &all, &force);
+        if (st)
+                return st;
         struct err e = { 0 };
         struct store *s = NULL;
         if (open_store(&s, &e) < 0)

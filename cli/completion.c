@@ -69,7 +69,8 @@ static const struct { const char *verb, *args; } OPERANDS[] = {
         { "history", "image" }, { "layers", "image" }, { "ls", "image" }, { "which", "image" },
         { "diff", "image|dir" }, { "unpack", "image dir" }, { "mount", "image dir" }, { "umount", "mount" },
         { "run", "image" }, { "info", "image" }, { "completion", "shell" }, { "push", "image" },
-        { "save", "image..." }, { "rm", "run..." }, { "commit", "run image" }, { "image", "" },
+        { "save", "image..." }, { "rm", "run..." }, { "commit", "run image" }, { "image", "=ls,rm,prune,inspect,history,tag,pull" },
+        { "system", "=df,prune,check" },
 };
 
 static const char *operands(const char *verb)
@@ -186,6 +187,7 @@ static void bash_script(void)
                "    elif [[ ${kinds[-1]} == *... ]]; then kind=${kinds[-1]}\n"
                "    fi\n"
                "    case ${kind%%...} in\n"
+               "    =*) local w=${kind#=}; COMPREPLY=($(compgen -W \"${w//,/ }\" -- \"$cur\")) ;;\n"
                "    image) COMPREPLY=($(compgen -W \"$(_strata_names images)\" -- \"$cur\")) ;;\n"
                "    run) COMPREPLY=($(compgen -W \"$(_strata_names runs)\" -- \"$cur\")) ;;\n"
                "    dir) COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n"
@@ -241,6 +243,14 @@ static void fish_script(void)
                 _cleanup_free_ char *cond = xasprintf("'__fish_seen_subcommand_from %s'", c->name);
                 fish_options(cond, c->help ? c->help : "");
                 const char *a = operands(c->name);
+                if (a[0] == '=') {
+                        _cleanup_free_ char *w = xstrdup(a + 1);
+                        for (char *p = w; *p; p++)
+                                if (*p == ',')
+                                        *p = ' ';
+                        printf("complete -c strata -n '__fish_seen_subcommand_from %s' -a '%s'\n", c->name, w);
+                        continue;
+                }
                 if (strstr(a, "image"))
                         printf("complete -c strata -n '__fish_seen_subcommand_from %s' -a '(strata __complete images)'\n", c->name);
                 if (strstr(a, "run"))

@@ -98,6 +98,13 @@ static const struct command commands[] = {
           "  prune [-a] [-f]    remove finished runs' writable layers, dangling images (-a: every image\n"
           "                     no mount uses), unused layers and blobs, leftovers; -f: do not ask\n"
           "  check [--repair]   find (and repair) states that break the store invariants; exit 1 if any\n" },
+        { "image", cmd_image, "strata image COMMAND [OPTIONS] [ARG...]",
+          "Manage images, docker's form: image ls = images, image rm = rmi, image prune, ...",
+          "  ls [OPTIONS]       = strata images\n"
+          "  rm [-f]            = strata rmi\n"
+          "  prune [-a] [-f]    remove dangling images (-a: every image no mount or run uses) and the\n"
+          "                     layers only they used; -f: do not ask\n"
+          "  inspect, history, tag, pull   the flat verbs\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -206,6 +213,24 @@ int format_option(const char *verb, int argc, char **argv, const char **format)
         return 0;
 }
 
+int prune_options(const char *verb, int argc, char **argv, bool *all, bool *force)
+{
+        static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
+                                              { "force", no_argument, NULL, 'f' }, { 0 } };
+        int c;
+        *all = *force = false;
+        while ((c = getopt_long(argc, argv, "af", opts, NULL)) != -1) {
+                switch (c) {
+                case 'a': *all = true; break;
+                case 'f': *force = true; break;
+                default: return bad_option(verb, argv);
+                }
+        }
+        if (optind < argc)
+                return usage_error(verb, "takes no arguments");
+        return 0;
+}
+
 void debugf(const char *fmt, ...)
 {
         if (!G.debug)
@@ -293,8 +318,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", verb);
                 return 2;
         }
-        if (wants_help(verb, argc - optind, argv + optind))
-                return 0;
+        if (cmd->run != cmd_image && wants_help(verb, argc - optind, argv + optind))
+                return 0;   /* image's subcommands have their own help */
         const char *env_config = getenv("STRATA_CONFIG");
         if (G.config || (env_config && *env_config)) {
                 /* a file named explicitly must exist and be valid, whether or

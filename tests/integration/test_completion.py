@@ -29,7 +29,9 @@ def bash_script(strata):
 
 def test_bash_verbs_and_options(strata_bin, strata_env, store_root, bash_script):
     c = lambda line: complete(strata_bin, strata_env, store_root, bash_script, line)
-    assert c("strata ima") == ["images"]
+    assert sorted(c("strata ima")) == ["image", "images"]
+    assert c("strata image pr") == ["prune"]
+    assert c("strata system ") == ["df", "prune", "check"]
     assert set(c("strata ")) >= {"pull", "images", "run", "version", "completion", "help", "history"}
     assert c("strata --ro") == ["--root"]
     assert c("strata pull --al") == ["--all-tags"]
