@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,13 +13,15 @@ static const char *const system_usage =
         "Usage: strata system COMMAND\n\n"
         "Manage the store\n\n"
         "Commands:\n"
-        "  df [-v]            Show the store's disk usage (-v: each image, mount, leftover)\n"
+        "  df [-v] [--format T]  Show the store's disk usage (-v: each image, mount, leftover)\n"
         "  prune [-a] [-f]    Remove what no image, mount or running strata uses\n"
         "  check [--repair]   Find (and repair) states that break the store invariants\n";
 
 /* ------------------------------------------------------------------- df */
 
-static void usage_row(struct table *t, const char *type, const struct store_usage_row *r)
+/* One row as docker's df context (every field a string); into a table or a --format. */
+static void usage_row(struct table *t, struct fmt_out *f, const char *type, const struct store_usage_row *r,
+                      int *status, struct err *e)
 {
         char total[24], active[24], size[32], rec[48];
         snprintf(total, sizeof total, "%zu", r->total);
@@ -29,7 +32,11 @@ static void usage_row(struct table *t, const char *type, const struct store_usag
                 size_t n = strlen(rec);
                 snprintf(rec + n, sizeof rec - n, " (%d%%)", (int)(r->reclaimable * 100 / r->size));
         }
-        table_add(t, type, total, active, size, rec);
+        if (!f)
+                table_add(t, type, total, active, size, rec);
+        else if (*status >= 0)
+                *status = fmt_item(f, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Active", active, "Reclaimable", rec,
+                                                "Size", size, "TotalCount", total, "Type", type), e);
 }
 
 /* df -v: docker's "Images space usage:" and the like, one table each. */
@@ -75,35 +82,54 @@ static void df_section(const char *title, struct table *t)
 
 static int system_df(int argc, char **argv)
 {
-        static const struct option opts[] = { { "verbose", no_argument, NULL, 'v' }, { 0 } };
+        static const struct option opts[] = { { "verbose", no_argument, NULL, 'v' },
+                                              { "format", required_argument, NULL, 'F' }, { 0 } };
         bool verbose = false;
+        const char *format = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
                 switch (c) {
                 case 'v': verbose = true; break;
+                case 'F': format = optarg; break;
                 default: return bad_option("system df", argv);
                 }
         }
         if (optind < argc)
                 return usage_error("system df", "takes no arguments");
+        if (verbose && format)
+                return usage_error("system df", "--format shows the summary: not with -v");
         struct err e = { 0 };
+        struct fmt_out out = { 0 };
+        json_t *header = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Active", "ACTIVE", "Reclaimable", "RECLAIMABLE",
+                                   "Size", "SIZE", "TotalCount", "TOTAL", "Type", "TYPE");
+        int r = format ? fmt_open(&out, format, "{{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}",
+                                  header, true, stdout, &e) : 0;
         struct store *s = NULL;
-        if (open_store(&s, &e) < 0)
+        if (r >= 0)
+                r = open_store(&s, &e);
+        if (r < 0) {
+                fmt_close(&out, r, &e);
+                json_decref(header);
+                err_wrap(&e, "system df");
                 return report_err(&e);
+        }
         struct store_usage u;
         struct df_detail d;
         table_init(&d.images, 7, "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "MOUNTS");
         table_init(&d.mounts, 5, "MOUNT ID", "IMAGE ID", "MOUNTPOINT", "SIZE", "STATUS");
         table_init(&d.leftovers, 3, "NAME", "SIZE", "STATUS");
-        int r = store_usage(s, &u, verbose ? df_item : NULL, &d, &e);
+        r = store_usage(s, &u, verbose ? df_item : NULL, &d, &e);
         store_close(s);
         if (r < 0) {
                 table_free(&d.images), table_free(&d.mounts), table_free(&d.leftovers);
+                fmt_close(&out, r, &e);
+                json_decref(header);
                 err_wrap(&e, "system df");
                 return report_err(&e);
         }
         if (verbose) {
                 /* docker's -v: the detail instead of the summary */
+                json_decref(header);
                 df_section("Images", &d.images);
                 putchar('\n');
                 df_section("Mounts", &d.mounts);
@@ -113,14 +139,22 @@ static int system_df(int argc, char **argv)
         }
         table_free(&d.images), table_free(&d.mounts), table_free(&d.leftovers);
         struct table t;
+        struct fmt_out *f = format ? &out : NULL;
         table_init(&t, 5, "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-        usage_row(&t, "Images", &u.images);
-        usage_row(&t, "Layers", &u.layers);
-        usage_row(&t, "Blobs", &u.blobs);
-        usage_row(&t, "Mounts", &u.mounts);
-        usage_row(&t, "Leftovers", &u.leftovers);
-        table_print(&t, stdout);
+        usage_row(&t, f, "Images", &u.images, &r, &e);
+        usage_row(&t, f, "Layers", &u.layers, &r, &e);
+        usage_row(&t, f, "Blobs", &u.blobs, &r, &e);
+        usage_row(&t, f, "Mounts", &u.mounts, &r, &e);
+        usage_row(&t, f, "Leftovers", &u.leftovers, &r, &e);
+        if (!f)
+                table_print(&t, stdout);
         table_free(&t);
+        r = fmt_close(&out, r, &e);
+        json_decref(header);
+        if (r < 0) {
+                err_wrap(&e, "system df");
+                return report_err(&e);
+        }
         return 0;
 }
 

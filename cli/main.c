@@ -93,8 +93,9 @@ static const struct command commands[] = {
           "Print a shell completion script (verbs, options, image names and tags from the store)", NULL },
         { "system", cmd_system, "strata system (df [-v] | prune [-a] [-f] | check [--repair])",
           "Manage the store: disk usage, prune, check",
-          "  df [-v]            TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images, layers, blobs, mounts, leftovers;\n"
-          "                     -v: each image (shared and unique size), mount and leftover instead\n"
+          "  df [-v] [--format T]  TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images, layers, blobs, mounts,\n"
+          "                     leftovers; -v: each image (shared and unique size), mount and leftover\n"
+          "                     instead; --format: a Go template ({{.Type}}, {{.Size}}, table ...), or json\n"
           "  prune [-a] [-f]    remove finished runs' writable layers, dangling images (-a: every image\n"
           "                     no mount uses), unused layers and blobs, leftovers; -f: do not ask\n"
           "  check [--repair]   find (and repair) states that break the store invariants; exit 1 if any\n" },
