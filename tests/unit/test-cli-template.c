@@ -55,8 +55,7 @@ static void table(const char *format, const char *want)
                 r = fmt_item(&o, json_incref(d), &e);
         if (r >= 0)
                 r = fmt_item(&o, json_incref(d), &e);
-        if (r >= 0)
-                r = fmt_close(&o, r, &e);
+        r = fmt_close(&o, r, &e);   /* always: it frees */
         fclose(f);
         is_str(r < 0 ? e.msg : got, want, format);
         free(got);
