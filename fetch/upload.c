@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#define PUSH_ATTEMPTS 5            /* failures in a row before a blob is given up */
+#define PUSH_ATTEMPTS 3            /* failures in a row before a blob is given up (pull's retries) */
 #define PUSH_MAX_RESUMES 32        /* failures after progress, per blob */
 #define OCTET_STREAM "application/octet-stream"
 
@@ -258,7 +258,7 @@ int registry_push_blob(struct registry *r, struct fetch_conn *c, struct blob_pus
         b->mounted_from = NULL;
         int rr = blob_head(r, c, b, e);
         if (rr < 0)
-                return err_wrap(e, "blob %s", b->digest);
+                return rr == -EACCES ? rr : err_wrap(e, "blob %s", b->digest);
         if (rr) {
                 b->result = BLOB_EXISTS;
                 return 0;
@@ -280,7 +280,7 @@ int registry_push_blob(struct registry *r, struct fetch_conn *c, struct blob_pus
         }
         b->result = BLOB_PUSHED;
         rr = upload(r, c, b, loc, min, e);
-        return rr < 0 ? err_wrap(e, "blob %s", b->digest) : 0;
+        return rr < 0 && rr != -EACCES ? err_wrap(e, "blob %s", b->digest) : rr;
 }
 
 int registry_put_manifest(struct registry *r, struct fetch_conn *c, const char *reference,

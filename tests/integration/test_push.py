@@ -71,3 +71,212 @@ def test_push_to_another_registry_keeps_digest(strata, make_registry, build_imag
     # and strata pulls it back from B in another store
     r = strata("pull", dest, root=str(tmp_path / "store2")).check()
     assert f"Digest: {img.digest}" in r.out
+
+
+def test_push_podman_reads_it(strata, make_registry, build_image, tmp_path, request):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    dest = f"{b.host}/y/pod:1"
+    strata("push", img.ref, "docker://" + dest).check()     # podman's transport prefix
+    env = dict(os.environ, HOME=str(tmp_path))
+    import tempfile
+    run = tempfile.mkdtemp(prefix="pr")        # podman wants a runroot under 50 characters
+    request.addfinalizer(lambda: shutil.rmtree(run, ignore_errors=True))
+    base = ["podman", "--root", str(tmp_path / "podman"), "--runroot", run, "--storage-driver", "vfs"]
+    p = subprocess.run(base + ["pull", "--tls-verify=false", "-q", dest], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    out = subprocess.run(base + ["image", "inspect", "--format", "{{.Digest}}", dest], check=True,
+                         env=env, stdout=subprocess.PIPE, text=True).stdout.strip()
+    assert out == img.digest
+
+
+def test_second_push_sends_nothing(strata, make_registry, build_image, make_proxy):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    px = make_proxy(b)
+    dest = f"{px.host}/y/again:1"
+    strata("push", img.ref, dest).check()
+    px.clear()
+    r = strata("push", img.ref, dest).check()
+    # UPLOAD (1): asked for, found, not sent
+    assert r.out.count("Layer already exists") == 3, r.out
+    assert "Pushed" not in r.out, r.out
+    heads = blob_requests(px, "HEAD")
+    assert len(heads) == 4 and all(q.status == 200 for q in heads), px.requests
+    assert not [q for q in px.requests if q.method in ("POST", "PATCH")], px.requests
+    assert [q.path for q in px.requests if q.method == "PUT"] == ["/v2/y/again/manifests/1"]
+
+
+def test_push_own_name(strata, make_registry, build_image):
+    """`strata push NAME` goes to the registry NAME names."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    strata("tag", img.ref, f"{b.host}/y/own:3").check()
+    r = strata("push", "-q", f"{b.host}/y/own:3").check()
+    assert r.out == f"{b.host}/y/own:3\n", r.out
+    got = b.client().get_manifest("y/own", "3")
+    assert got.headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_mounts_from_another_repository(strata, make_registry, build_image, make_proxy):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    px = make_proxy(b)
+    strata("tag", img.ref, f"{px.host}/y/first:1").check()
+    strata("push", f"{px.host}/y/first:1").check()
+    px.clear()
+    r = strata("push", img.ref, f"{px.host}/y/second:1").check()
+    assert r.out.count("Mounted from y/first") == 3, r.out
+    mounts = [q for q in px.requests if q.method == "POST" and "mount=" in q.path]
+    assert len(mounts) == 4 and all(q.status == 201 and "from=y%2Ffirst" in q.path for q in mounts), mounts
+    assert not [q for q in px.requests if q.method in ("PATCH",) or
+                (q.method == "PUT" and "/blobs/" in q.path)], px.requests
+    got = b.client().get_manifest("y/second", "1")
+    assert got.headers["Docker-Content-Digest"] == img.digest
+
+
+# ------------------------------------------------------------ cut short
+def test_push_killed_midway_then_again(strata, strata_popen, make_registry, build_image, make_proxy):
+    """SIGKILL while a blob streams; the next push sends only what the
+    registry lacks, and until then no tag exists (UPLOAD 3)."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=[[File("big1", random_bytes(1 << 20, seed=11))],
+                                                 [File("big2", random_bytes(1 << 20, seed=12))]])
+    px = make_proxy(b).throttle_uploads(512 << 10)
+    dest = f"{px.host}/y/cut:1"
+    p = strata_popen("push", "-j", "1", img.ref, dest)
+
+    def one_done_one_going():
+        puts = blob_requests(px, "PUT")
+        return any(q.status == 201 for q in puts) and any(q.status == 0 and q.bytes_received for q in puts)
+    wait_until(one_done_one_going, timeout=60, what="a blob pushed and another one under way")
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert b.client().get_manifest("y/cut", "1").status == 404
+    # the layer that made it is there; the one cut short is not
+    have = [b.client().request("HEAD", f"/v2/y/cut/blobs/{l.digest}").status for l in img.layers]
+    assert sorted(have) == [200, 404], have
+    px.throttle_uploads(None)
+    px.clear()
+    r = strata("push", img.ref, dest).check()
+    assert r.out.count("Layer already exists") == 1 and r.out.count("Pushed") == 1, r.out
+    sent = [q for q in blob_requests(px, "PUT") + blob_requests(px, "PATCH") if q.bytes_received]
+    assert len(sent) == 2, px.requests     # the missing layer and the config
+    assert b.client().get_manifest("y/cut", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+# ------------------------------------------------------------ refusals
+@pytest.mark.parametrize("status", [401, 403])
+def test_push_refused(strata, make_registry, build_image, make_proxy, status):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    px = make_proxy(b)
+    px.fail("/blobs/uploads/", status, times=None,
+            body=b'{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}')
+    r = strata("push", img.ref, f"{px.host}/y/no:1")
+    one_line_failure(r, f"{px.host}/y/no", "denied: requested access to the resource is denied")
+    assert not [q for q in px.requests if "/manifests/" in q.path], px.requests
+
+
+def test_push_server_error(strata, make_registry, build_image, make_proxy):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=three_layers()[:1])
+    px = make_proxy(b)
+    px.fail("/blobs/uploads/", 500, times=None)
+    r = strata("push", img.ref, f"{px.host}/y/err:1")
+    one_line_failure(r, f"{px.host}/y/err", "injected", "HTTP 500")
+    assert not [q for q in px.requests if "/manifests/" in q.path], px.requests
+
+
+def test_push_token_scope(strata, make_registry, build_image, strata_env):
+    a = make_registry()
+    b = make_registry(auth="token", anonymous_pull=True)
+    img = pulled(strata, a, build_image)
+    dest = f"{b.host}/y/tok:1"
+    # anonymous: the token server grants pull only, the registry refuses the push
+    r = strata("push", img.ref, dest)
+    one_line_failure(r, f"{b.host}/y/tok", "denied: requested access to the resource is denied")
+    write_docker_config(strata_env["HOME"], {b.host: b.creds})
+    ts = b.token_server
+    ts.requests.clear()
+    strata("push", img.ref, dest).check()
+    scopes = [s for q in ts.requests for s in q.params.get("scope", [])]
+    assert scopes and all(s == "repository:y/tok:pull,push" for s in scopes), ts.requests
+    assert all(q.authorization for q in ts.requests), ts.requests
+    assert b.client().get_manifest("y/tok", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_htpasswd(strata, make_registry, build_image, strata_env):
+    a = make_registry()
+    b = make_registry(auth="htpasswd")
+    img = pulled(strata, a, build_image, layers=three_layers()[:1])
+    dest = f"{b.host}/y/basic:1"
+    one_line_failure(strata("push", img.ref, dest), b.host)
+    write_docker_config(strata_env["HOME"], {b.host: b.creds})
+    strata("push", img.ref, dest).check()
+    assert b.client().get_manifest("y/basic", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+# ------------------------------------------------------------ chunks
+def chunked_env(strata_env, size):
+    env = dict(strata_env, STRATA_PUSH_CHUNK_SIZE=str(size))
+    return env
+
+
+def patch_ranges(px):
+    return [(q.headers.get("Content-Range"), q.status) for q in blob_requests(px, "PATCH")]
+
+
+def test_push_in_chunks(strata, make_registry, build_image, make_proxy, strata_env):
+    a, b = make_registry(), make_registry()
+    big = [[File("c/three", random_bytes(300_000, seed=3))]]
+    img = pulled(strata, a, build_image, layers=big)
+    px = make_proxy(b)
+    strata("push", img.ref, f"{px.host}/y/chunks:1", env=chunked_env(strata_env, 100_000)).check()
+    size = img.layers[0].size
+    assert size > 300_000
+    # PATCH chunks with their Content-Range, the rest in the closing PUT ?digest=
+    want = [(f"{o}-{o + 99_999}", 202) for o in range(0, size - 100_000, 100_000)]
+    assert patch_ranges(px) == want, px.requests
+    puts = [q for q in blob_requests(px, "PUT") if "digest=" in q.path and q.bytes_received == size - 100_000 * len(want)]
+    assert len(puts) == 1, px.requests
+    assert b.client().get_manifest("y/chunks", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_failed_chunk_retried(strata, make_registry, build_image, make_proxy, strata_env):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=[[File("c/three", random_bytes(300_000, seed=3))]])
+    px = make_proxy(b)
+    px.fail(lambda q: q.method == "PATCH" and (q.headers.get("Content-Range") or "").startswith("100000-"), 500)
+    strata("push", img.ref, f"{px.host}/y/retry:1", env=chunked_env(strata_env, 100_000)).check()
+    # the chunk that failed is sent again after asking the registry where it is (GET)
+    assert patch_ranges(px) == [("0-99999", 202), ("100000-199999", 500), ("100000-199999", 202),
+                                ("200000-299999", 202)], px.requests
+    assert [q.status for q in px.requests if q.method == "GET" and "/blobs/uploads/" in q.path] == [204]
+    assert b.client().get_manifest("y/retry", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_request_size_limit(strata, make_registry, build_image, make_proxy):
+    """A registry (or its front) that refuses large requests with 413: the
+    blob goes again in chunks half as large, down to what it takes."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=[[File("c/three", random_bytes(300_000, seed=3))]])
+    px = make_proxy(b)
+    px.respond(lambda q: q.method in ("PUT", "PATCH") and int(q.headers.get("Content-Length") or 0) > 100_000,
+               b'{"errors":[{"code":"SIZE_INVALID","message":"request entity too large"}]}', status=413)
+    strata("push", img.ref, f"{px.host}/y/small:1").check()
+    sizes = [int(q.headers["Content-Length"]) for q in px.requests
+             if q.method in ("PUT", "PATCH") and "/blobs/" in q.path and q.status != 413]
+    assert sizes and max(sizes) <= 100_000, px.requests
+    assert b.client().get_manifest("y/small", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_chunk_min_length(strata, make_registry, build_image, make_proxy, strata_env):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=[[File("c/three", random_bytes(300_000, seed=3))]])
+    px = make_proxy(b)
+    px.add_header(lambda q: q.method == "POST", "OCI-Chunk-Min-Length", "120000")
+    strata("push", img.ref, f"{px.host}/y/min:1", env=chunked_env(strata_env, 50_000)).check()
+    assert [r for r, _ in patch_ranges(px)] == ["0-119999", "120000-239999"], px.requests
+    assert b.client().get_manifest("y/min", "1").headers["Docker-Content-Digest"] == img.digest
