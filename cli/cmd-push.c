@@ -38,6 +38,7 @@ struct push_job {
         char **from;             /* repositories of the destination registry that have the blob */
         size_t n_from;
         bool dup;                /* the same blob as an earlier job */
+        bool done;               /* the registry has it now */
         int r;
         struct err e;
         struct blob_push bp;
@@ -70,6 +71,7 @@ static int push_one(struct push_job *j, struct fetch_conn *c)
                 .progress = on_progress, .ctx = j,
         };
         int r = registry_push_blob(j->p->reg, c, &j->bp, &j->e);
+        j->done = r >= 0;
         if (r < 0 || !j->id[0])
                 return r;
         if (j->bp.result == BLOB_EXISTS) {
@@ -135,11 +137,37 @@ static void notice_cb(void *ctx, const char *line)
         progress_notice(ctx, "%s", line);
 }
 
-/* The repositories of @registry other than @repo that the store knows to
- * hold @digest (images named there that have it): where to mount it from. */
-static void mount_sources(const struct store_image *all, size_t n_all, const char *digest,
+static void add_source(struct push_job *j, const char *registry, const char *repo, const struct image_ref *dst)
+{
+        if (strcmp(registry, dst->registry) || !strcmp(repo, dst->repo))
+                return;
+        for (size_t m = 0; m < j->n_from; m++)
+                if (!strcmp(j->from[m], repo))
+                        return;
+        j->from = xrealloc(j->from, (j->n_from + 1) * sizeof *j->from);
+        j->from[j->n_from++] = xstrdup(repo);
+}
+
+/* The repositories of @dst's registry other than its own that the store
+ * knows to hold @digest: those an earlier push put it in (newest first),
+ * then those of images named there that have it.  Where to mount it from. */
+static void mount_sources(struct store *s, const struct store_image *all, size_t n_all, const char *digest,
                           const struct image_ref *dst, struct push_job *j)
 {
+        char **known = NULL;
+        size_t n_known = 0;
+        struct err ie = { 0 };
+        if (store_blob_locations(s, digest, &known, &n_known, &ie) < 0)
+                debugf("mount hints for %s: %s", digest, ie.msg);   /* a hint only */
+        for (size_t i = 0; i < n_known; i++) {
+                char *slash = strchr(known[i], '/');
+                if (slash) {
+                        *slash = '\0';
+                        add_source(j, known[i], slash + 1, dst);
+                }
+                free(known[i]);
+        }
+        free(known);
         for (size_t i = 0; i < n_all; i++) {
                 const struct store_image *im = &all[i];
                 bool has = im->id && !strcmp(im->id, digest);
@@ -147,16 +175,9 @@ static void mount_sources(const struct store_image *all, size_t n_all, const cha
                         has = im->layers[k].digest && !strcmp(im->layers[k].digest, digest);
                 for (size_t k = 0; has && k < im->n_names; k++) {
                         struct image_ref ref;
-                        struct err ie = { 0 };
                         if (ref_parse(im->names[k], &ref, &ie) < 0)
                                 continue;
-                        bool take = !strcmp(ref.registry, dst->registry) && strcmp(ref.repo, dst->repo);
-                        for (size_t m = 0; take && m < j->n_from; m++)
-                                take = strcmp(j->from[m], ref.repo) != 0;
-                        if (take) {
-                                j->from = xrealloc(j->from, (j->n_from + 1) * sizeof *j->from);
-                                j->from[j->n_from++] = xstrdup(ref.repo);
-                        }
+                        add_source(j, ref.registry, ref.repo, dst);
                         ref_free(&ref);
                 }
         }
@@ -179,6 +200,21 @@ static int open_blob(struct store *s, const struct descriptor *d, const char *di
                 return err_setx(e, EBADMSG, "blob %s: %llu bytes in the store, the manifest says %llu", d->digest,
                                 (unsigned long long)st.st_size, (unsigned long long)d->size);
         return 0;
+}
+
+/* Remember which blobs the destination repository holds now, also after a
+ * failure (the next push mounts them from there). */
+static void note_locations(struct store *s, const struct push *p, size_t n, const char *repo)
+{
+        char **done = xcalloc(n, sizeof *done);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (p->jobs[i].done)
+                        done[k++] = p->jobs[i].d->digest;
+        struct err ie = { 0 };
+        if (k && store_note_location(s, done, k, repo, &ie) < 0)
+                debugf("note where the blobs went: %s", ie.msg);   /* a hint only: the push stands */
+        free(done);
 }
 
 struct push_opts {
@@ -259,7 +295,7 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 if (j->dup)
                         continue;
                 r = open_blob(s, j->d, i < n ? (diff_id ? diff_id : j->d->digest) : NULL, &j->fd, e);
-                mount_sources(all, n_all, j->d->digest, &dst, j);
+                mount_sources(s, all, n_all, j->d->digest, &dst, j);
         }
         if (r < 0)
                 goto out;
@@ -301,6 +337,8 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 progress_line(p.pg, true, "%s", name);
         }
 out:
+        if (p.jobs)
+                note_locations(s, &p, m->n_layers + 1, repo_name);
         for (size_t i = 0; p.jobs && i <= (m ? m->n_layers : 0); i++) {
                 if (p.jobs[i].fd >= 0)
                         close(p.jobs[i].fd);

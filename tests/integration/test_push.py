@@ -280,3 +280,43 @@ def test_push_chunk_min_length(strata, make_registry, build_image, make_proxy, s
     strata("push", img.ref, f"{px.host}/y/min:1", env=chunked_env(strata_env, 50_000)).check()
     assert [r for r, _ in patch_ranges(px)] == ["0-119999", "120000-239999"], px.requests
     assert b.client().get_manifest("y/min", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_mounts_where_an_earlier_push_went(strata, make_registry, build_image, make_proxy, store_root):
+    """No name in the store points at the first repository: the store noted
+    where the blobs went (ROOT/locations.json), as docker's metadata does."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    px = make_proxy(b)
+    strata("push", img.ref, f"{px.host}/y/one:1").check()
+    px.clear()
+    r = strata("push", img.ref, f"{px.host}/y/two:1").check()
+    assert r.out.count("Mounted from y/one") == 3, r.out
+    assert not [q for q in px.requests if q.method == "PUT" and "/blobs/" in q.path], px.requests
+    loc = json.load(open(os.path.join(store_root, "locations.json")))
+    assert loc[img.layers[0].digest][:2] == [f"{px.host}/y/two", f"{px.host}/y/one"], loc
+
+
+def test_push_mount_token_scope(strata, make_registry, build_image, strata_env):
+    """A mount asks the token server for pull on the source repository too."""
+    a = make_registry()
+    b = make_registry(auth="token", anonymous_pull=False)
+    img = pulled(strata, a, build_image)
+    write_docker_config(strata_env["HOME"], {b.host: b.creds})
+    strata("push", img.ref, f"{b.host}/y/src:1").check()
+    ts = b.token_server
+    ts.requests.clear()
+    r = strata("push", img.ref, f"{b.host}/y/dst:1").check()
+    assert r.out.count("Mounted from y/src") == 3, r.out
+    scopes = {s for q in ts.requests for s in q.params.get("scope", [])}
+    assert {"repository:y/dst:pull,push", "repository:y/src:pull"} <= scopes, ts.requests
+
+
+def test_push_missing_layer_blob(strata, make_registry, build_image, store_root):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    os.unlink(os.path.join(store_root, "blobs", "sha256", img.layers[1].digest[7:]))
+    r = strata("push", img.ref, f"{b.host}/y/gone:1")
+    one_line_failure(r, img.layers[1].digest, img.diff_ids[1], "not in the store")
+    # PUSH 1: checked before the first request
+    assert "POST" not in b.log() and "PUT" not in b.log()
