@@ -7,17 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A whole number of seconds from the environment, or @dflt. */
-static long env_seconds(const char *name, long dflt)
-{
-        const char *v = getenv(name);
-        if (!v || !*v)
-                return dflt;
-        char *end;
-        long n = strtol(v, &end, 10);
-        return (*end || n <= 0) ? dflt : n;
-}
-
 int cmd_pull(int argc, char **argv)
 {
         struct pull_opts o = { 0 };
@@ -48,11 +37,7 @@ int cmd_pull(int argc, char **argv)
                 if (dp && *dp)
                         o.platform = dp;
         }
-        o.fetch.connect_timeout_s = env_seconds("STRATA_CONNECT_TIMEOUT", 0);
-        o.fetch.stall_timeout_s = env_seconds("STRATA_STALL_TIMEOUT", 0);
-        const char *rt = getenv("STRATA_RETRIES");
-        if (rt && *rt)
-                o.fetch.retries = atoi(rt) > 0 ? atoi(rt) : -1;
+        fetch_opts_from_env(&o.fetch);
 
         struct err e = { 0 };
         struct store *s = NULL;

@@ -303,6 +303,7 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
         r = fetch_sources_for(&dst, &fs.fc, &srcs, &n_srcs, e);
         p.pg = progress_new(stdout, isatty(STDOUT_FILENO), o->quiet);
         struct fetch_opts fo = { .notice = notice_cb, .notice_ctx = p.pg };
+        fetch_opts_from_env(&fo);
         if (r >= 0)
                 r = registry_open_push(&dst, &srcs[n_srcs - 1], &fo, &p.reg, e);
         if (r < 0) {

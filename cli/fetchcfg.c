@@ -71,3 +71,23 @@ int registry_sources(const struct fetch_setup *s, const char *registry, const ch
         struct image_ref ref = { .registry = (char *)registry, .repo = (char *)repo, .tag = "latest" };
         return fetch_sources_for(&ref, &s->fc, out, n, e);
 }
+
+/* A whole number of seconds from the environment, or @dflt. */
+static long env_seconds(const char *name, long dflt)
+{
+        const char *v = getenv(name);
+        if (!v || !*v)
+                return dflt;
+        char *end;
+        long n = strtol(v, &end, 10);
+        return (*end || n <= 0) ? dflt : n;
+}
+
+void fetch_opts_from_env(struct fetch_opts *o)
+{
+        o->connect_timeout_s = env_seconds("STRATA_CONNECT_TIMEOUT", 0);
+        o->stall_timeout_s = env_seconds("STRATA_STALL_TIMEOUT", 0);
+        const char *rt = getenv("STRATA_RETRIES");
+        if (rt && *rt)
+                o->retries = atoi(rt) > 0 ? atoi(rt) : -1;
+}

@@ -28,4 +28,9 @@ char *registry_arg(const char *arg);
 int registry_sources(const struct fetch_setup *s, const char *registry, const char *repo,
                      struct fetch_source **out, size_t *n, struct err *e);
 
+/* fetch_opts_from_env() - $STRATA_CONNECT_TIMEOUT, $STRATA_STALL_TIMEOUT
+ * (whole seconds) and $STRATA_RETRIES (0: none) into @o; unset ones leave
+ * the defaults. */
+void fetch_opts_from_env(struct fetch_opts *o);
+
 #endif

@@ -21,7 +21,8 @@ static const struct command commands[] = {
           "  -q, --quiet    print only the name pushed\n"
           "  -j, --jobs N   blobs uploaded at once (default 5)\n"
           "DESTINATION: [docker://]REGISTRY/REPO[:TAG] (default: IMAGE's own name)\n"
-          "Environment: STRATA_PUSH_CHUNK_SIZE (bytes; larger blobs go in PATCH chunks, default 64 MiB)\n" },
+          "Environment: STRATA_PUSH_CHUNK_SIZE (bytes; larger blobs go in PATCH chunks, default 64 MiB),\n"
+          "             STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
           "  -q, --quiet       only image IDs\n"
           "  -a, --all         all images (strata keeps no intermediate ones)\n"

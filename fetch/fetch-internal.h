@@ -124,6 +124,8 @@ const char *registry_push_url(const struct registry *r);     /* "http://host:por
 const char *registry_push_repo(const struct registry *r);    /* "library/x" */
 /* registry_backoff() - sleep before retry number @attempt (0.25 s doubling, to 4 s). */
 void registry_backoff(int attempt);
+/* registry_push_retries() - extra attempts after a transient failure (fetch_opts.retries). */
+int registry_push_retries(const struct registry *r);
 int registry_push_request(struct registry *r, struct fetch_conn *c, const char *url, struct http_req *tmpl,
                           struct http_resp *rs, struct err *e);
 

@@ -876,3 +876,8 @@ void registry_backoff(int attempt)
 {
         backoff(attempt);
 }
+
+int registry_push_retries(const struct registry *r)
+{
+        return retries_for(r, &r->src[r->n_src - 1]);
+}

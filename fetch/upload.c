@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#define PUSH_ATTEMPTS 3            /* failures in a row before a blob is given up (pull's retries) */
 #define PUSH_MAX_RESUMES 32        /* failures after progress, per blob */
 #define OCTET_STREAM "application/octet-stream"
 
@@ -166,7 +165,7 @@ static int upload(struct registry *r, struct fetch_conn *c, struct blob_push *b,
         for (;;) {
                 if (rr < 0) {
                         /* a transient failure: see what the registry holds, go on from there */
-                        if (++fails > PUSH_ATTEMPTS)
+                        if (++fails > registry_push_retries(r))
                                 break;
                         registry_backoff(fails - 1);
                         struct err ie = { 0 };
@@ -290,7 +289,7 @@ int registry_put_manifest(struct registry *r, struct fetch_conn *c, const char *
         char want[DIGEST_STR_LEN + 1];
         sha256_digest(body, len, want);
         int rr = 0;
-        for (int a = 0; a < PUSH_ATTEMPTS; a++) {
+        for (int a = 0; a <= registry_push_retries(r); a++) {
                 if (a)
                         registry_backoff(a - 1);
                 struct http_upload up = { .fd = -1, .mem = body, .len = len };

@@ -179,13 +179,15 @@ def test_push_refused(strata, make_registry, build_image, make_proxy, status):
     assert not [q for q in px.requests if "/manifests/" in q.path], px.requests
 
 
-def test_push_server_error(strata, make_registry, build_image, make_proxy):
+def test_push_server_error(strata, make_registry, build_image, make_proxy, strata_env):
+    """A 5xx is retried STRATA_RETRIES times (as a pull's), then one line."""
     a, b = make_registry(), make_registry()
     img = pulled(strata, a, build_image, layers=three_layers()[:1])
     px = make_proxy(b)
     px.fail("/blobs/uploads/", 500, times=None)
-    r = strata("push", img.ref, f"{px.host}/y/err:1")
+    r = strata("push", img.ref, f"{px.host}/y/err:1", env=dict(strata_env, STRATA_RETRIES="1"))
     one_line_failure(r, f"{px.host}/y/err", "injected", "HTTP 500")
+    assert len(blob_requests(px, "POST")) == 2, px.requests
     assert not [q for q in px.requests if "/manifests/" in q.path], px.requests
 
 
