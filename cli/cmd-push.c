@@ -217,8 +217,11 @@ static void note_locations(struct store *s, const struct push *p, size_t n, cons
         free(done);
 }
 
+enum push_format { FORMAT_KEEP, FORMAT_OCI, FORMAT_DOCKER };
+
 struct push_opts {
         bool quiet;
+        enum push_format format;
         int jobs;
         uint64_t chunk;
 };
@@ -265,16 +268,30 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 goto out;
         }
         r = store_read_blob(s, im.manifest, FETCH_MANIFEST_MAX, &body, e);
-        if (r >= 0)
+        if (r >= 0 && o->format != FORMAT_KEEP) {
+                /* --format: the same blobs, the manifest in the other format */
+                char *conv = NULL;
+                size_t n_conv = 0;
+                r = manifest_convert(body.data, body.len, o->format == FORMAT_OCI, &conv, &n_conv, e);
+                if (r >= 0) {
+                        buf_reset(&body);
+                        r = buf_append(&body, conv, n_conv) < 0 ? err_setx(e, EFBIG, "converted manifest too large") : 0;
+                }
+                free(conv);
+        }
+        char digest[DIGEST_STR_LEN + 1] = "";
+        if (r >= 0) {
+                sha256_digest(body.data, body.len, digest);
                 r = manifest_parse(body.data, body.len, NULL, &m, e);
+        }
         if (r >= 0 && (m->kind != MANIFEST_IMAGE || strcmp(m->config.digest, im.id)))
                 r = err_setx(e, EBADMSG, "stored manifest %s is not the manifest of image %s", im.manifest, im.id);
         if (r < 0) {
                 err_wrap(e, "manifest %s", im.manifest);
                 goto out;
         }
-        if (dst.digest && strcmp(dst.digest, im.manifest)) {
-                r = err_setx(e, EINVAL, "the image's manifest is %s, not %s", im.manifest, dst.digest);
+        if (dst.digest && strcmp(dst.digest, digest)) {
+                r = err_setx(e, EINVAL, "the manifest to push is %s, not %s", digest, dst.digest);
                 goto out;
         }
         /* jobs: the layers top first (docker's order), then the config */
@@ -330,9 +347,9 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 goto out;
         }
         if (dst.tag)
-                progress_line(p.pg, false, "%s: digest: %s size: %zu", dst.tag, im.manifest, body.len);
+                progress_line(p.pg, false, "%s: digest: %s size: %zu", dst.tag, digest, body.len);
         else
-                progress_line(p.pg, false, "digest: %s size: %zu", im.manifest, body.len);
+                progress_line(p.pg, false, "digest: %s size: %zu", digest, body.len);
         if (o->quiet) {
                 _cleanup_free_ char *name = ref_name(&dst);
                 progress_line(p.pg, true, "%s", name);
@@ -371,12 +388,21 @@ int cmd_push(int argc, char **argv)
         static const struct option opts[] = {
                 { "quiet", no_argument, NULL, 'q' },
                 { "jobs", required_argument, NULL, 'j' },
+                { "format", required_argument, NULL, 'f' },
                 { 0 }
         };
         int c;
         while ((c = getopt_long(argc, argv, "qj:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'q': o.quiet = true; break;
+                case 'f':
+                        if (!strcmp(optarg, "oci"))
+                                o.format = FORMAT_OCI;
+                        else if (!strcmp(optarg, "docker") || !strcmp(optarg, "v2s2"))
+                                o.format = FORMAT_DOCKER;
+                        else
+                                return usage_error("push", "--format takes oci or docker (v2s2), not \"%s\"", optarg);
+                        break;
                 case 'j': {
                         char *end;
                         long v = strtol(optarg, &end, 10);

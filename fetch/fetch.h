@@ -328,6 +328,16 @@ int registry_push_blob(struct registry *r, struct fetch_conn *c, struct blob_pus
 int registry_put_manifest(struct registry *r, struct fetch_conn *c, const char *reference,
                           const char *media_type, const void *body, size_t len, struct err *e);
 
+/* manifest_convert() - image manifest @body rewritten in the other format
+ * (@to_oci: OCI, else Docker schema 2), the blobs unchanged: the manifest's
+ * and config's media types, each layer's by its compression (tar, gzip;
+ * docker "foreign" <-> OCI "nondistributable"); for Docker the fields it has
+ * no place for (annotations, subject, artifactType) are dropped.  A body
+ * already in that format is copied as it is (the digest stays).  -ENOTSUP
+ * naming what has no counterpart (a zstd layer for Docker, an artifact's
+ * config).  *@out (caller frees) holds *@len bytes. */
+int manifest_convert(const char *body, size_t len, bool to_oci, char **out, size_t *out_len, struct err *e);
+
 /* upload_chunk_size() - the chunk size for a blob: @want (0 = the default),
  * raised to the registry's @min (OCI-Chunk-Min-Length, 0 = none).  Exposed
  * for the tests. */

@@ -322,3 +322,47 @@ def test_push_missing_layer_blob(strata, make_registry, build_image, store_root)
     one_line_failure(r, img.layers[1].digest, img.diff_ids[1], "not in the store")
     # PUSH 1: checked before the first request
     assert "POST" not in b.log() and "PUT" not in b.log()
+
+
+# ------------------------------------------------------------ --format
+def test_push_format_docker_then_oci(strata, make_registry, build_image, tmp_path):
+    """--format rewrites only the manifest: the blobs, and so the image ID and
+    the layers, stay; without a change of format the digest stays too."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    assert img.media_type == "application/vnd.oci.image.manifest.v1+json"
+    r = strata("push", "--format", "docker", img.ref, f"{b.host}/y/fmt:docker").check()
+    got = b.client().get_manifest("y/fmt", "docker")
+    m = got.json()
+    assert got.headers["Content-Type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert m["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert m["config"] == dict(img.manifest["config"], mediaType="application/vnd.docker.container.image.v1+json")
+    assert [l["digest"] for l in m["layers"]] == [l.digest for l in img.layers]
+    assert {l["mediaType"] for l in m["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    assert got.headers["Docker-Content-Digest"] != img.digest
+    assert f"docker: digest: {got.headers['Docker-Content-Digest']} size: {len(got.body)}" in r.out
+    # pulled back it is the same image (same ID, same diff_ids checked)
+    root2 = str(tmp_path / "store2")
+    strata("pull", f"{b.host}/y/fmt:docker", root=root2).check()
+    ids = strata("images", "-q", "--no-trunc", root=root2).check().out.split()
+    assert ids == [img.config_digest]
+    # and from Docker back to OCI: the bytes differ from the original (Docker
+    # has no annotations), the blobs do not
+    strata("push", "--format", "oci", f"{b.host}/y/fmt:docker", f"{b.host}/y/fmt:oci", root=root2).check()
+    m2 = b.client().get_manifest("y/fmt", "oci").json()
+    assert m2["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert [l["digest"] for l in m2["layers"]] == [l.digest for l in img.layers]
+    # the format it already has: not a byte changed
+    strata("push", "--format", "oci", img.ref, f"{b.host}/y/fmt:same").check()
+    assert b.client().get_manifest("y/fmt", "same").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_format_docker_refuses_zstd(strata, make_registry, push_raw):
+    a, b = make_registry(), make_registry()
+    img = push_raw(a, "x/zst:1", layers=[[File("z", b"zstd layer\n")]], compression="zstd")
+    strata("pull", img.ref).check()
+    r = strata("push", "--format", "docker", img.ref, f"{b.host}/y/zst:1")
+    one_line_failure(r, "zstd")
+    assert "POST" not in b.log()
+    r = strata("push", "--format", "tar", img.ref, f"{b.host}/y/zst:1")
+    assert r.rc == 2 and "--format" in r.err
