@@ -119,7 +119,9 @@ int auth_load_credentials(const struct fetch_opts *o, const char *host, char **u
 /* For upload.c, from registry.c: a push client talks to its one source (the
  * upstream, never a mirror) with the source's auth.  registry_push_request()
  * is src_request(): a request with @tmpl->upload is not retried (the caller
- * decides), others are on transient failures; 401 renews the token once. */
+ * decides), others are on transient failures; 401 renews the token once.
+ * A @url on another origin than the registry's (an upload Location) goes
+ * without credentials, once. */
 const char *registry_push_url(const struct registry *r);     /* "http://host:port" */
 const char *registry_push_repo(const struct registry *r);    /* "library/x" */
 /* registry_backoff() - sleep before retry number @attempt (0.25 s doubling, to 4 s). */

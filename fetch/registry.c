@@ -869,7 +869,17 @@ const char *registry_push_repo(const struct registry *r)
 int registry_push_request(struct registry *r, struct fetch_conn *c, const char *url, struct http_req *tmpl,
                           struct http_resp *rs, struct err *e)
 {
-        return src_request(r, c, &r->src[r->n_src - 1], url, tmpl, tmpl->upload ? no_rewind : NULL, rs, e);
+        struct src_state *s = &r->src[r->n_src - 1];
+        if (!http_same_origin(url, s->s.url)) {
+                /* an upload URL on another host (a storage front): it gets
+                 * no credentials (invariant 3), nor the registry's TLS files */
+                struct http_req rq = *tmpl;
+                rq.url = url;
+                base_req(r, s, &rq);
+                rq.tls = NULL;
+                return http_do(c, &rq, rs, e);
+        }
+        return src_request(r, c, s, url, tmpl, tmpl->upload ? no_rewind : NULL, rs, e);
 }
 
 void registry_backoff(int attempt)

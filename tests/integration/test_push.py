@@ -366,3 +366,21 @@ def test_push_format_docker_refuses_zstd(strata, make_registry, push_raw):
     assert "POST" not in b.log()
     r = strata("push", "--format", "tar", img.ref, f"{b.host}/y/zst:1")
     assert r.rc == 2 and "--format" in r.err
+
+
+def test_push_upload_url_on_another_host_gets_no_credentials(strata, make_registry, build_image,
+                                                              make_proxy, strata_env):
+    """FETCH 3: an upload Location on another origin (a storage front) is
+    sent the bytes but not the registry's credentials."""
+    a = make_registry()
+    b = make_registry(auth="htpasswd")
+    img = pulled(strata, a, build_image, layers=three_layers()[:1])
+    px = make_proxy(b)
+    other = make_proxy(b, bind="127.0.0.2")
+    px.rewrite_location(lambda q: q.method == "POST", other.url)
+    write_docker_config(strata_env["HOME"], {px.host: b.creds})
+    r = strata("push", img.ref, f"{px.host}/y/away:1")
+    # this registry wants its credentials on the upload too: refused, in one line
+    one_line_failure(r, "denied")
+    assert any(q.authorization for q in px.requests)
+    assert other.requests and all(q.authorization is None for q in other.requests), other.requests

@@ -11,6 +11,7 @@
     px.throttle(4 << 20)                     # 4 MiB/s per response, to act mid-blob
     px.throttle_uploads(1 << 20)             # read request bodies (pushes) at 1 MiB/s
     px.add_header("/blobs/uploads/", "OCI-Chunk-Min-Length", "65536")   # on forwarded answers
+    px.rewrite_location("/blobs/uploads/", other.url)   # upload URLs on another host
     registry.kill(); px.drop_connections()   # a registry dying mid-blob
     px.respond("/manifests/1", body, headers={"Content-Type": "..."})  # canned answer
     px.stop()
@@ -118,6 +119,11 @@ class LoggingProxy:
             m = (lambda r, _m=match: r.method == method and
                  (_m(r) if callable(_m) else _m in r.path))
         return self._add(m, "respond", times, (status, dict(headers or {})), body)
+
+    def rewrite_location(self, match, base_url, times=None):
+        """Forward matching requests; point the answer's Location at
+        @base_url (same path and query): an upload URL on another host."""
+        return self._add(match, "location", times, base_url.rstrip("/"))
 
     def add_header(self, match, name, value, times=None):
         """Forward matching requests and add @name: @value to the answer."""
@@ -290,6 +296,9 @@ class LoggingProxy:
                             continue
                         if k.lower() == "location" and v.startswith(px.upstream_url):
                             v = px.url + v[len(px.upstream_url):]
+                        if k.lower() == "location" and rule and rule.action == "location":
+                            u = urllib.parse.urlsplit(v)
+                            v = rule.arg + u.path + ("?" + u.query if u.query else "")
                         self.send_header(k, v)
                     if rule and rule.action == "header":
                         self.send_header(rule.arg, rule.arg2)
