@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "fetch/fetch.h"
 #include "store/store.h"
+#include "unpack/unpack.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,13 +39,19 @@ struct push_job {
         char **from;             /* repositories of the destination registry that have the blob */
         size_t n_from;
         bool dup;                /* the same blob as an earlier job */
+        size_t first;            /* the job that pushes this blob (itself unless dup) */
         bool done;               /* the registry has it now */
+        const char *diff_id;     /* layers: the config's */
+        const char *recompress;  /* "gzip"/"zstd": written anew before the push (--compress) */
+        const char *new_type;    /* its media type then */
+        struct descriptor nd;    /* the blob written anew; d points here then */
         int r;
         struct err e;
         struct blob_push bp;
 };
 
 struct push {
+        struct store *s;
         struct registry *reg;
         struct progress *pg;
         uint64_t chunk;
@@ -61,10 +68,50 @@ static void on_progress(void *ctx, uint64_t done, uint64_t size)
                 progress_bytes(j->p->pg, j->id, "Pushing", done, size);
 }
 
+static ssize_t fd_read(void *ctx, void *buf, size_t n)
+{
+        ssize_t k;
+        do
+                k = read(*(int *)ctx, buf, n);
+        while (k < 0 && errno == EINTR);
+        return k < 0 ? -errno : k;
+}
+
+/* --compress: write layer @j anew into an unnamed file of the store's tmp/
+ * (never a blob of the store: nothing records it), its diff_id checked. */
+static int recompress(struct push_job *j)
+{
+        int out = -1;
+        int r = store_tmpfile(j->p->s, &out, &j->e);
+        if (r < 0)
+                return r;
+        struct unpack_recompressed res;
+        r = unpack_recompress(fd_read, &j->fd, j->d->media_type,
+                              !strcmp(j->recompress, "zstd") ? UNPACK_TO_ZSTD : UNPACK_TO_GZIP, out, &res, &j->e);
+        if (r >= 0 && j->diff_id && strcmp(res.diff_id, j->diff_id))
+                r = err_setx(&j->e, EBADMSG, "uncompressed content hashes to %s, the config says %s", res.diff_id, j->diff_id);
+        if (r < 0) {
+                close(out);
+                return err_wrap(&j->e, "recompress layer %s", j->d->digest);
+        }
+        close(j->fd);
+        j->fd = out;
+        j->nd.digest = xstrdup(res.digest);
+        j->nd.media_type = xstrdup(j->new_type);
+        j->nd.size = res.size;
+        j->d = &j->nd;
+        return 0;
+}
+
 static int push_one(struct push_job *j, struct fetch_conn *c)
 {
         if (j->dup)
                 return 0;
+        if (j->recompress) {
+                int r = recompress(j);
+                if (r < 0)
+                        return r;
+        }
         j->bp = (struct blob_push){
                 .digest = j->d->digest, .size = j->d->size, .fd = j->fd,
                 .mount_from = j->from, .n_mount_from = j->n_from, .chunk = j->p->chunk,
@@ -202,6 +249,40 @@ static int open_blob(struct store *s, const struct descriptor *d, const char *di
         return 0;
 }
 
+enum push_format { FORMAT_KEEP, FORMAT_OCI, FORMAT_DOCKER };
+
+static int replace_body(struct buf *body, char *text, size_t len, int r, struct err *e)
+{
+        if (r >= 0) {
+                buf_reset(body);
+                r = buf_append(body, text, len) < 0 ? err_setx(e, EFBIG, "manifest too large") : 0;
+        }
+        free(text);
+        return r;
+}
+
+static int convert_body(struct buf *body, enum push_format f, struct err *e)
+{
+        char *conv = NULL;
+        size_t n = 0;
+        int r = manifest_convert(body->data, body->len, f == FORMAT_OCI, &conv, &n, e);
+        return replace_body(body, conv, n, r, e);
+}
+
+/* --compress: the manifest with the layers written anew (job i is layer
+ * n - 1 - i; a repeated layer takes its first job's blob). */
+static int rewrite_layers(const struct push *p, size_t n, struct buf *body, const struct manifest *m, struct err *e)
+{
+        struct descriptor *ls = xcalloc(n ? n : 1, sizeof *ls);
+        for (size_t i = 0; i < n; i++)
+                ls[n - 1 - i] = *p->jobs[p->jobs[i].first].d;
+        char *text = NULL;
+        size_t len = 0;
+        int r = manifest_replace_layers(body->data, body->len, ls, m->n_layers, &text, &len, e);
+        free(ls);
+        return replace_body(body, text, len, r, e);
+}
+
 /* Remember which blobs the destination repository holds now, also after a
  * failure (the next push mounts them from there). */
 static void note_locations(struct store *s, const struct push *p, size_t n, const char *repo)
@@ -217,11 +298,11 @@ static void note_locations(struct store *s, const struct push *p, size_t n, cons
         free(done);
 }
 
-enum push_format { FORMAT_KEEP, FORMAT_OCI, FORMAT_DOCKER };
 
 struct push_opts {
         bool quiet;
         enum push_format format;
+        const char *compress;    /* "gzip", "zstd" or NULL (as stored) */
         int jobs;
         uint64_t chunk;
 };
@@ -240,12 +321,14 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
         struct fetch_source *srcs = NULL;
         size_t n_srcs = 0;
         struct push p = { .chunk = o->chunk };
+        bool rewritten = false;
         pthread_mutex_init(&p.lock, NULL);
         _cleanup_free_ char *matched = NULL, *repo_name = NULL;
         int r = fetch_setup_load(&fs, NULL, e);
         fs_loaded = r >= 0;
         if (r >= 0)
                 r = open_store(&s, e);
+        p.s = s;
         if (r >= 0)
                 r = lookup_image(s, src, &im, &matched, e);
         if (r < 0)
@@ -268,17 +351,10 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 goto out;
         }
         r = store_read_blob(s, im.manifest, FETCH_MANIFEST_MAX, &body, e);
-        if (r >= 0 && o->format != FORMAT_KEEP) {
-                /* --format: the same blobs, the manifest in the other format */
-                char *conv = NULL;
-                size_t n_conv = 0;
-                r = manifest_convert(body.data, body.len, o->format == FORMAT_OCI, &conv, &n_conv, e);
-                if (r >= 0) {
-                        buf_reset(&body);
-                        r = buf_append(&body, conv, n_conv) < 0 ? err_setx(e, EFBIG, "converted manifest too large") : 0;
-                }
-                free(conv);
-        }
+        /* --format: the same blobs, the manifest in the other format (with
+         * --compress: once the new layers are known) */
+        if (r >= 0 && o->format != FORMAT_KEEP && !o->compress)
+                r = convert_body(&body, o->format, e);
         char digest[DIGEST_STR_LEN + 1] = "";
         if (r >= 0) {
                 sha256_digest(body.data, body.len, digest);
@@ -290,8 +366,17 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 err_wrap(e, "manifest %s", im.manifest);
                 goto out;
         }
-        if (dst.digest && strcmp(dst.digest, digest)) {
+        if (dst.digest && strcmp(dst.digest, digest) && !o->compress) {
                 r = err_setx(e, EINVAL, "the manifest to push is %s, not %s", digest, dst.digest);
+                goto out;
+        }
+        /* --compress: the media type of layers written anew, in the format pushed */
+        const char *final_type = o->format == FORMAT_OCI ? MT_OCI_MANIFEST
+                               : o->format == FORMAT_DOCKER ? MT_DOCKER_MANIFEST : m->media_type;
+        const char *new_type = o->compress ? manifest_layer_type(final_type, o->compress) : NULL;
+        if (o->compress && !new_type) {
+                r = err_setx(e, ENOTSUP, "--compress %s: Docker's manifest format has no %s layers (add --format oci)",
+                             o->compress, o->compress);
                 goto out;
         }
         /* jobs: the layers top first (docker's order), then the config */
@@ -303,16 +388,28 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 j->p = &p;
                 j->fd = -1;
                 j->d = i < n ? &m->layers[n - 1 - i] : &m->config;
+                j->first = i;
                 const char *diff_id = i < n && n - 1 - i < im.n_layers ? im.layers[n - 1 - i].diff_id : NULL;
+                j->diff_id = diff_id;
+                const char *comp = i < n ? manifest_layer_comp(j->d->media_type) : NULL;
+                if (o->compress && comp && strcmp(comp, o->compress)) {
+                        j->recompress = o->compress;
+                        j->new_type = new_type;
+                        rewritten = true;
+                }
                 if (i < n)
                         snprintf(j->id, sizeof j->id, "%.12s",
                                  diff_id && digest_valid(diff_id) ? digest_hex(diff_id) : digest_hex(j->d->digest));
-                for (size_t k = 0; k < i; k++)
-                        j->dup |= !strcmp(p.jobs[k].d->digest, j->d->digest);
+                for (size_t k = 0; k < i && !j->dup; k++)
+                        if (!strcmp(p.jobs[k].d->digest, j->d->digest)) {
+                                j->dup = true;
+                                j->first = k;
+                        }
                 if (j->dup)
                         continue;
                 r = open_blob(s, j->d, i < n ? (diff_id ? diff_id : j->d->digest) : NULL, &j->fd, e);
-                mount_sources(s, all, n_all, j->d->digest, &dst, j);
+                if (!j->recompress)
+                        mount_sources(s, all, n_all, j->d->digest, &dst, j);
         }
         if (r < 0)
                 goto out;
@@ -338,9 +435,18 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 r = run_jobs(&p, 1, 1, e);
                 p.jobs = p.jobs - n;
         }
+        if (r >= 0 && rewritten)
+                r = rewrite_layers(&p, n, &body, m, e);
+        if (r >= 0 && rewritten && o->format != FORMAT_KEEP)
+                r = convert_body(&body, o->format, e);
+        if (r >= 0 && rewritten) {
+                sha256_digest(body.data, body.len, digest);
+                if (dst.digest && strcmp(dst.digest, digest))
+                        r = err_setx(e, EINVAL, "the manifest to push is %s, not %s", digest, dst.digest);
+        }
         if (r >= 0) {   /* PUSH 2 */
                 _cleanup_(fetch_conn_freep) struct fetch_conn *conn = fetch_conn_new();
-                r = registry_put_manifest(p.reg, conn, reference, m->media_type, body.data, body.len, e);
+                r = registry_put_manifest(p.reg, conn, reference, final_type, body.data, body.len, e);
         }
         if (r < 0) {
                 err_wrap(e, "%s", repo_name);
@@ -362,6 +468,8 @@ out:
                         close(p.jobs[i].fd);
                 for (size_t k = 0; k < p.jobs[i].n_from; k++)
                         free(p.jobs[i].from[k]);
+                free(p.jobs[i].nd.digest);
+                free(p.jobs[i].nd.media_type);
                 free(p.jobs[i].from);
         }
         free(p.jobs);
@@ -389,12 +497,18 @@ int cmd_push(int argc, char **argv)
                 { "quiet", no_argument, NULL, 'q' },
                 { "jobs", required_argument, NULL, 'j' },
                 { "format", required_argument, NULL, 'f' },
+                { "compress", required_argument, NULL, 'c' },
                 { 0 }
         };
         int c;
         while ((c = getopt_long(argc, argv, "qj:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'q': o.quiet = true; break;
+                case 'c':
+                        if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd"))
+                                return usage_error("push", "--compress takes gzip or zstd, not \"%s\"", optarg);
+                        o.compress = optarg;
+                        break;
                 case 'f':
                         if (!strcmp(optarg, "oci"))
                                 o.format = FORMAT_OCI;

@@ -102,3 +102,54 @@ out:
         json_decref(j);
         return r;
 }
+
+const char *manifest_layer_type(const char *manifest_type, const char *comp)
+{
+        bool docker = !strcmp(manifest_type, MT_DOCKER_MANIFEST);
+        if (!strcmp(comp, "gzip"))
+                return docker ? layer_types[0].docker : layer_types[0].oci;
+        if (!strcmp(comp, "zstd") && !docker)
+                return "application/vnd.oci.image.layer.v1.tar+zstd";
+        return NULL;
+}
+
+int manifest_replace_layers(const char *body, size_t len, const struct descriptor *layers, size_t n,
+                            char **out, size_t *out_len, struct err *e)
+{
+        *out = NULL;
+        *out_len = 0;
+        json_error_t je;
+        json_t *j = json_loadb(body, len, 0, &je);
+        if (!j)
+                return err_setx(e, EBADMSG, "manifest is not JSON (line %d: %s)", je.line, je.text);
+        json_t *arr = json_object_get(j, "layers");
+        int r = 0;
+        if (json_array_size(arr) != n)
+                r = err_setx(e, EINVAL, "the manifest has %zu layers, not %zu", json_array_size(arr), n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                json_t *l = json_array_get(arr, i);
+                json_object_set_new(l, "mediaType", json_string(layers[i].media_type));
+                json_object_set_new(l, "digest", json_string(layers[i].digest));
+                json_object_set_new(l, "size", json_integer((json_int_t)layers[i].size));
+        }
+        if (r >= 0) {
+                *out = json_dumps(j, JSON_INDENT(3) | JSON_PRESERVE_ORDER);
+                r = *out ? 0 : err_setx(e, ENOMEM, "encode manifest");
+                *out_len = *out ? strlen(*out) : 0;
+        }
+        json_decref(j);
+        return r;
+}
+
+const char *manifest_layer_comp(const char *media_type)
+{
+        if (strstr(media_type, "nondistributable") || strstr(media_type, "foreign"))
+                return NULL;   /* not ours to rewrite: others serve those bytes */
+        if (!strcmp(media_type, "application/vnd.oci.image.layer.v1.tar+zstd"))
+                return "zstd";
+        for (size_t i = 0; i < 2; i++) {
+                if (!strcmp(media_type, layer_types[i].docker) || !strcmp(media_type, layer_types[i].oci))
+                        return i == 0 ? "gzip" : "none";
+        }
+        return NULL;
+}

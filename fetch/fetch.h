@@ -338,6 +338,19 @@ int registry_put_manifest(struct registry *r, struct fetch_conn *c, const char *
  * config).  *@out (caller frees) holds *@len bytes. */
 int manifest_convert(const char *body, size_t len, bool to_oci, char **out, size_t *out_len, struct err *e);
 
+/* manifest_replace_layers() - image manifest @body with layer @i's digest,
+ * size and media type taken from @layers[i] (@n must be its number of
+ * layers); everything else kept.  *@out (caller frees) holds *@out_len bytes. */
+int manifest_replace_layers(const char *body, size_t len, const struct descriptor *layers, size_t n,
+                            char **out, size_t *out_len, struct err *e);
+/* manifest_layer_type() - the media type of a layer compressed with @comp
+ * ("gzip", "zstd") in a manifest of type @manifest_type; NULL when that
+ * format has none (zstd in Docker's). */
+const char *manifest_layer_type(const char *manifest_type, const char *comp);
+/* manifest_layer_comp() - "gzip", "zstd" or "none" for a layer media type
+ * of either format; NULL for others (and for foreign/nondistributable ones). */
+const char *manifest_layer_comp(const char *media_type);
+
 /* upload_chunk_size() - the chunk size for a blob: @want (0 = the default),
  * raised to the registry's @min (OCI-Chunk-Min-Length, 0 = none).  Exposed
  * for the tests. */

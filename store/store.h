@@ -71,6 +71,10 @@ int store_commit_partial(struct store *s, const char *digest, int fd, struct err
 /* store_discard_partial() - delete tmp/<hex>.partial (after a mismatch). */
 void store_discard_partial(struct store *s, const char *digest);
 
+/* store_tmpfile() - an unnamed file under tmp/ (O_TMPFILE: nothing is left
+ * behind, whatever happens), on the blobs' filesystem; read-write. */
+int store_tmpfile(struct store *s, int *fd, struct err *e);
+
 /* --------------------------------------------------------------- layers */
 
 bool store_has_layer(struct store *s, const char *diff_id);

@@ -384,3 +384,56 @@ def test_push_upload_url_on_another_host_gets_no_credentials(strata, make_regist
     one_line_failure(r, "denied")
     assert any(q.authorization for q in px.requests)
     assert other.requests and all(q.authorization is None for q in other.requests), other.requests
+
+
+# ------------------------------------------------------------ --compress
+def test_push_compress_zstd_then_gzip(strata, make_registry, build_image, tmp_path):
+    """--compress writes the layers anew (new digests, same diff_ids and
+    image ID); the same input gives the same bytes, so pushing again sends
+    nothing; and pulled back, the layers unpack to what they were."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    r = strata("push", "--compress", "zstd", img.ref, f"{b.host}/y/z:1").check()
+    got = b.client().get_manifest("y/z", "1")
+    m = got.json()
+    assert {l["mediaType"] for l in m["layers"]} == {"application/vnd.oci.image.layer.v1.tar+zstd"}
+    assert m["config"]["digest"] == img.config_digest
+    assert all(l["digest"] != o.digest for l, o in zip(m["layers"], img.layers))
+    for l in m["layers"]:
+        blob = b.client().get_blob("y/z", l["digest"]).body
+        assert blob[:4] == b"\x28\xb5\x2f\xfd" and len(blob) == l["size"]
+    assert f"1: digest: {got.headers['Docker-Content-Digest']} size: {len(got.body)}" in r.out
+    r = strata("push", "--compress", "zstd", img.ref, f"{b.host}/y/z:1").check()
+    assert r.out.count("Layer already exists") == 3, r.out
+    # pulled into another store: the diff_ids check, the files are there
+    root2 = str(tmp_path / "store2")
+    strata("pull", f"{b.host}/y/z:1", root=root2).check()
+    assert strata("images", "-q", "--no-trunc", root=root2).check().out.split() == [img.config_digest]
+    # and back to gzip, for Docker's format
+    strata("push", "--compress", "gzip", "--format", "docker", f"{b.host}/y/z:1", f"{b.host}/y/g:1",
+           root=root2).check()
+    m2 = b.client().get_manifest("y/g", "1").json()
+    assert m2["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert {l["mediaType"] for l in m2["layers"]} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    root3 = str(tmp_path / "store3")
+    strata("pull", f"{b.host}/y/g:1", root=root3).check()
+    assert strata("images", "-q", "--no-trunc", root=root3).check().out.split() == [img.config_digest]
+    r = strata("ls", f"{b.host}/y/g:1", "/c", root=root3).check()
+    assert "three" in r.out
+
+
+def test_push_compress_as_stored_keeps_digest(strata, make_registry, build_image):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image)
+    strata("push", "--compress", "gzip", img.ref, f"{b.host}/y/same:1").check()
+    assert b.client().get_manifest("y/same", "1").headers["Docker-Content-Digest"] == img.digest
+
+
+def test_push_compress_zstd_docker_refused(strata, make_registry, build_image):
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=three_layers()[:1])
+    one_line_failure(strata("push", "--compress", "zstd", "--format", "docker", img.ref, f"{b.host}/y/n:1"),
+                     "--format oci")
+    assert "POST" not in b.log()
+    r = strata("push", "--compress", "xz", img.ref, f"{b.host}/y/n:1")
+    assert r.rc == 2 and "--compress" in r.err
