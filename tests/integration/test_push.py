@@ -437,3 +437,29 @@ def test_push_compress_zstd_docker_refused(strata, make_registry, build_image):
     assert "POST" not in b.log()
     r = strata("push", "--compress", "xz", img.ref, f"{b.host}/y/n:1")
     assert r.rc == 2 and "--compress" in r.err
+
+
+# ------------------------------------------------------------ TLS
+from test_tls import TLSRegistry, pki  # noqa: E402,F401  (pki: the fixture)
+
+
+def test_push_over_tls_with_certs_d(strata, make_registry, build_image, strata_env, tmp_path, pki):  # noqa: F811
+    """The pull's TLS: the CA and a client certificate from certs.d."""
+    a = make_registry()
+    img = pulled(strata, a, build_image, layers=three_layers()[:2])
+    tr = TLSRegistry(tmp_path / "tlsreg", pki, client_ca=True).start()
+    try:
+        certs = tmp_path / "certs.d"
+        strata_env["STRATA_CERTS_DIRS"] = str(certs)
+        strata_env["STRATA_DOCKER_DAEMON_JSON"] = ""
+        (certs / tr.host).mkdir(parents=True)       # says: https, but no CA yet
+        r = strata("push", img.ref, f"{tr.host}/y/tls:1")
+        one_line_failure(r, "x509: certificate signed by unknown authority")
+        for f in ("ca.crt", "client.cert", "client.key"):
+            (certs / tr.host / f).write_bytes((pki / f).read_bytes())
+        strata("push", img.ref, f"{tr.host}/y/tls:1").check()
+        out = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", str(certs / tr.host),
+                              f"docker://{tr.host}/y/tls:1"], check=True, stdout=subprocess.PIPE).stdout
+        assert out == img.manifest_bytes
+    finally:
+        tr.stop()
