@@ -435,11 +435,12 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
                 r = run_jobs(&p, 1, 1, e);
                 p.jobs = p.jobs - n;
         }
+        /* with --compress the manifest is made now: new layers, then --format */
         if (r >= 0 && rewritten)
                 r = rewrite_layers(&p, n, &body, m, e);
-        if (r >= 0 && rewritten && o->format != FORMAT_KEEP)
+        if (r >= 0 && o->compress && o->format != FORMAT_KEEP)
                 r = convert_body(&body, o->format, e);
-        if (r >= 0 && rewritten) {
+        if (r >= 0 && o->compress) {
                 sha256_digest(body.data, body.len, digest);
                 if (dst.digest && strcmp(dst.digest, digest))
                         r = err_setx(e, EINVAL, "the manifest to push is %s, not %s", digest, dst.digest);

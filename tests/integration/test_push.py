@@ -427,6 +427,11 @@ def test_push_compress_as_stored_keeps_digest(strata, make_registry, build_image
     img = pulled(strata, a, build_image)
     strata("push", "--compress", "gzip", img.ref, f"{b.host}/y/same:1").check()
     assert b.client().get_manifest("y/same", "1").headers["Docker-Content-Digest"] == img.digest
+    # with --format too: the format changes, the layers (gzip already) do not
+    strata("push", "--compress", "gzip", "--format", "docker", img.ref, f"{b.host}/y/same:d").check()
+    m = b.client().get_manifest("y/same", "d").json()
+    assert m["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert [l["digest"] for l in m["layers"]] == [l.digest for l in img.layers]
 
 
 def test_push_compress_zstd_docker_refused(strata, make_registry, build_image):
