@@ -1,6 +1,8 @@
 /* unpack/ — extract one layer (a tar, possibly gzip- or zstd-compressed)
- * into a directory.  Never touches the network or the store: the caller gives
- * a byte source and a directory fd.  Depends only on util/.
+ * into a directory; or write one anew in another compression
+ * (unpack_recompress(), for `strata push --compress`).  Never touches the
+ * network or the store: the caller gives a byte source and a directory fd
+ * (or an output fd).  Depends only on util/.
  *
  * Two modes:
  *  - UNPACK_OVERLAY (default, what `strata pull` uses): into an empty
