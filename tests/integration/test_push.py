@@ -468,3 +468,20 @@ def test_push_over_tls_with_certs_d(strata, make_registry, build_image, strata_e
         assert out == img.manifest_bytes
     finally:
         tr.stop()
+
+
+def test_push_never_through_a_mirror(strata, make_registry, build_image, make_proxy, strata_env, tmp_path):
+    """PUSH 3: the registry's mirrors (the pull's first sources) get nothing."""
+    a, b = make_registry(), make_registry()
+    img = pulled(strata, a, build_image, layers=three_layers()[:1])
+    mirror = make_proxy(b)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"registries": {b.host: {"mirrors": [mirror.url]}}}))
+    strata_env["STRATA_CONFIG"] = str(cfg)
+    strata_env["STRATA_DOCKER_DAEMON_JSON"] = ""
+    strata("push", img.ref, f"{b.host}/y/nomirror:1").check()
+    assert mirror.requests == []
+    assert b.client().get_manifest("y/nomirror", "1").headers["Docker-Content-Digest"] == img.digest
+    # the control: a pull from there does go through the mirror
+    strata("pull", f"{b.host}/y/nomirror:1", root=str(tmp_path / "store2")).check()
+    assert mirror.requests
