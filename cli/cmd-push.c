@@ -532,8 +532,16 @@ int cmd_push(int argc, char **argv)
         if (optind + 1 != argc && optind + 2 != argc)
                 return usage_error("push", "requires 1 or 2 arguments: IMAGE [DESTINATION]");
         const char *cs = getenv("STRATA_PUSH_CHUNK_SIZE");
-        if (cs && *cs)
-                o.chunk = strtoull(cs, NULL, 10);
+        if (cs && *cs) {
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(cs, &end, 10);
+                if (*end || errno || v == 0 || cs[0] == '-') {
+                        fprintf(stderr, "strata: push: STRATA_PUSH_CHUNK_SIZE=\"%s\" is not a number of bytes\n", cs);
+                        return 2;
+                }
+                o.chunk = v;
+        }
         const char *src = argv[optind], *dst = optind + 1 < argc ? argv[optind + 1] : NULL;
         struct err e = { 0 };
         if (push_image(src, dst, &o, &e) < 0) {

@@ -485,3 +485,8 @@ def test_push_never_through_a_mirror(strata, make_registry, build_image, make_pr
     # the control: a pull from there does go through the mirror
     strata("pull", f"{b.host}/y/nomirror:1", root=str(tmp_path / "store2")).check()
     assert mirror.requests
+
+
+def test_push_bad_chunk_size(strata, strata_env):
+    r = strata("push", "x", "y", env=dict(strata_env, STRATA_PUSH_CHUNK_SIZE="12k"))
+    assert r.rc == 2 and r.err_lines == ['strata: push: STRATA_PUSH_CHUNK_SIZE="12k" is not a number of bytes'], r
