@@ -25,6 +25,7 @@ struct command {
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
 int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_rmi(int argc, char **argv);

@@ -18,6 +18,14 @@ static const struct command commands[] = {
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"
           "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+        { "push", cmd_push, "strata push [OPTIONS] IMAGE [DESTINATION]", "Upload an image to a registry",
+          "  -q, --quiet               print only the name pushed\n"
+          "  -j, --jobs N              blobs uploaded at once (default 5)\n"
+          "      --format oci|docker   the manifest in this format (the blobs unchanged; docker has no zstd layers)\n"
+          "      --compress gzip|zstd  layers compressed otherwise are written anew so (new digests)\n"
+          "DESTINATION: [docker://]REGISTRY/REPO[:TAG] (default: IMAGE's own name)\n"
+          "Environment: STRATA_PUSH_CHUNK_SIZE (bytes; larger blobs go in PATCH chunks, default 64 MiB),\n"
+          "             STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
           "  -q, --quiet       only image IDs\n"
           "  -a, --all         all images (strata keeps no intermediate ones)\n"

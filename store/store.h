@@ -3,6 +3,7 @@
  * Layout under ROOT (see README "The store"):
  *   ROOT/lock                      flock(LOCK_EX) held while images.json changes
  *   ROOT/images.json               image records and names; replaced with rename()
+ *   ROOT/locations.json            repositories known to hold blobs (push's mount hints)
  *   ROOT/blobs/sha256/<hex>        verified blobs: manifests, configs, layer blobs
  *   ROOT/layers/<hex>/diff/        an extracted layer (<hex> = its diff_id), overlayfs format
  *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
@@ -91,6 +92,10 @@ int store_commit_partial(struct store *s, const char *digest, int fd, struct err
 /* store_discard_partial() - delete tmp/<hex>.partial (after a mismatch). */
 void store_discard_partial(struct store *s, const char *digest);
 
+/* store_tmpfile() - an unnamed file under tmp/ (O_TMPFILE: nothing is left
+ * behind, whatever happens), on the blobs' filesystem; read-write. */
+int store_tmpfile(struct store *s, int *fd, struct err *e);
+
 /* --------------------------------------------------------------- layers */
 
 bool store_has_layer(struct store *s, const char *diff_id);
@@ -158,6 +163,19 @@ int store_remove_name(struct store *s, const char *name, char **orphan, struct e
  * the image id first, then each layer's diff_id. */
 int store_delete_image(struct store *s, const char *id, bool force,
                        void (*deleted)(const char *what, void *ctx), void *ctx, struct err *e);
+
+/* ------------------------------------------------------------ locations */
+
+/* Where blobs are known to be (ROOT/locations.json): a hint for pushes,
+ * which mount a blob from a repository of the same registry rather than
+ * send it again.  Entries of blobs no longer in the store are dropped. */
+
+/* store_note_location() - remember that repository @repo ("REGISTRY/REPO")
+ * holds each of @digests (a push put them there).  Takes the store lock. */
+int store_note_location(struct store *s, char *const *digests, size_t n, const char *repo, struct err *e);
+/* store_blob_locations() - the repositories noted for @digest, newest
+ * first: *@out is an array of *@n strings (caller frees each and it). */
+int store_blob_locations(struct store *s, const char *digest, char ***out, size_t *n, struct err *e);
 
 /* --------------------------------------------------------------- mounts */
 
