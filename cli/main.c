@@ -67,6 +67,16 @@ static const struct command commands[] = {
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
           "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
+        { "commit", cmd_commit, "strata commit [OPTIONS] MOUNT|RUN-ID [NAME[:TAG]]",
+          "Create a new image from a mount's (or a kept run's) writable layer",
+          "  -m, --message MSG        commit message (history comment and created_by)\n"
+          "  -a, --author AUTHOR      author (\"Name <email>\")\n"
+          "  -c, --change INSTR       apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL,\n"
+          "                           USER, WORKDIR, VOLUME, STOPSIGNAL (repeatable)\n"
+          "      --format oci|docker  manifest format (default: the parent image's)\n"
+          "      --compress gzip|zstd|none  layer compression (default gzip)\n"
+          "      --timestamp SECONDS  clamp file times to it and date the image then\n"
+          "                           (default: $SOURCE_DATE_EPOCH when set)\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"

@@ -26,6 +26,7 @@ void store_mount_free(struct store_mount *m)
         for (size_t i = 0; i < m->n_layers; i++)
                 free(m->layers[i]);
         free(m->layers);
+        free(m->command);
         memset(m, 0, sizeof *m);
 }
 
@@ -37,6 +38,8 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
         json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:b, s:i, s:o}", "id", m->id, "image", m->image,
                               "mountpoint", m->mountpoint, "upper", m->upper, "work", m->work, "keep_upper",
                               m->keep_upper, "pid", m->pid, "layers", layers);
+        if (j && m->command)
+                json_object_set_new(j, "command", json_string(m->command));
         char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
         json_decref(j);
         if (!text)
@@ -69,6 +72,8 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         m->work = xstrdup(wk);
         m->keep_upper = json_is_true(json_object_get(j, "keep_upper"));
         m->pid = (int)json_integer_value(json_object_get(j, "pid"));
+        const char *cmd = json_string_value(json_object_get(j, "command"));
+        m->command = cmd ? xstrdup(cmd) : NULL;
         json_t *layers = json_object_get(j, "layers");
         m->n_layers = json_array_size(layers);
         m->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);

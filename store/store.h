@@ -138,6 +138,22 @@ int store_remove_name(struct store *s, const char *name, char **orphan, struct e
 int store_delete_image(struct store *s, const char *id, bool force,
                        void (*deleted)(const char *what, void *ctx), void *ctx, struct err *e);
 
+/* ------------------------------------------------ made on this machine */
+
+/* store_tmp_create() - a new file (or, with @dir, directory) under tmp/,
+ * named <what>-<pid>-<n> (so a dead process's leftovers are removed by the
+ * next store_open()); *@path its path (caller frees), *@fd open on it
+ * (O_RDWR, or O_DIRECTORY; caller closes). */
+int store_tmp_create(struct store *s, const char *what, bool dir, char **path, int *fd, struct err *e);
+/* store_commit_blob_file() - move the file @path (made by
+ * store_tmp_create(), its sha256 computed by the caller as it was written:
+ * @digest) into blobs/, after an fsync.  When the blob is there already the
+ * file is removed.  @fd (open on it) is closed, success or not. */
+int store_commit_blob_file(struct store *s, const char *digest, const char *path, int fd, struct err *e);
+/* store_layer_tar_bytes() - the length of the layer's uncompressed tar as
+ * recorded in its layer.json ("bytes"); 0 when unknown. */
+uint64_t store_layer_tar_bytes(struct store *s, const char *diff_id);
+
 /* --------------------------------------------------------------- mounts */
 
 /* One mount of an image (or of user-named directories), recorded in
@@ -153,6 +169,7 @@ struct store_mount {
         int pid;               /* the serving daemon, 0 until known */
         size_t n_layers;
         char **layers;         /* diff_ids in use, bottom first */
+        char *command;         /* what a `strata run` ran (for commit's history), or NULL */
 };
 void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
 

@@ -1,0 +1,210 @@
+/* strata commit, the orchestration: a mount's writable layer -> a snapshot
+ * under tmp/ (the daemon paused meanwhile) -> a layer tar and blob -> the
+ * layer dir moved into layers/ -> config, manifest, record (newimage.h). */
+#include "commit.h"
+#include "cli.h"
+#include "newimage.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The mount that @arg names: its mount point (a strata mount, or a kept
+ * run's rootfs) or its ID (a unique prefix, as docker takes container IDs). */
+int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, struct err *e)
+{
+        struct stat st;
+        if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode) && store_find_mount(s, arg, out, e) == 0)
+                return 0;
+        err_clear(e);
+        struct store_mount *v = NULL;
+        size_t n = 0;
+        int r = store_list_mounts(s, &v, &n, e);
+        if (r < 0)
+                return r;
+        size_t len = strlen(arg), hits = 0;
+        r = err_setx(e, ENOENT, "no such mount or run: %s", arg);
+        for (size_t i = 0; i < n; i++) {
+                if (len && strspn(arg, "0123456789abcdef") == len && !strncmp(v[i].id, arg, len)) {
+                        if (hits++ == 0) {
+                                *out = v[i];
+                                memset(&v[i], 0, sizeof v[i]);
+                                err_clear(e);
+                                r = 0;
+                        }
+                }
+                store_mount_free(&v[i]);
+        }
+        free(v);
+        if (hits > 1) {
+                store_mount_free(out);
+                return err_setx(e, EINVAL, "run ID prefix '%s' is ambiguous", arg);
+        }
+        return r;
+}
+
+/* The daemon of a live mount stops while the writable layer is copied
+ * (docker commit's --pause): what the snapshot sees is the layer between two
+ * requests.  Writes the kernel still holds (-o writeback) go to the daemon
+ * first.  Signals that would end us meanwhile are held back, so the daemon
+ * always continues. */
+struct pause {
+        pid_t pid;
+        sigset_t old;
+};
+
+static void pause_mount(const struct store_mount *m, struct pause *p)
+{
+        p->pid = 0;
+        if (!store_mount_live(m))
+                return;
+        int fd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                syncfs(fd);
+                close(fd);
+        }
+        sigset_t block;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGHUP);
+        sigaddset(&block, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &block, &p->old);
+        if (kill(m->pid, SIGSTOP) == 0)
+                p->pid = m->pid;
+        debugf("commit: daemon %d paused", m->pid);
+}
+
+static void resume_mount(struct pause *p)
+{
+        if (p->pid > 0) {
+                kill(p->pid, SIGCONT);
+                sigprocmask(SIG_SETMASK, &p->old, NULL);
+                debugf("commit: daemon %d continues", p->pid);
+        }
+        p->pid = 0;
+}
+
+static int open_lowers(struct store *s, const struct store_image *im, int **fds, struct err *e)
+{
+        *fds = xcalloc(im->n_layers ? im->n_layers : 1, sizeof **fds);
+        for (size_t i = 0; i < im->n_layers; i++)
+                (*fds)[i] = -1;
+        for (size_t i = 0; i < im->n_layers; i++) {
+                /* topmost first */
+                const char *di = im->layers[im->n_layers - 1 - i].diff_id;
+                _cleanup_free_ char *p = store_layer_path(s, di);
+                (*fds)[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if ((*fds)[i] < 0)
+                        return err_set(e, errno, "layer %s", di);
+        }
+        return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+        for (size_t i = 0; fds && i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        free(fds);
+}
+
+int commit_mount(struct store *s, const char *target, const struct commit_opts *o, char id[DIGEST_STR_LEN + 1],
+                 struct err *e)
+{
+        struct store_mount m = { 0 };
+        struct store_image parent = { 0 };
+        json_t *pcfg = NULL, *cfg = NULL;
+        int *lowers = NULL;
+        _cleanup_free_ char *tmp = NULL, *name = NULL, *ixp = NULL, *mdir = NULL, *rootfs = NULL;
+        _cleanup_close_ int upper = -1, index = -1, tmpfd = -1, dest = -1;
+        struct new_layer nl = { .lockfd = -1 };
+        struct pack_stats st;
+        int r = new_image_name(o->name, &name, e);
+        if (r >= 0)
+                r = find_mount_arg(s, target, &m, e);
+        if (r >= 0 && !m.image)
+                r = err_setx(e, EINVAL, "%s is a mount of directories, not of an image", target);
+        if (r >= 0)
+                r = store_find_image(s, m.image, &parent, e);
+        if (r >= 0)
+                r = image_config_json(s, &parent, &pcfg, e);
+        if (r >= 0) {
+                /* the -c changes are checked before anything is written */
+                json_t *scratch = NULL;
+                struct pack_commit_info ci0 = { 0 };
+                r = pack_config_commit(pcfg, (const char *const *)o->changes, o->n_changes, NULL, &ci0, &scratch, e);
+                json_decref(scratch);
+        }
+        if (r >= 0)
+                r = open_lowers(s, &parent, &lowers, e);
+        if (r < 0)
+                goto out;
+        enum pack_format f = o->format_set ? o->format : image_manifest_format(s, &parent);
+        if (f == PACK_FORMAT_DOCKER && !pack_layer_media_type(f, o->tar.compression)) {
+                r = err_setx(e, EINVAL, "docker's format has no %s layers (use --format oci)",
+                             pack_compression_name(o->tar.compression));
+                goto out;
+        }
+        upper = open(m.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (upper < 0) {
+                r = err_set(e, errno, "the writable layer %s", m.upper);
+                goto out;
+        }
+        ixp = xasprintf("%s/strata-index", m.work);
+        index = open(ixp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = store_tmp_create(s, "commit", true, &tmp, &tmpfd, e);
+        if (r < 0)
+                goto out;
+        if (mkdirat(tmpfd, "diff", 0755) < 0 || (dest = openat(tmpfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                r = err_set(e, errno, "create %s/diff", tmp);
+                goto discard;
+        }
+
+        /* a kept run's writable layer holds the mount points of the files
+         * the run bound over (hostname, hosts, resolv.conf): they are the
+         * run's, not the image's (docker keeps them out too) */
+        static const char *const run_binds[] = { "etc/hostname", "etc/hosts", "etc/resolv.conf", NULL };
+        mdir = realpath(m.dir, NULL);
+        rootfs = xasprintf("%s/rootfs", mdir ? mdir : m.dir);
+        bool is_run = m.command || !strcmp(m.mountpoint, rootfs);
+        struct pause p;
+        pause_mount(&m, &p);
+        r = pack_snapshot(upper, lowers, parent.n_layers, index, dest, is_run ? run_binds : NULL, &st, e);
+        resume_mount(&p);
+        if (r < 0) {
+                err_wrap(e, "copy the writable layer");
+                goto discard;
+        }
+        debugf("commit: %llu entries, %llu metacopy, %llu whiteouts, %llu opaque",
+               (unsigned long long)st.entries, (unsigned long long)st.metacopies,
+               (unsigned long long)st.whiteouts, (unsigned long long)st.opaques);
+        r = new_layer_commit(s, tmp, f, &o->tar, &st, &nl, e);   /* removes tmp on failure */
+        free(TAKE_PTR(tmp));
+        if (r < 0)
+                goto out;
+
+        const char *created_by = o->message ? o->message : m.command;
+        struct pack_commit_info ci = { .created_by = created_by ? created_by : "strata commit",
+                                       .author = o->author, .comment = o->message,
+                                       .created = o->tar.clamp ? o->tar.epoch : time(NULL) };
+        r = pack_config_commit(pcfg, (const char *const *)o->changes, o->n_changes, nl.diff_id, &ci, &cfg, e);
+        if (r >= 0)
+                r = new_image_record(s, cfg, f, &parent, &nl, name, id, e);
+        goto out;
+discard:
+        if (tmp)
+                store_discard_tmpdir(s, tmp);
+out:
+        new_layer_done(&nl);
+        close_fds(lowers, parent.n_layers);
+        json_decref(pcfg);
+        json_decref(cfg);
+        store_image_free(&parent);
+        store_mount_free(&m);
+        return r;
+}
