@@ -77,6 +77,10 @@ static const struct command commands[] = {
           "      --compress gzip|zstd|none  layer compression (default gzip)\n"
           "      --timestamp SECONDS  clamp file times to it and date the image then\n"
           "                           (default: $SOURCE_DATE_EPOCH when set)\n" },
+        { "save", cmd_save, "strata save [-o FILE] [--format docker-archive|oci-archive|oci-dir] IMAGE...",
+          "Save images to a tar archive (docker's, or an OCI layout)",
+          "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n"
+          "      --format F      docker-archive (default; docker load, podman load), oci-archive, oci-dir\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"
