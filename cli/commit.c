@@ -113,15 +113,62 @@ static void close_fds(int *fds, size_t n)
         free(fds);
 }
 
+int commit_snapshot(struct store *s, const struct store_mount *m, const struct store_image *im, char **tmpdir,
+                    int *diff_fd, struct pack_stats *st, struct err *e)
+{
+        int *lowers = NULL;
+        _cleanup_free_ char *tmp = NULL, *ixp = NULL, *mdir = NULL, *rootfs = NULL;
+        _cleanup_close_ int upper = -1, index = -1, tmpfd = -1, dest = -1;
+        struct pack_stats dummy;
+        int r = open_lowers(s, im, &lowers, e);
+        if (r < 0)
+                goto out;
+        upper = open(m->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (upper < 0) {
+                r = err_set(e, errno, "the writable layer %s", m->upper);
+                goto out;
+        }
+        ixp = xasprintf("%s/strata-index", m->work);
+        index = open(ixp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = store_tmp_create(s, "commit", true, &tmp, &tmpfd, e);
+        if (r < 0)
+                goto out;
+        if (mkdirat(tmpfd, "diff", 0755) < 0 || (dest = openat(tmpfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                r = err_set(e, errno, "create %s/diff", tmp);
+                goto out;
+        }
+        /* a kept run's writable layer holds the mount points of the files
+         * the run bound over (hostname, hosts, resolv.conf): they are the
+         * run's, not the image's (docker keeps them out too) */
+        static const char *const run_binds[] = { "etc/hostname", "etc/hosts", "etc/resolv.conf", NULL };
+        mdir = realpath(m->dir, NULL);
+        rootfs = xasprintf("%s/rootfs", mdir ? mdir : m->dir);
+        bool is_run = m->command || !strcmp(m->mountpoint, rootfs);
+        struct pause p;
+        pause_mount(m, &p);
+        r = pack_snapshot(upper, lowers, im->n_layers, index, dest, is_run ? run_binds : NULL, st ? st : &dummy, e);
+        resume_mount(&p);
+        if (r < 0) {
+                err_wrap(e, "copy the writable layer");
+                goto out;
+        }
+        *diff_fd = TAKE_FD(dest);
+        *tmpdir = TAKE_PTR(tmp);
+out:
+        if (tmp)
+                store_discard_tmpdir(s, tmp);
+        close_fds(lowers, im->n_layers);
+        return r;
+}
+
 int commit_mount(struct store *s, const char *target, const struct commit_opts *o, char id[DIGEST_STR_LEN + 1],
                  struct err *e)
 {
         struct store_mount m = { 0 };
         struct store_image parent = { 0 };
         json_t *pcfg = NULL, *cfg = NULL;
-        int *lowers = NULL;
-        _cleanup_free_ char *tmp = NULL, *name = NULL, *ixp = NULL, *mdir = NULL, *rootfs = NULL;
-        _cleanup_close_ int upper = -1, index = -1, tmpfd = -1, dest = -1;
+        _cleanup_free_ char *tmp = NULL, *name = NULL;
+        _cleanup_close_ int dest = -1;
         struct new_layer nl = { .lockfd = -1 };
         struct pack_stats st;
         int r = new_image_name(o->name, &name, e);
@@ -140,8 +187,6 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
                 r = pack_config_commit(pcfg, (const char *const *)o->changes, o->n_changes, NULL, &ci0, &scratch, e);
                 json_decref(scratch);
         }
-        if (r >= 0)
-                r = open_lowers(s, &parent, &lowers, e);
         if (r < 0)
                 goto out;
         enum pack_format f = o->format_set ? o->format : image_manifest_format(s, &parent);
@@ -150,41 +195,13 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
                              pack_compression_name(o->tar.compression));
                 goto out;
         }
-        upper = open(m.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (upper < 0) {
-                r = err_set(e, errno, "the writable layer %s", m.upper);
-                goto out;
-        }
-        ixp = xasprintf("%s/strata-index", m.work);
-        index = open(ixp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = store_tmp_create(s, "commit", true, &tmp, &tmpfd, e);
+        r = commit_snapshot(s, &m, &parent, &tmp, &dest, &st, e);
         if (r < 0)
                 goto out;
-        if (mkdirat(tmpfd, "diff", 0755) < 0 || (dest = openat(tmpfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-                r = err_set(e, errno, "create %s/diff", tmp);
-                goto discard;
-        }
-
-        /* a kept run's writable layer holds the mount points of the files
-         * the run bound over (hostname, hosts, resolv.conf): they are the
-         * run's, not the image's (docker keeps them out too) */
-        static const char *const run_binds[] = { "etc/hostname", "etc/hosts", "etc/resolv.conf", NULL };
-        mdir = realpath(m.dir, NULL);
-        rootfs = xasprintf("%s/rootfs", mdir ? mdir : m.dir);
-        bool is_run = m.command || !strcmp(m.mountpoint, rootfs);
-        struct pause p;
-        pause_mount(&m, &p);
-        r = pack_snapshot(upper, lowers, parent.n_layers, index, dest, is_run ? run_binds : NULL, &st, e);
-        resume_mount(&p);
-        if (r < 0) {
-                err_wrap(e, "copy the writable layer");
-                goto discard;
-        }
         debugf("commit: %llu entries, %llu metacopy, %llu whiteouts, %llu opaque",
                (unsigned long long)st.entries, (unsigned long long)st.metacopies,
                (unsigned long long)st.whiteouts, (unsigned long long)st.opaques);
         r = new_layer_commit(s, tmp, f, &o->tar, &st, &nl, e);   /* removes tmp on failure */
-        free(TAKE_PTR(tmp));
         if (r < 0)
                 goto out;
 
@@ -195,13 +212,8 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
         r = pack_config_commit(pcfg, (const char *const *)o->changes, o->n_changes, nl.diff_id, &ci, &cfg, e);
         if (r >= 0)
                 r = new_image_record(s, cfg, f, &parent, &nl, name, id, e);
-        goto out;
-discard:
-        if (tmp)
-                store_discard_tmpdir(s, tmp);
 out:
         new_layer_done(&nl);
-        close_fds(lowers, parent.n_layers);
         json_decref(pcfg);
         json_decref(cfg);
         store_image_free(&parent);

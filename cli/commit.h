@@ -31,6 +31,12 @@ struct commit_opts {
 int commit_mount(struct store *s, const char *target, const struct commit_opts *o, char id[DIGEST_STR_LEN + 1],
                  struct err *e);
 
+/* commit_snapshot() - the writable layer of @m (over @im) copied into a new
+ * tmp dir of the store (COMMIT 1): *@tmpdir (holding diff/; the caller
+ * commits or discards it) and *@diff_fd (its diff/; caller closes). */
+int commit_snapshot(struct store *s, const struct store_mount *m, const struct store_image *im, char **tmpdir,
+                    int *diff_fd, struct pack_stats *st, struct err *e);
+
 /* find_mount_arg() - the mount that @arg names: a mount point, or a mount /
  * run ID or unique prefix of one. */
 int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, struct err *e);

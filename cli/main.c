@@ -84,6 +84,9 @@ static const struct command commands[] = {
         { "load", cmd_load, "strata load [-i FILE] [-q]", "Load images from a tar archive (docker's or OCI's; also gzip/zstd; stdin)",
           "  -i, --input FILE   read FILE (default: stdin)\n"
           "  -q, --quiet        no progress (the Loaded image lines stay)\n" },
+        { "export", cmd_export, "strata export [-o FILE] MOUNT|RUN-ID|IMAGE",
+          "Write the flattened tree of a mount, a kept run or an image as a tar",
+          "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"
