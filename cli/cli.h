@@ -46,6 +46,7 @@ int cmd_commit(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */

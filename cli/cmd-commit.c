@@ -23,7 +23,12 @@ int parse_timestamp(const char *arg, struct pack_tar_opts *t, struct err *e)
         return 0;
 }
 
-int cmd_commit(int argc, char **argv)
+/* The options commit and import share; then SOURCE [NAME[:TAG]], @make
+ * called with them, and the new image's ID printed. */
+typedef int (*make_fn)(struct store *s, const char *src, const struct commit_opts *o,
+                       char id[DIGEST_STR_LEN + 1], struct err *e);
+
+int commit_like(const char *verb, const char *operands, int argc, char **argv, make_fn make)
 {
         static const struct option opts[] = {
                 { "message", required_argument, NULL, 'm' },
@@ -50,35 +55,40 @@ int cmd_commit(int argc, char **argv)
                 case 'f': r = pack_format_parse(optarg, &o.format, &e); o.format_set = true; break;
                 case 'z': r = pack_compression_parse(optarg, &o.tar.compression, &e); break;
                 case 't': ts = optarg; break;
-                case 'q': break;   /* the ID is all commit prints anyway */
+                case 'q': break;   /* the ID is all these print anyway */
                 default:
                         free(o.changes);
-                        return bad_option("commit", argv);
+                        return bad_option(verb, argv);
                 }
         }
         if (r == 0)
                 r = parse_timestamp(ts, &o.tar, &e);
         if (r < 0) {
                 free(o.changes);
-                return usage_error("commit", "%s", e.msg);
+                return usage_error(verb, "%s", e.msg);
         }
         if (argc - optind < 1 || argc - optind > 2) {
                 free(o.changes);
-                return usage_error("commit", "requires 1 or 2 arguments: MOUNT|RUN-ID [NAME[:TAG]]");
+                return usage_error(verb, "requires 1 or 2 arguments: %s [NAME[:TAG]]", operands);
         }
-        const char *target = argv[optind];
+        const char *src = argv[optind];
         o.name = argc - optind == 2 ? argv[optind + 1] : NULL;
         struct store *s = NULL;
         char id[DIGEST_STR_LEN + 1];
         r = open_store(&s, &e);
         if (r >= 0)
-                r = commit_mount(s, target, &o, id, &e);
+                r = make(s, src, &o, id, &e);
         store_close(s);
         free(o.changes);
         if (r < 0) {
-                err_wrap(&e, "commit %s", target);
+                err_wrap(&e, "%s %s", verb, src);
                 return report_err(&e);
         }
         printf("%s\n", id);
         return 0;
+}
+
+int cmd_commit(int argc, char **argv)
+{
+        return commit_like("commit", "MOUNT|RUN-ID", argc, argv, commit_mount);
 }

@@ -37,6 +37,13 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
 int commit_snapshot(struct store *s, const struct store_mount *m, const struct store_image *im, char **tmpdir,
                     int *diff_fd, struct pack_stats *st, struct err *e);
 
+/* commit_like() - argv of commit and import (their shared options, then
+ * SOURCE [NAME[:TAG]]), @make called, the new image's ID printed; returns
+ * the exit status (cmd-commit.c). */
+int commit_like(const char *verb, const char *operands, int argc, char **argv,
+                int (*make)(struct store *s, const char *src, const struct commit_opts *o,
+                            char id[DIGEST_STR_LEN + 1], struct err *e));
+
 /* find_mount_arg() - the mount that @arg names: a mount point, or a mount /
  * run ID or unique prefix of one. */
 int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, struct err *e);

@@ -87,6 +87,14 @@ static const struct command commands[] = {
         { "export", cmd_export, "strata export [-o FILE] MOUNT|RUN-ID|IMAGE",
           "Write the flattened tree of a mount, a kept run or an image as a tar",
           "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n" },
+        { "import", cmd_import, "strata import [OPTIONS] FILE|URL|- [NAME[:TAG]]",
+          "Create a one-layer image from a rootfs tarball (plain, gzip or zstd)",
+          "  -m, --message MSG        history comment (default: Imported from SOURCE)\n"
+          "  -a, --author AUTHOR      author\n"
+          "  -c, --change INSTR       apply a Dockerfile instruction, as commit -c (repeatable)\n"
+          "      --format oci|docker  manifest format (default docker)\n"
+          "      --compress gzip|zstd|none  layer compression (default gzip)\n"
+          "      --timestamp SECONDS  clamp file times to it and date the image then\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"

@@ -37,7 +37,11 @@ int new_layer_commit(struct store *s, const char *tmpdir, enum pack_format f, co
         _cleanup_close_ int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *bpath = NULL;
         int bfd = -1;
-        int r = dfd < 0 ? err_set(e, errno, "open %s", diff) : store_tmp_create(s, "blob", false, &bpath, &bfd, e);
+        int r = dfd < 0 ? err_set(e, errno, "open %s", diff) : 0;
+        if (r >= 0 && o->clamp)   /* the layer directory says what the tar says */
+                r = pack_clamp_times(dfd, o->epoch, e);
+        if (r >= 0)
+                r = store_tmp_create(s, "blob", false, &bpath, &bfd, e);
         struct pack_tar_result res;
         if (r >= 0) {
                 struct blob_sink b = { bfd };

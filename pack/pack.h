@@ -89,6 +89,10 @@ struct pack_tar_result {
 int pack_tar(const int *dir_fds, size_t n, const struct pack_tar_opts *o, pack_write_fn wr, void *ctx,
              struct pack_tar_result *res, struct err *e);
 
+/* pack_clamp_times() - no mtime in the tree @dir_fd later than @epoch (what
+ * a clamped tar says, so the stored layer directory says it too). */
+int pack_clamp_times(int dir_fd, time_t epoch, struct err *e);
+
 /* ----------------------------------------------------- config, manifest */
 
 /* Media types. */

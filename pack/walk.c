@@ -246,3 +246,35 @@ int pack_walk_raw(int fd, pack_walk_fn fn, void *ctx, struct err *e)
         size_t l = 0;
         return walk_dir(&w, &l, 1, ".");
 }
+
+/* ------------------------------------------------------------ clamping */
+
+struct clamp {
+        int fd;
+        time_t epoch;
+        struct err *e;
+};
+
+static int clamp_one(const struct pack_entry *en, void *ctx)
+{
+        struct clamp *c = ctx;
+        if (en->st.st_mtime <= c->epoch)
+                return 0;
+        struct timespec ts[2] = { { c->epoch, 0 }, { c->epoch, 0 } };
+        if (utimensat(c->fd, en->path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return err_set(c->e, errno, "%s: set times", en->path);
+        return 0;
+}
+
+int pack_clamp_times(int dir_fd, time_t epoch, struct err *e)
+{
+        struct clamp c = { dir_fd, epoch, e };
+        struct stat st;
+        int r = pack_walk_raw(dir_fd, clamp_one, &c, e);
+        if (r >= 0 && fstat(dir_fd, &st) == 0 && st.st_mtime > epoch) {
+                struct timespec ts[2] = { { epoch, 0 }, { epoch, 0 } };
+                if (futimens(dir_fd, ts) < 0)
+                        r = err_set(e, errno, "set the layer root's times");
+        }
+        return r;
+}

@@ -214,6 +214,10 @@ def test_commit_changes_and_determinism(strata, base_image, tmp_path, mounts, st
     assert id1 == id2      # the same change, clamped times: the same image
     top1, members, _ = layer_members(store_root, id1)
     assert all(m.mtime <= 1700000000 for m in members)
+    # the stored layer directory says what the tar says
+    ldir = os.path.join(store_root, "layers", top1["diff_id"][7:], "diff")
+    assert all(os.lstat(os.path.join(d, n)).st_mtime <= 1700000000
+               for d, ds, fs in os.walk(ldir) for n in ds + fs)
     with open(os.path.join(store_root, "blobs", "sha256", id1[7:])) as f:
         conf = json.load(f)
     c = conf["config"]
