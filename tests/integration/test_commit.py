@@ -267,3 +267,44 @@ def test_commit_kept_run(strata, busybox_image, store_root):
     assert "etc/motd" in names
     # the run's bind mount points are the run's, not the image's
     assert "etc/hostname" not in names and "etc/resolv.conf" not in names, names
+
+
+def test_commit_while_writing(strata, base_image, tmp_path, mounts, store_root):
+    """COMMIT 1: a writer appends line i to a, then line i to b, while the
+    mount is committed.  The copy is made with the daemon paused, so the
+    committed a and b are of one moment: b has as many lines as a or one
+    less (without the pause b, copied after a and a big file between them,
+    runs ahead).  The writer goes on, lines are never cut, the mount works."""
+    import subprocess as sp
+    import time
+    m1 = mounts.track(str(tmp_path / "m1"))
+    os.mkdir(m1)
+    strata("mount", base_image, m1).check()
+    with open(f"{m1}/ab-big", "wb") as f:       # sorted between a and b: the copy takes a while
+        f.write(os.urandom(64 << 20))
+    script = ("import sys\n"
+              "a = open(sys.argv[1] + '/a', 'w'); b = open(sys.argv[1] + '/b', 'w')\n"
+              "i = 0\n"
+              "while True:\n"
+              "    line = 'line %08d ' % i + 'x' * 100 + '\\n'\n"
+              "    a.write(line); a.flush(); b.write(line); b.flush(); i += 1\n")
+    w = sp.Popen(["/usr/bin/python3", "-c", script, m1])
+    try:
+        time.sleep(0.5)
+        ids = [strata("commit", m1).check().out.strip() for _ in range(3)]
+        assert w.poll() is None          # the writer was paused, not stopped
+    finally:
+        w.kill()
+        w.wait()
+    for image_id in ids:
+        _, members, t = layer_members(store_root, image_id)
+        count = {}
+        for name in ("a", "b"):
+            data = t.extractfile(next(m for m in members if m.name == name)).read()
+            lines = data.split(b"\n")
+            assert lines[-1] == b"" and all(len(x) == 114 for x in lines[:-1]), data[-300:]
+            assert [int(x.split()[1]) for x in lines[:-1]] == list(range(len(lines) - 1))
+            count[name] = len(lines) - 1
+        assert count["a"] - count["b"] in (0, 1), count
+    with open(f"{m1}/after", "w") as f:
+        f.write("still writable\n")
