@@ -436,7 +436,8 @@ static int snap_index(struct snap *s)
                 /* the merged tree: the upper on top of the lowers */
                 int *fds = xcalloc(s->n_lowers + 1, sizeof *fds);
                 fds[0] = s->upper;
-                memcpy(fds + 1, s->lowers, s->n_lowers * sizeof *fds);
+                if (s->n_lowers)
+                        memcpy(fds + 1, s->lowers, s->n_lowers * sizeof *fds);
                 r = pack_walk_merged(fds, s->n_lowers + 1, find_pending, &w, s->e);
                 free(fds);
         }

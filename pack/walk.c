@@ -103,7 +103,8 @@ int pack_list_dir(int dirfd, const char *rel, char ***names, size_t *n, struct e
                 *n = 0;
                 return err_set(e, err, "%s: read directory", rel);
         }
-        qsort(*names, *n, sizeof **names, cmp_name);
+        if (*n > 1)
+                qsort(*names, *n, sizeof **names, cmp_name);
         return 0;
 }
 
@@ -177,7 +178,7 @@ static int walk_dir(struct walk *w, const size_t *ls, size_t nl, const char *rel
                         c[nc++] = (struct cand){ names[k], ls[i] };
                 free(names);
         }
-        if (nl > 1)
+        if (nl > 1 && nc > 1)
                 qsort(c, nc, sizeof *c, cmp_cand);
         size_t *sub = xcalloc(nl ? nl : 1, sizeof *sub);
         for (size_t i = 0; i < nc && r >= 0; i++) {
