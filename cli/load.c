@@ -75,9 +75,7 @@ struct load {
 
 /* ------------------------------------------------------------- members */
 
-/* Normalize an archive path (LOAD 2): no leading "/", no "." or empty
- * components, no "..".  NULL when it would leave the archive. */
-static char *norm_path(const char *base_dir, const char *p)
+char *load_norm_path(const char *base_dir, const char *p)
 {
         if (!base_dir && p[0] == '/')
                 return NULL;
@@ -127,7 +125,7 @@ static struct member *member(struct load *l, const char *path)
 static int add_member(struct load *l, struct archive *a, struct archive_entry *ae)
 {
         const char *raw = archive_entry_pathname(ae);
-        _cleanup_free_ char *path = norm_path(NULL, raw ? raw : "");
+        _cleanup_free_ char *path = load_norm_path(NULL, raw ? raw : "");
         if (!path)
                 return err_setx(l->e, EPERM, "the archive's path \"%s\" leaves it", raw ? raw : "");
         mode_t type = archive_entry_filetype(ae);
@@ -144,7 +142,7 @@ static int add_member(struct load *l, struct archive *a, struct archive_entry *a
                         *sl = '\0';
                 else
                         dir[0] = '\0';
-                m.link = hl ? norm_path(NULL, hl) : norm_path(dir, archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "");
+                m.link = hl ? load_norm_path(NULL, hl) : load_norm_path(dir, archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "");
                 if (!m.link)
                         return err_setx(l->e, EPERM, "the archive's link \"%s\" points out of it", path);
         } else if (type == AE_IFREG) {
@@ -306,7 +304,7 @@ static int docker_images(struct load *l, struct member *mj)
                 im->config = (struct buf)BUF_INIT(SMALL_MAX);
                 json_t *o = json_array_get(arr, i), *layers = json_object_get(o, "Layers");
                 const char *cpath = json_string_value(json_object_get(o, "Config"));
-                _cleanup_free_ char *cnorm = cpath ? norm_path(NULL, cpath) : NULL;
+                _cleanup_free_ char *cnorm = cpath ? load_norm_path(NULL, cpath) : NULL;
                 struct member *cm = cnorm ? member(l, cnorm) : NULL;
                 if (!cm || !json_is_array(layers)) {
                         r = err_setx(l->e, EBADMSG, "manifest.json: image %zu: missing config or layers", i);
@@ -318,7 +316,7 @@ static int docker_images(struct load *l, struct member *mj)
                 im->media_types = xcalloc(im->n ? im->n : 1, sizeof *im->media_types);
                 for (size_t k = 0; r >= 0 && k < im->n; k++) {
                         const char *lp = json_string_value(json_array_get(layers, k));
-                        _cleanup_free_ char *ln = lp ? norm_path(NULL, lp) : NULL;
+                        _cleanup_free_ char *ln = lp ? load_norm_path(NULL, lp) : NULL;
                         im->layers[k] = ln ? member(l, ln) : NULL;
                         if (!im->layers[k])
                                 r = err_setx(l->e, EBADMSG, "manifest.json: layer %s is not in the archive",

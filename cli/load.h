@@ -23,6 +23,13 @@ struct load_opts {
         int jobs;                  /* layers unpacked at once; 0 = 3 */
 };
 
+/* load_norm_path() - a member path of the archive normalized (LOAD 2): no
+ * "." or empty components; NULL when it is absolute or has a "..".  With
+ * @base_dir (a link's directory inside the archive, "" for the top) @p is a
+ * link target: ".." may go up inside the archive, never past its top, and
+ * an absolute target is NULL.  Caller frees. */
+char *load_norm_path(const char *base_dir, const char *p);
+
 /* load_archive() - load the docker or OCI archive (tar, maybe gzip or zstd
  * compressed) read from @fd.  Prints "Loaded image: NAME" lines. */
 int load_archive(struct store *s, int fd, const struct load_opts *o, struct err *e);

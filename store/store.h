@@ -8,7 +8,8 @@
  *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
  *   ROOT/tmp/                      partial downloads (<hex>.partial), per-blob locks
  *                                  (<hex>.lock), work dirs ending in -<pid>-<n>:
- *                                  extraction (layer-<hex>-...), removal (gone-...)
+ *                                  extraction (layer-<hex>-...), removal (gone-...),
+ *                                  made here (commit-, import-, blob-, load-...)
  *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json
  *                                  (and rootfs/, the mount point of a `strata run`)
  *
