@@ -204,7 +204,36 @@ struct saved {
         char *tag;                 /* "REGISTRY/REPO:TAG" (podman needs the registry; docker
                                     * shortens it), or NULL (named by ID or digest) */
         char *name;                /* the store name, or NULL */
+        bool substituted;          /* a layer's blob is another image's (same diff_id) */
 };
+
+/* A layer whose blob is not in the store (a pull found the layer there,
+ * unpacked from another image's blob of the same diff_id, and did not
+ * download its own) is saved with that other blob: the same tar once
+ * uncompressed.  @all is every image in the store. */
+static void substitute_blobs(struct store *s, struct saved *v, const struct store_image *all, size_t n_all)
+{
+        for (size_t k = 0; k < v->im.n_layers; k++) {
+                struct store_layer *l = &v->im.layers[k];
+                if (store_has_blob(s, l->digest))
+                        continue;
+                for (size_t i = 0; i < n_all; i++)
+                        for (size_t j = 0; j < all[i].n_layers; j++) {
+                                const struct store_layer *o = &all[i].layers[j];
+                                if (strcmp(o->diff_id, l->diff_id) || !store_has_blob(s, o->digest) ||
+                                    !strcmp(o->digest, l->digest))
+                                        continue;
+                                free(l->digest);
+                                free(l->media_type);
+                                l->digest = xstrdup(o->digest);
+                                l->media_type = o->media_type ? xstrdup(o->media_type) : NULL;
+                                l->size = o->size;
+                                v->substituted = true;
+                                i = n_all - 1;
+                                break;
+                        }
+        }
+}
 
 static int read_small(struct store *s, const char *digest, struct buf *b, struct err *e)
 {
@@ -281,7 +310,7 @@ static int oci_layout(struct out *o, struct store *s, struct saved *v, size_t n)
                 r = read_small(s, im->manifest, &mb, o->e);
                 if (r < 0)
                         break;
-                if (image_manifest_format(s, im) == PACK_FORMAT_OCI) {
+                if (image_manifest_format(s, im) == PACK_FORMAT_OCI && !v[i].substituted) {
                         mtext = xstrndup(mb.data, mb.len);
                 } else {
                         r = read_small(s, im->id, &cfg, o->e);
@@ -363,6 +392,15 @@ int save_images(struct store *s, char *const *args, size_t n, const struct save_
                 else if (v[i].name && !strchr(v[i].name, '@'))
                         v[i].tag = xstrdup(v[i].name);
         }
+        struct store_image *all = NULL;
+        size_t n_all = 0;
+        struct err le = { 0 };
+        if (r >= 0 && store_list_images(s, &all, &n_all, &le) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        substitute_blobs(s, &v[i], all, n_all);
+        for (size_t i = 0; i < n_all; i++)
+                store_image_free(&all[i]);
+        free(all);
         struct out out = { .dirfd = -1, .e = e, .buf = xmalloc(CHUNK), .written = json_object() };
         if (r >= 0 && o->format == SAVE_OCI_DIR) {
                 out.dirfd = out_fd;

@@ -111,3 +111,29 @@ def test_save_refusals(strata, base_image, tmp_path):
     assert not os.listdir(tmp_path) or "x.tar" not in os.listdir(tmp_path)
     r = strata("save", "--format", "zip", base_image)
     assert r.rc == 2
+
+
+def test_save_layer_whose_blob_another_image_has(strata, push_raw, session_registry, tmp_path):
+    """A pull that finds a layer in the store (same diff_id) does not download
+    its own blob: save uses the other image's blob of that layer."""
+    from helpers import File, digest_of, layer_tar
+    from helpers.util import host_arch
+    layers = [[File("etc/shared", b"one layer, two compressions\n")]]
+
+    def config(which):      # two images, so two records
+        return {"architecture": host_arch(), "os": "linux", "config": {"Env": [f"WHICH={which}"]},
+                "rootfs": {"type": "layers", "diff_ids": [digest_of(layer_tar(layers[0]))]}}
+    a = push_raw(session_registry, "test/samelayer-gz:1", layers=layers, compression="gzip",
+                 config=config("gz"))
+    b = push_raw(session_registry, "test/samelayer-plain:1", layers=layers, compression=None,
+                 config=config("plain"))
+    strata("pull", a.ref).check()
+    strata("pull", b.ref).check()
+    arch = tmp_path / "b.tar"
+    strata("save", "-o", arch, b.ref).check()
+    r = strata("load", "-i", arch, root=tmp_path / "other").check()
+    assert "samelayer-plain:1" in r.out
+    strata("save", "--format", "oci-dir", "-o", tmp_path / "lay", b.ref).check()
+    subprocess.run(["umoci", "unpack", "--image", f"{tmp_path / 'lay'}:1", str(tmp_path / "bundle")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "bundle" / "rootfs" / "etc" / "shared").read_bytes() == b"one layer, two compressions\n"
