@@ -195,13 +195,20 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
                              pack_compression_name(o->tar.compression));
                 goto out;
         }
+        uint64_t t0 = now_ns();
         r = commit_snapshot(s, &m, &parent, &tmp, &dest, &st, e);
         if (r < 0)
                 goto out;
-        debugf("commit: %llu entries, %llu metacopy, %llu whiteouts, %llu opaque",
+        uint64_t t1 = now_ns();
+        debugf("commit: copied %llu entries (%llu metacopy, %llu whiteouts, %llu opaque), %llu bytes in %.3f s",
                (unsigned long long)st.entries, (unsigned long long)st.metacopies,
-               (unsigned long long)st.whiteouts, (unsigned long long)st.opaques);
+               (unsigned long long)st.whiteouts, (unsigned long long)st.opaques,
+               (unsigned long long)st.file_bytes, (double)(t1 - t0) / 1e9);
         r = new_layer_commit(s, tmp, f, &o->tar, &st, &nl, e);   /* removes tmp on failure */
+        if (r >= 0)
+                debugf("commit: layer %s (%s, %llu bytes) made and stored in %.3f s", nl.digest,
+                       pack_compression_name(o->tar.compression), (unsigned long long)nl.size,
+                       (double)(now_ns() - t1) / 1e9);
         if (r < 0)
                 goto out;
 

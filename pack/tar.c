@@ -228,7 +228,7 @@ int pack_tar(const int *dir_fds, size_t n, const struct pack_tar_opts *o, pack_w
         archive_write_set_format_pax_restricted(t.a);
         /* SCHILY.xattr.* only (what Go's archive/tar, so docker, reads): one record per xattr */
         archive_write_set_format_option(t.a, "pax", "xattrheader", "SCHILY");
-        archive_write_set_bytes_per_block(t.a, 512);
+        archive_write_set_bytes_per_block(t.a, 64 << 10);   /* the sink gets 64 KiB at a time */
         archive_write_set_bytes_in_last_block(t.a, 1);
         if (archive_write_open2(t.a, &t, NULL, aw_write, NULL, NULL) != ARCHIVE_OK) {
                 r = arch_fail(&t, "start", "tar");

@@ -1,6 +1,6 @@
 /* Unit tests for pack/: -c changes, configs, manifests, media types, and the
  * tar of a layer directory (PACK INVARIANTS in pack.h). */
-#include "pack/pack.h"
+#include "pack/pack-internal.h"
 #include "tests/unit/tap.h"
 
 #include <archive.h>
@@ -237,8 +237,67 @@ static void test_tar(void)
         system(cmd);
 }
 
+/* --------------------------------------------------------- the sink */
+
+static int fail_write(void *ctx, const void *p, size_t n, struct err *e)
+{
+        int *calls = ctx;
+        return ++*calls >= 2 ? err_setx(e, ENOSPC, "disk full") : 0;
+}
+
+static void zdigest(enum pack_compression c, const uint8_t *d, size_t n, size_t piece, char out[DIGEST_STR_LEN + 1])
+{
+        struct mem m = { BUF_INIT(64 << 20) };
+        struct pack_zsink *z = NULL;
+        struct pack_tar_result res;
+        struct err e = { 0 };
+        pack_zsink_new(c, mem_write, &m, &z, &e);
+        for (size_t off = 0; off < n; off += piece)
+                pack_zsink_write(z, d + off, n - off < piece ? n - off : piece, &e);
+        pack_zsink_finish(z, &res, &e);
+        memcpy(out, res.digest, DIGEST_STR_LEN + 1);
+        buf_free(&m.b);
+}
+
+static void test_sink(void)
+{
+        size_t n = (5u << 20) + 123;
+        uint8_t *d = xmalloc(n);
+        for (size_t i = 0; i < n; i++)
+                d[i] = (uint8_t)((i * 2654435761u) >> (i % 7));
+        char a[DIGEST_STR_LEN + 1], b[DIGEST_STR_LEN + 1], c[DIGEST_STR_LEN + 1];
+        for (int k = 0; k < 2; k++) {
+                enum pack_compression comp = k ? PACK_ZSTD : PACK_GZIP;
+                zdigest(comp, d, n, n, a);
+                zdigest(comp, d, n, 4093, b);
+                setenv("STRATA_PACK_THREADS", "0", 1);
+                zdigest(comp, d, n, 512, c);
+                unsetenv("STRATA_PACK_THREADS");
+                is_str(b, a, k ? "zstd: the same bytes in other pieces, the same digest (2)"
+                               : "gzip: the same bytes in other pieces, the same digest (2)");
+                is_str(c, a, k ? "zstd: without the thread, the same digest" : "gzip: without the thread, the same digest");
+        }
+        /* a sink that fails: the error comes back, nothing hangs */
+        int calls = 0;
+        struct pack_zsink *z = NULL;
+        struct pack_tar_result res;
+        struct err e = { 0 };
+        pack_zsink_new(PACK_NONE, fail_write, &calls, &z, &e);
+        int r = 0;
+        for (size_t off = 0; off < n && r >= 0; off += 65536)
+                r = pack_zsink_write(z, d + off, 65536 < n - off ? 65536 : n - off, &e);
+        if (r >= 0)
+                r = pack_zsink_finish(z, &res, &e);
+        else
+                pack_zsink_free(z);
+        is_int(r, -ENOSPC, "a failing sink's error comes back");
+        ok(strstr(e.msg, "disk full") != NULL, "with its message");
+        free(d);
+}
+
 int main(void)
 {
+        test_sink();
         test_changes();
         test_config();
         test_manifest();
