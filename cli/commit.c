@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "newimage.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* The mount that @arg names: its mount point (a strata mount, or a kept
  * run's rootfs) or its ID (a unique prefix, as docker takes container IDs). */
@@ -54,14 +56,51 @@ int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, st
  * always continues. */
 struct pause {
         pid_t pid;
+        bool blocked;
         sigset_t old;
 };
 
-static void pause_mount(const struct store_mount *m, struct pause *p)
+/* Every thread of @pid is stopped ('T' or 't' in /proc/PID/task/TID/stat):
+ * kill() only asks, each thread stops when it next runs in the kernel's
+ * signal path, or leaves a system call. */
+static bool all_stopped(pid_t pid)
+{
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+        DIR *d = opendir(dir);
+        if (!d)
+                return false;
+        bool all = true;
+        struct dirent *de;
+        while (all && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char path[384], buf[512];
+                snprintf(path, sizeof path, "%s/%s/stat", dir, de->d_name);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+                if (fd >= 0)
+                        close(fd);
+                if (n <= 0)
+                        continue;   /* the thread is gone */
+                buf[n] = '\0';
+                const char *rp = strrchr(buf, ')');   /* the state follows the command name */
+                all = rp && (rp[2] == 'T' || rp[2] == 't');
+        }
+        closedir(d);
+        return all;
+}
+
+#define PAUSE_WAIT_MS 10000
+
+static void resume_mount(struct pause *p);
+
+static int pause_mount(const struct store_mount *m, struct pause *p, struct err *e)
 {
         p->pid = 0;
+        p->blocked = false;
         if (!store_mount_live(m))
-                return;
+                return 0;
         int fd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
                 syncfs(fd);
@@ -74,19 +113,35 @@ static void pause_mount(const struct store_mount *m, struct pause *p)
         sigaddset(&block, SIGHUP);
         sigaddset(&block, SIGQUIT);
         sigprocmask(SIG_BLOCK, &block, &p->old);
-        if (kill(m->pid, SIGSTOP) == 0)
-                p->pid = m->pid;
+        p->blocked = true;
+        if (kill(m->pid, SIGSTOP) < 0) {
+                resume_mount(p);
+                return err_set(e, errno, "pause the mount's daemon %d", m->pid);
+        }
+        p->pid = m->pid;
+        for (int ms = 0; !all_stopped(p->pid); ms++) {
+                if (ms >= PAUSE_WAIT_MS) {
+                        resume_mount(p);
+                        return err_setx(e, EBUSY, "the mount's daemon %d did not stop within %d s", m->pid,
+                                        PAUSE_WAIT_MS / 1000);
+                }
+                struct timespec ts = { 0, 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
         debugf("commit: daemon %d paused", m->pid);
+        return 0;
 }
 
 static void resume_mount(struct pause *p)
 {
         if (p->pid > 0) {
                 kill(p->pid, SIGCONT);
-                sigprocmask(SIG_SETMASK, &p->old, NULL);
                 debugf("commit: daemon %d continues", p->pid);
         }
+        if (p->blocked)
+                sigprocmask(SIG_SETMASK, &p->old, NULL);
         p->pid = 0;
+        p->blocked = false;
 }
 
 static int open_lowers(struct store *s, const struct store_image *im, int **fds, struct err *e)
@@ -145,7 +200,9 @@ int commit_snapshot(struct store *s, const struct store_mount *m, const struct s
         rootfs = xasprintf("%s/rootfs", mdir ? mdir : m->dir);
         bool is_run = m->command || !strcmp(m->mountpoint, rootfs);
         struct pause p;
-        pause_mount(m, &p);
+        r = pause_mount(m, &p, e);
+        if (r < 0)
+                goto out;
         r = pack_snapshot(upper, lowers, im->n_layers, index, dest, is_run ? run_binds : NULL, st ? st : &dummy, e);
         resume_mount(&p);
         if (r < 0) {

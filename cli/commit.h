@@ -2,7 +2,8 @@
  *
  * COMMIT INVARIANTS
  * (1) The committed layer is a copy of the writable layer made while the
- *     mount's daemon is stopped (SIGSTOP, after a syncfs of the mount), so
+ *     mount's daemon is stopped (SIGSTOP after a syncfs of the mount, and
+ *     every thread of it seen stopped in /proc before the copy starts), so
  *     it is the layer as it was between two filesystem requests; the mount
  *     goes on afterwards, and later writes never reach the committed layer.
  * (2) The layer directory stored is that copy (pack invariant 1), not the
