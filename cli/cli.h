@@ -44,6 +44,16 @@ int cmd_info(int argc, char **argv);
 int cmd_system(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+/* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
+ * sets @t's clamp and epoch (cmd-commit.c; import too). */
+struct pack_tar_opts;
+int parse_timestamp(const char *arg, struct pack_tar_opts *t, struct err *e);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */

@@ -431,4 +431,9 @@ int fetch_search_catalog(const struct fetch_source *src, const char *term, int l
                          const struct fetch_opts *o, struct search_result **out, size_t *n,
                          struct err *e);
 
+/* fetch_url() - GET @url (http:// or https://, redirects followed) and hand
+ * the body to @sink (strata import URL).  @o may be NULL.  A non-2xx answer
+ * is an error naming the status (-ENOENT for 404). */
+int fetch_url(const char *url, const struct fetch_opts *o, fetch_sink_fn sink, void *ctx, struct err *e);
+
 #endif
