@@ -76,6 +76,8 @@ def test_import_refusals(strata, tmp_path, http_dir):
     assert r.rc == 1 and r.err.count("\n") == 1 and ".." in r.err, r
     r = strata("import", f"{url}/missing.tar")
     assert r.rc == 1 and "404" in r.err, r
+    # nothing of the download is left (before a later run would clean tmp/)
+    assert not [n for n in os.listdir(os.path.join(strata.root, "tmp")) if not n.endswith(".lock")]
     r = strata("import", "-c", "FROM x", bad)
     assert r.rc == 1 and "FROM" in r.err, r
     assert snapshot(strata.root) == before
