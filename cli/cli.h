@@ -31,6 +31,7 @@ const struct command *command_table(void);
 
 /* The verbs; one definition per cli/cmd-<verb>.c. */
 int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_rmi(int argc, char **argv);
@@ -55,6 +56,16 @@ int cmd_image(int argc, char **argv);
 int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);
+int cmd_commit(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+/* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
+ * sets @t's clamp and epoch (cmd-commit.c; import too). */
+struct pack_tar_opts;
+int parse_timestamp(const char *arg, struct pack_tar_opts *t, struct err *e);
 
 /* die_err() - print "strata: <msg>" once on stderr; returns the exit status 1
  * (or 125 like docker for usage errors when @e->code == EINVAL from argv). */

@@ -434,6 +434,15 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
         if (r >= 0)
                 r = mount_for_run(s, &im, ref, &rm, e);
+        if (r >= 0 && !o->rm) {
+                /* what ran, for the history of a later `strata commit` */
+                struct buf cmdline = BUF_INIT(1u << 20);
+                for (size_t i = 0; i < p.argc; i++)
+                        buf_printf(&cmdline, "%s%s", i ? " " : "", p.argv[i]);
+                rm.m.command = buf_steal(&cmdline);
+                struct err ignore = { 0 };
+                (void)store_mount_save(s, &rm.m, &ignore);
+        }
         if (r >= 0) {
                 debugf("run %s: image %s mounted at %s (daemon %d)", ref, im.id, rm.m.mountpoint, (int)rm.daemon);
                 r = run_in(o, rm.m.mountpoint, rm.m.id, &p, status, e);

@@ -19,10 +19,6 @@ struct fetch_setup {
  * when malformed. */
 int fetch_setup_load(struct fetch_setup *s, const struct strv *cli_mirrors, struct err *e);
 void fetch_setup_free(struct fetch_setup *s);
-/* fetch_opts_from_env() - $STRATA_CONNECT_TIMEOUT, $STRATA_STALL_TIMEOUT
- * (seconds) and $STRATA_RETRIES into @o, for every verb that pulls. */
-void fetch_opts_from_env(struct fetch_opts *o);
-
 /* registry_arg() - the registry a user typed ("https://host:5000/",
  * "index.docker.io", "docker.io/v1/") as references name it: "host:5000",
  * "docker.io".  Caller frees. */
@@ -31,5 +27,10 @@ char *registry_arg(const char *arg);
  * (fetch_sources_for()); the upstream is the last. */
 int registry_sources(const struct fetch_setup *s, const char *registry, const char *repo,
                      struct fetch_source **out, size_t *n, struct err *e);
+
+/* fetch_opts_from_env() - $STRATA_CONNECT_TIMEOUT, $STRATA_STALL_TIMEOUT
+ * (whole seconds) and $STRATA_RETRIES (0: none) into @o; unset ones leave
+ * the defaults. */
+void fetch_opts_from_env(struct fetch_opts *o);
 
 #endif

@@ -17,6 +17,14 @@ static const struct command commands[] = {
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"
           "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+        { "push", cmd_push, "strata push [OPTIONS] IMAGE [DESTINATION]", "Upload an image to a registry",
+          "  -q, --quiet               print only the name pushed\n"
+          "  -j, --jobs N              blobs uploaded at once (default 5)\n"
+          "      --format oci|docker   the manifest in this format (the blobs unchanged; docker has no zstd layers)\n"
+          "      --compress gzip|zstd  layers compressed otherwise are written anew so (new digests)\n"
+          "DESTINATION: [docker://]REGISTRY/REPO[:TAG] (default: IMAGE's own name)\n"
+          "Environment: STRATA_PUSH_CHUNK_SIZE (bytes; larger blobs go in PATCH chunks, default 64 MiB),\n"
+          "             STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
           "  -q, --quiet       only image IDs\n"
           "  -a, --all         all images (strata keeps no intermediate ones)\n"
@@ -78,6 +86,34 @@ static const struct command commands[] = {
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
           "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
+        { "commit", cmd_commit, "strata commit [OPTIONS] MOUNT|RUN-ID [NAME[:TAG]]",
+          "Create a new image from a mount's (or a kept run's) writable layer",
+          "  -m, --message MSG        commit message (history comment and created_by)\n"
+          "  -a, --author AUTHOR      author (\"Name <email>\")\n"
+          "  -c, --change INSTR       apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL,\n"
+          "                           USER, WORKDIR, VOLUME, STOPSIGNAL (repeatable)\n"
+          "      --format oci|docker  manifest format (default: the parent image's)\n"
+          "      --compress gzip|zstd|none  layer compression (default gzip)\n"
+          "      --timestamp SECONDS  clamp file times to it and date the image then\n"
+          "                           (default: $SOURCE_DATE_EPOCH when set)\n" },
+        { "save", cmd_save, "strata save [-o FILE] [--format docker-archive|oci-archive|oci-dir] IMAGE...",
+          "Save images to a tar archive (docker's, or an OCI layout)",
+          "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n"
+          "      --format F      docker-archive (default; docker load, podman load), oci-archive, oci-dir\n" },
+        { "load", cmd_load, "strata load [-i FILE] [-q]", "Load images from a tar archive (docker's or OCI's; also gzip/zstd; stdin)",
+          "  -i, --input FILE   read FILE (default: stdin)\n"
+          "  -q, --quiet        no progress (the Loaded image lines stay)\n" },
+        { "export", cmd_export, "strata export [-o FILE] MOUNT|RUN-ID|IMAGE",
+          "Write the flattened tree of a mount, a kept run or an image as a tar",
+          "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n" },
+        { "import", cmd_import, "strata import [OPTIONS] FILE|URL|- [NAME[:TAG]]",
+          "Create a one-layer image from a rootfs tarball (plain, gzip or zstd)",
+          "  -m, --message MSG        history comment (default: Imported from SOURCE)\n"
+          "  -a, --author AUTHOR      author\n"
+          "  -c, --change INSTR       apply a Dockerfile instruction, as commit -c (repeatable)\n"
+          "      --format oci|docker  manifest format (default docker)\n"
+          "      --compress gzip|zstd|none  layer compression (default gzip)\n"
+          "      --timestamp SECONDS  clamp file times to it and date the image then\n" },
         { "search", cmd_search, "strata search [OPTIONS] TERM | HOST[:PORT]/TERM",
           "Search Docker Hub (or a registry's catalog) for images",
           "  -f, --filter K=V   stars=N, is-official=true|false, is-automated=true|false\n"
@@ -135,7 +171,7 @@ static void print_main_help(FILE *f)
                 "Pull, verify, unpack and mount container images, without a daemon.\n\n"
                 "Commands:\n");
         for (const struct command *c = commands; c->name; c++)
-                fprintf(f, "  %-9s %s\n", c->name, c->summary);
+                fprintf(f, "  %-10s %s\n", c->name, c->summary);
         fprintf(f,
                 "\nGlobal options:\n"
                 "      --root DIR      the store (default /var/lib/strata for root,\n"

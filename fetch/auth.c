@@ -241,10 +241,18 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
                 curl_free(v);
                 sep = '&';
         }
-        if (sc) {
-                char *v = curl_easy_escape(c->curl, sc, 0);
-                buf_printf(&url, "%cscope=%s", sep, v);
-                curl_free(v);
+        /* several scopes (a push that mounts: "repository:A:pull,push
+         * repository:B:pull") go as several scope parameters, as docker sends them */
+        for (const char *p = sc; p && *p;) {
+                size_t n = strcspn(p, " ");
+                if (n) {
+                        _cleanup_free_ char *one = xstrndup(p, n);
+                        char *v = curl_easy_escape(c->curl, one, 0);
+                        buf_printf(&url, "%cscope=%s", sep, v);
+                        curl_free(v);
+                        sep = '&';
+                }
+                p += n + (p[n] == ' ');
         }
         _cleanup_free_ char *basic = user ? auth_basic_header(user, pass) : NULL;
         struct buf body = BUF_INIT(FETCH_SMALL_MAX);

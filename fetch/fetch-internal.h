@@ -57,6 +57,25 @@ struct http_req {
         const char *user_agent;
         const struct fetch_tls *tls;  /* for https:// to @url's host, or NULL */
         const volatile sig_atomic_t *cancel;   /* fetch_opts.cancel */
+        /* uploads (fetch/upload.c): @method "POST", "PUT" or "PATCH" (NULL:
+         * GET, or HEAD with @head); @upload the body (NULL: none) */
+        const char *method;
+        const char *content_type;     /* Content-Type of the body */
+        const char *content_range;    /* "Content-Range: " value of a PATCH */
+        struct http_upload *upload;
+};
+
+/* A request body streamed from @fd (pread, from @off) or from @mem; @len
+ * bytes.  http_do() sends it from its start on each attempt and redirect. */
+struct http_upload {
+        int fd;                       /* or -1 */
+        const void *mem;
+        uint64_t off, len;
+        uint64_t pos;                 /* bytes handed to curl in this attempt */
+        /* progress() - @pos bytes of this attempt sent so far (may be NULL) */
+        void (*progress)(void *ctx, uint64_t pos);
+        void *progress_ctx;
+        int err;                      /* a read error, as -errno */
 };
 
 struct http_resp {
@@ -64,6 +83,7 @@ struct http_resp {
         char *content_type, *www_authenticate, *docker_digest, *content_range, *link;
         char *reason;                 /* the status line's reason phrase ("Internal Server Error"), or NULL */
         char *url;                    /* the URL that gave the final answer (after redirects) */
+        char *location, *range, *chunk_min;   /* Location, Range, OCI-Chunk-Min-Length */
         bool redirected_offsite;      /* followed a redirect to another origin */
         struct buf err_body;          /* a non-2xx body, first FETCH_SMALL_MAX bytes */
 };
@@ -107,5 +127,20 @@ int auth_fetch_token(struct fetch_conn *c, const struct www_auth *w, const char 
  * @e set when malformed or a helper failed. */
 int auth_load_credentials(const struct fetch_opts *o, const char *host, char **user,
                           char **pass, struct err *e);
+
+/* For upload.c, from registry.c: a push client talks to its one source (the
+ * upstream, never a mirror) with the source's auth.  registry_push_request()
+ * is src_request(): a request with @tmpl->upload is not retried (the caller
+ * decides), others are on transient failures; 401 renews the token once.
+ * A @url on another origin than the registry's (an upload Location) goes
+ * without credentials, once. */
+const char *registry_push_url(const struct registry *r);     /* "http://host:port" */
+const char *registry_push_repo(const struct registry *r);    /* "library/x" */
+/* registry_backoff() - sleep before retry number @attempt (0.25 s doubling, to 4 s). */
+void registry_backoff(int attempt);
+/* registry_push_retries() - extra attempts after a transient failure (fetch_opts.retries). */
+int registry_push_retries(const struct registry *r);
+int registry_push_request(struct registry *r, struct fetch_conn *c, const char *url, struct http_req *tmpl,
+                          struct http_resp *rs, struct err *e);
 
 #endif

@@ -303,6 +303,90 @@ int registry_get_blob(struct registry *r, struct fetch_conn *c, const char *dige
  * into @out; false when the body is not one.  Exposed for the tests. */
 bool fetch_registry_error(const char *body, size_t len, char *out, size_t outlen);
 
+/* ------------------------------------------------------------- upload */
+
+/* A push (fetch/upload.c) talks to the registry itself, never to a mirror,
+ * with the credentials, TLS and certs.d of a pull from it.
+ * UPLOAD INVARIANTS
+ * (1) a blob is asked for first (HEAD); one the repository has is not sent,
+ *     one that another repository of the registry has is mounted from it.
+ * (2) blob bytes are streamed from the caller's file, never held in memory;
+ *     the registry checks them against the digest of the final PUT.
+ * (3) the manifest goes last: a push cut short never makes a tag point at
+ *     an image with missing blobs. */
+
+#define FETCH_PUSH_CHUNK_DEFAULT (64ull << 20)   /* blobs larger than this go in PATCH chunks */
+#define FETCH_PUSH_CHUNK_FLOOR (64ull << 10)     /* a registry's 413 never halves a chunk below this */
+
+/* registry_open_push() - a client for pushing to @ref's repository through
+ * @upstream alone (the last of fetch_sources_for()); its tokens ask for
+ * "repository:REPO:pull,push" (and the challenge's scopes after a 401: a
+ * mount's source repository). */
+int registry_open_push(const struct image_ref *ref, const struct fetch_source *upstream,
+                       const struct fetch_opts *o, struct registry **out, struct err *e);
+
+enum blob_push_result { BLOB_PUSHED, BLOB_EXISTS, BLOB_MOUNTED };
+
+struct blob_push {
+        const char *digest;           /* "sha256:..." of the bytes in @fd */
+        uint64_t size;
+        int fd;                       /* the blob, read with pread from offset 0 */
+        char *const *mount_from;      /* repositories of this registry that may hold it */
+        size_t n_mount_from;
+        uint64_t chunk;               /* larger blobs go in chunks of this; 0 = FETCH_PUSH_CHUNK_DEFAULT */
+        /* progress() - @done of @size bytes are with the registry (may go back after a failure) */
+        void (*progress)(void *ctx, uint64_t done, uint64_t size);
+        void *ctx;
+        /* set by registry_push_blob() */
+        enum blob_push_result result;
+        const char *mounted_from;     /* BLOB_MOUNTED: one of @mount_from */
+        uint64_t sent;                /* blob bytes sent, every attempt counted */
+};
+
+/* registry_push_blob() - make @b->digest present in the repository: HEAD;
+ * else a mount from each of @b->mount_from in turn (POST ?mount=&from=);
+ * else an upload: POST, then one PUT ?digest= with the bytes when they fit
+ * in a chunk (and the registry takes a request that large), else PATCH
+ * chunks (at least the registry's OCI-Chunk-Min-Length; a 413 halves them)
+ * and an empty PUT ?digest=.  A failed chunk is retried from the offset the
+ * registry reports (GET of the upload); a failed PUT starts a new upload.
+ * 401/403: -EACCES "denied: requested access to the resource is denied". */
+int registry_push_blob(struct registry *r, struct fetch_conn *c, struct blob_push *b, struct err *e);
+
+/* registry_put_manifest() - PUT /v2/REPO/manifests/@reference with @body
+ * (exactly these bytes) and Content-Type @media_type.  The registry's
+ * Docker-Content-Digest, when sent, must be the body's sha256. */
+int registry_put_manifest(struct registry *r, struct fetch_conn *c, const char *reference,
+                          const char *media_type, const void *body, size_t len, struct err *e);
+
+/* manifest_convert() - image manifest @body rewritten in the other format
+ * (@to_oci: OCI, else Docker schema 2), the blobs unchanged: the manifest's
+ * and config's media types, each layer's by its compression (tar, gzip;
+ * docker "foreign" <-> OCI "nondistributable"); for Docker the fields it has
+ * no place for (annotations, subject, artifactType) are dropped.  A body
+ * already in that format is copied as it is (the digest stays).  -ENOTSUP
+ * naming what has no counterpart (a zstd layer for Docker, an artifact's
+ * config).  *@out (caller frees) holds *@len bytes. */
+int manifest_convert(const char *body, size_t len, bool to_oci, char **out, size_t *out_len, struct err *e);
+
+/* manifest_replace_layers() - image manifest @body with layer @i's digest,
+ * size and media type taken from @layers[i] (@n must be its number of
+ * layers); everything else kept.  *@out (caller frees) holds *@out_len bytes. */
+int manifest_replace_layers(const char *body, size_t len, const struct descriptor *layers, size_t n,
+                            char **out, size_t *out_len, struct err *e);
+/* manifest_layer_type() - the media type of a layer compressed with @comp
+ * ("gzip", "zstd") in a manifest of type @manifest_type; NULL when that
+ * format has none (zstd in Docker's). */
+const char *manifest_layer_type(const char *manifest_type, const char *comp);
+/* manifest_layer_comp() - "gzip", "zstd" or "none" for a layer media type
+ * of either format; NULL for others (and for foreign/nondistributable ones). */
+const char *manifest_layer_comp(const char *media_type);
+
+/* upload_chunk_size() - the chunk size for a blob: @want (0 = the default),
+ * raised to the registry's @min (OCI-Chunk-Min-Length, 0 = none).  Exposed
+ * for the tests. */
+uint64_t upload_chunk_size(uint64_t want, uint64_t min);
+
 /* ---------------------------------------------------------- credentials */
 
 /* Credentials for a host are looked up, first hit wins, in: strata's auth
@@ -357,5 +441,10 @@ int fetch_search_index(const char *index, const char *term, int limit, const str
 int fetch_search_catalog(const struct fetch_source *src, const char *term, int limit,
                          const struct fetch_opts *o, struct search_result **out, size_t *n,
                          struct err *e);
+
+/* fetch_url() - GET @url (http:// or https://, redirects followed) and hand
+ * the body to @sink (strata import URL).  @o may be NULL.  A non-2xx answer
+ * is an error naming the status (-ENOENT for 404). */
+int fetch_url(const char *url, const struct fetch_opts *o, fetch_sink_fn sink, void *ctx, struct err *e);
 
 #endif

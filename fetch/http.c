@@ -50,6 +50,9 @@ void http_resp_free(struct http_resp *rs)
         free(rs->link);
         free(rs->reason);
         free(rs->url);
+        free(rs->location);
+        free(rs->range);
+        free(rs->chunk_min);
         buf_free(&rs->err_body);
         memset(rs, 0, sizeof *rs);
 }
@@ -115,6 +118,9 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 const char *ph = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - p)) : NULL;
                 if (ph && (size_t)(ph + 1 - p) < n)
                         set_header(&rs->reason, ph + 1, n - (size_t)(ph + 1 - p));
+                free(rs->location), rs->location = NULL;
+                free(rs->range), rs->range = NULL;
+                free(rs->chunk_min), rs->chunk_min = NULL;
                 return n;
         }
         const char *colon = memchr(p, ':', n);
@@ -131,13 +137,13 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *ud)
                 { "docker-content-digest", offsetof(struct http_resp, docker_digest) },
                 { "content-range", offsetof(struct http_resp, content_range) },
                 { "link", offsetof(struct http_resp, link) },
-                { "location", (size_t)-1 },
+                { "location", offsetof(struct http_resp, location) },
+                { "range", offsetof(struct http_resp, range) },
+                { "oci-chunk-min-length", offsetof(struct http_resp, chunk_min) },
         };
         for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
                 if (strlen(want[i].name) != klen || strncasecmp(p, want[i].name, klen))
                         continue;
-                if (want[i].off == (size_t)-1)
-                        break;   /* Location is read with CURLINFO_REDIRECT_URL */
                 char **slot = (char **)((char *)x->rs + want[i].off);
                 /* keep the first WWW-Authenticate: it names the preferred scheme */
                 if (want[i].off == offsetof(struct http_resp, www_authenticate) && *slot)
@@ -235,6 +241,43 @@ int http_status_error(const struct http_resp *rs, bool head, struct err *e)
         int ulen = (int)strcspn(url, "?#");
         return err_setx(e, code, "%s %.*s: %ld%s%s%s%s", head ? "HEAD" : "GET", ulen, url, st,
                         reason[0] ? " " : "", reason, msg[0] ? ": " : "", msg);
+}
+
+/* The request body of an upload, from its file or memory. */
+static size_t read_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct http_upload *u = ud;
+        size_t n = size * nmemb;
+        if (n > u->len - u->pos)
+                n = (size_t)(u->len - u->pos);
+        if (!n)
+                return 0;
+        if (u->mem) {
+                memcpy(p, (const char *)u->mem + u->off + u->pos, n);
+        } else {
+                ssize_t k;
+                do
+                        k = pread(u->fd, p, n, (off_t)(u->off + u->pos));
+                while (k < 0 && errno == EINTR);
+                if (k <= 0) {
+                        u->err = k < 0 ? -errno : -EIO;
+                        return CURL_READFUNC_ABORT;
+                }
+                n = (size_t)k;
+        }
+        u->pos += n;
+        if (u->progress)
+                u->progress(u->progress_ctx, u->pos);
+        return n;
+}
+
+static int seek_cb(void *ud, curl_off_t off, int origin)
+{
+        struct http_upload *u = ud;
+        if (origin != SEEK_SET || off < 0 || (uint64_t)off > u->len)
+                return CURL_SEEKFUNC_CANTSEEK;
+        u->pos = (uint64_t)off;
+        return CURL_SEEKFUNC_OK;
 }
 
 bool http_same_origin(const char *a, const char *b)
@@ -362,6 +405,17 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)rq->range_from);
                         hdrs = curl_slist_append(hdrs, range);
                 }
+                _cleanup_free_ char *ctype = NULL, *crange = NULL;
+                if (rq->content_type) {
+                        ctype = xasprintf("Content-Type: %s", rq->content_type);
+                        hdrs = curl_slist_append(hdrs, ctype);
+                }
+                if (rq->content_range) {
+                        crange = xasprintf("Content-Range: %s", rq->content_range);
+                        hdrs = curl_slist_append(hdrs, crange);
+                }
+                if (rq->upload)
+                        hdrs = curl_slist_append(hdrs, "Expect:");   /* no 100-continue round trip */
                 curl_easy_reset(h);
                 curl_easy_setopt(h, CURLOPT_URL, url);
                 curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -387,6 +441,19 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->cancel);
                         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
                 }
+                if (rq->upload) {
+                        rq->upload->pos = 0;
+                        rq->upload->err = 0;
+                        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+                        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->upload->len);
+                        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+                        curl_easy_setopt(h, CURLOPT_READDATA, rq->upload);
+                        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+                        curl_easy_setopt(h, CURLOPT_SEEKDATA, rq->upload);
+                        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+                }
+                if (rq->method && strcmp(rq->method, rq->upload ? "PUT" : "GET"))
+                        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
                 /* the host's own TLS material only while talking to that host */
                 if (rq->tls && http_same_origin(url, rq->url)) {
                         if (rq->tls->n_ca_files) {
@@ -405,6 +472,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         return x.err;
                 if (cc == CURLE_ABORTED_BY_CALLBACK && rq->cancel && *rq->cancel)
                         return err_setx(e, EINTR, "interrupted");
+                if (rq->upload && rq->upload->err)
+                        return err_set(e, -rq->upload->err, "%s %s: read the body", rq->method, url);
                 if (cc != CURLE_OK) {
                         const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
                         curl_off_t got = 0;
@@ -417,7 +486,8 @@ int http_do(struct fetch_conn *c, const struct http_req *rq, struct http_resp *r
                         if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                             cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CONNECT_ERROR)
                                 return tls_error(h, url, why, e);
-                        return err_setx(e, curl_to_errno(cc), "%s %s: %s", rq->head ? "HEAD" : "GET", url, why);
+                        return err_setx(e, curl_to_errno(cc), "%s %s: %s",
+                                        rq->method ? rq->method : rq->head ? "HEAD" : "GET", url, why);
                 }
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
                 free(rs->url);

@@ -511,6 +511,14 @@ static int src_request(struct registry *r, struct fetch_conn *c, struct src_stat
         }
 }
 
+/* For requests with a body: no blind retry in src_request() (the caller
+ * knows what a failed upload left behind); http_do() rewinds the body. */
+static void no_rewind(void *ctx, struct http_req *rq)
+{
+        (void)ctx;
+        (void)rq;
+}
+
 /* A short reason for @why, for a notice or the all-failed line: the
  * transport failure without the "GET URL: " prefix, in plain words. */
 static void short_reason(const struct src_state *s, const struct err *why, char *out, size_t n)
@@ -964,4 +972,53 @@ int registry_get_small_blob(struct registry *r, struct fetch_conn *c, const stru
                         return rr;
                 buf_reset(body);   /* a mirror lied and is dropped: again from the next source */
         }
+}
+
+/* -------------------------------------------------------- for upload.c */
+
+int registry_open_push(const struct image_ref *ref, const struct fetch_source *upstream,
+                       const struct fetch_opts *o, struct registry **out, struct err *e)
+{
+        int rr = registry_open(ref, upstream, 1, o, out, e);
+        if (rr < 0)
+                return rr;
+        free((*out)->scope);
+        (*out)->scope = xasprintf("repository:%s:pull,push", ref->repo);
+        return 0;
+}
+
+const char *registry_push_url(const struct registry *r)
+{
+        return r->src[r->n_src - 1].s.url;
+}
+
+const char *registry_push_repo(const struct registry *r)
+{
+        return r->repo;
+}
+
+int registry_push_request(struct registry *r, struct fetch_conn *c, const char *url, struct http_req *tmpl,
+                          struct http_resp *rs, struct err *e)
+{
+        struct src_state *s = &r->src[r->n_src - 1];
+        if (!http_same_origin(url, s->s.url)) {
+                /* an upload URL on another host (a storage front): it gets
+                 * no credentials (invariant 3), nor the registry's TLS files */
+                struct http_req rq = *tmpl;
+                rq.url = url;
+                base_req(r, s, &rq);
+                rq.tls = NULL;
+                return http_do(c, &rq, rs, e);
+        }
+        return src_request(r, c, s, url, tmpl, tmpl->upload ? no_rewind : NULL, rs, e);
+}
+
+void registry_backoff(int attempt)
+{
+        backoff(attempt);
+}
+
+int registry_push_retries(const struct registry *r)
+{
+        return retries_for(r, &r->src[r->n_src - 1]);
 }

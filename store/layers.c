@@ -21,15 +21,26 @@ char *store_layer_path(struct store *s, const char *diff_id)
         return store_path(s, "layers/%s/diff", digest_hex(diff_id));
 }
 
-uint64_t store_layer_file_bytes(struct store *s, const char *diff_id)
+/* A number from the layer's layer.json; 0 when unknown. */
+static uint64_t layer_meta_u64(struct store *s, const char *diff_id, const char *key)
 {
         if (!digest_valid(diff_id))
                 return 0;
         _cleanup_free_ char *path = store_path(s, "layers/%s/layer.json", digest_hex(diff_id));
         json_t *j = json_load_file(path, 0, NULL);
-        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, "file_bytes"));
+        uint64_t n = (uint64_t)json_integer_value(json_object_get(j, key));
         json_decref(j);
         return n;
+}
+
+uint64_t store_layer_file_bytes(struct store *s, const char *diff_id)
+{
+        return layer_meta_u64(s, diff_id, "file_bytes");
+}
+
+uint64_t store_layer_tar_bytes(struct store *s, const char *diff_id)
+{
+        return layer_meta_u64(s, diff_id, "bytes");
 }
 
 int store_layer_tmpdir(struct store *s, const char *diff_id, char **path, int *dirfd, struct err *e)

@@ -30,6 +30,7 @@ void store_mount_free(struct store_mount *m)
         }
         free(m->layers);
         free(m->digests);
+        free(m->command);
         memset(m, 0, sizeof *m);
 }
 
@@ -47,6 +48,8 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
                               "mountpoint", m->mountpoint, "upper", m->upper, "work", m->work, "keep_upper",
                               m->keep_upper, "pid", m->pid, "creator", m->creator, "layers", layers, "digests",
                               digests);
+        if (j && m->command)
+                json_object_set_new(j, "command", json_string(m->command));
         char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
         json_decref(j);
         if (!text)
@@ -80,6 +83,8 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         m->keep_upper = json_is_true(json_object_get(j, "keep_upper"));
         m->pid = (int)json_integer_value(json_object_get(j, "pid"));
         m->creator = (int)json_integer_value(json_object_get(j, "creator"));
+        const char *cmd = json_string_value(json_object_get(j, "command"));
+        m->command = cmd ? xstrdup(cmd) : NULL;
         json_t *layers = json_object_get(j, "layers");
         m->n_layers = json_array_size(layers);
         m->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);

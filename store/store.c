@@ -293,3 +293,11 @@ void store_discard_partial(struct store *s, const char *digest)
         _cleanup_free_ char *rel = xasprintf("tmp/%s.partial", digest_hex(digest));
         unlinkat(s->root_fd, rel, 0);
 }
+
+int store_tmpfile(struct store *s, int *fd, struct err *e)
+{
+        *fd = openat(s->root_fd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (*fd < 0)
+                return err_set(e, errno, "create a temporary file in %s/tmp", s->root);
+        return 0;
+}

@@ -3,16 +3,18 @@
  * Layout under ROOT (see README "The store"):
  *   ROOT/lock                      flock(LOCK_EX) held while images.json changes
  *   ROOT/images.json               image records and names; replaced with rename()
+ *   ROOT/locations.json            repositories known to hold blobs (push's mount hints)
  *   ROOT/blobs/sha256/<hex>        verified blobs: manifests, configs, layer blobs
  *   ROOT/layers/<hex>/diff/        an extracted layer (<hex> = its diff_id), overlayfs format
  *   ROOT/layers/<hex>/layer.json   what unpack recorded about it (counts, sizes)
  *   ROOT/tmp/                      partial downloads (<hex>.partial), per-blob locks
  *                                  (<hex>.lock), work dirs ending in -<pid>-<n>:
- *                                  extraction (layer-<hex>-...), removal (gone-...);
+ *                                  extraction (layer-<hex>-...), removal (gone-...),
+ *                                  made here (commit-, import-, blob-, load-...);
  *                                  gc.lock, held shared by a process that adds files
  *                                  until its image record lists them
  *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json (image,
- *                                  layers and their blobs, pid, creator)
+ *                                  layers and their blobs, pid, creator, command)
  *                                  (and rootfs/, the mount point of a `strata run`)
  *
  * STORE INVARIANTS
@@ -91,6 +93,10 @@ int store_commit_partial(struct store *s, const char *digest, int fd, struct err
 /* store_discard_partial() - delete tmp/<hex>.partial (after a mismatch). */
 void store_discard_partial(struct store *s, const char *digest);
 
+/* store_tmpfile() - an unnamed file under tmp/ (O_TMPFILE: nothing is left
+ * behind, whatever happens), on the blobs' filesystem; read-write. */
+int store_tmpfile(struct store *s, int *fd, struct err *e);
+
 /* --------------------------------------------------------------- layers */
 
 bool store_has_layer(struct store *s, const char *diff_id);
@@ -159,6 +165,35 @@ int store_remove_name(struct store *s, const char *name, char **orphan, struct e
 int store_delete_image(struct store *s, const char *id, bool force,
                        void (*deleted)(const char *what, void *ctx), void *ctx, struct err *e);
 
+/* ------------------------------------------------------------ locations */
+
+/* Where blobs are known to be (ROOT/locations.json): a hint for pushes,
+ * which mount a blob from a repository of the same registry rather than
+ * send it again.  Entries of blobs no longer in the store are dropped. */
+
+/* store_note_location() - remember that repository @repo ("REGISTRY/REPO")
+ * holds each of @digests (a push put them there).  Takes the store lock. */
+int store_note_location(struct store *s, char *const *digests, size_t n, const char *repo, struct err *e);
+/* store_blob_locations() - the repositories noted for @digest, newest
+ * first: *@out is an array of *@n strings (caller frees each and it). */
+int store_blob_locations(struct store *s, const char *digest, char ***out, size_t *n, struct err *e);
+
+/* ------------------------------------------------ made on this machine */
+
+/* store_tmp_create() - a new file (or, with @dir, directory) under tmp/,
+ * named <what>-<pid>-<n> (so a dead process's leftovers are removed by the
+ * next store_open()); *@path its path (caller frees), *@fd open on it
+ * (O_RDWR, or O_DIRECTORY; caller closes). */
+int store_tmp_create(struct store *s, const char *what, bool dir, char **path, int *fd, struct err *e);
+/* store_commit_blob_file() - move the file @path (made by
+ * store_tmp_create(), its sha256 computed by the caller as it was written:
+ * @digest) into blobs/, after an fsync.  When the blob is there already the
+ * file is removed.  @fd (open on it) is closed, success or not. */
+int store_commit_blob_file(struct store *s, const char *digest, const char *path, int fd, struct err *e);
+/* store_layer_tar_bytes() - the length of the layer's uncompressed tar as
+ * recorded in its layer.json ("bytes"); 0 when unknown. */
+uint64_t store_layer_tar_bytes(struct store *s, const char *diff_id);
+
 /* --------------------------------------------------------------- mounts */
 
 /* One mount of an image (or of user-named directories), recorded in
@@ -177,6 +212,7 @@ struct store_mount {
         char **layers;         /* diff_ids in use, bottom first */
         char **digests;        /* the blob each layer came from, or NULL (a record
                                   older than the field): invariant (6) keeps it */
+        char *command;         /* what a `strata run` ran (for commit's history), or NULL */
 };
 void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
 

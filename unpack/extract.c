@@ -830,7 +830,7 @@ static mode_t read_umask(void)
         return 022;
 }
 
-static uint64_t max_expanded(const struct unpack_opts *o)
+uint64_t unpack_max_expanded(const struct unpack_opts *o)
 {
         if (o && o->max_expanded)
                 return o->max_expanded;
@@ -1020,7 +1020,7 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
         }
         const char *th = getenv("STRATA_UNPACK_THREADS");
         bool threaded = !(th && !strcmp(th, "0"));
-        int r = unpack_source_new(rd, ctx, comp, max_expanded(o), threaded, &x.src, e);
+        int r = unpack_source_new(rd, ctx, comp, unpack_max_expanded(o), threaded, &x.src, e);
         if (r < 0)
                 return err_wrap(e, "%s", x.layer);
         r = run(&x, o, diff_id);

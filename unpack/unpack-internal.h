@@ -90,6 +90,10 @@ void unpack_source_totals(const struct unpack_source *s, uint64_t *in, uint64_t 
 void unpack_source_finish(struct unpack_source *s, char diff_id[DIGEST_STR_LEN + 1]);
 void unpack_source_free(struct unpack_source *s);                   /* accepts NULL */
 
+/* unpack_max_expanded() - the bomb ceiling: opts.max_expanded, else
+ * $STRATA_MAX_LAYER_BYTES, else UNPACK_DEFAULT_MAX_EXPANDED (extract.c). */
+uint64_t unpack_max_expanded(const struct unpack_opts *o);
+
 /* Inflate implementation for gzip: "isal" or "zlib" ($STRATA_INFLATE overrides). */
 const char *unpack_inflate_impl(void);
 

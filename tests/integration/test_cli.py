@@ -100,7 +100,9 @@ def test_readme_names_every_environment_variable():
     getenv("STRATA_X"), or a helper's argument (env_seconds("STRATA_X", 0))."""
     repo = os.path.join(os.path.dirname(__file__), "..", "..")
     read = {}
-    for top in ("cli", "fetch", "fs", "store", "unpack", "util"):
+    tops = [t for t in sorted(os.listdir(repo)) if t not in ("tests", "scripts", "build", "build-san", "build-fuzz")
+            and os.path.isdir(os.path.join(repo, t)) and not t.startswith(".")]
+    for top in tops:
         for dp, _, fns in os.walk(os.path.join(repo, top)):
             for fn in fns:
                 if fn.endswith((".c", ".h")):

@@ -35,10 +35,11 @@ def test_bash_verbs_and_options(strata_bin, strata_env, store_root, bash_script)
     assert set(c("strata ")) >= {"pull", "images", "run", "version", "completion", "help", "history"}
     assert c("strata --ro") == ["--root"]
     assert c("strata pull --al") == ["--all-tags"]
+    assert c("strata pul") == ["pull"] and c("strata pus") == ["push"]
     assert set(c("strata history -")) >= {"-H", "--human", "--no-trunc", "--format", "-q", "--help"}
     assert c("strata images --filter ") == []            # an option's value: no verbs, no images
     assert c("strata completion ") == ["bash", "zsh", "fish"]
-    assert c("strata help pu") == ["pull"]
+    assert c("strata help pul") == ["pull"]
     assert c("strata --root /tmp run -") and "--rm" in c("strata --root /tmp run --r")
 
 

@@ -12,6 +12,7 @@ import pytest
 from helpers import File, snapshot, wait_until
 from helpers.images import random_bytes
 from helpers.store import blob_files
+from helpers import util
 from helpers.util import file_digest, host_arch, write_docker_config
 
 
@@ -39,13 +40,7 @@ def names_in(root):
 
 def one_line_failure(r, *needles):
     """A failed run: non-zero exit, exactly one stderr line, naming @needles."""
-    assert r.rc != 0, str(r)
-    assert len(r.err_lines) == 1, str(r)
-    line = r.err_lines[0]
-    assert line.startswith("strata: pull "), line
-    for n in needles:
-        assert n in line, line
-    return line
+    return util.one_line_failure(r, "pull", *needles)
 
 
 def three_layers():

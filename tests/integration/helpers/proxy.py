@@ -9,6 +9,9 @@
     px.fail("/manifests/", 503, times=2)     # next two matching requests get a 503
     px.redirect("/blobs/", other.url)        # 307 to another host (Authorization check)
     px.throttle(4 << 20)                     # 4 MiB/s per response, to act mid-blob
+    px.throttle_uploads(1 << 20)             # read request bodies (pushes) at 1 MiB/s
+    px.add_header("/blobs/uploads/", "OCI-Chunk-Min-Length", "65536")   # on forwarded answers
+    px.rewrite_location("/blobs/uploads/", other.url)   # upload URLs on another host
     registry.kill(); px.drop_connections()   # a registry dying mid-blob
     px.respond("/manifests/1", body, headers={"Content-Type": "..."})  # canned answer
     px.stop()
@@ -38,6 +41,7 @@ class ProxyRequest:
     authorization: str = None     # the Authorization header, if any
     status: int = 0               # status sent back (0: none, e.g. stalled)
     bytes_sent: int = 0           # body bytes sent back
+    bytes_received: int = 0       # request body bytes read so far
     action: str = "forward"       # forward | cut | stall | stall_body | fail | redirect | respond
     time: float = field(default_factory=time.monotonic)
 
@@ -69,6 +73,7 @@ class LoggingProxy:
         self.requests = []
         self.rules = []
         self.rate = None          # bytes per second per response (throttle())
+        self.upload_rate = None   # bytes per second per request body (throttle_uploads())
         self._generation = 0      # bumped by drop_connections()
         self.port = None
         self._lock = threading.Lock()
@@ -115,6 +120,15 @@ class LoggingProxy:
                  (_m(r) if callable(_m) else _m in r.path))
         return self._add(m, "respond", times, (status, dict(headers or {})), body)
 
+    def rewrite_location(self, match, base_url, times=None):
+        """Forward matching requests; point the answer's Location at
+        @base_url (same path and query): an upload URL on another host."""
+        return self._add(match, "location", times, base_url.rstrip("/"))
+
+    def add_header(self, match, name, value, times=None):
+        """Forward matching requests and add @name: @value to the answer."""
+        return self._add(match, "header", times, name, value)
+
     def redirect(self, match, base_url, times=None, status=307):
         """Answer with @status and Location: @base_url + path."""
         return self._add(match, "redirect", times, base_url.rstrip("/"), status)
@@ -123,6 +137,12 @@ class LoggingProxy:
         """Send every response body at most this fast (None: full speed), so a
         test can act (kill the registry, kill strata) while a blob streams."""
         self.rate = bytes_per_second
+        return self
+
+    def throttle_uploads(self, bytes_per_second):
+        """Read every request body at most this fast (None: full speed), so a
+        test can act (kill strata) while a blob is being pushed."""
+        self.upload_rate = bytes_per_second
         return self
 
     def drop_connections(self):
@@ -170,10 +190,25 @@ class LoggingProxy:
             def log_message(self, *a):
                 pass
 
-            def _body(self):
+            def _body(self, req):
                 n = self.headers.get("Content-Length")
+                if n and px.upload_rate:
+                    out, t0 = [], time.monotonic()
+                    while req.bytes_received < int(n):
+                        piece = self.rfile.read(min(int(n) - req.bytes_received,
+                                                    max(1, px.upload_rate // 20)))
+                        if not piece:
+                            break
+                        out.append(piece)
+                        req.bytes_received += len(piece)
+                        ahead = req.bytes_received / px.upload_rate - (time.monotonic() - t0)
+                        if ahead > 0 and px._closing.wait(ahead):
+                            break
+                    return b"".join(out)
                 if n:
-                    return self.rfile.read(int(n))
+                    data = self.rfile.read(int(n))
+                    req.bytes_received = len(data)
+                    return data
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     out = b""
                     while True:
@@ -191,7 +226,11 @@ class LoggingProxy:
                                    self.headers.get("Authorization"))
                 with px._lock:
                     px.requests.append(req)
-                body = self._body()
+                body = self._body(req)
+                if body is not None and self.headers.get("Content-Length") and \
+                        len(body) < int(self.headers["Content-Length"]):
+                    self.close_connection = True    # the client went away mid-body
+                    return
                 rule = px._take_rule(req)
                 if rule and rule.action == "stall":
                     req.action = "stall"
@@ -257,7 +296,12 @@ class LoggingProxy:
                             continue
                         if k.lower() == "location" and v.startswith(px.upstream_url):
                             v = px.url + v[len(px.upstream_url):]
+                        if k.lower() == "location" and rule and rule.action == "location":
+                            u = urllib.parse.urlsplit(v)
+                            v = rule.arg + u.path + ("?" + u.query if u.query else "")
                         self.send_header(k, v)
+                    if rule and rule.action == "header":
+                        self.send_header(rule.arg, rule.arg2)
                     chunked = False
                     if length is not None:
                         self.send_header("Content-Length", length)

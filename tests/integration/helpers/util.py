@@ -127,3 +127,15 @@ def write_docker_config(home, auths, extra=None):
         json.dump(cfg, f, indent=1)
     os.chmod(path, 0o600)
     return path
+
+
+def one_line_failure(r, verb, *needles):
+    """A failed strata run: non-zero exit, exactly one stderr line, starting
+    "strata: VERB " and naming each of @needles.  Returns the line."""
+    assert r.rc != 0, str(r)
+    assert len(r.err_lines) == 1, str(r)
+    line = r.err_lines[0]
+    assert line.startswith(f"strata: {verb} "), line
+    for n in needles:
+        assert n in line, line
+    return line
