@@ -53,6 +53,9 @@ int cmd_logout(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_container(int argc, char **argv);
 int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);

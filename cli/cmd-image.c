@@ -1,7 +1,8 @@
-/* strata image ls|rm|prune|inspect|history|tag|pull — docker's management
- * form of the image verbs: each an alias of the flat verb (image ls =
- * images, image rm = rmi), and image prune, which removes dangling images
- * (-a: every image nothing uses) and what only they used. */
+/* strata image ls|rm|prune|inspect|history|tag|pull and strata container
+ * ls|rm — docker's management form of the verbs: each an alias of the flat
+ * verb (image ls = images, image rm = rmi, container ls = ps, container rm =
+ * rm), and image prune, which removes dangling images (-a: every image
+ * nothing uses) and what only they used. */
 #include "cli.h"
 #include "format.h"
 #include "store/store.h"
@@ -11,11 +12,15 @@
 #include <string.h>
 #include <strings.h>
 
-static const struct {
+struct alias {
         const char *sub, *verb;
-} ALIASES[] = {
+};
+static const struct alias IMAGE_ALIASES[] = {
         { "ls", "images" }, { "list", "images" }, { "rm", "rmi" }, { "remove", "rmi" },
         { "inspect", "inspect" }, { "history", "history" }, { "tag", "tag" }, { "pull", "pull" },
+};
+static const struct alias CONTAINER_ALIASES[] = {
+        { "ls", "ps" }, { "list", "ps" }, { "ps", "ps" }, { "rm", "rm" }, { "remove", "rm" },
 };
 
 struct pruned {
@@ -107,18 +112,32 @@ static int image_prune(int argc, char **argv)
         return 0;
 }
 
-int cmd_image(int argc, char **argv)
+/* GROUP SUB ARGS...: the flat verb SUB stands for, with its own options and help */
+static int dispatch(const char *group, const struct alias *al, size_t n, const char *subs, int argc, char **argv)
 {
         if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-                wants_help("image", argc, argv);
+                wants_help(group, argc, argv);
                 return 0;
         }
         if (argc >= 2 && argv[1][0] == '-')
-                return usage_error("image", "bad option '%s' (a command comes first: ls, rm, prune, ...)", argv[1]);
+                return usage_error(group, "bad option '%s' (a command comes first: %s)", argv[1], subs);
         if (argc < 2)
-                return usage_error("image", "requires a command: ls, rm, prune, inspect, history, tag or pull");
-        const char *sub = argv[1];
-        if (!strcmp(sub, "prune")) {
+                return usage_error(group, "requires a command: %s", subs);
+        for (size_t i = 0; i < n; i++) {
+                const struct command *cmd = strcmp(al[i].sub, argv[1]) ? NULL : find_command(al[i].verb);
+                if (!cmd)
+                        continue;
+                if (wants_help(cmd->name, argc - 1, argv + 1))
+                        return 0;
+                argv[1] = (char *)cmd->name;   /* its errors name the flat verb */
+                return cmd->run(argc - 1, argv + 1);
+        }
+        return usage_error(group, "unknown command '%s' (%s)", argv[1], subs);
+}
+
+int cmd_image(int argc, char **argv)
+{
+        if (argc >= 2 && !strcmp(argv[1], "prune")) {
                 for (int i = 2; i < argc; i++)
                         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                                 printf("Usage: strata image prune [-a] [-f]\n\nRemove dangling images (-a: every image no mount or run uses)\n\n"
@@ -128,16 +147,11 @@ int cmd_image(int argc, char **argv)
                         }
                 return image_prune(argc - 1, argv + 1);
         }
-        for (size_t i = 0; i < ARRAY_SIZE(ALIASES); i++) {
-                if (strcmp(ALIASES[i].sub, sub))
-                        continue;
-                const struct command *cmd = find_command(ALIASES[i].verb);
-                if (!cmd)
-                        break;
-                if (wants_help(cmd->name, argc - 1, argv + 1))
-                        return 0;
-                argv[1] = (char *)cmd->name;   /* its errors name the flat verb */
-                return cmd->run(argc - 1, argv + 1);
-        }
-        return usage_error("image", "unknown command '%s' (ls, rm, prune, inspect, history, tag, pull)", sub);
+        return dispatch("image", IMAGE_ALIASES, ARRAY_SIZE(IMAGE_ALIASES), "ls, rm, prune, inspect, history, tag, pull",
+                        argc, argv);
+}
+
+int cmd_container(int argc, char **argv)
+{
+        return dispatch("container", CONTAINER_ALIASES, ARRAY_SIZE(CONTAINER_ALIASES), "ls, rm", argc, argv);
 }

@@ -16,6 +16,7 @@
 #include "sandbox.h"
 #include "store/store.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -410,6 +411,29 @@ static int pull_missing(struct store *s, const char *ref, const char *platform, 
         return r < 0 ? err_wrap(e, "pull %s", ref) : 0;
 }
 
+/* run_name_free() - --name NAME: docker's name syntax, and no other record
+ * (running or kept) has it. */
+static int run_name_free(struct store *s, const char *name, struct err *e)
+{
+        size_t n = strlen(name);
+        bool ok = n >= 2 && isalnum((unsigned char)name[0]);
+        for (size_t i = 1; ok && i < n; i++)
+                ok = isalnum((unsigned char)name[i]) || strchr("_.-", name[i]);
+        if (!ok)
+                return err_setx(e, EINVAL, "invalid name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed", name);
+        struct store_mount *ms = NULL;
+        size_t nm = 0;
+        int r = store_list_mounts(s, &ms, &nm, e);
+        for (size_t i = 0; i < nm; i++) {
+                if (r >= 0 && ms[i].name && !strcmp(ms[i].name, name))
+                        r = err_setx(e, EEXIST, "conflict: the name \"%s\" is already in use by run %s: remove it first (strata rm %s)",
+                                     name, ms[i].id, name);
+                store_mount_free(&ms[i]);
+        }
+        free(ms);
+        return r;
+}
+
 static int run_image(const struct run_opts *o, const char *ref, char **cmd, int n_cmd,
                      int *status, struct err *e)
 {
@@ -432,8 +456,15 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 r = image_config_json(s, &im, &config, e);
         if (r >= 0)
                 r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
+        if (r >= 0 && o->name)
+                r = run_name_free(s, o->name, e);
         if (r >= 0)
                 r = mount_for_run(s, &im, ref, &rm, e);
+        if (r >= 0 && o->name) {
+                rm.m.name = xstrdup(o->name);   /* `strata ps` and `strata rm NAME` find it */
+                struct err ignore = { 0 };
+                (void)store_mount_save(s, &rm.m, &ignore);
+        }
         if (r >= 0 && !o->rm) {
                 /* what ran, for the history of a later `strata commit` */
                 struct buf cmdline = BUF_INIT(1u << 20);
@@ -447,6 +478,10 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 debugf("run %s: image %s mounted at %s (daemon %d)", ref, im.id, rm.m.mountpoint, (int)rm.daemon);
                 r = run_in(o, rm.m.mountpoint, rm.m.id, &p, status, e);
                 debugf("run %s: exit status %d", ref, *status);
+                if (r >= 0) {
+                        rm.m.exit_code = *status;    /* saved with the kept record, for `strata ps -a` */
+                        rm.m.finished = time(NULL);
+                }
         }
         struct err ue = { 0 };
         if (unmount_after_run(s, &rm, o->rm || r < 0, &ue) < 0 && r >= 0) {

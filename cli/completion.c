@@ -69,7 +69,7 @@ static const struct { const char *verb, *args; } OPERANDS[] = {
         { "history", "image" }, { "layers", "image" }, { "ls", "image" }, { "which", "image" },
         { "diff", "image|dir" }, { "unpack", "image dir" }, { "mount", "image dir" }, { "umount", "mount" },
         { "run", "image" }, { "info", "image" }, { "completion", "shell" }, { "push", "image" },
-        { "save", "image..." }, { "rm", "run..." }, { "commit", "run image" }, { "image", "=ls,rm,prune,inspect,history,tag,pull" },
+        { "save", "image..." }, { "rm", "run..." }, { "container", "=ls,rm" }, { "export", "run" }, { "commit", "run image" }, { "image", "=ls,rm,prune,inspect,history,tag,pull" },
         { "system", "=df,prune,check" },
 };
 
@@ -326,7 +326,7 @@ int cmd_complete_names(int argc, char **argv)
                                 _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", ms[i].dir);
                                 bool run = !strcmp(ms[i].mountpoint, rootfs);
                                 if (run && argv[1][0] == 'r')
-                                        printf("%s\n", ms[i].id);
+                                        printf("%s\n%s%s", ms[i].id, ms[i].name ? ms[i].name : "", ms[i].name ? "\n" : "");
                                 else if (!run && argv[1][0] == 'm')
                                         printf("%s\n", ms[i].mountpoint);
                                 store_mount_free(&ms[i]);

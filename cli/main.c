@@ -75,7 +75,7 @@ static const struct command commands[] = {
           "  -w, --workdir DIR      working directory inside the container\n"
           "  -u, --user U[:G]       user and group, names or numbers (the image's passwd)\n"
           "      --group-add G      one more supplementary group (the image's /etc/group)\n"
-          "      --name NAME        accepted for docker's sake (strata keeps no container list)\n"
+          "      --name NAME        the run's name, unique (strata ps, strata rm NAME)\n"
           "      --hostname NAME    the container's hostname (default: its random id)\n"
           "      --entrypoint CMD   replace the image's entrypoint (and drop its Cmd)\n"
           "      --rootfs DIR       run in DIR instead of an image (COMMAND required)\n"
@@ -86,6 +86,14 @@ static const struct command commands[] = {
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
           "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
+        { "ps", cmd_ps, "strata ps [OPTIONS]", "List runs (kept ones with -a) and mounts, as docker's containers",
+          "  -a, --all         also finished runs (kept without --rm) and dead mounts\n"
+          "  -q, --quiet       only IDs\n"
+          "      --no-trunc    do not truncate the command\n"
+          "  -f, --filter K=V  status=running|exited|dead, name=PART, id=PREFIX, exited=CODE (repeatable)\n"
+          "      --format T    a Go template ({{.ID}}, {{.Status}}, {{.Names}}, table ...), or json\n" },
+        { "rm", cmd_rm, "strata rm ID|NAME [ID|NAME...]",
+          "Remove finished runs (their records and writable layers)", NULL },
         { "commit", cmd_commit, "strata commit [OPTIONS] MOUNT|RUN-ID [NAME[:TAG]]",
           "Create a new image from a mount's (or a kept run's) writable layer",
           "  -m, --message MSG        commit message (history comment and created_by)\n"
@@ -142,6 +150,10 @@ static const struct command commands[] = {
           "  prune [-a] [-f]    remove dangling images (-a: every image no mount or run uses) and the\n"
           "                     layers only they used; -f: do not ask\n"
           "  inspect, history, tag, pull   the flat verbs\n" },
+        { "container", cmd_container, "strata container COMMAND [OPTIONS] [ARG...]",
+          "Manage runs, docker's form: container ls = ps, container rm = rm",
+          "  ls [OPTIONS]       = strata ps\n"
+          "  rm                 = strata rm\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -355,7 +367,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", verb);
                 return 2;
         }
-        if (cmd->run != cmd_image && wants_help(verb, argc - optind, argv + optind))
+        if (cmd->run != cmd_image && cmd->run != cmd_container && wants_help(verb, argc - optind, argv + optind))
                 return 0;   /* image's subcommands have their own help */
         const char *env_config = getenv("STRATA_CONFIG");
         if (G.config || (env_config && *env_config)) {

@@ -31,6 +31,7 @@ void store_mount_free(struct store_mount *m)
         free(m->layers);
         free(m->digests);
         free(m->command);
+        free(m->name);
         memset(m, 0, sizeof *m);
 }
 
@@ -50,6 +51,13 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
                               digests);
         if (j && m->command)
                 json_object_set_new(j, "command", json_string(m->command));
+        if (j && m->name)
+                json_object_set_new(j, "name", json_string(m->name));
+        if (j) {
+                json_object_set_new(j, "created", json_integer((json_int_t)m->created));
+                json_object_set_new(j, "finished", json_integer((json_int_t)m->finished));
+                json_object_set_new(j, "exit_code", json_integer(m->exit_code));
+        }
         char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
         json_decref(j);
         if (!text)
@@ -85,6 +93,12 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         m->creator = (int)json_integer_value(json_object_get(j, "creator"));
         const char *cmd = json_string_value(json_object_get(j, "command"));
         m->command = cmd ? xstrdup(cmd) : NULL;
+        const char *name = json_string_value(json_object_get(j, "name"));
+        m->name = name ? xstrdup(name) : NULL;
+        m->created = (time_t)json_integer_value(json_object_get(j, "created"));
+        m->finished = (time_t)json_integer_value(json_object_get(j, "finished"));
+        json_t *ec = json_object_get(j, "exit_code");
+        m->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
         json_t *layers = json_object_get(j, "layers");
         m->n_layers = json_array_size(layers);
         m->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);
@@ -137,6 +151,8 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
         m.image = image_id ? xstrdup(image_id) : NULL;
         m.keep_upper = upper != NULL;
         m.creator = (int)getpid();
+        m.created = time(NULL);
+        m.exit_code = -1;
         int r = store_lock(s, e);
         if (r < 0) {
                 store_mount_free(&m);

@@ -213,6 +213,10 @@ struct store_mount {
         char **digests;        /* the blob each layer came from, or NULL (a record
                                   older than the field): invariant (6) keeps it */
         char *command;         /* what a `strata run` ran (for commit's history), or NULL */
+        char *name;            /* run --name, or NULL; unique among the records (cli/ checks) */
+        time_t created;        /* when the record was made; 0 in a record older than the field */
+        time_t finished;       /* when the run's command ended, or 0 */
+        int exit_code;         /* its exit status, or -1 (none yet, or not a run) */
 };
 void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
 
