@@ -96,3 +96,20 @@ def test_man_page_options_agree_with_help(strata, strata_bin):
     glob = option_words(helptext.split("Global options:\n", 1)[1].splitlines())
     man_glob = option_words(text.split("\nGLOBAL OPTIONS\n", 1)[1].split("\nCOMMANDS\n", 1)[0].splitlines())
     assert man_glob == glob
+
+
+def test_version_commit_from_git_else_unknown(tmp_path):
+    """The Makefile passes `git rev-parse --short=7 HEAD` to cmd-version.c,
+    and "unknown" outside a checkout (a tarball of the sources)."""
+    need("git")
+    head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True)
+    r = subprocess.run(["make", "-n", "-B", "-C", REPO, "BUILD=build-dry", "build-dry/cli/cmd-version.o"],
+                       capture_output=True, text=True)
+    assert f"-DSTRATA_GIT_COMMIT='\"{head.stdout.strip()}\"'" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "cli").mkdir()
+    shutil.copy(os.path.join(REPO, "Makefile"), tmp_path)
+    shutil.copy(os.path.join(REPO, "cli/cmd-version.c"), tmp_path / "cli")
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path.parent))
+    r = subprocess.run(["make", "-n", "-C", str(tmp_path), "build/cli/cmd-version.o"], capture_output=True,
+                       text=True, env=env)
+    assert "-DSTRATA_GIT_COMMIT='\"unknown\"'" in r.stdout, r.stdout + r.stderr
