@@ -90,6 +90,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= want & conn->capable;
         /* the kernel clears set-id bits on write (we write as root) */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+        /* the kernel applies the caller's umask (mount.c: the daemon's is 0) */
+        conn->want &= ~FUSE_CAP_DONT_MASK;
         /* every change goes through us: no need to compare mtimes to find them */
         conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
         conn->time_gran = 1;

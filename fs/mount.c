@@ -314,6 +314,10 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 return r;
         }
         raise_nofile();
+        /* the kernel applied the caller's umask to the mode of every new
+         * entry before the request came (no FUSE_CAP_DONT_MASK): ours must
+         * not narrow it again */
+        umask(0);
         struct fs_session s = {
                 .o = o,
                 .timeout = c->timeout > 0 ? c->timeout : 86400.0,

@@ -335,6 +335,20 @@ def _seek_listing(p):
     return (names1, rest1 == rest2)
 
 
+def _umask0_create(p):
+    """As a process with umask 0: a file 0620, a directory 0777, a fifo and a
+    character device 0666; their modes as created."""
+    old = os.umask(0)
+    try:
+        os.close(os.open(p + "-file", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o620))
+        os.mkdir(p + "-dir", 0o777)
+        os.mkfifo(p + "-fifo", 0o666)
+        os.mknod(p + "-dev", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    finally:
+        os.umask(old)
+    return [oct(stat.S_IMODE(os.lstat(p + s).st_mode)) for s in ("-file", "-dir", "-fifo", "-dev")]
+
+
 def run_op(root, op):
     """Perform @op below @root; the result, or "E:<ERRNO>" on failure."""
     name, args = op[0], op[1:]
@@ -411,6 +425,8 @@ def run_op(root, op):
         if name == "dtypes":
             return sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink())
                           for e in os.scandir(P(args[0])))
+        if name == "umask0_create":
+            return _umask0_create(P(args[0]))
         if name == "mkfifo":
             os.mkfifo(P(args[0]))
             return True

@@ -268,6 +268,20 @@ def test_scenario(pair, name):
     check(pair(), SCENARIOS[name], remount=True)
 
 
+def test_caller_umask(pair):
+    """Only the caller's umask narrows a new entry's mode (the kernel applied
+    it before the request came), not the daemon's too: mounted with umask
+    022, a process with umask 0 makes 0620, 0777, 0666 and 0666, as on the
+    kernel's overlayfs."""
+    old = os.umask(0o022)
+    try:
+        p = pair()
+    finally:
+        os.umask(old)
+    check(p, [("umask0_create", "top"), ("umask0_create", "merged/m"), ("umask0_create", "lowerdir/d/l"),
+              ("umask0_create", "etc/motd")])
+
+
 def test_rename_lower_dir(pair):
     """rename(2) of directories with lower parts succeeds (the kernel's
     EXDEV is the difference accepted above); the result is what mv's copy
