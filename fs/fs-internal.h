@@ -41,6 +41,9 @@
  *     ever shows the lower data once the index has the file.  index_lock
  *     (innermost but for tree_lock) covers making an index entry, linking
  *     it up and its OVL_XATTR_NLINK count.
+ * (9) Depth is unlimited: every system call on a layer goes through at_get()
+ *     (or a layer_*() helper built on it), never a path longer than
+ *     PATH_MAX; node paths are built in memory at any length.
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H
@@ -69,6 +72,7 @@
 struct layer {
         int fd;                   /* O_PATH | O_DIRECTORY of the layer root */
         char *path;               /* absolute, for the path-only xattr calls */
+        size_t path_len;
         dev_t dev;
         uint64_t ino_tag;         /* or-ed into st_ino when layers span filesystems */
 };
@@ -146,6 +150,34 @@ struct ovl_cred {
         uid_t uid;
         gid_t gid;
 };
+
+/* ---- layer.c: paths below a layer root at any depth (invariant 9) */
+/* A path below a layer root, ready for the *at calls: (@fd, @rel).  Short
+ * paths (the common case) are the root's descriptor and the path itself,
+ * with no system call; longer ones (past PATH_MAX with the root's own path)
+ * are the descriptor of a directory on the way, opened in steps, and the
+ * rest of the path (short). */
+struct at {
+        int fd;
+        const char *rel;
+        int own;                  /* the descriptor we opened, or -1 */
+};
+int at_get(struct ovl *o, int layer, const char *path, struct at *a);
+void at_put(struct at *a);
+#define _cleanup_at_ _cleanup_(at_put)
+#define AT_INIT { .fd = -1, .rel = NULL, .own = -1 }
+/* at_xpath() - a path for the calls that take no directory descriptor
+ * (the xattr calls): "<layer root>/<path>", or "/proc/self/fd/N/<rest>"
+ * for a long one.  Caller frees. */
+char *at_xpath(struct ovl *o, int layer, const struct at *a);
+/* layer_openat() - openat() of @path in @layer: a descriptor or -errno. */
+int layer_openat(struct ovl *o, int layer, const char *path, int flags, mode_t mode);
+/* the l*xattr calls on @path of @layer; -errno on failure */
+ssize_t layer_getxattr(struct ovl *o, int layer, const char *path, const char *name, void *buf, size_t size);
+ssize_t layer_listxattr(struct ovl *o, int layer, const char *path, char *buf, size_t size);
+int layer_setxattr(struct ovl *o, int layer, const char *path, const char *name, const void *v, size_t size,
+                   int flags);
+int layer_removexattr(struct ovl *o, int layer, const char *path, const char *name);
 
 /* ---- layer.c: layers and the whiteout forms */
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e);

@@ -644,13 +644,13 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
         struct fs_session *s = sess(req);
         struct node *n = N(req, ino);
         _cleanup_free_ char *path = node_path(s->o, n);
-        int fd = openat(s->o->layers[node_layer(n)].fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = 0;
-        if (fd < 0 || (datasync ? fdatasync(fd) : fsync(fd)) < 0)
-                r = errno;
+        int fd = layer_openat(s->o, node_layer(n), path, O_RDONLY | O_DIRECTORY, 0);
+        int r = fd < 0 ? fd : 0;
+        if (fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+                r = -errno;
         if (fd >= 0)
                 close(fd);
-        fuse_reply_err(req, r);
+        fuse_reply_err(req, -r);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

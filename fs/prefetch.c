@@ -34,7 +34,10 @@ struct prefetch {
 
 static void read_ahead(struct ovl *o, const struct prefetch_job *j)
 {
-        DIR *d = opendir_at(o->layers[j->layer].fd, j->path);
+        _cleanup_at_ struct at a = AT_INIT;
+        if (at_get(o, j->layer, j->path, &a) < 0)
+                return;
+        DIR *d = opendir_at(a.fd, a.rel);
         if (!d)
                 return;
         struct dirent *de;
