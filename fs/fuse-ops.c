@@ -88,7 +88,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
                 conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
         }
         conn->want |= want & conn->capable;
-        /* the kernel clears set-id bits on write (we write as root) */
+        /* the kernel clears set-id bits on write (we write as root).
+         * FUSE_CAP_HANDLE_KILLPRIV (which would spare a GETATTR per chown)
+         * and FUSE_CAP_PARALLEL_DIROPS are in conn->capable, but libfuse
+         * 3.14 never puts them in its INIT reply (fixed upstream in 3.16,
+         * libfuse#861): the kernel does not get them whatever we want */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
         /* the kernel applies the caller's umask (mount.c: the daemon's is 0) */
         conn->want &= ~FUSE_CAP_DONT_MASK;

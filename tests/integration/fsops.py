@@ -366,6 +366,29 @@ def _deep_mkdir(p, depth):
     return made
 
 
+def _as_user(fn, uid=1000, gid=1000):
+    """fn() in a child process as @uid/@gid without capabilities: its
+    result, or "E:<ERRNO>"."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            res = repr(fn())
+        except OSError as e:
+            res = repr("E:" + errno.errorcode.get(e.errno, str(e.errno)))
+        os.write(w, res.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return eval(out)  # noqa: S307 - our own repr
+
+
 def run_op(root, op):
     """Perform @op below @root; the result, or "E:<ERRNO>" on failure."""
     name, args = op[0], op[1:]
@@ -444,6 +467,12 @@ def run_op(root, op):
                           for e in os.scandir(P(args[0])))
         if name == "deep_mkdir":     # pjdfstest's */03.t: mkdir a long name, chdir into it, again
             return _deep_mkdir(P(args[0]), args[1])
+        if name == "user_append":    # as uid 1000 without capabilities
+            return _as_user(lambda: _write(P(args[0]), args[1], os.O_WRONLY | os.O_APPEND))
+        if name == "user_truncate":
+            return _as_user(lambda: os.truncate(P(args[0]), args[1]))
+        if name == "user_open_trunc":
+            return _as_user(lambda: os.close(os.open(P(args[0]), os.O_WRONLY | os.O_TRUNC)))
         if name == "umask0_create":
             return _umask0_create(P(args[0]))
         if name == "mkfifo":

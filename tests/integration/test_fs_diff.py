@@ -336,6 +336,26 @@ def test_deep(pair, deep_template, level):
     assert not t, "trees differ after remounting strata:\n" + "\n".join(t)
 
 
+@pytest.mark.parametrize("how", ["user_append", "user_truncate", "user_open_trunc"])
+def test_setid_cleared(pair, how):
+    """A write or truncate by a user without CAP_FSETID clears the set-id
+    bits as the kernel does (strata clears them itself: HANDLE_KILLPRIV);
+    root's keep them; set-group-ID without group execute goes only for a
+    writer outside the file's group."""
+    p = pair()
+    arg = {"user_append": b"u", "user_truncate": 2, "user_open_trunc": None}[how]
+    user = (how, "f") if arg is None else (how, "f", arg)
+    ops = []
+    for mode in (0o6777, 0o4666, 0o2666, 0o2676):
+        for f in ("new-a", "usr/bin/suid"):
+            u = tuple(f if x == "f" else x for x in user)
+            ops += [("write", f, b"data") if f == "new-a" else ("stat", f), ("chmod", f, mode), ("append", f, b"r"),
+                    ("stat", f), u, ("stat", f), ("read", f)]
+    ops += [("chown", "owned", 1000, 1000), ("chmod", "owned", 0o2676), ("user_append", "owned", b"g"),
+            ("stat", "owned")]
+    check(p, ops)
+
+
 def test_rename_lower_dir(pair):
     """rename(2) of directories with lower parts succeeds (the kernel's
     EXDEV is the difference accepted above); the result is what mv's copy
