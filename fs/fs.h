@@ -29,7 +29,8 @@ struct fs_config {
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
         bool no_splice;           /* "splice=0": copy data through user space */
         int readdirplus;          /* "readdirplus=yes|no|auto": 1 (or 0, the default), -1, 2 */
-        bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
+        bool open_handles;        /* "no_open=0": OPEN/RELEASE for files (the default is
+                                   * no_open: the kernel skips them, I/O carries the flags) */
         bool no_prefetch;         /* "prefetch=0": no reading ahead of walks (fs/prefetch.c) */
 };
 

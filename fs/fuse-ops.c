@@ -447,6 +447,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+        struct ovl *o = sess(req)->o;
+        /* no OPEN (no_open): the first read in a directory is where an
+         * archiver or a copy starts on it (push_lower's trigger otherwise) */
+        if (!(fi && fi->fh) && !ovl_is_upper(o, ovl_data_layer(N(req, ino))))
+                ovl_prefetch_siblings(o, N(req, ino));
         bool own;
         int fd, r = io_fd(req, ino, fi, false, &fd, &own);
         if (r < 0) {
@@ -474,7 +479,20 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
         out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         out.buf[0].fd = fd;
         out.buf[0].pos = off;
-        ssize_t r = fuse_buf_copy(&out, in, 0);
+        /* no handle (no_open): the open's flags come with each WRITE.  An
+         * append goes where the file ends now, not where this name's inode
+         * in the kernel thinks it ends (another name of the file may have
+         * grown it): O_APPEND makes pwrite do that, and splice refuses
+         * O_APPEND descriptors */
+        int copy_flags = 0;
+        bool append = own && fi && (fi->flags & O_APPEND);
+        if (append && fcntl(fd, F_SETFL, O_APPEND) == 0)
+                copy_flags = FUSE_BUF_NO_SPLICE;
+        ssize_t r = fuse_buf_copy(&out, in, copy_flags);
+        /* O_SYNC, O_DSYNC: the data (and metadata) on disk before the reply */
+        if (r >= 0 && own && fi && (fi->flags & O_DSYNC) &&
+            ((fi->flags & O_SYNC) == O_SYNC ? fsync(fd) : fdatasync(fd)) < 0)
+                r = -errno;
         io_done(own, fd);
         if (r < 0) {
                 fuse_reply_err(req, (int)-r);

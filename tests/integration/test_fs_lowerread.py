@@ -19,7 +19,7 @@ def content(n):
     return bytes((i * 7 + n) % 251 for i in range(n))
 
 
-@pytest.fixture(params=["default", "no_open"])
+@pytest.fixture(params=["default", "no_open=0"])
 def mnt(request, tmp_path, strata_bin):
     lower = tmp_path / "lower"
     os.makedirs(lower / "d")
