@@ -1,12 +1,14 @@
 /* strata mount / strata umount, and strata-overlayfs (fuse-overlayfs's argv).
  *
- *   strata mount -o lowerdir=L1:L2,upperdir=U,workdir=W [-f] [-d] DIR
- *   strata mount [--read-only] [--upper DIR] [-f] IMAGE DIR
+ *   strata mount -o lowerdir=L1:L2,upperdir=U,workdir=W [-f] [-d] [--driver D] DIR
+ *   strata mount [--read-only] [--upper DIR] [-f] [--driver fuse|kernel] IMAGE DIR
  *   strata umount DIR
  *
  * Without -f the command forks: the child serves the mount, the parent
  * waits on a pipe until the mount is in place (or the child's error
- * message arrives) and exits. */
+ * message arrives) and exits.  --driver kernel (or "mount-driver": "kernel"
+ * in the configuration) mounts the same layers with the kernel's overlayfs
+ * instead: no daemon (its record's pid is STORE_MOUNT_KERNEL). */
 #include "cli.h"
 #include "daemon.h"
 #include "fs/fs.h"
@@ -27,6 +29,8 @@ struct mount_args {
         bool foreground;
         bool read_only;
         const char *upper;        /* --upper */
+        const char *driver;       /* --driver, or NULL: the configuration's */
+        bool kernel;              /* the kernel's overlayfs, not FUSE */
         const char *image;        /* image mode */
         const char *mountpoint;
 };
@@ -42,6 +46,12 @@ static void warn_unknown(const char *opt)
 static int serve(struct mount_args *a, void (*on_pid)(pid_t, void *), void *arg)
 {
         struct err e = { 0 };
+        if (a->kernel) {
+                int r = fs_kernel_mount(&a->cfg, a->mountpoint, &e);
+                if (r == 0 && on_pid)
+                        on_pid(STORE_MOUNT_KERNEL, arg);
+                return r < 0 ? report_err(&e) : 0;
+        }
         if (a->foreground) {
                 if (on_pid)
                         on_pid(getpid(), arg);
@@ -119,6 +129,7 @@ int cmd_mount(int argc, char **argv)
                 { "read-only", no_argument, NULL, 'r' },
                 { "upper", required_argument, NULL, 'u' },
                 { "options", required_argument, NULL, 'o' },
+                { "driver", required_argument, NULL, 'D' },
                 { "version", no_argument, NULL, 'V' },
                 { 0 }
         };
@@ -132,6 +143,7 @@ int cmd_mount(int argc, char **argv)
                 case 'd': a.cfg.debug = true; a.foreground = true; break;
                 case 'r': a.read_only = true; break;
                 case 'u': a.upper = optarg; break;
+                case 'D': a.driver = optarg; break;
                 case 'V': printf("strata-overlayfs: fuse-overlayfs compatible mode of strata\n"); return 0;
                 case 'o':
                         if (fs_parse_options(&a.cfg, optarg, warn_unknown, &e) < 0) {
@@ -153,6 +165,10 @@ int cmd_mount(int argc, char **argv)
         a.mountpoint = argv[argc - 1];
         if (a.read_only)
                 a.cfg.read_only = true;
+        if (mount_driver(a.driver, &a.kernel, &e) < 0) {
+                status = a.driver ? usage_error(verb, "%s", e.msg) : report_err(&e);
+                goto out;
+        }
         if (dirs) {
                 if (fs_check_config(&a.cfg, &e) < 0) {
                         status = report_err(&e);

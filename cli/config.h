@@ -10,7 +10,8 @@
  *     "mirror-connect-timeout": 3,                               seconds
  *     "mirror-stall-timeout": 5,                                 seconds without a byte
  *     "certs-dirs": ["/etc/strata/certs.d", "/etc/docker/certs.d"],
- *     "search-index": "https://index.docker.io" } */
+ *     "search-index": "https://index.docker.io",
+ *     "mount-driver": "fuse" }                                     or "kernel" (root) */
 #ifndef STRATA_CLI_CONFIG_H
 #define STRATA_CLI_CONFIG_H
 
@@ -42,6 +43,7 @@ struct config {
         long connect_timeout_s, stall_timeout_s;
         struct strv certs_dirs;
         char *search_index;
+        char *mount_driver;            /* "fuse" or "kernel", or NULL (fuse) */
 };
 
 /* cfg_load() - read the files in force.  @path is --config (NULL: the

@@ -64,6 +64,12 @@ int fs_check_config(const struct fs_config *c, struct err *e);
  * not (a daemonizing parent waits on it).  Returns 0 after a clean unmount. */
 int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, struct err *e);
 
+/* fs_kernel_mount() - mount @c's layers at @mountpoint with the kernel's
+ * overlayfs instead (--driver kernel, fs/kmount.c): root only; the upper
+ * layer it writes is the one fs_serve() reads (index=on, redirect_dir=off,
+ * metacopy=off).  Returns at once: no daemon; fs_umount() unmounts it. */
+int fs_kernel_mount(const struct fs_config *c, const char *mountpoint, struct err *e);
+
 /* fs_umount() - unmount @mountpoint: umount2() as root (MNT_DETACH when the
  * daemon is gone, ENOTCONN), else fusermount3 -u (-z). */
 int fs_umount(const char *mountpoint, struct err *e);

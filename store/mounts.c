@@ -244,6 +244,8 @@ static bool is_mounted(const char *path)
 
 bool store_mount_live(const struct store_mount *m)
 {
+        if (m->pid == STORE_MOUNT_KERNEL)
+                return is_mounted(m->mountpoint);
         if (m->pid <= 0 || (kill(m->pid, 0) < 0 && errno != EPERM))
                 return false;
         return is_mounted(m->mountpoint);

@@ -143,6 +143,9 @@ int store_delete_image(struct store *s, const char *id, bool force,
 /* One mount of an image (or of user-named directories), recorded in
  * ROOT/mounts/<id>/mount.json so that rmi can see which images are in use
  * and umount can find what to tear down. */
+/* store_mount.pid of a mount made with the kernel's overlayfs: no daemon,
+ * live while mounted */
+#define STORE_MOUNT_KERNEL (-1)
 struct store_mount {
         char *id;              /* 12 hex chars */
         char *dir;             /* ROOT/mounts/<id> */
@@ -150,7 +153,8 @@ struct store_mount {
         char *mountpoint;      /* absolute path */
         char *upper, *work;    /* writable layer and overlay workdir */
         bool keep_upper;       /* the user named the upper dir: umount keeps it */
-        int pid;               /* the serving daemon, 0 until known */
+        int pid;               /* the serving daemon, 0 until known; STORE_MOUNT_KERNEL:
+                                * the kernel's overlayfs (no daemon) */
         size_t n_layers;
         char **layers;         /* diff_ids in use, bottom first */
 };
