@@ -107,8 +107,10 @@ struct node {
         _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
                                    * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
-        bool pushed;              /* a lower file's first OPEN stored its data in the
-                                   * kernel's page cache (fuse-ops.c: push_lower) */
+        bool pushed;              /* a lower file's data was stored in the kernel's page
+                                   * cache, or was decided not to be (push_lower, push.c) */
+        _Atomic bool io_seen;     /* no_open: a READ or WRITE of it came (so the kernel may
+                                   * hold its pages, maybe mapped and written: push.c keeps off) */
         int wfd;                  /* -o no_open: the data of a lower file written after
                                    * its name went (an unnamed work-dir file), or -1 */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */
@@ -202,6 +204,9 @@ void node_table_free(struct ovl *o);
 struct node *node_new(uint64_t ino, mode_t type);
 /* node_find_lookup() - the visible node for (@parent, @name) with nlookup+1, or NULL. */
 struct node *node_find_lookup(struct ovl *o, struct node *parent, const char *name);
+/* node_find_hold() - the visible node for (@parent, @name) with a ref
+ * (node_release() it), not a lookup; or NULL. */
+struct node *node_find_hold(struct ovl *o, struct node *parent, const char *name);
 /* node_insert_lookup() - hash @n under (@parent, @name) with nlookup = 1; when
  * another thread got there first, drop @n and return that one (nlookup+1). */
 struct node *node_insert_lookup(struct ovl *o, struct node *parent, const char *name, struct node *n);
@@ -337,6 +342,22 @@ int ovl_index_follow(struct ovl *o, struct node *n);
 /* ovl_index_fix_nlink() - st_nlink of the upper file @path when it is in the index. */
 void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st);
 
+/* ---- prefetch.c: a thread serving a queue (the queue is its owner's,
+ * under @lock; @work wakes the thread; @stop asks it to end) */
+struct worker {
+        pthread_mutex_t lock;
+        pthread_cond_t work;
+        bool stop;
+        pthread_t thread;
+};
+int worker_start(struct worker *w, void *(*fn)(void *), void *arg);  /* 0 or -errno */
+/* worker_stop() - ask the thread to end and wait for it; then drain the queue. */
+void worker_stop(struct worker *w);
+void worker_destroy(struct worker *w);
+/* worker_wait() - in the thread, @lock held: until the queue's count *@n
+ * is not 0 (true) or the thread is to end (false). */
+bool worker_wait(struct worker *w, const size_t *n);
+
 /* ---- prefetch.c: reading ahead of a walk over a cold cache */
 int ovl_prefetch_start(struct ovl *o);
 void ovl_prefetch_stop(struct ovl *o);
@@ -345,8 +366,8 @@ void ovl_prefetch_stop(struct ovl *o);
 void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data);
 /* ovl_prefetch_siblings() - @n, a lower file, is being opened: the first
  * time in its directory, have the disk read the other small files' data
- * (a copy, an archiver reads them next). */
-void ovl_prefetch_siblings(struct ovl *o, struct node *n);
+ * (a copy, an archiver reads them next).  True that first time. */
+bool ovl_prefetch_siblings(struct ovl *o, struct node *n);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

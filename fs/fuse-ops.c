@@ -375,8 +375,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
  * locks (which would need a free thread to serve it), and a copy-up, with
  * the writes after it, cannot overtake the store.  Returns the descriptor
  * it opened (the handle's), or -1. */
-#define PUSH_MAX (128 * 1024)
-
 static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
 {
         if (n->lower_links)
@@ -388,24 +386,8 @@ static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
         bool first = !n->pushed;
         n->pushed = true;
         if (first && !ovl_is_upper(s->o, node_layer(n)) && ovl_open(s->o, n, O_RDONLY, &fd) == 0 &&
-            fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PUSH_MAX) {
-                struct fuse_bufvec b = FUSE_BUFVEC_INIT((size_t)st.st_size);
-                /* libfuse splices from a descriptor, but copies less than two
-                 * pages through a fresh aligned allocation each time (which
-                 * fragments the heap): those come from the stack */
-                char small[2 * 4096];
-                if ((size_t)st.st_size < sizeof(small)) {
-                        b.buf[0].mem = small;
-                        if (pread(fd, small, (size_t)st.st_size, 0) != st.st_size)
-                                b.buf[0].size = 0;
-                } else {
-                        b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-                        b.buf[0].fd = fd;
-                        b.buf[0].pos = 0;
-                }
-                if (b.buf[0].size)
-                        (void)fuse_lowlevel_notify_store(s->se, ino, 0, &b, FUSE_BUF_SPLICE_MOVE);
-        }
+            fstat(fd, &st) == 0)
+                (void)fs_store_data(s, ino, fd, st.st_size);
         pthread_mutex_unlock(&n->lock);
         return fd;
 }
@@ -447,11 +429,24 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-        struct ovl *o = sess(req)->o;
+        struct fs_session *s = sess(req);
+        struct node *n = N(req, ino);
+        if (!(fi && fi->fh) && !atomic_load(&n->io_seen))
+                atomic_store(&n->io_seen, true);      /* before the pages exist: push.c */
         /* no OPEN (no_open): the first read in a directory is where an
-         * archiver or a copy starts on it (push_lower's trigger otherwise) */
-        if (!(fi && fi->fh) && !ovl_is_upper(o, ovl_data_layer(N(req, ino))))
-                ovl_prefetch_siblings(o, N(req, ino));
+         * archiver or a copy starts on it (push_lower's trigger otherwise):
+         * the disk reads the other small files, and push.c stores them */
+        if (!(fi && fi->fh) && !ovl_is_upper(s->o, ovl_data_layer(n)) && ovl_prefetch_siblings(s->o, n)) {
+                pthread_mutex_lock(&s->o->tree_lock);
+                struct node *dir = n->parent;
+                if (dir)
+                        dir->refs++;
+                pthread_mutex_unlock(&s->o->tree_lock);
+                if (dir) {
+                        fs_push_dir(s, dir);
+                        node_release(s->o, dir);
+                }
+        }
         bool own;
         int fd, r = io_fd(req, ino, fi, false, &fd, &own);
         if (r < 0) {
@@ -470,6 +465,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
                          struct fuse_file_info *fi)
 {
         bool own;
+        if (!(fi && fi->fh) && !atomic_load(&N(req, ino)->io_seen))
+                atomic_store(&N(req, ino)->io_seen, true);      /* push.c keeps off */
         int fd, err = io_fd(req, ino, fi, true, &fd, &own);
         if (err < 0) {
                 fuse_reply_err(req, -err);

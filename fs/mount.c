@@ -347,6 +347,11 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
         }
         o->inval = fs_inval_node;
         o->inval_ctx = &s;
+        /* without OPEN, the stores of small files' data come from a thread */
+        if (s.no_open && !c->no_prefetch && fs_push_start(&s) < 0) {
+                r = err_setx(e, EAGAIN, "cannot start a thread");
+                goto out;
+        }
         if (fuse_set_signal_handlers(se) < 0) {
                 r = err_setx(e, EIO, "cannot set signal handlers");
                 goto out;
@@ -379,6 +384,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
 out:
         if (ready_fd >= 0)
                 close(ready_fd);
+        fs_push_stop(&s);
         fs_inval_stop(&s);
         free_session(&se);
         se = NULL;
