@@ -132,6 +132,8 @@ struct ovl {
         size_t index_n, index_cap;
         struct prefetch *prefetch;   /* prefetch.c's thread, or NULL */
         pid_t pid;                /* ours, in those names */
+        uid_t euid;               /* ours: what a new entry is owned by unless chowned */
+        gid_t egid;
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
         struct node **table;

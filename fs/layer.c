@@ -75,6 +75,8 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         o->upper_root_fd = -1;
         o->index_fd = -1;
         o->pid = getpid();
+        o->euid = geteuid();
+        o->egid = getegid();
         pthread_mutex_init(&o->tree_lock, NULL);
         pthread_mutex_init(&o->index_lock, NULL);
         o->has_upper = c->upper != NULL;

@@ -70,14 +70,14 @@ static int make_object(int dirfd, const char *name, mode_t mode, dev_t rdev, con
         }
 }
 
-static int set_owner_mode(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
+static int set_owner_mode(struct ovl *o, int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
 {
         /* what the filesystem gave the new entry already (no setgid parent) */
-        if (uid == geteuid() && gid == getegid() && !(mode & 07000))
+        if (uid == o->euid && gid == o->egid && !(mode & 07000))
                 return 0;
         if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        /* chown cleared the set-id bits; the umask may have narrowed it */
+        /* chown cleared the set-id bits */
         if (!S_ISLNK(mode) && (mode & 07000) && fchmodat(dirfd, name, mode & 07777, 0) < 0)
                 return -errno;
         return 0;
@@ -120,7 +120,7 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
                 r = make_object(a.fd, a.rel, mode, rdev, target, oflags, fd);
                 if (r < 0)
                         return r;
-                r = set_owner_mode(a.fd, a.rel, mode, uid, gid);
+                r = set_owner_mode(o, a.fd, a.rel, mode, uid, gid);
                 if (r < 0) {
                         if (fd && *fd >= 0)
                                 close(TAKE_FD(*fd));
@@ -133,7 +133,7 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
         r = make_object(o->work_fd, tmp, mode, rdev, target, oflags, fd);
         if (r < 0)
                 return r;
-        r = set_owner_mode(o->work_fd, tmp, mode, uid, gid);
+        r = set_owner_mode(o, o->work_fd, tmp, mode, uid, gid);
         if (r == 0 && S_ISDIR(mode)) {
                 /* what the whiteout hid stays hidden under the new directory */
                 _cleanup_free_ char *abs = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
