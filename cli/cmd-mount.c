@@ -97,6 +97,14 @@ static int mount_image(struct mount_args *a)
         }
         empty = xasprintf("%s/empty", m.dir);
         image_lowers(s, &im, empty, &a->cfg);
+        if (a->kernel && a->read_only && a->cfg.n_lowers == 1) {
+                /* the kernel's overlayfs wants two lower layers without an upper */
+                (void)mkdir(empty, 0755);
+                a->cfg.lowers = xrealloc(a->cfg.lowers, 2 * sizeof(*a->cfg.lowers));
+                a->cfg.lowers[a->cfg.n_lowers++] = realpath(empty, NULL);
+                if (!a->cfg.lowers[1])
+                        a->cfg.lowers[1] = xstrdup(empty);
+        }
         if (!a->read_only) {
                 a->cfg.upper = xstrdup(m.upper);
                 a->cfg.work = xstrdup(m.work);

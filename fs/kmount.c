@@ -108,15 +108,18 @@ int fs_kernel_mount(const struct fs_config *c, const char *mountpoint, struct er
         if (geteuid() != 0)
                 return err_setx(e, EPERM, "--driver kernel needs root (the kernel's overlayfs with "
                                 "trusted.overlay xattrs); the default driver is fuse");
+        bool upper = c->upper && !c->read_only;
         if (c->n_lowers == 0)
                 return err_setx(e, EINVAL, "no lowerdir given");
+        if (!upper && c->n_lowers < 2)
+                return err_setx(e, EINVAL, "the kernel's overlayfs needs two lower layers when there is "
+                                "no upper one (add an empty directory as the second)");
         _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fsfd < 0)
                 return err_set(e, errno, "kernel overlayfs");
         int r = set_string(fsfd, "source", c->fsname ? c->fsname : "strata", NULL, e);
         if (r == 0)
                 r = set_lowers(fsfd, c, e);
-        bool upper = c->upper && !c->read_only;
         if (r == 0 && upper)
                 r = set_string(fsfd, "upperdir", c->upper, NULL, e);
         if (r == 0 && upper)

@@ -336,3 +336,17 @@ def test_kernel_driver_run(strata, pulled, store_root):
     assert mount_records(store_root) == []
     r = strata("run", "--rm", "--driver", "bogus", pulled, "true")
     assert r.rc != 0 and "--driver bogus" in r.err and r.err.count("\n") == 1, r
+
+
+def test_kernel_driver_read_only(strata, pulled, mountpoint, store_root):
+    """--read-only with the kernel driver: no writable layer (the kernel's
+    overlayfs wants two lower layers then: a one-layer image gets an empty
+    second one), writes answer EROFS, umount drops the record."""
+    strata("mount", "--driver", "kernel", "--read-only", pulled, mountpoint).check()
+    assert mount_type(mountpoint) == "overlay"
+    assert os.path.exists(os.path.join(mountpoint, "bin", "busybox"))
+    with pytest.raises(OSError) as e:
+        open(os.path.join(mountpoint, "newfile"), "w")
+    assert e.value.errno == 30     # EROFS
+    strata("umount", mountpoint).check()
+    assert mount_records(store_root) == []
