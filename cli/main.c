@@ -53,7 +53,7 @@ static const struct command commands[] = {
         { "diff", cmd_diff, "strata diff (IMAGE | MOUNTDIR)",
           "Show what each layer of an image, or a mount's writable layer, changed (A/C/D)", NULL },
         { "unpack", cmd_unpack, "strata unpack IMAGE DIR", "Flatten an image into a plain directory (like umoci unpack's rootfs), no FUSE", NULL },
-        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n      --stack     mount even if DIR is a mount point already (over it, hiding it)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n" },
+        { "mount", cmd_mount, "strata mount [OPTIONS] (IMAGE DIR | -o lowerdir=L1:L2[,upperdir=U,workdir=W] DIR)", "Mount an image (or directories) as a union filesystem", "  -o OPTS         fuse-overlayfs options: lowerdir=,upperdir=,workdir=,ro,allow_other,writeback,timeout=,fsname=,...\n  -r, --read-only no writable layer: writes answer EROFS\n      --upper DIR keep the writable layer in DIR (kept by umount; resume it later)\n      --stack     mount even if DIR is a mount point already (over it, hiding it)\n  -f              stay in the foreground\n  -d              FUSE debug output (implies -f)\n      --driver D  fuse (the default; config key mount-driver) or kernel (root: the kernel's overlayfs)\n" },
         { "umount", cmd_umount, "strata umount DIR", "Unmount a strata mount (dropping its writable layer unless --upper named it)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
@@ -75,7 +75,8 @@ static const struct command commands[] = {
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
-          "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
+          "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n"
+          "      --driver D         mount IMAGE with fuse (default) or kernel (root: the kernel's overlayfs)\n" },
         { "commit", cmd_commit, "strata commit [OPTIONS] MOUNT|RUN-ID [NAME[:TAG]]",
           "Create a new image from a mount's (or a kept run's) writable layer",
           "  -m, --message MSG        commit message (history comment and created_by)\n"
