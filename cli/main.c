@@ -17,7 +17,12 @@ static const struct command commands[] = {
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"
-          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n"
+          "Limits (each layer, also for `strata unpack`): STRATA_MAX_LAYER_BYTES (default 64G; a number with\n"
+          "  K, M, G or T) caps the uncompressed tar stream and the sum of the files' declared sizes (a sparse\n"
+          "  file counts at its full size); raise it for one run: STRATA_MAX_LAYER_BYTES=200G strata pull IMAGE.\n"
+          "  Fixed: uid/gid 0..4294967294, device major 0..4095, minor 0..1048575 (never truncated), names up\n"
+          "  to 255 bytes, paths up to 4095; a layer past a limit is refused and nothing of it is kept.\n" },
         { "push", cmd_push, "strata push [OPTIONS] IMAGE [DESTINATION]", "Upload an image to a registry",
           "  -q, --quiet               print only the name pushed\n"
           "  -j, --jobs N              blobs uploaded at once (default 5)\n"
