@@ -1,12 +1,14 @@
 /* strata mount / strata umount, and strata-overlayfs (fuse-overlayfs's argv).
  *
- *   strata mount -o lowerdir=L1:L2,upperdir=U,workdir=W [-f] [-d] DIR
- *   strata mount [--read-only] [--upper DIR] [-f] IMAGE DIR
+ *   strata mount -o lowerdir=L1:L2,upperdir=U,workdir=W [-f] [-d] [--driver D] DIR
+ *   strata mount [--read-only] [--upper DIR] [-f] [--driver fuse|kernel] IMAGE DIR
  *   strata umount DIR
  *
  * Without -f the command forks: the child serves the mount, the parent
  * waits on a pipe until the mount is in place (or the child's error
- * message arrives) and exits. */
+ * message arrives) and exits.  --driver kernel (or "mount-driver": "kernel"
+ * in the configuration) mounts the same layers with the kernel's overlayfs
+ * instead: no daemon (its record's pid is STORE_MOUNT_KERNEL). */
 #include "cli.h"
 #include "daemon.h"
 #include "fs/fs.h"
@@ -30,6 +32,8 @@ struct mount_args {
         bool read_only;
         bool stack;               /* --stack: mount over a mount point */
         const char *upper;        /* --upper */
+        const char *driver;       /* --driver, or NULL: the configuration's */
+        bool kernel;              /* the kernel's overlayfs, not FUSE */
         const char *image;        /* image mode */
         const char *mountpoint;
 };
@@ -45,6 +49,12 @@ static void warn_unknown(const char *opt)
 static int serve(struct mount_args *a, void (*on_pid)(pid_t, void *), void *arg)
 {
         struct err e = { 0 };
+        if (a->kernel) {
+                int r = fs_kernel_mount(&a->cfg, a->mountpoint, &e);
+                if (r == 0 && on_pid)
+                        on_pid(STORE_MOUNT_KERNEL, arg);
+                return r < 0 ? report_err(&e) : 0;
+        }
         if (a->foreground) {
                 if (on_pid)
                         on_pid(getpid(), arg);
@@ -119,6 +129,14 @@ static int mount_image(struct mount_args *a)
         }
         empty = xasprintf("%s/empty", m.dir);
         image_lowers(s, &im, empty, &a->cfg);
+        if (a->kernel && a->read_only && a->cfg.n_lowers == 1) {
+                /* the kernel's overlayfs wants two lower layers without an upper */
+                (void)mkdir(empty, 0755);
+                a->cfg.lowers = xrealloc(a->cfg.lowers, 2 * sizeof(*a->cfg.lowers));
+                a->cfg.lowers[a->cfg.n_lowers++] = realpath(empty, NULL);
+                if (!a->cfg.lowers[1])
+                        a->cfg.lowers[1] = xstrdup(empty);
+        }
         if (!a->read_only) {
                 a->cfg.upper = xstrdup(m.upper);
                 a->cfg.work = xstrdup(m.work);
@@ -177,6 +195,7 @@ int cmd_mount(int argc, char **argv)
                 { "read-only", no_argument, NULL, 'r' },
                 { "upper", required_argument, NULL, 'u' },
                 { "options", required_argument, NULL, 'o' },
+                { "driver", required_argument, NULL, 'D' },
                 { "version", no_argument, NULL, 'V' },
                 { "stack", no_argument, NULL, 'S' },
                 { 0 }
@@ -193,6 +212,7 @@ int cmd_mount(int argc, char **argv)
                 case 'r': a.read_only = true; break;
                 case 'u': a.upper = optarg; break;
                 case 'S': a.stack = true; break;
+                case 'D': a.driver = optarg; break;
                 case 'V': printf("strata-overlayfs: fuse-overlayfs compatible mode of strata\n"); return 0;
                 case 'o':
                         if (fs_parse_options(&a.cfg, optarg, warn_unknown, &e) < 0) {
@@ -230,6 +250,10 @@ int cmd_mount(int argc, char **argv)
                 err_setx(&e, EBUSY, "mount %s: already a mount point (%s): unmount it first, or add --stack to mount over it",
                          argv[argc - 1], type);
                 status = report_err(&e);
+                goto out;
+        }
+        if (mount_driver(a.driver, &a.kernel, &e) < 0) {
+                status = a.driver ? usage_error(verb, "%s", e.msg) : report_err(&e);
                 goto out;
         }
         if (dirs) {
@@ -322,6 +346,29 @@ static int taken_record(struct store *s, const char *mp, bool unmounted, struct 
         return r;
 }
 
+/* A mount of the kernel's overlayfs that `strata mount --driver kernel`
+ * made at @mp: its record names @mp with pid STORE_MOUNT_KERNEL. */
+static bool kernel_driver_mount(const char *mp)
+{
+        struct stat st;
+        struct store *s = NULL;
+        struct err e = { 0 };
+        if (stat(default_root(), &st) < 0 || open_store(&s, &e) < 0)
+                return false;
+        struct store_mount *v = NULL;
+        size_t n = 0;
+        bool found = false;
+        if (store_list_mounts(s, &v, &n, &e) == 0) {
+                for (size_t i = 0; i < n; i++) {
+                        found = found || (v[i].pid == STORE_MOUNT_KERNEL && !strcmp(v[i].mountpoint, mp));
+                        store_mount_free(&v[i]);
+                }
+                free(v);
+        }
+        store_close(s);
+        return found;
+}
+
 int cmd_umount(int argc, char **argv)
 {
         int st0 = no_options("umount", argc, argv);
@@ -337,7 +384,8 @@ int cmd_umount(int argc, char **argv)
         int mounted = mount_point_type(mp, type, sizeof type);
         int r;
         struct stat dst;
-        if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)))
+        if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)) ||
+            (mounted > 0 && !strcmp(type, "overlay") && kernel_driver_mount(mp)))
                 r = fs_umount(mp, &e);
         else if (mounted > 0)
                 r = err_setx(&e, EINVAL, "umount %s: not a strata mount (a %s mount is there)", arg, type);

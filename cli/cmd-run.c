@@ -32,6 +32,7 @@
 struct run_opts {
         bool interactive, tty, rm, privileged, read_only;
         const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs, *platform;
+        const char *driver;            /* --driver: fuse or kernel (NULL: the configuration's) */
         char **env;            /* -e, in order */
         size_t n_env;
         struct sandbox_bind *binds;    /* -v, in order; strings point into argv */
@@ -294,7 +295,7 @@ struct run_mount {
 /* mount_for_run() - a fresh writable layer over @im, mounted at
  * ROOT/mounts/<ID>/rootfs; the record is written with the daemon's pid so
  * that rmi sees the image in use. */
-static int mount_for_run(struct store *s, const struct store_image *im, const char *label,
+static int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
                          struct run_mount *rm, struct err *e)
 {
         /* The record comes first (it picks the ID), so it is made with "/"
@@ -325,13 +326,15 @@ static int mount_for_run(struct store *s, const struct store_image *im, const ch
         cfg.fsname = xstrdup(label);
         cfg.allow_other = true;        /* -u 1000 must get in (default_permissions checks) */
         r = fs_check_config(&cfg, e);
-        if (r >= 0)
+        if (r >= 0 && kernel)           /* --driver kernel: no daemon */
+                r = fs_kernel_mount(&cfg, rm->m.mountpoint, e);
+        else if (r >= 0)
                 r = daemon_start(&cfg, rm->m.mountpoint, true, NULL, NULL, &rm->daemon, e);
         fs_config_free(&cfg);
         if (r < 0)
                 return r;
         rm->mounted = true;
-        rm->m.pid = (int)rm->daemon;
+        rm->m.pid = kernel ? STORE_MOUNT_KERNEL : (int)rm->daemon;
         struct err ignore = { 0 };
         (void)store_mount_save(s, &rm->m, &ignore);
         return 0;
@@ -360,9 +363,10 @@ static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, s
         int r = 0;
         if (rm->mounted) {
                 r = fs_umount(rm->m.mountpoint, e);
-                if (r < 0)
+                if (r < 0 && rm->daemon > 0)
                         kill(rm->daemon, SIGTERM);
-                reap_daemon(rm->daemon);
+                if (rm->daemon > 0)
+                        reap_daemon(rm->daemon);
                 rm->mounted = false;
         }
         if (!rm->m.id)
@@ -458,8 +462,11 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
         if (r >= 0 && o->name)
                 r = run_name_free(s, o->name, e);
+        bool kernel = false;
         if (r >= 0)
-                r = mount_for_run(s, &im, ref, &rm, e);
+                r = mount_driver(o->driver, &kernel, e);
+        if (r >= 0)
+                r = mount_for_run(s, &im, ref, kernel, &rm, e);
         if (r >= 0 && o->name) {
                 rm.m.name = xstrdup(o->name);   /* `strata ps` and `strata rm NAME` find it */
                 struct err ignore = { 0 };
@@ -560,6 +567,7 @@ int cmd_run(int argc, char **argv)
                 { "privileged", no_argument, NULL, 'P' },
                 { "platform", required_argument, NULL, 'p' },
                 { "rootfs", required_argument, NULL, 'F' },
+                { "driver", required_argument, NULL, 'K' },
                 { 0 }
         };
         struct run_opts o = { 0 };
@@ -587,6 +595,7 @@ int cmd_run(int argc, char **argv)
                 case 'P': o.privileged = true; break;
                 case 'p': o.platform = optarg; break;
                 case 'F': o.rootfs = optarg; break;
+                case 'K': o.driver = optarg; break;
                 default:
                         run_opts_free(&o);
                         (void)bad_option("run", argv);

@@ -185,7 +185,7 @@ static int parse_strata(json_t *j, const char *file, const char *text, struct co
 {
         static const char *const known[] = { "registry-mirrors", "insecure-registries", "registries",
                                               "mirror-connect-timeout", "mirror-stall-timeout", "mirror-min-speed", "certs-dirs",
-                                              "search-index" };
+                                              "search-index", "mount-driver" };
         const char *key;
         json_t *v;
         json_object_foreach(j, key, v) {
@@ -219,6 +219,12 @@ static int parse_strata(json_t *j, const char *file, const char *text, struct co
                 if (!json_is_string(v) || !url_ok(json_string_value(v)))
                         return bad_key(e, file, text, "search-index", "must be an http:// or https:// URL");
                 c->search_index = xstrdup(json_string_value(v));
+        }
+        if ((v = json_object_get(j, "mount-driver"))) {
+                const char *d = json_string_value(v);
+                if (!d || (strcmp(d, "fuse") && strcmp(d, "kernel")))
+                        return bad_key(e, file, text, "mount-driver", "must be \"fuse\" or \"kernel\"");
+                c->mount_driver = xstrdup(d);
         }
         int r = get_seconds(j, "mirror-connect-timeout", file, text, &c->connect_timeout_s, e);
         if (r == 0)
@@ -338,6 +344,7 @@ void cfg_free(struct config *c)
         free(c->registries);
         strv_free(&c->certs_dirs);
         free(c->search_index);
+        free(c->mount_driver);
         memset(c, 0, sizeof *c);
 }
 

@@ -11,7 +11,8 @@
  *     "mirror-stall-timeout": 5,                                 seconds without a byte
  *     "mirror-min-speed": 10240,                                 bytes/s over the stall timeout (0: off)
  *     "certs-dirs": ["/etc/strata/certs.d", "/etc/docker/certs.d"],
- *     "search-index": "https://index.docker.io" } */
+ *     "search-index": "https://index.docker.io",
+ *     "mount-driver": "fuse" }                                     or "kernel" (root) */
 #ifndef STRATA_CLI_CONFIG_H
 #define STRATA_CLI_CONFIG_H
 
@@ -44,6 +45,7 @@ struct config {
         long min_speed;                /* "mirror-min-speed", bytes/s; 0 = no such rule */
         struct strv certs_dirs;
         char *search_index;
+        char *mount_driver;            /* "fuse" or "kernel", or NULL (fuse) */
 };
 
 /* cfg_load() - read the files in force.  @path is --config (NULL: the

@@ -1,5 +1,7 @@
 /* The union filesystem's daemon: start and readiness (see daemon.h). */
 #include "daemon.h"
+#include "cli.h"
+#include "config.h"
 #include "store/store.h"
 
 #include <fcntl.h>
@@ -27,6 +29,23 @@ void image_lowers(struct store *s, const struct store_image *im, const char *emp
                 char *abs = realpath(empty_dir, NULL);
                 cfg->lowers[cfg->n_lowers++] = abs ? abs : xstrdup(empty_dir);
         }
+}
+
+int mount_driver(const char *flag, bool *kernel, struct err *e)
+{
+        struct config c = { 0 };
+        if (!flag) {
+                int r = cfg_load(G.config, &c, e);
+                if (r < 0)
+                        return r;
+                flag = c.mount_driver;
+        }
+        int r = 0;
+        *kernel = flag && !strcmp(flag, "kernel");
+        if (flag && !*kernel && strcmp(flag, "fuse"))
+                r = err_setx(e, EINVAL, "--driver %s: fuse or kernel", flag);
+        cfg_free(&c);
+        return r;
 }
 
 /* Become strata-fsd, the lean daemon next to this executable (cli/fsd.c),

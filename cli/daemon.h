@@ -14,6 +14,11 @@ struct store_image;
  * image without layers gets the empty directory @empty_dir (created). */
 void image_lowers(struct store *s, const struct store_image *im, const char *empty_dir, struct fs_config *cfg);
 
+/* mount_driver() - *@kernel: mount with the kernel's overlayfs (fs/kmount.c)
+ * rather than serve FUSE.  @flag is --driver ("fuse" or "kernel"), or NULL:
+ * then the configuration's "mount-driver", else fuse. */
+int mount_driver(const char *flag, bool *kernel, struct err *e);
+
 /* daemon_start() - fork a daemon serving @cfg at @mountpoint (own session,
  * stdin/stdout on /dev/null, cwd /, stderr quiet once mounted) and wait
  * until the mount is in place.  @die_with_parent: it gets SIGTERM, and

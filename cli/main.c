@@ -16,7 +16,12 @@ static const struct command commands[] = {
           "  -q, --quiet                       print only the image name\n"
           "  -j, --jobs N                      layers downloaded at once (default 3)\n"
           "      --registry-mirror URL         try this mirror first (repeatable; replaces the configured Docker Hub mirrors)\n"
-          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
+          "Environment: STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n"
+          "Limits (each layer, also for `strata unpack`): STRATA_MAX_LAYER_BYTES (default 64G; a number with\n"
+          "  K, M, G or T) caps the uncompressed tar stream and the sum of the files' declared sizes (a sparse\n"
+          "  file counts at its full size); raise it for one run: STRATA_MAX_LAYER_BYTES=200G strata pull IMAGE.\n"
+          "  Fixed: uid/gid 0..4294967294, device major 0..4095, minor 0..1048575 (never truncated), names up\n"
+          "  to 255 bytes, paths up to 4095; a layer past a limit is refused and nothing of it is kept.\n" },
         { "push", cmd_push, "strata push [OPTIONS] IMAGE [DESTINATION]", "Upload an image to a registry",
           "  -q, --quiet               print only the name pushed\n"
           "  -j, --jobs N              blobs uploaded at once (default 5)\n"
@@ -63,7 +68,8 @@ static const struct command commands[] = {
           "      --upper DIR  keep the writable layer in DIR (kept by umount; resume it later)\n"
           "      --stack      mount even if DIR is a mount point already (over it, hiding it)\n"
           "  -f               stay in the foreground\n"
-          "  -d               FUSE debug output (implies -f)\n" },
+          "  -d               FUSE debug output (implies -f)\n"
+          "      --driver D   fuse (the default; config key mount-driver) or kernel (root: the kernel's overlayfs)\n" },
         { "umount", cmd_umount, "strata umount DIR", "Unmount a strata mount (dropping its writable layer unless --upper named it)", NULL },
         { "run", cmd_run, "strata run [OPTIONS] IMAGE [COMMAND [ARG...]]",
           "Run a command in a new container over a mounted image",
@@ -85,7 +91,8 @@ static const struct command commands[] = {
           "  -v, --volume H:C[:ro]  bind the host path H at C (a missing H is made a directory)\n"
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
-          "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n" },
+          "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n"
+          "      --driver D         mount IMAGE with fuse (default) or kernel (root: the kernel's overlayfs)\n" },
         { "ps", cmd_ps, "strata ps [OPTIONS]", "List runs (kept ones with -a) and mounts, as docker's containers",
           "  -a, --all         also finished runs (kept without --rm) and dead mounts\n"
           "  -q, --quiet       only IDs\n"

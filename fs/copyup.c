@@ -136,9 +136,12 @@ static int copy_data(int in, int out, off_t size)
 int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
                       const char *tmp, bool meta)
 {
-        int r = 0;
         /* a regular file is finished through its descriptors, the rest by name */
         _cleanup_close_ int out = -1, in = -1;
+        _cleanup_at_ struct at sa = AT_INIT;
+        int r = at_get(o, layer, path, &sa);
+        if (r < 0)
+                return r;
         switch (st->st_mode & S_IFMT) {
         case S_IFREG:
                 out = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -150,7 +153,7 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
                                 return -errno;
                         break;
                 }
-                in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                in = openat(sa.fd, sa.rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (in < 0)
                         return -errno;
                 r = copy_data(in, out, st->st_size);
@@ -163,7 +166,7 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
                 break;
         case S_IFLNK: {
                 _cleanup_free_ char *target = xmalloc((size_t)PATH_MAX + 1);
-                ssize_t len = readlinkat(o->layers[layer].fd, path, target, PATH_MAX);
+                ssize_t len = readlinkat(sa.fd, sa.rel, target, PATH_MAX);
                 if (len < 0)
                         return -errno;
                 target[len] = '\0';
@@ -182,7 +185,7 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
         if (!S_ISLNK(st->st_mode) &&
             (out >= 0 ? fchmod(out, st->st_mode & 07777) : fchmodat(o->work_fd, tmp, st->st_mode & 07777, 0)) < 0)
                 return -errno;
-        _cleanup_free_ char *src = in >= 0 ? NULL : layer_abspath(o, layer, path);
+        _cleanup_free_ char *src = in >= 0 ? NULL : at_xpath(o, layer, &sa);
         _cleanup_free_ char *dst = out >= 0 ? NULL : xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
         r = copy_xattrs_fd(src, in, dst, out);
         if (r < 0)
@@ -214,7 +217,10 @@ static int copy_to(struct ovl *o, struct node *n, int layer, const char *path, c
                 *meta = false;
                 r = ovl_build_copy(o, n, layer, path, st, tmp, false);
         }
-        if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_NOREPLACE) < 0)
+        _cleanup_at_ struct at a = AT_INIT;
+        if (r == 0)
+                r = at_get(o, 0, path, &a);
+        if (r == 0 && renameat2(o->work_fd, tmp, a.fd, a.rel, RENAME_NOREPLACE) < 0)
                 r = -errno;
         if (r < 0) {
                 struct err e;
@@ -257,7 +263,9 @@ static int copy_up_locked(struct ovl *o, struct node *n, bool meta)
         }
         /* the parent's times stay as they were, like overlayfs's copy-up */
         struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
-        utimensat(o->upper_root_fd, ppath, ts, AT_SYMLINK_NOFOLLOW);
+        _cleanup_at_ struct at pa = AT_INIT;
+        if (at_get(o, 0, ppath, &pa) == 0)
+                utimensat(pa.fd, pa.rel, ts, AT_SYMLINK_NOFOLLOW);
         if (meta)
                 atomic_store(&n->mc_layer, layer);
         atomic_store(&n->layer, 0);
@@ -281,12 +289,12 @@ static int copy_data_locked(struct ovl *o, struct node *n)
         if (!hashed)
                 return -ENOENT;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_close_ int in = openat(o->layers[layer].fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int in = layer_openat(o, layer, path, O_RDONLY | O_NOFOLLOW, 0);
         if (in < 0)
-                return -errno;
-        _cleanup_close_ int out = openat(o->upper_root_fd, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+                return in;
+        _cleanup_close_ int out = layer_openat(o, 0, path, O_WRONLY | O_NOFOLLOW, 0);
         if (out < 0)
-                return -errno;
+                return out;
         struct stat ist, ust;
         if (fstat(in, &ist) < 0 || fstat(out, &ust) < 0)
                 return -errno;
@@ -299,9 +307,9 @@ static int copy_data_locked(struct ovl *o, struct node *n)
                 return -errno;
         if (fsync(out) < 0)
                 return -errno;
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        if (lremovexattr(abs, OVL_XATTR_METACOPY) < 0 && errno != ENODATA)
-                return -errno;
+        int r2 = layer_removexattr(o, 0, path, OVL_XATTR_METACOPY);
+        if (r2 < 0 && r2 != -ENODATA)
+                return r2;
         atomic_store(&n->mc_layer, -1);
         return 0;
 }
@@ -362,9 +370,9 @@ int ovl_copy_up_tree(struct ovl *o, struct node *dir)
                 return 0;
         /* everything visible is in the upper layer now: hide the rest */
         _cleanup_free_ char *path = node_path(o, dir);
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        if (lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
-                return -errno;
+        r = layer_setxattr(o, 0, path, OVL_XATTR_OPAQUE, "y", 1, 0);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&dir->lock);
         dir->bottom = 0;
         dir->ndirs = 1;

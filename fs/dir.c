@@ -41,7 +41,11 @@ static void raw_list_free(struct raw_list *l)
  * a merged directory need not exist in every layer of its range. */
 static int read_layer(struct ovl *o, int layer, const char *path, struct raw_list *l)
 {
-        DIR *d = opendir_at(o->layers[layer].fd, path);
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, layer, path, &a);
+        if (r < 0)
+                return r == -ENOENT || r == -ENOTDIR ? 0 : r;
+        DIR *d = opendir_at(a.fd, a.rel);
         if (!d)
                 return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
         bool upper = ovl_is_upper(o, layer);
@@ -69,7 +73,7 @@ static int read_layer(struct ovl *o, int layer, const char *path, struct raw_lis
                 }
                 raw_push(l, name, layer, type, whiteout, de->d_ino);
         }
-        int r = errno ? -errno : 0;
+        r = errno ? -errno : 0;
         closedir(d);
         return r;
 }

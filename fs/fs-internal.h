@@ -41,6 +41,9 @@
  *     ever shows the lower data once the index has the file.  index_lock
  *     (innermost but for tree_lock) covers making an index entry, linking
  *     it up and its OVL_XATTR_NLINK count.
+ * (9) Depth is unlimited: every system call on a layer goes through at_get()
+ *     (or a layer_*() helper built on it), never a path longer than
+ *     PATH_MAX; node paths are built in memory at any length.
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H
@@ -69,6 +72,7 @@
 struct layer {
         int fd;                   /* O_PATH | O_DIRECTORY of the layer root */
         char *path;               /* absolute, for the path-only xattr calls */
+        size_t path_len;
         dev_t dev;
         uint64_t ino_tag;         /* or-ed into st_ino when layers span filesystems */
 };
@@ -103,8 +107,10 @@ struct node {
         _Atomic int mc_layer;     /* regular files in the upper layer holding metadata only:
                                    * the layer of the data (invariant 7), else -1 */
         int orphan_fd;            /* O_PATH of the file after its last name went while open, or -1 */
-        bool pushed;              /* a lower file's first OPEN stored its data in the
-                                   * kernel's page cache (fuse-ops.c: push_lower) */
+        bool pushed;              /* a lower file's data was stored in the kernel's page
+                                   * cache, or was decided not to be (push_lower, push.c) */
+        _Atomic bool io_seen;     /* no_open: a READ or WRITE of it came (so the kernel may
+                                   * hold its pages, maybe mapped and written: push.c keeps off) */
         int wfd;                  /* -o no_open: the data of a lower file written after
                                    * its name went (an unnamed work-dir file), or -1 */
         struct dir_snap *snap;    /* dirs: cached listing, or NULL */
@@ -126,6 +132,8 @@ struct ovl {
         size_t index_n, index_cap;
         struct prefetch *prefetch;   /* prefetch.c's thread, or NULL */
         pid_t pid;                /* ours, in those names */
+        uid_t euid;               /* ours: what a new entry is owned by unless chowned */
+        gid_t egid;
 
         pthread_mutex_t tree_lock;   /* protects the node tree and table: see struct node */
         struct node **table;
@@ -146,6 +154,34 @@ struct ovl_cred {
         uid_t uid;
         gid_t gid;
 };
+
+/* ---- layer.c: paths below a layer root at any depth (invariant 9) */
+/* A path below a layer root, ready for the *at calls: (@fd, @rel).  Short
+ * paths (the common case) are the root's descriptor and the path itself,
+ * with no system call; longer ones (past PATH_MAX with the root's own path)
+ * are the descriptor of a directory on the way, opened in steps, and the
+ * rest of the path (short). */
+struct at {
+        int fd;
+        const char *rel;
+        int own;                  /* the descriptor we opened, or -1 */
+};
+int at_get(struct ovl *o, int layer, const char *path, struct at *a);
+void at_put(struct at *a);
+#define _cleanup_at_ _cleanup_(at_put)
+#define AT_INIT { .fd = -1, .rel = NULL, .own = -1 }
+/* at_xpath() - a path for the calls that take no directory descriptor
+ * (the xattr calls): "<layer root>/<path>", or "/proc/self/fd/N/<rest>"
+ * for a long one.  Caller frees. */
+char *at_xpath(struct ovl *o, int layer, const struct at *a);
+/* layer_openat() - openat() of @path in @layer: a descriptor or -errno. */
+int layer_openat(struct ovl *o, int layer, const char *path, int flags, mode_t mode);
+/* the l*xattr calls on @path of @layer; -errno on failure */
+ssize_t layer_getxattr(struct ovl *o, int layer, const char *path, const char *name, void *buf, size_t size);
+ssize_t layer_listxattr(struct ovl *o, int layer, const char *path, char *buf, size_t size);
+int layer_setxattr(struct ovl *o, int layer, const char *path, const char *name, const void *v, size_t size,
+                   int flags);
+int layer_removexattr(struct ovl *o, int layer, const char *path, const char *name);
 
 /* ---- layer.c: layers and the whiteout forms */
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e);
@@ -170,6 +206,9 @@ void node_table_free(struct ovl *o);
 struct node *node_new(uint64_t ino, mode_t type);
 /* node_find_lookup() - the visible node for (@parent, @name) with nlookup+1, or NULL. */
 struct node *node_find_lookup(struct ovl *o, struct node *parent, const char *name);
+/* node_find_hold() - the visible node for (@parent, @name) with a ref
+ * (node_release() it), not a lookup; or NULL. */
+struct node *node_find_hold(struct ovl *o, struct node *parent, const char *name);
 /* node_insert_lookup() - hash @n under (@parent, @name) with nlookup = 1; when
  * another thread got there first, drop @n and return that one (nlookup+1). */
 struct node *node_insert_lookup(struct ovl *o, struct node *parent, const char *name, struct node *n);
@@ -305,6 +344,22 @@ int ovl_index_follow(struct ovl *o, struct node *n);
 /* ovl_index_fix_nlink() - st_nlink of the upper file @path when it is in the index. */
 void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st);
 
+/* ---- prefetch.c: a thread serving a queue (the queue is its owner's,
+ * under @lock; @work wakes the thread; @stop asks it to end) */
+struct worker {
+        pthread_mutex_t lock;
+        pthread_cond_t work;
+        bool stop;
+        pthread_t thread;
+};
+int worker_start(struct worker *w, void *(*fn)(void *), void *arg);  /* 0 or -errno */
+/* worker_stop() - ask the thread to end and wait for it; then drain the queue. */
+void worker_stop(struct worker *w);
+void worker_destroy(struct worker *w);
+/* worker_wait() - in the thread, @lock held: until the queue's count *@n
+ * is not 0 (true) or the thread is to end (false). */
+bool worker_wait(struct worker *w, const size_t *n);
+
 /* ---- prefetch.c: reading ahead of a walk over a cold cache */
 int ovl_prefetch_start(struct ovl *o);
 void ovl_prefetch_stop(struct ovl *o);
@@ -313,8 +368,8 @@ void ovl_prefetch_stop(struct ovl *o);
 void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data);
 /* ovl_prefetch_siblings() - @n, a lower file, is being opened: the first
  * time in its directory, have the disk read the other small files' data
- * (a copy, an archiver reads them next). */
-void ovl_prefetch_siblings(struct ovl *o, struct node *n);
+ * (a copy, an archiver reads them next).  True that first time. */
+bool ovl_prefetch_siblings(struct ovl *o, struct node *n);
 
 /* ---- ops.c: changes to the tree */
 int ovl_mknod(struct ovl *o, struct node *parent, const char *name, mode_t mode, dev_t rdev,

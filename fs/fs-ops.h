@@ -17,6 +17,16 @@ struct fs_inval {
         pthread_t thread;
 };
 
+/* Small lower files' data stored in the page cache ahead of reads (push.c). */
+#define FS_PUSH_MAX (128 * 1024)
+#define FS_PUSH_QUEUE 256
+struct fs_push {
+        struct worker w;
+        struct node *q[FS_PUSH_QUEUE];  /* directories, held */
+        size_t head, n;
+        bool started;
+};
+
 struct fs_session {
         struct ovl *o;
         double timeout;           /* entry/attr cache seconds */
@@ -28,6 +38,7 @@ struct fs_session {
         unsigned caps;            /* conn->want after init */
         struct fuse_session *se;  /* for notifications to the kernel */
         struct fs_inval inval;
+        struct fs_push push;
 };
 
 /* Node ids are node pointers; FUSE_ROOT_ID is the root. */
@@ -42,6 +53,16 @@ void fs_inval_node(void *ctx, struct node *n, bool data);
 /* fs_inval_start() - start the invalidation thread (0 or -errno); fs_inval_stop() ends it. */
 int fs_inval_start(struct fs_session *s);
 void fs_inval_stop(struct fs_session *s);
+
+/* fs_store_data() - the data of the file @fd (@size bytes, at most
+ * FS_PUSH_MAX) into the kernel's page cache of @ino; 0 or -errno. */
+int fs_store_data(struct fs_session *s, fuse_ino_t ino, int fd, off_t size);
+/* fs_push_start() - start the thread that stores a directory's small lower
+ * files once a first one is read (no_open); fs_push_stop() ends it. */
+int fs_push_start(struct fs_session *s);
+void fs_push_stop(struct fs_session *s);
+/* fs_push_dir() - have the thread store @dir's small lower files' data. */
+void fs_push_dir(struct fs_session *s, struct node *dir);
 
 extern const struct fuse_lowlevel_ops fs_fuse_ops;
 

@@ -29,7 +29,8 @@ struct fs_config {
         bool quiet_after_ready;   /* a daemon: stderr to /dev/null once mounted */
         bool no_splice;           /* "splice=0": copy data through user space */
         int readdirplus;          /* "readdirplus=yes|no|auto": 1 (or 0, the default), -1, 2 */
-        bool no_open;             /* "no_open": the kernel skips OPEN/RELEASE for files */
+        bool open_handles;        /* "no_open=0": OPEN/RELEASE for files (the default is
+                                   * no_open: the kernel skips them, I/O carries the flags) */
         bool no_prefetch;         /* "prefetch=0": no reading ahead of walks (fs/prefetch.c) */
 };
 
@@ -62,6 +63,12 @@ int fs_check_config(const struct fs_config *c, struct err *e);
  * written to it once the mount is in place, and it is closed, success or
  * not (a daemonizing parent waits on it).  Returns 0 after a clean unmount. */
 int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, struct err *e);
+
+/* fs_kernel_mount() - mount @c's layers at @mountpoint with the kernel's
+ * overlayfs instead (--driver kernel, fs/kmount.c): root only; the upper
+ * layer it writes is the one fs_serve() reads (index=on, redirect_dir=off,
+ * metacopy=off).  Returns at once: no daemon; fs_umount() unmounts it. */
+int fs_kernel_mount(const struct fs_config *c, const char *mountpoint, struct err *e);
 
 /* fs_umount() - unmount @mountpoint: umount2() as root (MNT_DETACH when the
  * daemon is gone, ENOTCONN), else fusermount3 -u (-z). */

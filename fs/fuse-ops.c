@@ -88,8 +88,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
                 conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
         }
         conn->want |= want & conn->capable;
-        /* the kernel clears set-id bits on write (we write as root) */
+        /* the kernel clears set-id bits on write (we write as root).
+         * FUSE_CAP_HANDLE_KILLPRIV (which would spare a GETATTR per chown)
+         * and FUSE_CAP_PARALLEL_DIROPS are in conn->capable, but libfuse
+         * 3.14 never puts them in its INIT reply (fixed upstream in 3.16,
+         * libfuse#861): the kernel does not get them whatever we want */
         conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+        /* the kernel applies the caller's umask (mount.c: the daemon's is 0) */
+        conn->want &= ~FUSE_CAP_DONT_MASK;
         /* every change goes through us: no need to compare mtimes to find them */
         conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
         conn->time_gran = 1;
@@ -369,8 +375,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
  * locks (which would need a free thread to serve it), and a copy-up, with
  * the writes after it, cannot overtake the store.  Returns the descriptor
  * it opened (the handle's), or -1. */
-#define PUSH_MAX (128 * 1024)
-
 static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
 {
         if (n->lower_links)
@@ -382,24 +386,8 @@ static int push_lower(struct fs_session *s, struct node *n, fuse_ino_t ino)
         bool first = !n->pushed;
         n->pushed = true;
         if (first && !ovl_is_upper(s->o, node_layer(n)) && ovl_open(s->o, n, O_RDONLY, &fd) == 0 &&
-            fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PUSH_MAX) {
-                struct fuse_bufvec b = FUSE_BUFVEC_INIT((size_t)st.st_size);
-                /* libfuse splices from a descriptor, but copies less than two
-                 * pages through a fresh aligned allocation each time (which
-                 * fragments the heap): those come from the stack */
-                char small[2 * 4096];
-                if ((size_t)st.st_size < sizeof(small)) {
-                        b.buf[0].mem = small;
-                        if (pread(fd, small, (size_t)st.st_size, 0) != st.st_size)
-                                b.buf[0].size = 0;
-                } else {
-                        b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-                        b.buf[0].fd = fd;
-                        b.buf[0].pos = 0;
-                }
-                if (b.buf[0].size)
-                        (void)fuse_lowlevel_notify_store(s->se, ino, 0, &b, FUSE_BUF_SPLICE_MOVE);
-        }
+            fstat(fd, &st) == 0)
+                (void)fs_store_data(s, ino, fd, st.st_size);
         pthread_mutex_unlock(&n->lock);
         return fd;
 }
@@ -441,6 +429,24 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+        struct fs_session *s = sess(req);
+        struct node *n = N(req, ino);
+        if (!(fi && fi->fh) && !atomic_load(&n->io_seen))
+                atomic_store(&n->io_seen, true);      /* before the pages exist: push.c */
+        /* no OPEN (no_open): the first read in a directory is where an
+         * archiver or a copy starts on it (push_lower's trigger otherwise):
+         * the disk reads the other small files, and push.c stores them */
+        if (!(fi && fi->fh) && !ovl_is_upper(s->o, ovl_data_layer(n)) && ovl_prefetch_siblings(s->o, n)) {
+                pthread_mutex_lock(&s->o->tree_lock);
+                struct node *dir = n->parent;
+                if (dir)
+                        dir->refs++;
+                pthread_mutex_unlock(&s->o->tree_lock);
+                if (dir) {
+                        fs_push_dir(s, dir);
+                        node_release(s->o, dir);
+                }
+        }
         bool own;
         int fd, r = io_fd(req, ino, fi, false, &fd, &own);
         if (r < 0) {
@@ -459,6 +465,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
                          struct fuse_file_info *fi)
 {
         bool own;
+        if (!(fi && fi->fh) && !atomic_load(&N(req, ino)->io_seen))
+                atomic_store(&N(req, ino)->io_seen, true);      /* push.c keeps off */
         int fd, err = io_fd(req, ino, fi, true, &fd, &own);
         if (err < 0) {
                 fuse_reply_err(req, -err);
@@ -468,7 +476,20 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
         out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         out.buf[0].fd = fd;
         out.buf[0].pos = off;
-        ssize_t r = fuse_buf_copy(&out, in, 0);
+        /* no handle (no_open): the open's flags come with each WRITE.  An
+         * append goes where the file ends now, not where this name's inode
+         * in the kernel thinks it ends (another name of the file may have
+         * grown it): O_APPEND makes pwrite do that, and splice refuses
+         * O_APPEND descriptors */
+        int copy_flags = 0;
+        bool append = own && fi && (fi->flags & O_APPEND);
+        if (append && fcntl(fd, F_SETFL, O_APPEND) == 0)
+                copy_flags = FUSE_BUF_NO_SPLICE;
+        ssize_t r = fuse_buf_copy(&out, in, copy_flags);
+        /* O_SYNC, O_DSYNC: the data (and metadata) on disk before the reply */
+        if (r >= 0 && own && fi && (fi->flags & O_DSYNC) &&
+            ((fi->flags & O_SYNC) == O_SYNC ? fsync(fd) : fdatasync(fd)) < 0)
+                r = -errno;
         io_done(own, fd);
         if (r < 0) {
                 fuse_reply_err(req, (int)-r);
@@ -642,13 +663,13 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
         struct fs_session *s = sess(req);
         struct node *n = N(req, ino);
         _cleanup_free_ char *path = node_path(s->o, n);
-        int fd = openat(s->o->layers[node_layer(n)].fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = 0;
-        if (fd < 0 || (datasync ? fdatasync(fd) : fsync(fd)) < 0)
-                r = errno;
+        int fd = layer_openat(s->o, node_layer(n), path, O_RDONLY | O_DIRECTORY, 0);
+        int r = fd < 0 ? fd : 0;
+        if (fd >= 0 && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+                r = -errno;
         if (fd >= 0)
                 close(fd);
-        fuse_reply_err(req, r);
+        fuse_reply_err(req, -r);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

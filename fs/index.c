@@ -143,7 +143,11 @@ static int link_up(struct ovl *o, const struct index_key *k, const char *path)
         _cleanup_close_ int fd = openat(o->index_fd, k->s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (linkat(o->index_fd, k->s, o->upper_root_fd, path, 0) < 0)
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, 0, path, &a);
+        if (r < 0)
+                return r;
+        if (linkat(o->index_fd, k->s, a.fd, a.rel, 0) < 0)
                 return -errno;
         long pending = get_pending(fd);
         if (pending > 0)
@@ -207,8 +211,7 @@ void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st)
         if (o->index_fd < 0 || !S_ISREG(st->st_mode) || st->st_nlink < 2)
                 return;
         char v[24];
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        long pending = parse_pending(v, lgetxattr(abs, OVL_XATTR_NLINK, v, sizeof(v) - 1));
+        long pending = parse_pending(v, layer_getxattr(o, 0, path, OVL_XATTR_NLINK, v, sizeof(v) - 1));
         if (pending >= 0)       /* else a hard link made in the upper layer */
                 st->st_nlink = st->st_nlink - 1 + (nlink_t)pending;
 }

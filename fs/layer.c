@@ -3,6 +3,7 @@
 #include "fs-internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -12,6 +13,7 @@ static int open_layer(struct layer *l, const char *path, struct err *e)
         l->path = realpath(path, NULL);
         if (!l->path)
                 return err_set(e, errno, "layer %s", path);
+        l->path_len = strlen(l->path);
         l->fd = open(l->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (l->fd < 0)
                 return err_set(e, errno, "open layer %s", path);
@@ -73,6 +75,8 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         o->upper_root_fd = -1;
         o->index_fd = -1;
         o->pid = getpid();
+        o->euid = geteuid();
+        o->egid = getegid();
         pthread_mutex_init(&o->tree_lock, NULL);
         pthread_mutex_init(&o->index_lock, NULL);
         o->has_upper = c->upper != NULL;
@@ -125,11 +129,114 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         return 0;
 }
 
+/* Long paths: the rest after the directories opened on the way is shorter
+ * than AT_TAIL; each step opens less than AT_STEP bytes of path (a name is
+ * at most NAME_MAX, so a step always finds a slash). */
+#define AT_TAIL 1024
+#define AT_STEP 2048
+
+int at_get(struct ovl *o, int layer, const char *path, struct at *a)
+{
+        const struct layer *l = &o->layers[layer];
+        a->fd = l->fd;
+        a->rel = path;
+        a->own = -1;
+        size_t len = strlen(path);
+        if (len + l->path_len + 2 < PATH_MAX)
+                return 0;
+        char step[AT_STEP];
+        const char *p = path;
+        int fd = l->fd;
+        while (len >= AT_TAIL) {
+                const char *cut = NULL;
+                for (size_t i = 0; i < AT_STEP - 1 && i < len; i++)
+                        if (p[i] == '/')
+                                cut = p + i;
+                if (!cut) {
+                        if (a->own >= 0)
+                                close(TAKE_FD(a->own));
+                        return -ENAMETOOLONG;
+                }
+                memcpy(step, p, (size_t)(cut - p));
+                step[cut - p] = '\0';
+                int next = openat(fd, step, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                int saved = errno;
+                if (a->own >= 0)
+                        close(TAKE_FD(a->own));
+                if (next < 0)
+                        return -saved;
+                a->own = fd = next;
+                len -= (size_t)(cut + 1 - p);
+                p = cut + 1;
+        }
+        a->fd = fd;
+        a->rel = p;
+        return 0;
+}
+
+void at_put(struct at *a)
+{
+        if (a->own >= 0)
+                close(TAKE_FD(a->own));
+}
+
+char *at_xpath(struct ovl *o, int layer, const struct at *a)
+{
+        if (a->own >= 0)
+                return xasprintf("/proc/self/fd/%d/%s", a->own, a->rel);
+        return layer_abspath(o, layer, a->rel);
+}
+
 int layer_stat(struct ovl *o, int layer, const char *path, struct stat *st)
 {
-        if (fstatat(o->layers[layer].fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        return 0;
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, layer, path, &a);
+        if (r == 0 && fstatat(a.fd, a.rel, st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = -errno;
+        return r;
+}
+
+int layer_openat(struct ovl *o, int layer, const char *path, int flags, mode_t mode)
+{
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, layer, path, &a);
+        if (r < 0)
+                return r;
+        int fd = openat(a.fd, a.rel, flags | O_CLOEXEC, mode);
+        return fd < 0 ? -errno : fd;
+}
+
+/* The xattr calls take no directory descriptor: at_xpath() stands in. */
+#define WITH_XPATH(call)                                          \
+        do {                                                      \
+                _cleanup_at_ struct at a = AT_INIT;                         \
+                int r_ = at_get(o, layer, path, &a);              \
+                if (r_ < 0)                                       \
+                        return r_;                                \
+                _cleanup_free_ char *x = at_xpath(o, layer, &a);  \
+                ssize_t n_ = (call);                              \
+                return n_ < 0 ? -errno : n_;                      \
+        } while (0)
+
+ssize_t layer_getxattr(struct ovl *o, int layer, const char *path, const char *name, void *buf, size_t size)
+{
+        WITH_XPATH(lgetxattr(x, name, buf, size));
+}
+
+ssize_t layer_listxattr(struct ovl *o, int layer, const char *path, char *buf, size_t size)
+{
+        WITH_XPATH(llistxattr(x, buf, size));
+}
+
+int layer_setxattr(struct ovl *o, int layer, const char *path, const char *name, const void *v, size_t size,
+                   int flags)
+{
+        WITH_XPATH(lsetxattr(x, name, v, size, flags));
+}
+
+int layer_removexattr(struct ovl *o, int layer, const char *path, const char *name)
+{
+        WITH_XPATH(lremovexattr(x, name));
 }
 
 static char *sibling_path(const char *path, const char *prefix)
@@ -146,7 +253,7 @@ bool layer_has_oci_whiteout(struct ovl *o, int layer, const char *path)
                 return false;
         _cleanup_free_ char *wh = sibling_path(path, OCI_WH_PREFIX);
         struct stat st;
-        return fstatat(o->layers[layer].fd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        return layer_stat(o, layer, wh, &st) == 0;
 }
 
 char *layer_abspath(struct ovl *o, int layer, const char *path)
@@ -158,16 +265,15 @@ char *layer_abspath(struct ovl *o, int layer, const char *path)
 
 bool layer_dir_opaque(struct ovl *o, int layer, const char *path)
 {
-        _cleanup_free_ char *abs = layer_abspath(o, layer, path);
         char v[2];
-        ssize_t n = lgetxattr(abs, OVL_XATTR_OPAQUE, v, sizeof(v));
+        ssize_t n = layer_getxattr(o, layer, path, OVL_XATTR_OPAQUE, v, sizeof(v));
         if (n == 1 && v[0] == 'y')
                 return true;
         if (ovl_is_upper(o, layer))
                 return false;
         _cleanup_free_ char *opq = strcmp(path, ".") ? xasprintf("%s/" OCI_WH_OPAQUE, path) : xstrdup(OCI_WH_OPAQUE);
         struct stat st;
-        return fstatat(o->layers[layer].fd, opq, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        return layer_stat(o, layer, opq, &st) == 0;
 }
 
 uint64_t ovl_ino(struct ovl *o, int layer, const struct stat *st)

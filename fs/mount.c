@@ -99,7 +99,7 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                         return err_setx(e, EINVAL, "timeout=%s: not a number of seconds", val);
                 c->timeout = t;
         } else if (!strcmp(opt, "no_open")) {
-                c->no_open = true;
+                c->open_handles = val && (!strcmp(val, "0") || !strcmp(val, "no"));
         } else if (!strcmp(opt, "splice") && val) {
                 c->no_splice = !strcmp(val, "0") || !strcmp(val, "no");
         } else if (!strcmp(opt, "prefetch") && val) {
@@ -167,10 +167,10 @@ char **fs_config_argv(const struct fs_config *c)
         v[n++] = xasprintf("timeout=%a", c->timeout);
         v[n++] = xasprintf("max_threads=%u", c->max_threads);
         v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
-        static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "no_open",
+        static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "open_handles",
                                             "no_prefetch" };
         const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
-                             c->no_splice, c->no_open, c->no_prefetch };
+                             c->no_splice, c->open_handles, c->no_prefetch };
         for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
                 if (set[i])
                         v[n++] = xstrdup(flag[i]);
@@ -225,8 +225,8 @@ int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
                         c->quiet_after_ready = true;
                 } else if (KEY("no_splice") && !val) {
                         c->no_splice = true;
-                } else if (KEY("no_open") && !val) {
-                        c->no_open = true;
+                } else if (KEY("open_handles") && !val) {
+                        c->open_handles = true;
                 } else if (KEY("no_prefetch") && !val) {
                         c->no_prefetch = true;
                 } else {
@@ -314,13 +314,17 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 return r;
         }
         raise_nofile();
+        /* the kernel applied the caller's umask to the mode of every new
+         * entry before the request came (no FUSE_CAP_DONT_MASK): ours must
+         * not narrow it again */
+        umask(0);
         struct fs_session s = {
                 .o = o,
                 .timeout = c->timeout > 0 ? c->timeout : 86400.0,
                 .writeback = c->writeback && !o->read_only,
                 .splice = !c->no_splice,
                 .readdirplus = c->readdirplus,
-                .no_open = c->no_open,
+                .no_open = !c->open_handles,
         };
         _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
                                               c->fsname ? c->fsname : "strata",
@@ -343,6 +347,11 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
         }
         o->inval = fs_inval_node;
         o->inval_ctx = &s;
+        /* without OPEN, the stores of small files' data come from a thread */
+        if (s.no_open && !c->no_prefetch && fs_push_start(&s) < 0) {
+                r = err_setx(e, EAGAIN, "cannot start a thread");
+                goto out;
+        }
         if (fuse_set_signal_handlers(se) < 0) {
                 r = err_setx(e, EIO, "cannot set signal handlers");
                 goto out;
@@ -375,6 +384,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
 out:
         if (ready_fd >= 0)
                 close(ready_fd);
+        fs_push_stop(&s);
         fs_inval_stop(&s);
         free_session(&se);
         se = NULL;

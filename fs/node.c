@@ -262,6 +262,16 @@ struct node *node_find_lookup(struct ovl *o, struct node *parent, const char *na
         return n;
 }
 
+struct node *node_find_hold(struct ovl *o, struct node *parent, const char *name)
+{
+        pthread_mutex_lock(&o->tree_lock);
+        struct node *n = table_find(o, parent, name);
+        if (n)
+                n->refs++;
+        pthread_mutex_unlock(&o->tree_lock);
+        return n;
+}
+
 bool node_peek_ino(struct ovl *o, struct node *parent, const char *name, uint64_t *ino)
 {
         pthread_mutex_lock(&o->tree_lock);

@@ -70,17 +70,32 @@ static int make_object(int dirfd, const char *name, mode_t mode, dev_t rdev, con
         }
 }
 
-static int set_owner_mode(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
+static int set_owner_mode(struct ovl *o, int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid)
 {
         /* what the filesystem gave the new entry already (no setgid parent) */
-        if (uid == geteuid() && gid == getegid() && !(mode & 07000))
+        if (uid == o->euid && gid == o->egid && !(mode & 07000))
                 return 0;
         if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        /* chown cleared the set-id bits; the umask may have narrowed it */
+        /* chown cleared the set-id bits */
         if (!S_ISLNK(mode) && (mode & 07000) && fchmodat(dirfd, name, mode & 07777, 0) < 0)
                 return -errno;
         return 0;
+}
+
+/* Two paths of the upper layer for one call (link, rename). */
+static int upper_at2(struct ovl *o, const char *p1, struct at *a1, const char *p2, struct at *a2)
+{
+        int r = at_get(o, 0, p1, a1);
+        return r < 0 ? r : at_get(o, 0, p2, a2);
+}
+
+/* A whiteout (0/0 character device) at @path of the upper layer. */
+static int make_object_at(struct ovl *o, const char *path, mode_t mode, dev_t rdev)
+{
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, 0, path, &a);
+        return r < 0 ? r : make_object(a.fd, a.rel, mode, rdev, NULL, 0, NULL);
 }
 
 /* Returns 1 when the new entry replaced a whiteout, 0 otherwise, or -errno. */
@@ -97,15 +112,19 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
         uid_t uid;
         gid_t gid;
         new_owner(o, ppath, cr, &mode, &uid, &gid);
+        _cleanup_at_ struct at a = AT_INIT;
+        r = at_get(o, 0, path, &a);
+        if (r < 0)
+                return r;
         if (!upper_whiteout(o, path)) {
-                r = make_object(o->upper_root_fd, path, mode, rdev, target, oflags, fd);
+                r = make_object(a.fd, a.rel, mode, rdev, target, oflags, fd);
                 if (r < 0)
                         return r;
-                r = set_owner_mode(o->upper_root_fd, path, mode, uid, gid);
+                r = set_owner_mode(o, a.fd, a.rel, mode, uid, gid);
                 if (r < 0) {
                         if (fd && *fd >= 0)
                                 close(TAKE_FD(*fd));
-                        unlinkat(o->upper_root_fd, path, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+                        unlinkat(a.fd, a.rel, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
                 }
                 return r;
         }
@@ -114,16 +133,16 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
         r = make_object(o->work_fd, tmp, mode, rdev, target, oflags, fd);
         if (r < 0)
                 return r;
-        r = set_owner_mode(o->work_fd, tmp, mode, uid, gid);
+        r = set_owner_mode(o, o->work_fd, tmp, mode, uid, gid);
         if (r == 0 && S_ISDIR(mode)) {
                 /* what the whiteout hid stays hidden under the new directory */
                 _cleanup_free_ char *abs = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
                 if (lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
                         r = -errno;
                 /* a directory cannot be renamed over a non-directory: swap them */
-                if (r == 0 && renameat2(o->work_fd, tmp, o->upper_root_fd, path, RENAME_EXCHANGE) < 0)
+                if (r == 0 && renameat2(o->work_fd, tmp, a.fd, a.rel, RENAME_EXCHANGE) < 0)
                         r = -errno;
-        } else if (r == 0 && renameat(o->work_fd, tmp, o->upper_root_fd, path) < 0) {
+        } else if (r == 0 && renameat(o->work_fd, tmp, a.fd, a.rel) < 0) {
                 r = -errno;
         }
         if (r < 0 && fd && *fd >= 0)
@@ -186,14 +205,18 @@ int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *nam
                 return r;
         _cleanup_free_ char *src = node_path(o, n);
         _cleanup_free_ char *path = child_path(o, parent, name);
+        _cleanup_at_ struct at sa = AT_INIT, da = AT_INIT;
+        r = upper_at2(o, src, &sa, path, &da);
+        if (r < 0)
+                return r;
         if (!upper_whiteout(o, path)) {
-                if (linkat(o->upper_root_fd, src, o->upper_root_fd, path, 0) < 0)
+                if (linkat(sa.fd, sa.rel, da.fd, da.rel, 0) < 0)
                         return -errno;
         } else {
                 _cleanup_free_ char *tmp = ovl_tmpname(o);
-                if (linkat(o->upper_root_fd, src, o->work_fd, tmp, 0) < 0)
+                if (linkat(sa.fd, sa.rel, o->work_fd, tmp, 0) < 0)
                         return -errno;
-                if (renameat(o->work_fd, tmp, o->upper_root_fd, path) < 0) {
+                if (renameat(o->work_fd, tmp, da.fd, da.rel) < 0) {
                         r = -errno;
                         unlinkat(o->work_fd, tmp, 0);
                         return r;
@@ -208,15 +231,19 @@ int ovl_link(struct ovl *o, struct node *n, struct node *parent, const char *nam
 /* Take @path out of the upper layer, leaving a whiteout when @whiteout. */
 static int remove_upper(struct ovl *o, const char *path, bool dir, bool whiteout)
 {
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, 0, path, &a);
+        if (r < 0)
+                return r;
         if (!whiteout) {
-                if (unlinkat(o->upper_root_fd, path, dir ? AT_REMOVEDIR : 0) == 0)
+                if (unlinkat(a.fd, a.rel, dir ? AT_REMOVEDIR : 0) == 0)
                         return 0;
                 if (!dir || (errno != ENOTEMPTY && errno != EEXIST))
                         return -errno;
                 /* an upper directory holding only whiteouts */
         }
         _cleanup_free_ char *tmp = ovl_tmpname(o);
-        if (renameat2(o->upper_root_fd, path, o->work_fd, tmp, whiteout ? RENAME_WHITEOUT : 0) < 0)
+        if (renameat2(a.fd, a.rel, o->work_fd, tmp, whiteout ? RENAME_WHITEOUT : 0) < 0)
                 return -errno;
         cleanup_tmp(o, tmp);
         return 0;
@@ -234,8 +261,10 @@ static bool orphan_wanted(struct ovl *o, struct node *n)
 
 static void keep_orphan(struct ovl *o, struct node *n, const char *path)
 {
-        if (orphan_wanted(o, n) && n->orphan_fd < 0)
-                n->orphan_fd = openat(o->layers[node_layer(n)].fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (orphan_wanted(o, n) && n->orphan_fd < 0) {
+                int fd = layer_openat(o, node_layer(n), path, O_PATH | O_NOFOLLOW, 0);
+                n->orphan_fd = fd < 0 ? -1 : fd;
+        }
 }
 
 /* A name of a lower hard link that goes: the index entry first, so that the
@@ -275,8 +304,8 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
                 keep_orphan(o, n, path);
                 if (node_layer(n) == 0)
                         r = remove_upper(o, path, dir, n->has_lower);
-                else if (mknodat(o->upper_root_fd, path, S_IFCHR, 0) < 0)
-                        r = -errno;
+                else
+                        r = make_object_at(o, path, S_IFCHR, 0);
                 pthread_mutex_unlock(&n->lock);
         }
         if (r == 0) {
@@ -289,8 +318,7 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
 
 static int set_opaque(struct ovl *o, const char *path)
 {
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
-        return lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0 ? -errno : 0;
+        return layer_setxattr(o, 0, path, OVL_XATTR_OPAQUE, "y", 1, 0);
 }
 
 static int rename_exchange(struct ovl *o, struct node *a, struct node *b, struct node *parent,
@@ -306,7 +334,11 @@ static int rename_exchange(struct ovl *o, struct node *a, struct node *b, struct
                 return r;
         _cleanup_free_ char *p1 = child_path(o, parent, name);
         _cleanup_free_ char *p2 = child_path(o, newparent, newname);
-        if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2, RENAME_EXCHANGE) < 0)
+        _cleanup_at_ struct at a1 = AT_INIT, a2 = AT_INIT;
+        r = upper_at2(o, p1, &a1, p2, &a2);
+        if (r < 0)
+                return r;
+        if (renameat2(a1.fd, a1.rel, a2.fd, a2.rel, RENAME_EXCHANGE) < 0)
                 return -errno;
         node_move(o, a, newparent, newname);
         node_move(o, b, parent, name);
@@ -320,11 +352,14 @@ static int rename_upper(struct ovl *o, struct node *src, struct node *dst, const
 {
         bool dst_wh = upper_whiteout(o, p2);
         bool dst_lower = dst_wh || (dst && dst->has_lower);
-        int r;
+        _cleanup_at_ struct at a1 = AT_INIT, a2 = AT_INIT;
+        int r = upper_at2(o, p1, &a1, p2, &a2);
+        if (r < 0)
+                return r;
         if (dst && node_layer(dst) == 0 && S_ISDIR(dst->type)) {
                 /* an upper directory that may still hold whiteouts: move it away */
                 _cleanup_free_ char *tmp = ovl_tmpname(o);
-                if (renameat(o->upper_root_fd, p2, o->work_fd, tmp) < 0)
+                if (renameat(a2.fd, a2.rel, o->work_fd, tmp) < 0)
                         return -errno;
                 cleanup_tmp(o, tmp);
         }
@@ -336,12 +371,11 @@ static int rename_upper(struct ovl *o, struct node *src, struct node *dst, const
         if (S_ISDIR(src->type) && dst_wh) {
                 /* swap the directory with the whiteout; keep the whiteout at
                  * the old name only when something below needs hiding */
-                if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2, RENAME_EXCHANGE) < 0)
+                if (renameat2(a1.fd, a1.rel, a2.fd, a2.rel, RENAME_EXCHANGE) < 0)
                         return -errno;
-                if (!src->has_lower && unlinkat(o->upper_root_fd, p1, 0) < 0)
+                if (!src->has_lower && unlinkat(a1.fd, a1.rel, 0) < 0)
                         return -errno;
-        } else if (renameat2(o->upper_root_fd, p1, o->upper_root_fd, p2,
-                             src->has_lower ? RENAME_WHITEOUT : 0) < 0) {
+        } else if (renameat2(a1.fd, a1.rel, a2.fd, a2.rel, src->has_lower ? RENAME_WHITEOUT : 0) < 0) {
                 return -errno;
         }
         if (S_ISDIR(src->type) && dst_lower) {
@@ -446,10 +480,14 @@ int ovl_open(struct ovl *o, struct node *n, int flags, int *fd)
         flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
         /* read-only: a metacopy file's data is below (invariant 7) */
         int layer = write ? node_layer(n) : ovl_data_layer(n);
-        *fd = openat(o->layers[layer].fd, path, flags | O_CLOEXEC | O_NOFOLLOW);
-        if (*fd < 0 && errno == ENXIO && !S_ISCHR(n->type))
-                return -ENOENT;         /* a whiteout just took the name */
-        return *fd < 0 ? -errno : 0;
+        *fd = layer_openat(o, layer, path, flags | O_NOFOLLOW, 0);
+        if (*fd == -ENXIO && !S_ISCHR(n->type))
+                r = -ENOENT;            /* a whiteout just took the name */
+        else
+                r = *fd < 0 ? *fd : 0;
+        if (r < 0)
+                *fd = -1;
+        return r;
 }
 
 /* A lower file written after its name went (open, unlink, write): its
@@ -503,7 +541,9 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
                 *fd = open(p, flags);
         } else {
                 _cleanup_free_ char *path = node_path(o, n);
-                *fd = openat(o->layers[layer].fd, path, flags | O_NOFOLLOW);
+                *fd = layer_openat(o, layer, path, flags | O_NOFOLLOW, 0);
+                if (*fd < 0)
+                        errno = -*fd;
         }
         r = *fd < 0 ? -errno : 0;
         pthread_mutex_unlock(&n->lock);
@@ -513,7 +553,11 @@ int ovl_node_fd(struct ovl *o, struct node *n, bool write, int *fd)
 int ovl_readlink(struct ovl *o, struct node *n, char *buf, size_t size)
 {
         _cleanup_free_ char *path = node_path(o, n);
-        ssize_t len = readlinkat(o->layers[node_layer(n)].fd, path, buf, size - 1);
+        _cleanup_at_ struct at a = AT_INIT;
+        int r = at_get(o, node_layer(n), path, &a);
+        if (r < 0)
+                return r;
+        ssize_t len = readlinkat(a.fd, a.rel, buf, size - 1);
         if (len < 0)
                 return -errno;
         buf[len] = '\0';
@@ -525,7 +569,8 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
         if (o->read_only)
                 return -EROFS;
         _cleanup_free_ char *path = NULL;
-        int dfd = o->upper_root_fd;
+        _cleanup_at_ struct at at = AT_INIT;
+        int dfd;
         int nofollow = AT_SYMLINK_NOFOLLOW;
         if (n->orphan_fd >= 0) {
                 if (node_layer(n) != 0)
@@ -538,7 +583,12 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
                 int r = (valid & OVL_SET_SIZE) ? ovl_copy_up(o, n) : ovl_copy_up_meta(o, n);
                 if (r < 0)
                         return r;
-                path = node_path(o, n);
+                _cleanup_free_ char *npath = node_path(o, n);
+                r = at_get(o, 0, npath, &at);
+                if (r < 0)
+                        return r;
+                dfd = at.fd;
+                path = xstrdup(at.rel);
         }
         if (valid & OVL_SET_MODE) {
                 if (S_ISLNK(n->type))
@@ -599,10 +649,8 @@ int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, siz
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
         _cleanup_free_ char *real = real_xattr_name(name);
-        ssize_t len = lgetxattr(abs, real, buf, size);
-        return len < 0 ? -errno : (int)len;
+        return (int)layer_getxattr(o, node_layer(n), path, real, buf, size);
 }
 
 int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
@@ -611,14 +659,14 @@ int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *abs = layer_abspath(o, node_layer(n), path);
-        ssize_t len = llistxattr(abs, NULL, 0);
+        int layer = node_layer(n);
+        ssize_t len = layer_listxattr(o, layer, path, NULL, 0);
         if (len < 0)
-                return -errno;
+                return (int)len;
         _cleanup_free_ char *all = xmalloc((size_t)len + 1);
-        len = llistxattr(abs, all, (size_t)len);
+        len = layer_listxattr(o, layer, path, all, (size_t)len);
         if (len < 0)
-                return -errno;
+                return (int)len;
         size_t out = 0;
         for (char *p = all; p < all + len; p += strlen(p) + 1) {
                 _cleanup_free_ char *shown = NULL;
@@ -646,9 +694,8 @@ int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *va
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
         _cleanup_free_ char *real = real_xattr_name(name);
-        return lsetxattr(abs, real, value, size, flags) < 0 ? -errno : 0;
+        return layer_setxattr(o, 0, path, real, value, size, flags);
 }
 
 int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
@@ -663,9 +710,8 @@ int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *abs = layer_abspath(o, 0, path);
         _cleanup_free_ char *real = real_xattr_name(name);
-        return lremovexattr(abs, real) < 0 ? -errno : 0;
+        return layer_removexattr(o, 0, path, real);
 }
 
 int ovl_statfs(struct ovl *o, struct statvfs *st)

@@ -24,17 +24,17 @@ struct prefetch_job {
 };
 
 struct prefetch {
-        pthread_mutex_t lock;
-        pthread_cond_t work;
+        struct worker w;
         struct prefetch_job q[PREFETCH_QUEUE];
         size_t head, n;
-        bool stop;
-        pthread_t thread;
 };
 
 static void read_ahead(struct ovl *o, const struct prefetch_job *j)
 {
-        DIR *d = opendir_at(o->layers[j->layer].fd, j->path);
+        _cleanup_at_ struct at a = AT_INIT;
+        if (at_get(o, j->layer, j->path, &a) < 0)
+                return;
+        DIR *d = opendir_at(a.fd, a.rel);
         if (!d)
                 return;
         struct dirent *de;
@@ -61,39 +61,65 @@ static void *prefetch_thread(void *arg)
 {
         struct ovl *o = arg;
         struct prefetch *p = o->prefetch;
-        pthread_mutex_lock(&p->lock);
-        for (;;) {
-                while (!p->n && !p->stop)
-                        pthread_cond_wait(&p->work, &p->lock);
-                if (p->stop)
-                        break;
+        pthread_mutex_lock(&p->w.lock);
+        while (worker_wait(&p->w, &p->n)) {
                 struct prefetch_job j = p->q[p->head];
                 p->head = (p->head + 1) % PREFETCH_QUEUE;
                 p->n--;
-                pthread_mutex_unlock(&p->lock);
+                pthread_mutex_unlock(&p->w.lock);
                 read_ahead(o, &j);
                 free(j.path);
-                pthread_mutex_lock(&p->lock);
+                pthread_mutex_lock(&p->w.lock);
         }
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->w.lock);
         return NULL;
+}
+
+int worker_start(struct worker *w, void *(*fn)(void *), void *arg)
+{
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->work, NULL);
+        w->stop = false;
+        int r = pthread_create(&w->thread, NULL, fn, arg);
+        if (r != 0) {
+                worker_destroy(w);
+                return -r;
+        }
+        return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_signal(&w->work);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+}
+
+bool worker_wait(struct worker *w, const size_t *n)
+{
+        while (!*n && !w->stop)
+                pthread_cond_wait(&w->work, &w->lock);
+        return !w->stop;
+}
+
+void worker_destroy(struct worker *w)
+{
+        pthread_cond_destroy(&w->work);
+        pthread_mutex_destroy(&w->lock);
 }
 
 int ovl_prefetch_start(struct ovl *o)
 {
         struct prefetch *p = xcalloc(1, sizeof(*p));
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->work, NULL);
         o->prefetch = p;
-        int r = pthread_create(&p->thread, NULL, prefetch_thread, o);
-        if (r != 0) {
+        int r = worker_start(&p->w, prefetch_thread, o);
+        if (r < 0) {
                 o->prefetch = NULL;
-                pthread_cond_destroy(&p->work);
-                pthread_mutex_destroy(&p->lock);
                 free(p);
-                return -r;
         }
-        return 0;
+        return r;
 }
 
 void ovl_prefetch_stop(struct ovl *o)
@@ -101,23 +127,18 @@ void ovl_prefetch_stop(struct ovl *o)
         struct prefetch *p = o->prefetch;
         if (!p)
                 return;
-        pthread_mutex_lock(&p->lock);
-        p->stop = true;
-        pthread_cond_signal(&p->work);
-        pthread_mutex_unlock(&p->lock);
-        pthread_join(p->thread, NULL);
+        worker_stop(&p->w);
         for (; p->n; p->n--, p->head = (p->head + 1) % PREFETCH_QUEUE)
                 free(p->q[p->head].path);
-        pthread_cond_destroy(&p->work);
-        pthread_mutex_destroy(&p->lock);
+        worker_destroy(&p->w);
         free(p);
         o->prefetch = NULL;
 }
 
-void ovl_prefetch_siblings(struct ovl *o, struct node *n)
+bool ovl_prefetch_siblings(struct ovl *o, struct node *n)
 {
         if (!o->prefetch)
-                return;
+                return false;
         pthread_mutex_lock(&o->tree_lock);
         struct node *dir = n->parent;
         bool first = dir && !dir->data_ahead;
@@ -127,10 +148,11 @@ void ovl_prefetch_siblings(struct ovl *o, struct node *n)
         }
         pthread_mutex_unlock(&o->tree_lock);
         if (!first)
-                return;
+                return false;
         _cleanup_free_ char *path = node_path(o, dir);
         ovl_prefetch_dir(o, node_layer(n), path, true);
         node_release(o, dir);
+        return true;
 }
 
 void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data)
@@ -138,11 +160,11 @@ void ovl_prefetch_dir(struct ovl *o, int layer, const char *path, bool data)
         struct prefetch *p = o->prefetch;
         if (!p || ovl_is_upper(o, layer))
                 return;
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->w.lock);
         if (p->n < PREFETCH_QUEUE) {
                 p->q[(p->head + p->n) % PREFETCH_QUEUE] = (struct prefetch_job){ layer, data, xstrdup(path) };
                 p->n++;
-                pthread_cond_signal(&p->work);
+                pthread_cond_signal(&p->w.work);
         }
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->w.lock);
 }

@@ -53,14 +53,18 @@ def rootfs_layers():
     for d in range(60):
         base.append(Dir(f"usr/lib/pkg{d}"))
         base.append(Dir(f"usr/share/doc{d}"))
+    sofiles = []
     for i in range(7000):
         size = int(min(2 << 20, rnd.lognormvariate(8.5, 1.6)))
         d = rnd.randrange(60)
         where = f"usr/lib/pkg{d}/f{i}.so" if i % 2 else f"usr/share/doc{d}/f{i}.txt"
         base.append(File(where, text_blob(size, i)))
+        if i % 2:
+            sofiles.append(where)
     for i in range(300):
         base.append(Symlink(f"usr/bin/l{i}", f"../lib/pkg{i % 60}/f{(i * 2) + 1}.so"))
-    base.append(Hardlink("usr/bin/hard", "usr/lib/pkg1/f1.so"))
+    # a link to a file the layer has (pkg1/f1.so never existed: every pull failed)
+    base.append(Hardlink("usr/bin/hard", sofiles[0]))
     base += [File("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"), File("etc/apt/conf.d/a", b"a"),
              File("etc/apt/conf.d/b", b"b")]
     second = [Dir("etc"), File("etc/passwd", b"root:x:0:0::/root:/bin/bash\n"), Dir("etc/apt"),

@@ -91,7 +91,8 @@ mnt() {
     kernel) mount -t overlay overlay -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt ;;
     fuse-overlayfs) fuse-overlayfs -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt 2>/dev/null ;;
     strata) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
-    strata-no_open) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work,no_open${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
+    strata-handles) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work,no_open=0${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
+    strata-kernel) $STRATA mount --driver kernel -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt ;;
   esac
   for i in \$(seq 200); do mountpoint -q \$d/mnt && return 0; sleep 0.01; done; exit 1
 }
@@ -105,7 +106,8 @@ CTL
 chmod +x "$WS/ctl.sh"
 CTL=$WS/ctl.sh
 # STRATA_BENCH_KINDS: the contenders and their order (e.g. to see what running later costs)
-read -ra KINDS <<<"${STRATA_BENCH_KINDS:-kernel fuse-overlayfs strata strata-no_open}"
+# (strata-handles: -o no_open=0, OPEN/RELEASE per file; strata-kernel: --driver kernel)
+read -ra KINDS <<<"${STRATA_BENCH_KINDS:-kernel fuse-overlayfs strata strata-kernel}"
 cleanup() { for k in "${KINDS[@]}"; do "$CTL" umount "$k" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
@@ -147,7 +149,7 @@ for k in "${KINDS[@]}"; do
     HWM=
     hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$WS/read-warm-$k.json" \
       "bash -c 'tar -C $M -cf - . | wc -c >/dev/null'" >/dev/null 2>&1
-    HWM=$( [[ $k == kernel ]] && echo "-" || daemon_hwm "$k")
+    HWM=$( [[ $k == kernel || $k == strata-kernel ]] && echo "-" || daemon_hwm "$k")
     med=$(jq -r '.results[0].median' "$WS/read-warm-$k.json")
     printf '%s\t%s\t%s\t%s\n' read-warm "$k" "$med" "$HWM" >>"$RESULTS"
     log "read-warm $k: median ${med}s, daemon peak RSS ${HWM} MiB"
@@ -165,15 +167,16 @@ done
 
 # ------------------------------------------------------------------ table
 echo
-echo "| workload | kernel s | fuse-overlayfs s | strata s | strata / kernel | strata / fuse-overlayfs | strata -o no_open s | no_open / kernel | no_open / fuse-overlayfs | peak RSS fuse-overlayfs / strata / no_open MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| workload | kernel s | fuse-overlayfs s | strata s | strata / kernel | strata / fuse-overlayfs | strata --driver kernel s | its / kernel | strata -o no_open=0 s | its / kernel | peak RSS fuse-overlayfs / strata MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for g in walk-cold walk-warm read-cold read-warm copyup create; do
   want $g || continue
-  awk -F'\t' -v g=$g '$1 == g { t[$2] = $3; r[$2] = $4 }
-    END { n = t["strata-no_open"];
-          printf "| fs-%s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.3f | %.2fx | %.2fx | %s |\n", g, t["kernel"], t["fuse-overlayfs"], t["strata"],
-          t["strata"] / t["kernel"], t["strata"] / t["fuse-overlayfs"], n, n / t["kernel"], n / t["fuse-overlayfs"],
-          (r["strata"] != "" ? r["fuse-overlayfs"] " / " r["strata"] " / " r["strata-no_open"] : "") }' "$RESULTS"
+  awk -F'\t' -v g=$g 'function s(x) { return x == "" ? "-" : sprintf("%.3f", x) }
+    function q(x, y) { return x == "" || y == "" ? "-" : sprintf("%.2fx", x / y) }
+    $1 == g { t[$2] = $3; r[$2] = $4 }
+    END { k = t["kernel"]; f = t["fuse-overlayfs"]; st = t["strata"]; sk = t["strata-kernel"]; sh = t["strata-handles"]
+          printf "| fs-%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", g, s(k), s(f), s(st), q(st, k), q(st, f),
+                 s(sk), q(sk, k), s(sh), q(sh, k), (r["strata"] != "" ? r["fuse-overlayfs"] " / " r["strata"] : "") }' "$RESULTS"
 done
 echo
-echo "(debian:bookworm, 3 layers; $RUNS runs each; load $(cut -d' ' -f1 /proc/loadavg); results in $WS)"
+echo "(debian:bookworm, 3 layers; $RUNS runs each; load $(cut -d' ' -f1 /proc/loadavg); order ${KINDS[*]}; results in $WS)"

@@ -289,6 +289,8 @@ static bool alive(int pid)
 
 bool store_mount_live(const struct store_mount *m)
 {
+        if (m->pid == STORE_MOUNT_KERNEL)
+                return is_mounted(m->mountpoint);
         if (m->pid <= 0)
                 return alive(m->creator);      /* being set up */
         return alive(m->pid) && is_mounted(m->mountpoint);

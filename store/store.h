@@ -199,6 +199,9 @@ uint64_t store_layer_tar_bytes(struct store *s, const char *diff_id);
 /* One mount of an image (or of user-named directories), recorded in
  * ROOT/mounts/<id>/mount.json so that rmi can see which images are in use
  * and umount can find what to tear down. */
+/* store_mount.pid of a mount made with the kernel's overlayfs: no daemon,
+ * live while mounted */
+#define STORE_MOUNT_KERNEL (-1)
 struct store_mount {
         char *id;              /* 12 hex chars */
         char *dir;             /* ROOT/mounts/<id> */
@@ -206,7 +209,8 @@ struct store_mount {
         char *mountpoint;      /* absolute path */
         char *upper, *work;    /* writable layer and overlay workdir */
         bool keep_upper;       /* the user named the upper dir: umount keeps it */
-        int pid;               /* the serving daemon, 0 until known and after a run */
+        int pid;               /* the serving daemon, 0 until known and after a run;
+                                * STORE_MOUNT_KERNEL: the kernel's overlayfs (no daemon) */
         int creator;           /* the strata process that made the record */
         size_t n_layers;
         char **layers;         /* diff_ids in use, bottom first */

@@ -74,6 +74,8 @@ struct x {
         struct dirtime *dt;
         size_t ndt, capdt;
         struct unpack_strset made;   /* UNPACK_FLATTEN: paths this layer created */
+        uint64_t max_bytes;          /* invariant (6) */
+        uint64_t declared;           /* sum of the regular files' declared sizes */
         uint64_t last_end;           /* stream offset where the last entry's data ends */
         bool last_end_exact;
 };
@@ -753,6 +755,15 @@ static int apply_entry(struct x *x)
         const char *why;
         if (unpack_aufs_meta(x->raw))
                 return 0;
+        int64_t bad;
+        mode_t ft = archive_entry_filetype(ent);
+        const char *field = unpack_bad_number(archive_entry_uid(ent), archive_entry_gid(ent),
+                                              ft == AE_IFCHR || ft == AE_IFBLK,
+                                              (uint64_t)archive_entry_rdevmajor(ent),
+                                              (uint64_t)archive_entry_rdevminor(ent), &bad);
+        if (field)
+                return refuse(x, EPERM, "%s %lld does not fit its type (refused, not truncated)", field,
+                              (long long)bad);
         int n = unpack_clean_path(x->raw, x->path, &why);
         if (n < 0)
                 return refuse(x, EPERM, "%s", why);
@@ -849,6 +860,22 @@ uint64_t unpack_max_expanded(const struct unpack_opts *o)
                         return v * mul;
         }
         return UNPACK_DEFAULT_MAX_EXPANDED;
+}
+
+/* count_declared() - invariant (6) for what the files will be: a sparse
+ * entry carries a few KiB and declares gigabytes of holes; the ceiling
+ * counts the declared size (archive_entry_size() is the real size of a
+ * sparse file), before anything is written. */
+static int count_declared(struct x *x)
+{
+        int64_t size = archive_entry_size(x->ent);
+        if (size < 0 || (uint64_t)size > x->max_bytes || x->declared + (uint64_t)size > x->max_bytes)
+                return refuse(x, EFBIG, "files declare more than the limit of %llu bytes "
+                              "(%llu before this entry of %lld; raise STRATA_MAX_LAYER_BYTES)",
+                              (unsigned long long)x->max_bytes, (unsigned long long)x->declared,
+                              (long long)size);
+        x->declared += (uint64_t)size;
+        return 0;
 }
 
 static int finish_dirs(struct x *x)
@@ -960,8 +987,12 @@ static int run(struct x *x, const struct unpack_opts *o, char diff_id[DIGEST_STR
                         x->st->entries++;
                         x->last_end = (uint64_t)archive_filter_bytes(x->a, 0);
                         x->last_end_exact = archive_entry_sparse_count(x->ent) == 0;
-                        if (archive_entry_filetype(x->ent) == AE_IFREG && !archive_entry_hardlink(x->ent))
+                        if (archive_entry_filetype(x->ent) == AE_IFREG && !archive_entry_hardlink(x->ent)) {
                                 x->last_end += (uint64_t)archive_entry_size(x->ent);
+                                int dr = count_declared(x);
+                                if (dr < 0)
+                                        return dr;
+                        }
                         int ar = apply_entry(x);
                         if (ar < 0)
                                 return ar;
@@ -1020,10 +1051,12 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
         }
         const char *th = getenv("STRATA_UNPACK_THREADS");
         bool threaded = !(th && !strcmp(th, "0"));
-        int r = unpack_source_new(rd, ctx, comp, unpack_max_expanded(o), threaded, &x.src, e);
+        x.max_bytes = unpack_max_expanded(o);
+        int r = unpack_source_new(rd, ctx, comp, x.max_bytes, threaded, &x.src, e);
         if (r < 0)
                 return err_wrap(e, "%s", x.layer);
         r = run(&x, o, diff_id);
+        unpack_source_stop(x.src);       /* on an error it may still be running */
         unpack_source_totals(x.src, &st->blob_bytes, &st->bytes);
         st->compression = unpack_comp_name(unpack_source_comp(x.src));
         x_free(&x);

@@ -4,6 +4,28 @@
 
 #include <string.h>
 
+const char *unpack_bad_number(int64_t uid, int64_t gid, bool is_dev, uint64_t major, uint64_t minor,
+                              int64_t *value)
+{
+        if (uid < 0 || uid >= (int64_t)UINT32_MAX) {
+                *value = uid;
+                return "uid";
+        }
+        if (gid < 0 || gid >= (int64_t)UINT32_MAX) {
+                *value = gid;
+                return "gid";
+        }
+        if (is_dev && major > 0xfff) {
+                *value = (int64_t)major;
+                return "device major number";
+        }
+        if (is_dev && minor > 0xfffff) {
+                *value = (int64_t)minor;
+                return "device minor number";
+        }
+        return NULL;
+}
+
 const char *unpack_comp_name(enum unpack_comp c)
 {
         switch (c) {

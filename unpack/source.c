@@ -450,17 +450,23 @@ void unpack_source_finish(struct unpack_source *s, char diff_id[DIGEST_STR_LEN +
         s->h_live = false;
 }
 
+void unpack_source_stop(struct unpack_source *s)
+{
+        if (!s || !s->thread_live)
+                return;
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_broadcast(&s->space_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        s->thread_live = false;
+}
+
 void unpack_source_free(struct unpack_source *s)
 {
         if (!s)
                 return;
-        if (s->thread_live) {
-                pthread_mutex_lock(&s->mu);
-                s->stop = true;
-                pthread_cond_broadcast(&s->space_cv);
-                pthread_mutex_unlock(&s->mu);
-                pthread_join(s->thread, NULL);
-        }
+        unpack_source_stop(s);
         if (s->threaded) {
                 pthread_mutex_destroy(&s->mu);
                 pthread_cond_destroy(&s->data_cv);

@@ -48,6 +48,15 @@ bool unpack_aufs_meta(const char *name);
 /* unpack_whiteout() - classify the last component @base. */
 enum unpack_wh unpack_whiteout(const char *base, const char **target);
 
+/* unpack_bad_number() - NULL when the numbers of a tar entry fit the types
+ * they go into, else the field that does not ("uid", "gid", "device major
+ * number", "device minor number"): a uid/gid must be 0..2^32-2 (2^32-1 is
+ * chown's "leave unchanged"), a device 0..4095 : 0..1048575 (the kernel's
+ * 12 + 20 bits; glibc's makedev() would keep other bits the kernel drops).
+ * Never truncated: GNU tar refuses them too.  @is_dev: check rdev too. */
+const char *unpack_bad_number(int64_t uid, int64_t gid, bool is_dev, uint64_t major, uint64_t minor,
+                              int64_t *value);
+
 /* unpack_quote() - @s for a one-line message: control bytes, '"' and '\'
  * escaped, cut to about 200 bytes with "...".  Returns @out. */
 char *unpack_quote(const char *s, char *out, size_t outsz);
@@ -88,6 +97,9 @@ enum unpack_comp unpack_source_comp(const struct unpack_source *s);
 void unpack_source_totals(const struct unpack_source *s, uint64_t *in, uint64_t *out);
 /* unpack_source_finish() - the diff_id; only after the end was reached. */
 void unpack_source_finish(struct unpack_source *s, char diff_id[DIGEST_STR_LEN + 1]);
+/* unpack_source_stop() - stop and join the helper thread (idempotent): its
+ * totals are read only after it. */
+void unpack_source_stop(struct unpack_source *s);
 void unpack_source_free(struct unpack_source *s);                   /* accepts NULL */
 
 /* unpack_max_expanded() - the bomb ceiling: opts.max_expanded, else

@@ -33,7 +33,13 @@
  * (5) The diff_id is the sha256 of the whole uncompressed stream, including
  *     anything after the tar's end blocks (what docker and containerd hash).
  * (6) Expanded bytes never exceed the ceiling (opts.max_expanded, else
- *     $STRATA_MAX_LAYER_BYTES, else 64 GiB): the stream stops there.
+ *     $STRATA_MAX_LAYER_BYTES, else 64 GiB): the stream stops there.  The
+ *     sum of the regular files' declared sizes (a sparse file's real size,
+ *     holes included) is held to the same ceiling, checked at each header
+ *     before the file is made.
+ * (8) Numbers are never truncated: a uid/gid outside 0..2^32-2, a device
+ *     major above 4095 or minor above 1048575 (the kernel's dev_t) refuses
+ *     the entry (EPERM), as GNU tar does.
  * (7) A tar that ends at an entry boundary without its two zero blocks (even
  *     without the last entry's padding, as umoci 0.4.7 writes) is accepted;
  *     one that ends inside an entry's header or data is refused.

@@ -105,6 +105,28 @@ class T:
         self.tf.addfile(self._info(name, tarfile.CHRTYPE, mode, devmajor=major, devminor=minor, **kw))
         return self
 
+    def pax(self, name, typ, headers, data=b"", mode=0o644, **kw):
+        """An entry whose PAX records say what the ustar fields cannot."""
+        ti = self._info(name, typ, mode, **kw)
+        ti.size = len(data) if typ == tarfile.REGTYPE else 0
+        ti.pax_headers = headers
+        self.tf.addfile(ti, io.BytesIO(data) if ti.size else None)
+        return self
+
+    def sparse(self, name, realsize, chunks):
+        """A PAX 1.0 sparse file (what GNU tar --sparse writes): @chunks is
+        [(offset, data)], the rest of the @realsize bytes are holes."""
+        m = f"{len(chunks)}\n" + "".join(f"{off}\n{len(d)}\n" for off, d in chunks)
+        m = m.encode()
+        m += b"\0" * (-len(m) % 512)
+        data = m + b"".join(d for _, d in chunks)
+        ti = self._info("GNUSparseFile.0/" + name, tarfile.REGTYPE, 0o644)
+        ti.size = len(data)
+        ti.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
+                          "GNU.sparse.name": name, "GNU.sparse.realsize": str(realsize)}
+        self.tf.addfile(ti, io.BytesIO(data))
+        return self
+
     def bytes(self):
         self.tf.close()
         return self.buf.getvalue()
@@ -203,6 +225,32 @@ def main():
     add("aufs-meta-ok", T().dir(".wh..wh.plnk").file(".wh..wh.plnk/1234.5678", b"l")
         .file("./.wh..wh.aufs", b"").dir("a").file("a/f").bytes(), "OK")
     add("root-not-dir", T().file(".", b"").bytes(), "layer root is not a directory")
+    # --- numbers that do not fit their type: refused, never truncated (issue 15)
+    CHR = tarfile.CHRTYPE
+    add("dev-major-huge", T().pax("dev/mem", CHR, {"SCHILY.devmajor": str((1 << 32) + 1),
+                                                   "SCHILY.devminor": str((1 << 32) + 1)}).bytes(),
+        "device major number 4294967297 does not fit")
+    add("dev-minor-huge", T().pax("dev/x", CHR, {"SCHILY.devmajor": "1",
+                                                 "SCHILY.devminor": str((1 << 32) + 3)}).bytes(),
+        "device minor number 4294967299 does not fit")
+    add("dev-major-kernel", T().chardev("dev/x", 4096, 0).bytes(), "device major number 4096 does not fit")
+    add("dev-minor-negative", T().pax("dev/x", CHR, {"SCHILY.devmajor": "1", "SCHILY.devminor": "-1"}).bytes(),
+        "device minor number")
+    add("uid-2p32", T().pax("f", tarfile.REGTYPE, {"uid": str(1 << 32)}, b"x").bytes(),
+        "uid 4294967296 does not fit")
+    add("uid-minus-one-unsigned", T().pax("f", tarfile.REGTYPE, {"uid": str((1 << 32) - 1)}, b"x").bytes(),
+        "uid 4294967295 does not fit")
+    add("gid-huge", T().dir("d").pax("d/s", tarfile.SYMTYPE, {"gid": str((1 << 40) + 5)}, linkname="t").bytes(),
+        "gid 1099511627781 does not fit")
+    add("uid-negative", T().pax("d", tarfile.DIRTYPE, {"uid": "-1"}, mode=0o755).bytes(), "uid -1 does not fit")
+    # --- what a file will be, not the bytes it carries: a 10 GiB sparse file
+    # of 4 KiB data under a 1 GiB ceiling (issue 15)
+    add("sparse-bomb", T().sparse("big.img", 10 << 30, [(0, b"a" * 4096), ((10 << 30) - 4096, b"z" * 4096)])
+        .bytes(), "limit", max_bytes=1 << 30)
+    # the stream ceiling, for bytes no file declares (zeros after the end blocks)
+    tail_bomb = T().file("f").bytes() + b"\0" * (64 << 20)
+    add("gzip-bomb-after-end", tail_bomb, "expands past the limit", media=OCI_GZ, blob=gz(tail_bomb),
+        max_bytes=8 << 20)
     add("device-nonroot", T().chardev("dev/null", 1, 3).bytes(), "device nodes need root", flags="nonroot")
     # --- streams
     bomb_tar = T().file("zeros", b"\0" * (64 << 20)).bytes()

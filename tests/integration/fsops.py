@@ -335,6 +335,60 @@ def _seek_listing(p):
     return (names1, rest1 == rest2)
 
 
+def _umask0_create(p):
+    """As a process with umask 0: a file 0620, a directory 0777, a fifo and a
+    character device 0666; their modes as created."""
+    old = os.umask(0)
+    try:
+        os.close(os.open(p + "-file", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o620))
+        os.mkdir(p + "-dir", 0o777)
+        os.mkfifo(p + "-fifo", 0o666)
+        os.mknod(p + "-dev", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    finally:
+        os.umask(old)
+    return [oct(stat.S_IMODE(os.lstat(p + s).st_mode)) for s in ("-file", "-dir", "-fifo", "-dev")]
+
+
+def _deep_mkdir(p, depth):
+    """How many directories of 250-character names could be made one in the
+    other, each by a relative mkdir from the one above; and back up."""
+    made = 0
+    os.chdir(p)
+    try:
+        for part in deep_parts(depth, "m" * 250):
+            os.mkdir(part)
+            os.chdir(part)
+            made += 1
+        with open("deepest", "w") as f:
+            f.write("bottom")
+    finally:
+        os.chdir("/")
+    return made
+
+
+def _as_user(fn, uid=1000, gid=1000):
+    """fn() in a child process as @uid/@gid without capabilities: its
+    result, or "E:<ERRNO>"."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            res = repr(fn())
+        except OSError as e:
+            res = repr("E:" + errno.errorcode.get(e.errno, str(e.errno)))
+        os.write(w, res.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return eval(out)  # noqa: S307 - our own repr
+
+
 def run_op(root, op):
     """Perform @op below @root; the result, or "E:<ERRNO>" on failure."""
     name, args = op[0], op[1:]
@@ -411,6 +465,16 @@ def run_op(root, op):
         if name == "dtypes":
             return sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink())
                           for e in os.scandir(P(args[0])))
+        if name == "deep_mkdir":     # pjdfstest's */03.t: mkdir a long name, chdir into it, again
+            return _deep_mkdir(P(args[0]), args[1])
+        if name == "user_append":    # as uid 1000 without capabilities
+            return _as_user(lambda: _write(P(args[0]), args[1], os.O_WRONLY | os.O_APPEND))
+        if name == "user_truncate":
+            return _as_user(lambda: os.truncate(P(args[0]), args[1]))
+        if name == "user_open_trunc":
+            return _as_user(lambda: os.close(os.open(P(args[0]), os.O_WRONLY | os.O_TRUNC)))
+        if name == "umask0_create":
+            return _umask0_create(P(args[0]))
         if name == "mkfifo":
             os.mkfifo(P(args[0]))
             return True
@@ -453,23 +517,70 @@ def run_op(root, op):
         return "E:" + errno.errorcode.get(e.errno, str(e.errno))
 
 
+# ------------------------------------------------------------ at depth
+# Trees deeper than PATH_MAX: paths are walked one name at a time (chdir,
+# *at calls), never passed whole.
+DEEP_NAME = "d" * 250
+
+
+def deep_parts(depth, name=DEEP_NAME):
+    return [f"{i:02d}{name[2:]}" for i in range(depth)]
+
+
+class cd_deep:
+    """with cd_deep(root, parts): the working directory is root/parts...,
+    reached one name at a time; back to / after."""
+
+    def __init__(self, root, parts):
+        self.root, self.parts = root, parts
+
+    def __enter__(self):
+        os.chdir(self.root)
+        for p in self.parts:
+            os.chdir(p)
+
+    def __exit__(self, *exc):
+        os.chdir("/")
+
+
+def build_deep(root, depth, entries):
+    """@entries (as build_layer's, paths relative) in every directory of a
+    chain of @depth directories of 250-character names below @root."""
+    os.makedirs(root, exist_ok=True)
+    os.chdir(root)
+    try:
+        for part in deep_parts(depth):
+            os.makedirs(part, exist_ok=True)
+            os.chdir(part)
+            build_layer(".", entries)
+    finally:
+        os.chdir("/")
+
+
+def run_deep(root, parts, op):
+    """run_op() in the directory @parts below @root."""
+    with cd_deep(root, parts):
+        return run_op(".", op)
+
+
 # -------------------------------------------------------------- snapshots
 def snapshot(root):
     """{path: (type, mode, uid, gid, size, content, link, xattrs, nlink)} of
-    everything visible below @root."""
+    everything visible below @root (at any depth: fwalk opens each name
+    relative to its directory's descriptor)."""
     out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames, dfd in os.fwalk(root):
         dirnames.sort()
         for n in sorted(dirnames) + sorted(filenames):
-            p = os.path.join(dirpath, n)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
+            rel = os.path.relpath(os.path.join(dirpath, n), root)
+            p = f"/proc/self/fd/{dfd}/{n}"
+            st = os.lstat(n, dir_fd=dfd)
             t = stat.S_IFMT(st.st_mode)
             content = link = None
             if stat.S_ISREG(st.st_mode):
                 content = _read(p)
             elif stat.S_ISLNK(st.st_mode):
-                link = os.readlink(p)
+                link = os.readlink(n, dir_fd=dfd)
             try:
                 xs = {k: os.getxattr(p, k, follow_symlinks=False)
                       for k in sorted(os.listxattr(p, follow_symlinks=False))}

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from fsops import (BASE_LAYERS, NAMES, Mount, copy_layers, diff_snapshots, make_layers,
+from fsops import (BASE_LAYERS, NAMES, Mount, build_deep, copy_layers, deep_parts, diff_snapshots,
+                   make_layers, run_deep,
                    random_ops, run_op, snapshot)
 
 pytestmark = pytest.mark.fuse
@@ -41,8 +42,11 @@ class Pair:
 
     def __init__(self, tmp, template, strata_bin, strata_form="overlay", opts=()):
         self.tmp, self.strata_bin, self.opts = tmp, strata_bin, opts
-        self.klowers = copy_layers(template["overlay"], os.path.join(tmp, "k-layers"))
-        self.slowers = copy_layers(template[strata_form], os.path.join(tmp, "s-layers"))
+        # "build": layers too deep for cp -a, built afresh for each mount
+        copy = template.get("build") or (lambda dst: copy_layers(template[strata_form], dst))
+        self.klowers = (template.get("build") or (lambda dst: copy_layers(template["overlay"], dst)))(
+            os.path.join(tmp, "k-layers"))
+        self.slowers = copy(os.path.join(tmp, "s-layers"))
         self.k = Mount("kernel", os.path.join(tmp, "k"), self.klowers)
         self.s = Mount("strata", os.path.join(tmp, "s"), self.slowers, strata_bin, opts=opts)
         self.log = []
@@ -78,7 +82,7 @@ class Pair:
 def pair(tmp_path, template, strata_bin):
     pairs = []
 
-    def make(**kw):
+    def make(template=template, **kw):
         p = Pair(str(tmp_path), template, strata_bin, **kw)
         pairs.append(p)
         return p
@@ -266,6 +270,90 @@ SCENARIOS = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(pair, name):
     check(pair(), SCENARIOS[name], remount=True)
+
+
+def test_caller_umask(pair):
+    """Only the caller's umask narrows a new entry's mode (the kernel applied
+    it before the request came), not the daemon's too: mounted with umask
+    022, a process with umask 0 makes 0620, 0777, 0666 and 0666, as on the
+    kernel's overlayfs."""
+    old = os.umask(0o022)
+    try:
+        p = pair()
+    finally:
+        os.umask(old)
+    check(p, [("umask0_create", "top"), ("umask0_create", "merged/m"), ("umask0_create", "lowerdir/d/l"),
+              ("umask0_create", "etc/motd")])
+
+
+DEPTH = 20     # 20 names of 250 characters: 5,020 bytes below the root, past PATH_MAX
+DEEP_TOP = [("file", "a", b"top a"), ("whiteout", "gone")]
+DEEP_BOTTOM = [("file", "a", b"low a"), ("file", "b", b"low b"), ("file", "gone", b"x"),
+               ("file", "hl1", b"hl"), ("hardlink", "hl2", "hl1"), ("symlink", "sl", "b"),
+               ("file", "xf", b"x", 0o644, 0, 0, {"user.k": b"v"})]
+
+
+def build_deep_layers(base):
+    layers = [os.path.join(base, "L0"), os.path.join(base, "L1")]
+    build_deep(layers[0], DEPTH, DEEP_TOP)
+    build_deep(layers[1], DEPTH, DEEP_BOTTOM)
+    return layers
+
+
+@pytest.fixture
+def deep_template():
+    return {"build": build_deep_layers}
+
+
+@pytest.mark.parametrize("level", [17, DEPTH])
+def test_deep(pair, deep_template, level):
+    """Past PATH_MAX below the root (bug: ENAMETOOLONG once an entry's path
+    below the layer root was longer than PATH_MAX): lookups, listings,
+    copy-up, metacopy, whiteouts, the index of hard links, renames and
+    pjdfstest's walk of relative mkdirs work at any depth, as on the
+    kernel's overlayfs, also after a remount."""
+    p = pair(template=deep_template)
+    parts = deep_parts(DEPTH)[:level]
+    ops = [("read", "a"), ("read", "b"), ("stat", "gone"), ("listdir", "."), ("readlink", "sl"),
+           ("getxattr", "xf", "user.k"), ("append", "b", b"+"), ("read", "b"), ("chmod", "xf", 0o600),
+           ("setxattr", "xf", "user.n", b"1"), ("listxattr", "xf"), ("unlink", "a"), ("stat", "a"),
+           ("append", "hl2", b"more"), ("read", "hl1"), ("stat", "hl1"), ("link", "hl1", "hl3"),
+           ("unlink", "hl2"), ("stat", "hl3"), ("rename", "b", "b2"), ("mkdir", "newd"),
+           ("rename", "newd", "newd2"), ("symlink", "x", "sl2"), ("write", "newf", b"new"),
+           ("deep_mkdir", "newd2", 20), ("listdir", "."), ("dtypes", ".")]
+    if level < DEPTH:   # a merged directory with lower parts below it
+        ops += [("mv", deep_parts(DEPTH)[level], "moved"), ("listdir", "."), ("read", "moved/" + DEEP_TOP[0][1])]
+    diffs = []
+    for op in ops:
+        a, b = run_deep(p.k.mnt, parts, op), run_deep(p.s.mnt, parts, op)
+        if a != b:
+            diffs.append(f"{op!r:.200}: kernel {a!r} strata {b!r}")
+    assert not diffs, "operations differ at depth:\n" + "\n".join(diffs)
+    t = p.trees()
+    assert not t, "trees differ:\n" + "\n".join(t)
+    p.remount_strata()
+    t = p.trees()
+    assert not t, "trees differ after remounting strata:\n" + "\n".join(t)
+
+
+@pytest.mark.parametrize("how", ["user_append", "user_truncate", "user_open_trunc"])
+def test_setid_cleared(pair, how):
+    """A write or truncate by a user without CAP_FSETID clears the set-id
+    bits as the kernel does (strata clears them itself: HANDLE_KILLPRIV);
+    root's keep them; set-group-ID without group execute goes only for a
+    writer outside the file's group."""
+    p = pair()
+    arg = {"user_append": b"u", "user_truncate": 2, "user_open_trunc": None}[how]
+    user = (how, "f") if arg is None else (how, "f", arg)
+    ops = []
+    for mode in (0o6777, 0o4666, 0o2666, 0o2676):
+        for f in ("new-a", "usr/bin/suid"):
+            u = tuple(f if x == "f" else x for x in user)
+            ops += [("write", f, b"data") if f == "new-a" else ("stat", f), ("chmod", f, mode), ("append", f, b"r"),
+                    ("stat", f), u, ("stat", f), ("read", f)]
+    ops += [("chown", "owned", 1000, 1000), ("chmod", "owned", 0o2676), ("user_append", "owned", b"g"),
+            ("stat", "owned")]
+    check(p, ops)
 
 
 def test_rename_lower_dir(pair):

@@ -237,3 +237,116 @@ def test_relative_root(strata, busybox_image, tmp_path, mountpoint):
         f.write("x")
     strata("umount", mountpoint, root=rel, cwd=str(tmp_path)).check()
     assert not is_mounted(mountpoint)
+
+
+def mount_type(mountpoint):
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mp, typ = line.split()[:3]
+            if mp == os.path.realpath(mountpoint):
+                return typ
+    return None
+
+
+def change_tree(root):
+    """The same changes under either driver: a new file, a deleted one, an
+    appended one, a new directory."""
+    with open(os.path.join(root, "added"), "w") as f:
+        f.write("new\n")
+    os.unlink(os.path.join(root, "etc", "os-release"))
+    with open(os.path.join(root, "etc", "passwd"), "a") as f:
+        f.write("x:x:1:1::/:/bin/sh\n")
+    os.mkdir(os.path.join(root, "newdir"))
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_kernel_driver_mount(strata, strata_env, pulled, tmp_path, mounts, store_root, how):
+    """--driver kernel (or "mount-driver": "kernel" in the configuration)
+    mounts the image's layers and writable layer with the kernel's
+    overlayfs: the mount is recorded (rmi refuses the image), diff lists what
+    it lists for the FUSE driver, umount drops it like a FUSE mount."""
+    env = dict(strata_env)
+    args = ["--driver", "kernel"]
+    if how == "config":
+        conf = tmp_path / "config.json"
+        conf.write_text('{"mount-driver": "kernel"}')
+        env["STRATA_CONFIG"] = str(conf)
+        args = []
+    diffs = {}
+    for driver in ("fuse", "kernel"):
+        mp = mounts.track(str(tmp_path / driver))
+        os.makedirs(mp)
+        if driver == "kernel":
+            r = strata("mount", *args, pulled, mp, env=env).check()
+        else:
+            r = strata("mount", "--driver", "fuse", pulled, mp, env=env).check()
+        assert r.out == "" and r.err == ""
+        assert mount_type(mp) == ("overlay" if driver == "kernel" else "fuse.strata")
+        change_tree(mp)
+        recs = [m for m in mount_records(store_root) if os.path.realpath(m["mountpoint"]) == os.path.realpath(mp)]
+        assert len(recs) == 1 and recs[0]["pid"] == (-1 if driver == "kernel" else recs[0]["pid"]) != 0
+        diffs[driver] = sorted(strata("diff", mp, env=env).check().lines)
+        r = strata("rmi", pulled)
+        assert r.rc != 0 and "mount" in r.err.lower(), r
+        strata("umount", mp, env=env).check()
+        assert not is_mounted(mp)
+    assert diffs["kernel"] == diffs["fuse"] and "A /added" in diffs["kernel"], diffs
+    assert mount_records(store_root) == []
+    strata("rmi", pulled).check()
+
+
+def test_kernel_driver_upper_either_way(strata, pulled, tmp_path, mounts, store_root):
+    """A kept --upper written through the kernel's overlayfs reads the same
+    through the FUSE driver, and back."""
+    up = str(tmp_path / "keep")
+    mp = mounts.track(str(tmp_path / "mp"))
+    os.makedirs(mp)
+    strata("mount", "--driver", "kernel", "--upper", up, pulled, mp).check()
+    change_tree(mp)
+    with open(os.path.join(mp, "bin", "busybox"), "rb") as f:
+        busybox = f.read()
+    strata("umount", mp).check()
+    strata("mount", "--driver", "fuse", "--upper", up, pulled, mp).check()
+    assert open(os.path.join(mp, "added")).read() == "new\n"
+    assert not os.path.exists(os.path.join(mp, "etc", "os-release"))
+    assert open(os.path.join(mp, "etc", "passwd")).read().endswith("x:x:1:1::/:/bin/sh\n")
+    assert os.path.isdir(os.path.join(mp, "newdir"))
+    os.unlink(os.path.join(mp, "added"))
+    strata("umount", mp).check()
+    strata("mount", "--driver", "kernel", "--upper", up, pulled, mp).check()
+    assert not os.path.exists(os.path.join(mp, "added"))
+    assert os.path.isdir(os.path.join(mp, "newdir"))
+    with open(os.path.join(mp, "bin", "busybox"), "rb") as f:
+        assert f.read() == busybox
+    strata("umount", mp).check()
+    assert mount_records(store_root) == []
+
+
+def test_kernel_driver_run(strata, pulled, store_root):
+    """run --driver kernel: the command's root is the kernel's overlayfs;
+    the kept writable layer diffs as with FUSE and umount drops it."""
+    r = strata("run", "--driver", "kernel", pulled, "sh", "-c",
+               "awk '$2 == \"/\" { print $3 }' /proc/mounts; echo new > /etc/added; rm /etc/os-release").check()
+    assert r.lines[0] == "overlay", r
+    (cid,) = os.listdir(os.path.join(store_root, "mounts"))
+    rootfs = os.path.join(store_root, "mounts", cid, "rootfs")
+    d = strata("diff", rootfs).check()
+    assert "A /etc/added" in d.lines and "D /etc/os-release" in d.lines, d.lines
+    strata("umount", rootfs).check()
+    assert mount_records(store_root) == []
+    r = strata("run", "--rm", "--driver", "bogus", pulled, "true")
+    assert r.rc != 0 and "--driver bogus" in r.err and r.err.count("\n") == 1, r
+
+
+def test_kernel_driver_read_only(strata, pulled, mountpoint, store_root):
+    """--read-only with the kernel driver: no writable layer (the kernel's
+    overlayfs wants two lower layers then: a one-layer image gets an empty
+    second one), writes answer EROFS, umount drops the record."""
+    strata("mount", "--driver", "kernel", "--read-only", pulled, mountpoint).check()
+    assert mount_type(mountpoint) == "overlay"
+    assert os.path.exists(os.path.join(mountpoint, "bin", "busybox"))
+    with pytest.raises(OSError) as e:
+        open(os.path.join(mountpoint, "newfile"), "w")
+    assert e.value.errno == 30     # EROFS
+    strata("umount", mountpoint).check()
+    assert mount_records(store_root) == []

@@ -31,7 +31,7 @@ def make_lower(root):
         os.setxattr(os.path.join(root, "d", name), "user.foo", b"bar")
 
 
-@pytest.fixture(params=["default", "no_open"])
+@pytest.fixture(params=["default", "no_open=0"])
 def fs(request, tmp_path, strata_bin):
     lower = str(tmp_path / "lower")
     make_lower(lower)

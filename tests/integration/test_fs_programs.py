@@ -65,8 +65,8 @@ def seed_db(lowers):
     db.close()
 
 
-@pytest.mark.parametrize("opts", [(), ("writeback",), ("no_open",), ("no_open", "writeback")],
-                         ids=["plain", "writeback", "no_open", "no_open+writeback"])
+@pytest.mark.parametrize("opts", [(), ("writeback",), ("no_open=0",), ("no_open=0", "writeback")],
+                         ids=["plain", "writeback", "handles", "handles+writeback"])
 def test_sqlite(strata_mount, opts):
     m = strata_mount(opts=opts, extra=seed_db)
     hammer_sqlite(os.path.join(m.mnt, "new.db"))
@@ -120,7 +120,7 @@ def test_c_compile(strata_mount):
     assert run([os.path.join(src, "hello")], src).strip() == "hello from the union"
 
 
-@pytest.mark.parametrize("opts", [(), ("no_open",)], ids=["plain", "no_open"])
+@pytest.mark.parametrize("opts", [(), ("no_open=0",)], ids=["plain", "handles"])
 def test_concurrency(strata_mount, opts):
     """Writers, readers and renamers at once: no error but the races' ENOENT,
     no crash, and the tree survives a remount unchanged."""
@@ -197,9 +197,11 @@ def test_concurrency(strata_mount, opts):
     m.proc = None
 
 
-# not with -o no_open or -o writeback: appends are placed by the kernel there,
-# at the end its inode of that name knows (see fs/README.md)
-def test_hard_link_names_at_once(strata_mount, opts=()):
+# not with -o writeback: appends are placed by the kernel there, at the end
+# its inode of that name knows (see fs/README.md); without handles (the
+# default) each WRITE says O_APPEND and strata appends at the file's end
+@pytest.mark.parametrize("opts", [(), ("no_open=0",)], ids=["plain", "handles"])
+def test_hard_link_names_at_once(strata_mount, opts):
     """Eight names of one lower file, each appended to and read through by its
     own thread at once: the first writes race to copy it up, and every name
     still ends as the same file holding every write, also after a remount."""

@@ -767,3 +767,11 @@ def test_pulls_over_a_shared_base_do_not_wait_for_each_other(strata, strata_pope
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert {f"{px.host}/x/slow:1", f"{registry.host}/x/quick:1"} <= names_in(store_root)
+
+
+def test_help_pull_names_the_unpack_limits(strata):
+    """`strata help pull` says which limits a layer must keep and how to
+    change them (issue 15)."""
+    out = strata("help", "pull").check().out
+    assert "STRATA_MAX_LAYER_BYTES" in out and "64G" in out and "sparse" in out
+    assert "4294967294" in out and "4095" in out and "1048575" in out

@@ -125,3 +125,52 @@ def test_refusal_early_in_a_big_layer(session_registry, push_raw, strata, store_
     r = strata("pull", img.ref, timeout=60)
     assert r.rc != 0 and len(r.err_lines) == 1 and '".." component' in r.err, r.err
     assert not os.path.exists(os.path.join(store_root, "layers", img.diff_ids[0].split(":")[1]))
+
+
+def _unpack_refused(strata, ref, tmp_path, want, env=None):
+    dest = tmp_path / "rootfs"
+    r = strata("unpack", ref, str(dest), env=env)
+    assert r.rc != 0 and len(r.err_lines) == 1 and want in r.err, r.err
+    assert not dest.exists()
+    assert not [n for n in os.listdir(tmp_path) if ".strata-unpack-" in n]
+    return r
+
+
+def test_unpack_sparse_counts_declared_size(session_registry, push_raw, strata, strata_env, tmp_path):
+    """`strata unpack` holds a sparse file's declared size (not the few KiB
+    it carries) to STRATA_MAX_LAYER_BYTES, as the pull does (issue 15)."""
+    sys.path.insert(0, os.path.dirname(GEN))
+    from gen import T
+    tar = T().sparse("disk.img", 2 << 30, [(1 << 20, b"d" * 8192)]).bytes()
+    assert len(tar) <= 20 << 10
+    img = push_raw(session_registry, "hostile/sparse-2g:1", layers=[tar])
+    strata("pull", img.ref).check()                  # 64 GiB by default: fits
+    env = dict(strata_env, STRATA_MAX_LAYER_BYTES="1G")
+    _unpack_refused(strata, img.ref, tmp_path, "limit of 1073741824 bytes", env=env)
+    ok = tmp_path / "ok"
+    strata("unpack", img.ref, str(ok)).check()
+    st = os.stat(ok / "disk.img")
+    assert st.st_size == 2 << 30 and st.st_blocks * 512 < (1 << 20)
+
+
+@pytest.mark.parametrize("name,want", [("uid-2p32", "uid 4294967296 does not fit"),
+                                       ("dev-major-huge", "device major number 4294967297 does not fit")])
+def test_unpack_numbers_refused(name, want, session_registry, push_raw, strata, store_root, tmp_path):
+    """`strata unpack` refuses what the pull refuses: the pull never lets such
+    a layer into the store, so the stored blob of a valid layer is replaced
+    by the hostile one (a store tampered with on disk)."""
+    case = [c for c in CASES if c[0] == name][0]
+    with open(os.path.join(BLOBS, case[1]), "rb") as f:
+        hostile = f.read()
+    sys.path.insert(0, os.path.dirname(GEN))
+    from gen import T
+    img = push_raw(session_registry, f"hostile/tamper-{name}:1", layers=[T().file("f", b"x").bytes()],
+                   compression=None)
+    strata("pull", img.ref).check()
+    digest = img.manifest["layers"][0]["digest"]
+    blob = os.path.join(store_root, "blobs", "sha256", digest.split(":")[1])
+    assert os.path.isfile(blob), blob
+    os.chmod(blob, 0o644)
+    with open(blob, "wb") as f:
+        f.write(hostile)
+    _unpack_refused(strata, img.ref, tmp_path, want)

@@ -66,7 +66,7 @@ static void test_config_argv(void)
         struct fs_config c = { 0 }, d = { 0 };
         struct err e = { 0 };
         int r = fs_parse_options(&c, "lowerdir=/a:/b\\,c=d,upperdir=/u,workdir=/w,ro,allow_other,writeback,"
-                                     "fsname=x=y,timeout=0.25,max_threads=3,readdirplus=no,splice=0,no_open,nodev",
+                                     "fsname=x=y,timeout=0.25,max_threads=3,readdirplus=no,splice=0,no_open=0,nodev",
                                  NULL, &e);
         is_int(r, 0, "options for the round trip parse");
         c.debug = c.quiet_after_ready = true;
@@ -80,10 +80,14 @@ static void test_config_argv(void)
         is_str(d.fsname, "x=y", "fsname back");
         is_str(d.mount_opts, "nodev", "mount flags back");
         ok(d.timeout == 0.25 && d.max_threads == 3 && d.readdirplus == -1, "timeout, threads, readdirplus back");
-        ok(d.read_only && d.allow_other && d.writeback && d.debug && d.quiet_after_ready && d.no_splice && d.no_open,
+        ok(d.read_only && d.allow_other && d.writeback && d.debug && d.quiet_after_ready && d.no_splice && d.open_handles,
            "every flag back");
         fs_config_argv_free(v);
         fs_config_free(&d);
+        fs_config_free(&c);
+        /* no OPEN is the default; "no_open" alone says so again */
+        r = fs_parse_options(&c, "lowerdir=/a,no_open", NULL, &e);
+        ok(r == 0 && !c.open_handles, "no_open: no handles, the default");
         char *bad[] = { "lower=/a", "bogus", NULL };
         r = fs_config_from_argv(&d, bad, &e);
         is_int(r, -EINVAL, "an unknown word refused");

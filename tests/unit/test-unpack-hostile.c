@@ -247,6 +247,19 @@ int main(void)
                         ok(strstr(res.msg, expect) != NULL, "%s: error says \"%s\": %s", name, expect, res.msg);
                         ok(!strncmp(res.msg, layer, strlen(layer)) && !strchr(res.msg, '\n'),
                            "%s: one line naming the layer", name);
+                        /* `strata unpack` applies layers with UNPACK_FLATTEN: the
+                         * same refusal there */
+                        if (!nonroot) {
+                                rm_rf_at(AT_FDCWD, dest, NULL);
+                                mkdir(dest, 0755);
+                                int ffd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                struct unpack_opts fo = o;
+                                fo.mode = UNPACK_FLATTEN;
+                                run_case(blob, ffd, &fo, false, &res);
+                                close(ffd);
+                                ok(res.r < 0 && strstr(res.msg, expect) != NULL && !strchr(res.msg, '\n'),
+                                   "%s: refused when flattening too: %s", name, res.msg);
+                        }
                 }
                 _cleanup_free_ char *after = outside_state();
                 ok(!strcmp(before, after), "%s: nothing outside the destination changed", name);

@@ -163,8 +163,29 @@ static void test_strset(void)
         ok(s.n == 0 && !unpack_strset_has(&s, "a/b", 3), "freed");
 }
 
+static void test_numbers(void)
+{
+        int64_t v = 0;
+        ok(!unpack_bad_number(0, 0, true, 0, 0, &v), "0:0, device 0,0");
+        ok(!unpack_bad_number(4294967294LL, 4294967294LL, true, 4095, 1048575, &v), "the largest that fit");
+        const char *f = unpack_bad_number(1LL << 32, 0, false, 0, 0, &v);
+        ok(f && !strcmp(f, "uid") && v == 1LL << 32, "uid 2^32 (would truncate to root)");
+        f = unpack_bad_number(4294967295LL, 0, false, 0, 0, &v);
+        ok(f && !strcmp(f, "uid"), "uid 2^32-1 (chown's \"leave unchanged\")");
+        f = unpack_bad_number(0, -1, false, 0, 0, &v);
+        ok(f && !strcmp(f, "gid") && v == -1, "negative gid");
+        f = unpack_bad_number(0, 0, true, (1ULL << 32) + 1, 1, &v);
+        ok(f && !strcmp(f, "device major number") && v == (1LL << 32) + 1, "major 2^32+1 (would be 1)");
+        f = unpack_bad_number(0, 0, true, 4096, 0, &v);
+        ok(f && !strcmp(f, "device major number"), "major 4096: past the kernel's 12 bits");
+        f = unpack_bad_number(0, 0, true, 1, 1048576, &v);
+        ok(f && !strcmp(f, "device minor number"), "minor 2^20: past the kernel's 20 bits");
+        ok(!unpack_bad_number(0, 0, false, 1ULL << 40, 1ULL << 40, &v), "rdev of a non-device is not looked at");
+}
+
 int main(void)
 {
+        test_numbers();
         test_paths();
         test_whiteouts();
         test_aufs();
