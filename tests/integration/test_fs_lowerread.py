@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fsops import Mount
+from fsops import Mount, resident
 
 pytestmark = pytest.mark.fuse
 
@@ -102,7 +102,12 @@ def test_siblings_stored_ahead(tmp_path, strata_bin, how):
             os.close(w)
         with open(os.path.join(d, "f1"), "rb") as f:
             assert f.read() == content(1)
-        time.sleep(1)
+        # the stores come from a thread: wait (a bounded while) until the
+        # last pages are there; what is missing then shows as READs below
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(
+                resident(os.path.join(d, f"f{n}")) for n in SIZES if 0 < n <= 131072 and n != 1):
+            time.sleep(0.02)
         def reads():
             return m.stderr().count("opcode: READ (")
         before = reads()

@@ -4,7 +4,6 @@ kernel overwrites whatever page it is told to store into, dirty or not.  A
 write must never be lost to it: a page written through a mapping or the
 writeback cache (neither sends a request to the daemon before writeback)
 must never be overwritten by a store of the lower data."""
-import ctypes
 import mmap
 import os
 import threading
@@ -12,37 +11,13 @@ import time
 
 import pytest
 
-from fsops import Mount
+from fsops import Mount, resident
 
 pytestmark = pytest.mark.fuse
 
 PAGE = 4096
 OLD = b"o" * PAGE
 NEW = b"N" * PAGE
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-
-
-def resident(p):
-    """Whether the first page of @p is in the page cache (mincore through a
-    mapping: sends no request and faults nothing in)."""
-    fd = os.open(p, os.O_RDONLY)
-    try:
-        a = _libc.mmap(None, PAGE, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        assert a not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
-        try:
-            vec = ctypes.create_string_buffer(1)
-            assert _libc.mincore(a, PAGE, vec) == 0, ctypes.get_errno()
-            return bool(vec.raw[0] & 1)
-        finally:
-            _libc.munmap(a, PAGE)
-    finally:
-        os.close(fd)
 
 
 def push_settled(mnt, marker_dir):
