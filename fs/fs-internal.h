@@ -44,6 +44,15 @@
  * (9) Depth is unlimited: every system call on a layer goes through at_get()
  *     (or a layer_*() helper built on it), never a path longer than
  *     PATH_MAX; node paths are built in memory at any length.
+ * (10) No write is ever overwritten by a store: FUSE_NOTIFY_STORE replaces a
+ *     page of the kernel's page cache whether or not it was written, so the
+ *     daemon stores a file's data only where no page of it can have been
+ *     written: from the file's first OPEN before its reply, under node->lock
+ *     (with handles: no descriptor of it is open yet, and an OPEN for
+ *     writing copies up first, after which nothing is stored), or from
+ *     push.c on a mount the kernel holds read-only.  A writable mount runs
+ *     push.c only when asked (-o push=1, which leaves the window push.c
+ *     describes), and never with the writeback cache.
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H

@@ -1,25 +1,45 @@
 /* Storing small lower files' data in the kernel's page cache ahead of the
  * reads (FUSE_NOTIFY_STORE), so that a cold read costs no READ round trip,
- * nor the GETATTR that follows every READ (the kernel forgets the atime).
+ * nor the GETATTR that follows every READ on a writable mount (the kernel
+ * forgets the atime).
  *
- * With handles (-o no_open=0) a file's first OPEN stores its own data
- * (fuse-ops.c: push_lower), under the node's lock, which every later OPEN
- * takes: no READ of the file is in flight meanwhile.  Without OPEN (the
- * default) there is no such moment, so the first READ in a directory (an
- * archiver or a copy starting on it) has a thread of its own store the
- * data of the directory's other small lower files the kernel knows.
+ * The kernel overwrites whatever page it is told to store into, dirty or
+ * not (fs/fuse/dev.c fuse_notify_store: filemap_grab_folio, copy, mark
+ * uptodate), so a store is only ever made where no page of the file can
+ * have been written (FS invariant 10):
  *
- * The kernel overwrites whatever page it stores into, dirty or not, so a
- * file the kernel may hold pages of is left alone: one a READ or WRITE came
- * for (node->io_seen, set before the request is served: a page is mapped
- * and written through a mapping only after a READ filled it), asked when
- * deciding and again just before the store.  What remains open is a first
- * READ, a mapping and a write through it all in the instant between that
- * last look and the store.  No node lock is held while storing: a READ in
- * flight keeps its pages locked and the store waits for it, and a WRITE in
- * flight keeps its pages locked while its copy-up may wait for the node's
- * lock.  A file copied up while its lower data was being stored drops the
- * pages again.  Best effort: a bounded queue, nothing reported. */
+ * - With handles (-o no_open=0) a file's first OPEN stores its own data
+ *   before the reply (fuse-ops.c: push_lower), under the node's lock, which
+ *   every later OPEN takes: no descriptor of the file is open in the kernel
+ *   yet, and an OPEN for writing copies the file up first (no store then).
+ *
+ * - Without OPEN (the default) the first READ in a directory (an archiver
+ *   or a copy starting on it) has this thread store the directory's other
+ *   small lower files the kernel knows -- on a read-only mount only (the
+ *   kernel refuses every write there, so no page can be dirtied; nor does a
+ *   READ make it forget the atime).  On a writable mount there is no moment
+ *   the daemon can see at which a page of a sibling cannot be written: the
+ *   kernel sends no request for an open(O_RDWR) nor for an mmap, and a write
+ *   through a MAP_SHARED mapping (or a whole-page write(2) under the
+ *   writeback cache, which sends nothing at all) dirties a page with no
+ *   request until writeback.  node->io_seen (set by a READ or WRITE before
+ *   it is served) is asked when deciding and again just before the store,
+ *   but a first READ of the sibling, its reply, a mapping and a write
+ *   through it can all come between that look and the store, and the store
+ *   then overwrites the write with the lower data.  Closing that window
+ *   from here cannot be done: a READ of the file in flight keeps its pages
+ *   locked in the kernel and the store waits for those locks, so the READ
+ *   can neither wait for the store (deadlock) nor reply before it (the
+ *   window); storing from the READ itself waits for its own pages.  So on
+ *   a writable mount the thread runs only with -o push=1 (for measuring,
+ *   with that window), and never with the writeback cache (where a store
+ *   overwrites a written page without any race; test_fs_push).
+ *
+ * No node lock is held while storing: a READ in flight keeps its pages
+ * locked and the store waits for it, and a WRITE in flight keeps its pages
+ * locked while its copy-up may wait for the node's lock.  A file copied up
+ * while its lower data was being stored drops the pages again.  Best
+ * effort: a bounded queue, nothing reported. */
 #define FUSE_USE_VERSION 312
 #include "fs-ops.h"
 

@@ -643,3 +643,27 @@ def random_ops(seed, n):
 
 def wipe(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+
+
+def resident(p, page=4096):
+    """Whether the first page of @p is in the page cache (mincore through a
+    mapping: sends no request and faults nothing in)."""
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        a = _libc.mmap(None, page, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert a not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+        try:
+            vec = ctypes.create_string_buffer(1)
+            assert _libc.mincore(a, page, vec) == 0, ctypes.get_errno()
+            return bool(vec.raw[0] & 1)
+        finally:
+            _libc.munmap(a, page)
+    finally:
+        os.close(fd)
