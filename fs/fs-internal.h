@@ -50,9 +50,8 @@
  *     written: from the file's first OPEN before its reply, under node->lock
  *     (with handles: no descriptor of it is open yet, and an OPEN for
  *     writing copies up first, after which nothing is stored), or from
- *     push.c on a mount the kernel holds read-only.  A writable mount runs
- *     push.c only when asked (-o push=1, which leaves the window push.c
- *     describes), and never with the writeback cache.
+ *     push.c on a mount the kernel holds read-only.  A writable mount never
+ *     runs push.c (the window push.c describes cannot be closed there).
  */
 #ifndef STRATA_FS_INTERNAL_H
 #define STRATA_FS_INTERNAL_H

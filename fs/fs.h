@@ -32,9 +32,6 @@ struct fs_config {
         bool open_handles;        /* "no_open=0": OPEN/RELEASE for files (the default is
                                    * no_open: the kernel skips them, I/O carries the flags) */
         bool no_prefetch;         /* "prefetch=0": no reading ahead of walks (fs/prefetch.c) */
-        bool push;                /* "push=1": the sibling stores of fs/push.c on a writable
-                                   * mount too (a read-only one has them anyway); see
-                                   * invariant 10 for the window this opens */
 };
 
 /* fs_config_free() - free the members; accepts a zeroed config. */

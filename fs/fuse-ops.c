@@ -436,7 +436,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         /* no OPEN (no_open): the first read in a directory is where an
          * archiver or a copy starts on it (push_lower's trigger otherwise):
          * the disk reads the other small files, and push.c stores them
-         * where FS invariant 10 allows (a read-only mount, or -o push=1) */
+         * where FS invariant 10 allows (a read-only mount) */
         if (!(fi && fi->fh) && !ovl_is_upper(s->o, ovl_data_layer(n)) && ovl_prefetch_siblings(s->o, n)) {
                 pthread_mutex_lock(&s->o->tree_lock);
                 struct node *dir = n->parent;

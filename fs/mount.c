@@ -102,8 +102,6 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                 c->open_handles = val && (!strcmp(val, "0") || !strcmp(val, "no"));
         } else if (!strcmp(opt, "splice") && val) {
                 c->no_splice = !strcmp(val, "0") || !strcmp(val, "no");
-        } else if (!strcmp(opt, "push") && val) {
-                c->push = !strcmp(val, "1") || !strcmp(val, "yes");
         } else if (!strcmp(opt, "prefetch") && val) {
                 c->no_prefetch = !strcmp(val, "0") || !strcmp(val, "no");
         } else if (!strcmp(opt, "readdirplus") && val) {
@@ -170,9 +168,9 @@ char **fs_config_argv(const struct fs_config *c)
         v[n++] = xasprintf("max_threads=%u", c->max_threads);
         v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
         static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "open_handles",
-                                            "no_prefetch", "push" };
+                                            "no_prefetch" };
         const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
-                             c->no_splice, c->open_handles, c->no_prefetch, c->push };
+                             c->no_splice, c->open_handles, c->no_prefetch };
         for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
                 if (set[i])
                         v[n++] = xstrdup(flag[i]);
@@ -231,8 +229,6 @@ int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
                         c->open_handles = true;
                 } else if (KEY("no_prefetch") && !val) {
                         c->no_prefetch = true;
-                } else if (KEY("push") && !val) {
-                        c->push = true;
                 } else {
                         return err_setx(e, EINVAL, "daemon argument %s: not a configuration word", w);
                 }
@@ -354,7 +350,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
         /* without OPEN, the stores of small files' data come from a thread:
          * only where no page can be written (invariant 10) unless asked for,
          * and never over the writeback cache, whose writes send nothing */
-        if (s.no_open && !c->no_prefetch && !s.writeback && (o->read_only || c->push) &&
+        if (s.no_open && !c->no_prefetch && !s.writeback && o->read_only &&
             fs_push_start(&s) < 0) {
                 r = err_setx(e, EAGAIN, "cannot start a thread");
                 goto out;

@@ -30,10 +30,10 @@
  *   from here cannot be done: a READ of the file in flight keeps its pages
  *   locked in the kernel and the store waits for those locks, so the READ
  *   can neither wait for the store (deadlock) nor reply before it (the
- *   window); storing from the READ itself waits for its own pages.  So on
- *   a writable mount the thread runs only with -o push=1 (for measuring,
- *   with that window), and never with the writeback cache (where a store
- *   overwrites a written page without any race; test_fs_push).
+ *   window); storing from the READ itself waits for its own pages.  So the
+ *   thread runs only on a read-only mount, never on a writable one (nor
+ *   with the writeback cache, where a store overwrites a written page
+ *   without any race; test_fs_push).
  *
  * No node lock is held while storing: a READ in flight keeps its pages
  * locked and the store waits for it, and a WRITE in flight keeps its pages

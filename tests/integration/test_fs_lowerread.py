@@ -77,10 +77,10 @@ def test_read_after_unlink(mnt):
         os.close(fd)
 
 
-@pytest.mark.parametrize("how", ["read-only", "push=1"])
+@pytest.mark.parametrize("how", ["read-only"])
 def test_siblings_stored_ahead(tmp_path, strata_bin, how):
     """Without OPEN (the default) the first read in a directory of a
-    read-only mount (or with -o push=1) has the daemon store the
+    read-only mount has the daemon store the
     directory's other small lower files in the kernel's page cache
     (fs/push.c): reading them then sends no READ, and they read their data;
     a file written through the mount before is left alone (the kernel may

@@ -32,7 +32,7 @@ def push_settled(mnt, marker_dir):
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("opts", [("writeback",), ("writeback", "push=1")])
+@pytest.mark.parametrize("opts", [("writeback",)])
 def test_writeback_page_not_overwritten(tmp_path, strata_bin, opts):
     """With the writeback cache a whole-page write(2) dirties the page with
     no request to the daemon at all; a first read of a sibling must not
@@ -73,7 +73,7 @@ def test_mmap_write_races_the_push(tmp_path, strata_bin):
     through it, racing the thread that stores the directory's files.  Each
     directory is new to the daemon (a node is stored once); every write must
     be on disk afterwards.  With the push on a writable mount (the default
-    before invariant 10, -o push=1 now) writes were lost in 6 runs of 7."""
+    before invariant 10) writes were lost in 6 runs of 7."""
     lower = tmp_path / "lower"
     for i in range(DIRS):
         os.makedirs(lower / f"d{i}")
@@ -128,7 +128,7 @@ def test_mmap_write_races_the_push(tmp_path, strata_bin):
 
 
 def test_writable_mount_stores_nothing(tmp_path, strata_bin):
-    """On a writable mount the push is off unless -o push=1 (FS invariant
+    """On a writable mount the push is off (FS invariant
     10): a first read in a directory leaves its siblings out of the page
     cache, so they are read with READ as ever."""
     if "no_open=0" in os.environ.get("STRATA_FS_TEST_OPTS", "").split(","):
