@@ -45,6 +45,7 @@ int cmd_system(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -1,0 +1,171 @@
+"""strata build: a Containerfile built over the busybox fixture (FROM the
+loopback registry): RUN in the run sandbox, COPY from the context, the
+config instructions recorded as docker records them, -t, the step output;
+the cache (a second build runs nothing, a changed file rebuilds from its
+COPY, --no-cache rebuilds all); the refusals (an unsupported instruction,
+a syntax error, a COPY out of the context, a failing RUN)."""
+import json
+import os
+
+import pytest
+
+pytestmark = pytest.mark.fuse
+
+
+def image_config(strata, store_root, ref):
+    """The image's config blob (docker's image config JSON)."""
+    out = json.loads(strata("inspect", ref).check().out)[0]
+    iid = out.get("Id") or out.get("id")
+    with open(os.path.join(store_root, "blobs", "sha256", iid.split(":")[-1])) as f:
+        return json.load(f)
+
+
+def write(d, files):
+    for name, data in files.items():
+        p = os.path.join(d, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(data)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    d = tmp_path / "ctx"
+    d.mkdir()
+    return str(d)
+
+
+FILE = """\
+# a comment
+FROM {base}
+ARG GREETING=hello
+ENV A=1 \\
+    B="two words"
+WORKDIR /app
+COPY hello.txt ./
+COPY dir/ /opt/dir/
+RUN echo "$GREETING $A $B" > /app/out.txt && \\
+    chmod 0600 /app/out.txt
+USER 1000:1000
+EXPOSE 80 53/udp
+LABEL org.example.k="v w" other=x
+STOPSIGNAL SIGTERM
+VOLUME /data
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/out.txt"]
+"""
+
+
+def test_build_run_copy_and_config(strata, store_root, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": FILE.format(base=pulled_busybox), "hello.txt": "hi\n",
+                "dir/a": "a\n", "dir/sub/b": "b\n"})
+    os.chmod(os.path.join(ctx, "dir/sub/b"), 0o751)
+    r = strata("build", "-t", "test/built:1", ctx).check()
+    lines = r.out.splitlines()
+    assert lines[0] == f"STEP 1/14: FROM {pulled_busybox}"
+    assert "STEP 7/14: RUN echo \"$GREETING $A $B\" > /app/out.txt &&     chmod 0600 /app/out.txt" in lines
+    assert "COMMIT test/built:1" in lines
+    assert any(x.startswith("Successfully tagged ") and x.endswith("test/built:1") for x in lines)
+    iid = lines[-1]
+    assert len(iid) == 64
+
+    cfg = image_config(strata, store_root, "test/built:1")
+    c = cfg["config"]
+    assert c["Env"][-2:] == ["A=1", "B=two words"]
+    assert c["WorkingDir"] == "/app"
+    assert c["User"] == "1000:1000"
+    assert c["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert c["Labels"] == {"org.example.k": "v w", "other": "x"}
+    assert c["StopSignal"] == "SIGTERM"
+    assert c["Volumes"] == {"/data": {}}
+    assert c["Entrypoint"] == ["/bin/sh", "-c"]
+    assert c["Cmd"] == ["cat /app/out.txt"]
+    hist = cfg["history"]
+    run = [h for h in hist if "GREETING" in h.get("created_by", "")]
+    assert run and run[0]["created_by"].startswith("|1 GREETING=hello /bin/sh -c echo")
+    assert not run[0].get("empty_layer")
+    assert any(h.get("empty_layer") and "ENV A=1" in h.get("created_by", "") for h in hist)
+
+    # the tree, as the image runs
+    r = strata("run", "--rm", "-u", "0", "--entrypoint", "", "test/built:1", "sh", "-c",
+               "cat /app/out.txt /app/hello.txt /opt/dir/a /opt/dir/sub/b; "
+               "stat -c '%a %u:%g %n' /app/out.txt /app/hello.txt /opt/dir/sub/b /app").check()
+    assert r.out.splitlines() == ["hello 1 two words", "hi", "a", "b",
+                                  "600 0:0 /app/out.txt", "644 0:0 /app/hello.txt",
+                                  "751 0:0 /opt/dir/sub/b", "755 0:0 /app"]
+    # the image's own command
+    r = strata("run", "--rm", "-u", "0", "test/built:1").check()
+    assert r.out == "hello 1 two words\n"
+
+
+def test_second_build_uses_the_cache_and_a_changed_file_rebuilds(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo ran-$((0+1))\nCOPY f /f\nRUN echo ran-$((1+1))\n",
+                "f": "1\n"})
+    first = strata("build", "-t", "test/cache:1", ctx).check()
+    assert "ran-1" in first.out.splitlines() and "ran-2" in first.out.splitlines()
+    assert "Using cache" not in first.out
+    again = strata("build", "-t", "test/cache:1", ctx).check()
+    assert "ran-1" not in again.out.splitlines() and "ran-2" not in again.out.splitlines()
+    assert again.out.count("--> Using cache ") == 3
+    assert again.out.splitlines()[-1] == first.out.splitlines()[-1]
+    # one file of the context changed: its COPY and what follows run again
+    write(ctx, {"f": "2\n"})
+    changed = strata("build", "-t", "test/cache:2", ctx).check()
+    assert "ran-1" not in changed.out.splitlines() and "ran-2" in changed.out.splitlines()
+    assert changed.out.count("--> Using cache ") == 1
+    assert changed.out.splitlines()[-1] != first.out.splitlines()[-1]
+    # a time change does not count; a mode change does
+    os.utime(os.path.join(ctx, "f"), (1, 1))
+    assert strata("build", ctx).check().out.count("--> Using cache ") == 3
+    os.chmod(os.path.join(ctx, "f"), 0o600)
+    assert strata("build", ctx).check().out.count("--> Using cache ") == 1
+    # --no-cache runs everything
+    nc = strata("build", "--no-cache", ctx).check()
+    assert "ran-1" in nc.out.splitlines() and "ran-2" in nc.out.splitlines() and "Using cache" not in nc.out
+
+
+def test_failing_run_exits_with_its_status_and_moves_no_tag(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo one\n"})
+    first = strata("build", "-t", "test/fail:1", ctx).check().out.splitlines()[-1]
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo one\nRUN exit 3\n"})
+    r = strata("build", "-t", "test/fail:1", ctx)
+    assert r.rc == 3
+    assert len(r.err_lines) == 1 and "STEP 3/3 (line 3) RUN" in r.err and "exit status 3" in r.err
+    out = json.loads(strata("inspect", "test/fail:1").check().out)[0]
+    assert first in json.dumps(out)
+
+
+@pytest.mark.parametrize("line,expect", [
+    ("ADD x /x", "line 2: ADD is not supported by strata build yet"),
+    ("HEALTHCHECK CMD true", "line 2: HEALTHCHECK is not supported by strata build yet"),
+    ("RUN --mount=type=cache,target=/x true", "line 2: RUN --mount is not supported by strata build yet"),
+    ("FROBNICATE x", "line 2: unknown instruction: FROBNICATE"),
+    ("RUN", "line 2: RUN requires at least one argument"),
+])
+def test_refused_before_anything_runs(strata, pulled_busybox, ctx, line, expect):
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\n{line}\nRUN echo must-not-run\n", "x": "x"})
+    r = strata("build", ctx)
+    assert r.rc != 0
+    assert "must-not-run" not in r.out and "STEP" not in r.out
+    assert len(r.err_lines) == 1 and expect in r.err, r.err
+
+
+@pytest.mark.parametrize("src", ["../outside", "link/secret", "up"])
+def test_copy_out_of_the_context_is_refused(strata, pulled_busybox, tmp_path, ctx, src):
+    (tmp_path / "outside").write_text("secret\n")
+    os.symlink(str(tmp_path), os.path.join(ctx, "link"))
+    os.symlink("../outside", os.path.join(ctx, "up"))
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY {src} /x\n"})
+    r = strata("build", ctx)
+    assert r.rc != 0
+    assert len(r.err_lines) == 1 and "outside the build context" in r.err, r.err
+
+
+def test_dockerfile_stdin_quiet_iidfile_and_scratch(strata, pulled_busybox, tmp_path):
+    iid = tmp_path / "iid"
+    r = strata("build", "-q", "--iidfile", iid, "-t", "test/q:1", "-",
+               input=f"FROM {pulled_busybox} AS base\nRUN echo visible\nFROM base\nENV X=y\n").check()
+    assert r.out.splitlines() == [iid.read_text().split(":")[1]]
+    assert "visible" in r.err
+    c = json.loads(strata("inspect", "test/q:1").check().out)[0]
+    assert "X=y" in json.dumps(c)
