@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -79,6 +80,8 @@ struct bstate {
         size_t n_gargs;
         bool *used_bargs;          /* which --build-arg were consumed */
         bool cmd_set;              /* a CMD of this stage: ENTRYPOINT keeps it */
+        struct stage *stages;      /* all of them; [0, cur) built when needed */
+        size_t cur;
         int step, steps;
         int status;
 };
@@ -381,6 +384,9 @@ static int run_action(struct bstate *b, const char *rootfs, void *ctx, struct er
 }
 
 struct copy_ctx {
+        char **words;              /* the sources as written, expanded (--from) */
+        size_t n_words;
+        struct store_image from;   /* --from's image, or zeroed */
         char **srcs;
         size_t n;
         const char *dest;
@@ -407,7 +413,28 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
                 if (r < 0)
                         return r;
         }
-        return copy_into(b->ctxfd, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+        if (!cc->from.id) {
+                struct copy_src src = { b->ctxfd, false };
+                return copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+        }
+        /* --from: the image mounted (its writable layer dropped afterwards) */
+        struct run_mount fm = { .daemon = -1 };
+        int r = mount_for_run(b->s, &cc->from, "strata-build-from", &fm, e);
+        _cleanup_close_ int from = -1;
+        if (r >= 0) {
+                from = open(fm.m.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (from < 0)
+                        r = err_set(e, errno, "open %s", fm.m.mountpoint);
+        }
+        struct copy_src src = { from, true };
+        if (r >= 0)
+                r = copy_expand_sources(&src, cc->words, cc->n_words, &cc->srcs, &cc->n, e);
+        if (r >= 0)
+                r = copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+        struct err ue = { 0 };
+        (void)unmount_after_run(b->s, &fm, true, &ue);
+        store_mount_free(&fm.m);
+        return r;
 }
 
 static int mkdir_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e)
@@ -623,6 +650,30 @@ static void args_prefix(struct bstate *b, struct buf *t)
         free(v);
 }
 
+/* COPY --from=X: a stage by name or number (built before), else an image
+ * (pulled when missing). */
+static int copy_from_image(struct bstate *b, const char *x, struct store_image *out, struct err *e)
+{
+        char *end;
+        unsigned long k = strtoul(x, &end, 10);
+        for (size_t i = 0; i < b->cur; i++)
+                if ((b->stages[i].name && !strcasecmp(b->stages[i].name, x)) || (*x && !*end && k == i)) {
+                        if (!b->stages[i].built)
+                                return err_setx(e, EINVAL, "--from=%s: that stage was not built", x);
+                        return store_find_image(b->s, b->stages[i].id, out, e);
+                }
+        if (*x && !*end)
+                return err_setx(e, EINVAL, "--from=%s: no such stage before this one", x);
+        int r = lookup_image(b->s, x, out, NULL, e);
+        if (r == -ENOENT) {
+                err_clear(e);
+                r = pull_missing(b->s, x, b->o->platform, e);
+                if (r >= 0)
+                        r = lookup_image(b->s, x, out, NULL, e);
+        }
+        return r;
+}
+
 /* A step after FROM: its created_by (and COPY's sources digest) make the
  * cache key; a hit replaces the current image, else the step runs. */
 static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
@@ -660,7 +711,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         }
         case BF_COPY: {
                 what = COPY;
-                if (b->ctxfd < 0) {
+                if (b->ctxfd < 0 && !bf_flag(in, "from")) {
                         r = err_setx(e, EINVAL, "COPY needs a build context (not -)");
                         break;
                 }
@@ -681,14 +732,26 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         cc.cs.chmod_set = true;
                         cc.cs.chmod = (mode_t)m;
                 }
-                for (size_t i = 0; i + 1 < n; i++)   /* sources are relative to the context */
+                for (size_t i = 0; i + 1 < n; i++)   /* sources are relative to the context (or root) */
                         while (w[i][0] == '/')
                                 memmove(w[i], w[i] + 1, strlen(w[i]));
-                r = copy_expand_sources(b->ctxfd, w, n - 1, &cc.srcs, &cc.n, e);
-                if (r >= 0)
-                        r = copy_sources_digest(b->ctxfd, cc.srcs, cc.n, content, e);
-                if (r < 0)
-                        break;
+                const char *fromarg = bf_flag(in, "from");
+                if (fromarg) {
+                        r = copy_from_image(b, fromarg, &cc.from, e);
+                        if (r < 0)
+                                break;
+                        cc.words = w;
+                        cc.n_words = n - 1;
+                        /* the image is immutable: its ID stands for its content */
+                        snprintf(content, sizeof content, "%s", cc.from.id);
+                } else {
+                        struct copy_src src = { b->ctxfd, false };
+                        r = copy_expand_sources(&src, w, n - 1, &cc.srcs, &cc.n, e);
+                        if (r >= 0)
+                                r = copy_sources_digest(&src, cc.srcs, cc.n, content, e);
+                        if (r < 0)
+                                break;
+                }
                 const char *d = w[n - 1];
                 size_t dl = strlen(d);
                 path = image_path(b, d);
@@ -699,6 +762,12 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                 }
                 cc.dest = path;
                 buf_printf(&t, "/bin/sh -c #(nop) COPY ");
+                if (fromarg) {
+                        buf_printf(&t, "--from=%s", digest_hex(cc.from.id));
+                        for (size_t i = 0; i + 1 < n; i++)
+                                buf_printf(&t, " %s", w[i]);
+                        buf_printf(&t, " ");
+                }
                 if (cc.chown)
                         buf_printf(&t, "--chown=%s ", cc.chown);
                 if (chmod)
@@ -832,6 +901,7 @@ done:
         bf_strv_free(rc.argv);
         bf_strv_free(w);
         bf_strv_free(cc.srcs);
+        store_image_free(&cc.from);
         return r;
 }
 
@@ -909,7 +979,7 @@ static int do_from(struct bstate *b, const struct bf_instr *in, struct stage *st
 /* Invariant 1: what the stages to build use is supported, before anything runs. */
 static int check_supported(const struct bf_instr *in, struct err *e)
 {
-        static const char *const copy_flags[] = { "chown", "chmod", "link", NULL };
+        static const char *const copy_flags[] = { "chown", "chmod", "link", "from", NULL };
         const char *bad = NULL;
         switch (in->kind) {
         case BF_ADD: case BF_ONBUILD: case BF_HEALTHCHECK:
@@ -990,8 +1060,15 @@ static int plan_stages(struct bstate *b, struct stage **out, size_t *n_out, size
                 for (size_t s = *target + 1; s-- > 0;) {
                         if (!v[s].needed)
                                 continue;
-                        for (size_t i = v[s].first; i < v[s].end && r >= 0; i++)
+                        for (size_t i = v[s].first; i < v[s].end && r >= 0; i++) {
                                 r = check_supported(&f->v[i], e);
+                                const char *from = f->v[i].kind == BF_COPY ? bf_flag(&f->v[i], "from") : NULL;
+                                char *end;
+                                unsigned long num = from ? strtoul(from, &end, 10) : 0;
+                                for (size_t k = 0; from && k < s; k++)
+                                        if ((v[k].name && !strcasecmp(v[k].name, from)) || (*from && !*end && num == k))
+                                                v[k].needed = true;
+                        }
                         /* FROM a stage name: that stage is needed too */
                         char **w;
                         size_t wn;
@@ -1087,7 +1164,9 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                 if (st[k].needed)
                         b.steps += (int)(st[k].end - st[k].first);
         b.steps += o->n_labels ? 1 : 0;
+        b.stages = st;
         for (size_t k = 0; r >= 0 && k <= target; k++) {
+                b.cur = k;
                 if (!st[k].needed)
                         continue;
                 for (size_t i = st[k].first; r >= 0 && i < st[k].end; i++) {

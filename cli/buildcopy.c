@@ -24,10 +24,12 @@ static int open_how(int dirfd, const char *path, int flags, mode_t mode, unsigne
         return fd;
 }
 
-/* A path in the context, beneath it: a '..' or a symlink out is EXDEV. */
-static int open_beneath(int ctxfd, const char *rel, int flags, struct err *e)
+/* A path of the source: in the context, beneath it (a '..' or a symlink out
+ * is EXDEV); in an image (COPY --from), resolved inside its root. */
+static int open_beneath(const struct copy_src *c, const char *rel, int flags, struct err *e)
 {
-        int fd = open_how(ctxfd, *rel ? rel : ".", flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+        int fd = open_how(c->fd, *rel ? rel : ".", flags, 0,
+                          (c->image ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS);
         if (fd < 0 && errno == EXDEV)
                 return err_setx(e, EXDEV, "%s: outside the build context (forbidden path)", rel);
         if (fd < 0)
@@ -84,7 +86,7 @@ static void names_free(char **v, size_t n)
 }
 
 /* Matches of the components @rest under the context directory @prefix. */
-static int glob_in(int ctxfd, const char *prefix, const char *rest, char ***out, size_t *n, struct err *e)
+static int glob_in(const struct copy_src *ctxfd, const char *prefix, const char *rest, char ***out, size_t *n, struct err *e)
 {
         while (*rest == '/')
                 rest++;
@@ -126,7 +128,12 @@ static int glob_in(int ctxfd, const char *prefix, const char *rest, char ***out,
                 _cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
                 if (*next) {
                         struct stat st;
-                        if (fstatat(ctxfd, p, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+                        int fd = open_how(ctxfd->fd, p, O_PATH, 0,
+                                          (ctxfd->image ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS);
+                        bool dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+                        if (fd >= 0)
+                                close(fd);
+                        if (!dir)
                                 continue;
                 }
                 r = glob_in(ctxfd, p, next, out, n, e);
@@ -137,7 +144,7 @@ static int glob_in(int ctxfd, const char *prefix, const char *rest, char ***out,
         return r;
 }
 
-int copy_expand_sources(int ctxfd, char *const *srcs, size_t n, char ***out, size_t *n_out, struct err *e)
+int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t n, char ***out, size_t *n_out, struct err *e)
 {
         char **v = xcalloc(1, sizeof *v);
         size_t cnt = 0;
@@ -216,7 +223,7 @@ static int hash_entry(struct sha256 *h, int dfd0, const char *name, const char *
         return r;
 }
 
-int copy_sources_digest(int ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e)
+int copy_sources_digest(const struct copy_src *ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e)
 {
         struct sha256 h;
         sha256_init(&h);
@@ -229,7 +236,7 @@ int copy_sources_digest(int ctxfd, char *const *srcs, size_t n, char out[DIGEST_
                         break;
                 }
                 close(fd);
-                r = hash_entry(&h, ctxfd, srcs[i], srcs[i], 0, e);
+                r = hash_entry(&h, ctxfd->fd, srcs[i], srcs[i], 0, e);
         }
         if (r < 0) {
                 sha256_free(&h);
@@ -338,11 +345,24 @@ static int clear_slot(int dfd, const char *name, const char *rel, struct err *e)
         return 0;
 }
 
-static int copy_entry(int sdir, const char *sname, int follow, int ddir, const char *dname, const char *rel,
+/* @sname in @sdir, not followed; or (@self) @sdir is an O_PATH fd of the
+ * entry itself (a top-level source, resolved safely by the caller). */
+static int entry_open(int sdir, const char *sname, bool self, int flags)
+{
+        if (!self)
+                return openat(sdir, sname, flags | O_NOFOLLOW | O_CLOEXEC);
+        if (flags & O_DIRECTORY)
+                return openat(sdir, ".", flags | O_CLOEXEC);
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", sdir);
+        return open(p, flags | O_CLOEXEC);
+}
+
+static int copy_entry(int sdir, const char *sname, bool self, int ddir, const char *dname, const char *rel,
                       const struct copy_spec *cs, struct err *e)
 {
         struct stat st;
-        if (fstatat(sdir, sname, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
+        if ((self ? fstat(sdir, &st) : fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW)) < 0)
                 return err_set(e, errno, "%s", rel);
         mode_t mode = cs->chmod_set ? cs->chmod : (st.st_mode & 07777);
         struct timespec ts[2] = { st.st_atim, st.st_mtim };
@@ -357,7 +377,7 @@ static int copy_entry(int sdir, const char *sname, int follow, int ddir, const c
                         return err_setx(e, ENOTDIR, "cannot overwrite the non-directory %s with a directory", rel);
                 }
                 _cleanup_close_ int to = openat(ddir, *dname ? dname : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                int from = openat(sdir, *sname ? sname : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+                int from = entry_open(sdir, sname, self, O_RDONLY | O_DIRECTORY);
                 if (to < 0 || from < 0) {
                         if (from >= 0)
                                 close(from);
@@ -374,7 +394,7 @@ static int copy_entry(int sdir, const char *sname, int follow, int ddir, const c
                         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                                 continue;
                         _cleanup_free_ char *sub = xasprintf("%s/%s", rel, de->d_name);
-                        r = copy_entry(dirfd(d), de->d_name, 0, to, de->d_name, sub, cs, e);
+                        r = copy_entry(dirfd(d), de->d_name, false, to, de->d_name, sub, cs, e);
                 }
                 closedir(d);
                 if (r < 0)
@@ -391,7 +411,7 @@ static int copy_entry(int sdir, const char *sname, int follow, int ddir, const c
         if (r < 0)
                 return r;
         if (S_ISREG(st.st_mode)) {
-                _cleanup_close_ int in = openat(sdir, sname, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+                _cleanup_close_ int in = entry_open(sdir, sname, self, O_RDONLY);
                 _cleanup_close_ int out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (in < 0 || out < 0)
                         return err_set(e, errno, "copy %s", rel);
@@ -429,7 +449,7 @@ static bool is_dir_in(int rootfd, const char *path)
         return true;
 }
 
-int copy_into(int ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
+int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
               struct err *e)
 {
         size_t dl = strlen(dest);
@@ -471,7 +491,7 @@ int copy_into(int ctxfd, char *const *srcs, size_t n, int rootfd, const char *de
                         if (pfd < 0)
                                 return pfd;
                 }
-                r = copy_entry(ctxfd, srcs[i], 1, pfd, base, srcs[i], cs, e);   /* checked beneath above */
+                r = copy_entry(src, "", true, pfd, base, srcs[i], cs, e);
         }
         return r;
 }

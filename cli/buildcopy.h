@@ -8,14 +8,21 @@
 
 #include <sys/types.h>
 
+/* Where COPY reads: the build context (paths resolved beneath it), or a
+ * mounted image's root (--from; resolved inside it). */
+struct copy_src {
+        int fd;
+        bool image;
+};
+
 /* copy_expand_sources() - each of @srcs (relative to the context; globs
  * allowed in any component) matched in the context @ctxfd: *@out the
  * matches, context-relative, sorted per source; NULL-terminated. */
-int copy_expand_sources(int ctxfd, char *const *srcs, size_t n, char ***out, size_t *n_out, struct err *e);
+int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t n, char ***out, size_t *n_out, struct err *e);
 
 /* copy_sources_digest() - sha256 over the sources' names, types, modes,
  * contents and link targets (not times, not owners). */
-int copy_sources_digest(int ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e);
+int copy_sources_digest(const struct copy_src *ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e);
 
 struct copy_spec {
         uid_t uid;
@@ -27,7 +34,7 @@ struct copy_spec {
 /* copy_into() - docker's COPY of the matched @srcs (context-relative) to
  * @dest (absolute inside the root @rootfd; a trailing '/' says a
  * directory): a directory's contents, a file to dest or into it. */
-int copy_into(int ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
+int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
               struct err *e);
 
 /* copy_mkdir_p() - @path (absolute) made inside @rootfd, missing parts

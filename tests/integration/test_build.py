@@ -169,3 +169,35 @@ def test_dockerfile_stdin_quiet_iidfile_and_scratch(strata, pulled_busybox, tmp_
     assert "visible" in r.err
     c = json.loads(strata("inspect", "test/q:1").check().out)[0]
     assert "X=y" in json.dumps(c)
+
+
+def test_multi_stage_copy_from_and_target(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox} AS builder
+RUN mkdir -p /out && echo built > /out/artifact && echo builder-ran-$((1))
+FROM {pulled_busybox} AS unused
+RUN echo unused-ran-$((1))
+FROM {pulled_busybox}
+COPY --from=builder /out/artifact /artifact
+COPY --from=0 /out /out2/
+"""})
+    r = strata("build", "-t", "test/ms:1", ctx).check()
+    lines = r.out.splitlines()
+    assert "builder-ran-1" in lines and "unused-ran-1" not in lines
+    r = strata("run", "--rm", "test/ms:1", "sh", "-c", "cat /artifact /out2/artifact; ls /out 2>&1 | wc -l").check()
+    assert r.out.split() == ["built", "built", "1"]
+    # --target: that stage only, from the cache
+    r = strata("build", "--target", "builder", "-t", "test/ms:b", ctx).check()
+    assert "builder-ran-1" not in r.out.splitlines() and "Using cache" in r.out
+    assert strata("run", "--rm", "test/ms:b", "cat", "/out/artifact").check().out == "built\n"
+    r = strata("build", "--target", "nosuch", ctx)
+    assert r.rc != 0 and 'target stage "nosuch" could not be found' in r.err
+
+
+def test_prune_clears_the_cache(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo ran-$((1))\n"})
+    strata("build", "-t", "test/p:1", ctx).check()
+    assert "ran-1" not in strata("build", ctx).check().out.splitlines()
+    strata("rmi", "test/p:1").check()
+    strata("system", "prune", "-f").check()
+    assert "ran-1" in strata("build", ctx).check().out.splitlines()
