@@ -201,3 +201,77 @@ def test_prune_clears_the_cache(strata, pulled_busybox, ctx):
     strata("rmi", "test/p:1").check()
     strata("system", "prune", "-f").check()
     assert "ran-1" in strata("build", ctx).check().out.splitlines()
+
+
+def _need(tool):
+    import shutil
+    if not shutil.which(tool):
+        pytest.skip(f"{tool} is not installed (scripts/deps.sh installs it)")
+
+
+SAME = """\
+FROM {base}
+ENV A=1 B="x y"
+ENV PATH=/usr/bin:/bin:/sbin
+WORKDIR /app
+COPY hello.txt ./
+COPY dir/ /opt/dir/
+COPY --chown=7:8 --chmod=0640 hello.txt /owned
+RUN echo x > /app/out && chmod 0600 /app/out && mkdir -p /var/y && ln -s /app/out /var/y/link && rm /etc/os-release
+WORKDIR sub
+RUN pwd > /app/pwd
+USER 1000:1000
+EXPOSE 80 53/udp
+LABEL a=b "c d"="e f"
+VOLUME ["/data"]
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/bin/sh"]
+CMD ["-c", "echo hi"]
+"""
+
+
+def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image, ctx, tmp_path, mounts):
+    """The same Containerfile built by buildah bud (chroot isolation) and by
+    strata: equal trees file by file, equal configs."""
+    _need("buildah")
+    from test_commit import tree, diff_trees
+    import subprocess
+    write(ctx, {"Containerfile": SAME.format(base=pulled_busybox), "hello.txt": "hi\n",
+                "dir/a": "a\n", "dir/sub/b": "b\n"})
+    os.chmod(os.path.join(ctx, "dir/sub/b"), 0o751)
+    os.chmod(os.path.join(ctx, "dir/sub"), 0o700)
+    broot, brun = tmp_path / "broot", tmp_path / "brun"
+    bh = ["buildah", "--root", str(broot), "--runroot", str(brun), "--storage-driver", "vfs"]
+    env = dict(os.environ, BUILDAH_ISOLATION="chroot")
+
+    def b(*args):
+        p = subprocess.run(bh + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr.decode()
+        return p.stdout.decode()
+    b("bud", "--isolation", "chroot", "--tls-verify=false", "--layers", "-t", "localhost/same:1", ctx)
+    cid = b("from", "--pull-never", "localhost/same:1").strip()
+    bdir = b("mount", cid).strip()
+    oci = json.loads(b("inspect", "--type", "image", "localhost/same:1"))["OCIv1"]["config"]
+    oci["Labels"].pop("io.buildah.version")   # buildah's own
+
+    strata("build", "-t", "test/same:1", ctx).check()
+    sdir = mounts.track(str(tmp_path / "smnt"))
+    os.mkdir(sdir)
+    strata("mount", "-r", "test/same:1", sdir).check()
+    try:
+        got, want = tree(sdir)[0], tree(bdir)[0]
+        # the mount points of what buildah binds into a RUN (/run/.containerenv...):
+        # it leaves them in its image, empty; strata's sandbox leaves none
+        for k in ("etc/hostname", "etc/hosts", "etc/resolv.conf", "run"):
+            if k not in got and k in want and want[k][4] == 0 and not any(p.startswith(k + "/") for p in want):
+                want.pop(k)
+        assert diff_trees(got, want) == []
+    finally:
+        b("umount", cid)
+    c = image_config(strata, store_root, "test/same:1")["config"]
+    for k in ("Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal"):
+        assert c.get(k) == oci.get(k), k
+    # the same variables; a replaced one keeps its place as docker keeps it
+    # (buildah 1.28 moves it to the end)
+    assert sorted(c["Env"]) == sorted(oci["Env"])
+    assert c["Env"] == ["PATH=/usr/bin:/bin:/sbin", "A=1", "B=x y"]
