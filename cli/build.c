@@ -72,6 +72,7 @@ struct bstate {
         const struct build_opts *o;
         const struct bf_file *f;
         int ctxfd;                 /* -1 without a context */
+        struct bf_ignore ignore;   /* its .containerignore or .dockerignore */
         struct store_image im;     /* the current image */
         json_t *img;               /* its whole config */
         char **args;               /* ARGs in scope with a value, K=V */
@@ -414,7 +415,7 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
                         return r;
         }
         if (!cc->from.id) {
-                struct copy_src src = { b->ctxfd, false };
+                struct copy_src src = { b->ctxfd, false, &b->ignore };
                 return copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
         }
         /* --from: the image mounted (its writable layer dropped afterwards) */
@@ -426,7 +427,7 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
                 if (from < 0)
                         r = err_set(e, errno, "open %s", fm.m.mountpoint);
         }
-        struct copy_src src = { from, true };
+        struct copy_src src = { from, true, NULL };
         if (r >= 0)
                 r = copy_expand_sources(&src, cc->words, cc->n_words, &cc->srcs, &cc->n, e);
         if (r >= 0)
@@ -745,7 +746,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         /* the image is immutable: its ID stands for its content */
                         snprintf(content, sizeof content, "%s", cc.from.id);
                 } else {
-                        struct copy_src src = { b->ctxfd, false };
+                        struct copy_src src = { b->ctxfd, false, &b->ignore };
                         r = copy_expand_sources(&src, w, n - 1, &cc.srcs, &cc.n, e);
                         if (r >= 0)
                                 r = copy_sources_digest(&src, cc.srcs, cc.n, content, e);
@@ -1124,6 +1125,24 @@ static int read_containerfile(const struct build_opts *o, char **name, struct bu
         return r < 0 ? err_wrap(e, "%s", *name) : 0;
 }
 
+/* CONTEXT/.containerignore, else CONTEXT/.dockerignore (podman's order). */
+static int read_ignore(struct bstate *b, struct err *e)
+{
+        static const char *const names[] = { ".containerignore", ".dockerignore" };
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", b->o->context, names[i]);
+                if (access(p, F_OK) < 0)
+                        continue;
+                struct buf t = BUF_INIT(FILE_MAX);
+                int r = read_file_bounded(p, FILE_MAX, &t, e);
+                if (r >= 0)
+                        r = bf_ignore_parse(t.data ? t.data : "", t.len, &b->ignore, e);
+                buf_free(&t);
+                return r < 0 ? err_wrap(e, "%s", p) : 0;
+        }
+        return 0;
+}
+
 int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LEN + 1], int *status, struct err *e)
 {
         *status = STATUS_FAILED;
@@ -1157,6 +1176,8 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                 if (b.ctxfd < 0)
                         r = err_set(e, errno, "the build context %s", o->context);
         }
+        if (r >= 0 && b.ctxfd >= 0)
+                r = read_ignore(&b, e);
         /* the global ARGs, before the first FROM */
         for (size_t i = 0; r >= 0 && n_st && i < st[0].first; i++)
                 r = do_arg(&b, &f.v[i], true, e);
@@ -1242,6 +1263,7 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
         free(b.used_bargs);
         bf_strv_free(b.args);
         bf_strv_free(b.gargs);
+        bf_ignore_free(&b.ignore);
         store_image_free(&b.im);
         json_decref(b.img);
         stages_free(st, n_st);

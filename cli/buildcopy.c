@@ -44,6 +44,18 @@ static void strv_push(char ***v, size_t *n, char *s)
         (*v)[*n] = NULL;
 }
 
+/* .dockerignore: @rel is left out.  An excluded directory is still walked
+ * when exceptions ('!') could bring back something under it. */
+static bool ignored(const struct bf_ignore *ig, const char *rel, bool dir)
+{
+        if (!bf_ignore_match(ig, rel))
+                return false;
+        for (size_t i = 0; dir && i < ig->n; i++)
+                if (ig->neg[i])
+                        return false;
+        return true;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(char *const *)a, *(char *const *)b);
@@ -91,7 +103,8 @@ static int glob_in(const struct copy_src *ctxfd, const char *prefix, const char 
         while (*rest == '/')
                 rest++;
         if (!*rest) {
-                strv_push(out, n, xstrdup(*prefix ? prefix : "."));
+                if (!(ctxfd->ignore && bf_ignore_match(ctxfd->ignore, prefix)))
+                        strv_push(out, n, xstrdup(*prefix ? prefix : "."));
                 return 0;
         }
         size_t cl = strcspn(rest, "/");
@@ -153,7 +166,7 @@ int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t 
                 size_t before = cnt;
                 r = glob_in(ctxfd, "", srcs[i], &v, &cnt, e);
                 if (r >= 0 && cnt == before)
-                        r = err_setx(e, ENOENT, "%s: no source files were specified (nothing matches)", srcs[i]);
+                        r = err_setx(e, ENOENT, "%s: no such file in the build context (or excluded by .dockerignore)", srcs[i]);
         }
         if (r < 0) {
                 for (size_t i = 0; i < cnt; i++)
@@ -183,11 +196,14 @@ static int hash_fd(struct sha256 *h, int fd, struct err *e)
         }
 }
 
-static int hash_entry(struct sha256 *h, int dfd0, const char *name, const char *rel, int depth, struct err *e)
+static int hash_entry(struct sha256 *h, int dfd0, const char *name, const char *rel, int depth,
+                      const struct bf_ignore *ig, struct err *e)
 {
         struct stat st;
         if (fstatat(dfd0, name, &st, depth ? AT_SYMLINK_NOFOLLOW : 0) < 0)
                 return err_set(e, errno, "%s", rel);
+        if (depth && ig && ignored(ig, rel, S_ISDIR(st.st_mode)))
+                return 0;
         char head[64];
         int hl = snprintf(head, sizeof head, "%o %llu ", (unsigned)st.st_mode,
                           S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0ULL);
@@ -217,7 +233,7 @@ static int hash_entry(struct sha256 *h, int dfd0, const char *name, const char *
         int r = sorted_names(dfd, NULL, rel, &names, &nn, e);
         for (size_t i = 0; i < nn && r >= 0; i++) {
                 _cleanup_free_ char *sub = xasprintf("%s/%s", rel, names[i]);
-                r = hash_entry(h, dfd, names[i], sub, depth + 1, e);
+                r = hash_entry(h, dfd, names[i], sub, depth + 1, ig, e);
         }
         names_free(names, nn);
         return r;
@@ -236,7 +252,7 @@ int copy_sources_digest(const struct copy_src *ctxfd, char *const *srcs, size_t 
                         break;
                 }
                 close(fd);
-                r = hash_entry(&h, ctxfd->fd, srcs[i], srcs[i], 0, e);
+                r = hash_entry(&h, ctxfd->fd, srcs[i], srcs[i], 0, ctxfd->ignore, e);
         }
         if (r < 0) {
                 sha256_free(&h);
@@ -364,9 +380,15 @@ static int copy_entry(int sdir, const char *sname, bool self, int ddir, const ch
         struct stat st;
         if ((self ? fstat(sdir, &st) : fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW)) < 0)
                 return err_set(e, errno, "%s", rel);
+        if (!self && cs->ignore && ignored(cs->ignore, rel, S_ISDIR(st.st_mode)))
+                return 0;
         mode_t mode = cs->chmod_set ? cs->chmod : (st.st_mode & 07777);
         struct timespec ts[2] = { st.st_atim, st.st_mtim };
         if (S_ISDIR(st.st_mode)) {
+                /* excluded, walked for an exception under it: a directory
+                 * only implied by what is copied, 0755 as docker makes it */
+                if (!self && cs->ignore && bf_ignore_match(cs->ignore, rel))
+                        mode = 0755;
                 struct stat dst;
                 bool made = false;
                 if (*dname && fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -491,7 +513,9 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
                         if (pfd < 0)
                                 return pfd;
                 }
-                r = copy_entry(src, "", true, pfd, base, srcs[i], cs, e);
+                struct copy_spec spec = *cs;
+                spec.ignore = ctxfd->ignore;
+                r = copy_entry(src, "", true, pfd, base, srcs[i], &spec, e);
         }
         return r;
 }

@@ -4,6 +4,7 @@
 #ifndef STRATA_CLI_BUILDCOPY_H
 #define STRATA_CLI_BUILDCOPY_H
 
+#include "containerfile/containerfile.h"
 #include "util/util.h"
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 struct copy_src {
         int fd;
         bool image;
+        const struct bf_ignore *ignore;   /* .dockerignore of the context, or NULL */
 };
 
 /* copy_expand_sources() - each of @srcs (relative to the context; globs
@@ -25,6 +27,7 @@ int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t 
 int copy_sources_digest(const struct copy_src *ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e);
 
 struct copy_spec {
+        const struct bf_ignore *ignore;   /* set by copy_into() from the source */
         uid_t uid;
         gid_t gid;
         bool chmod_set;

@@ -83,6 +83,23 @@ void bf_strv_free(char **v);
  * or NULL. */
 const char *bf_flag(const struct bf_instr *in, const char *name);
 
+/* .dockerignore patterns, in order. */
+struct bf_ignore {
+        char **pats;              /* cleaned, no leading '/' */
+        bool *neg;                /* a '!' exception */
+        size_t n;
+};
+
+/* bf_ignore_parse() - the lines of a .dockerignore: blanks trimmed, empty
+ * and '#' lines skipped, '!' exceptions, each pattern cleaned. */
+int bf_ignore_parse(const char *text, size_t len, struct bf_ignore *out, struct err *e);
+void bf_ignore_free(struct bf_ignore *ig);
+
+/* bf_ignore_match() - is the context-relative @path excluded: the last
+ * pattern that matches it or one of its parent directories decides ('*'
+ * and '?' within a name, '**' across directories); @ig NULL: never. */
+bool bf_ignore_match(const struct bf_ignore *ig, const char *path);
+
 /* bf_cache_key() - invariant 4: sha256 over the three parts (@content may
  * be NULL), as a digest string. */
 void bf_cache_key(const char *parent, const char *created_by, const char *content, char out[DIGEST_STR_LEN + 1]);

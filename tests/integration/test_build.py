@@ -217,6 +217,7 @@ WORKDIR /app
 COPY hello.txt ./
 COPY dir/ /opt/dir/
 COPY --chown=7:8 --chmod=0640 hello.txt /owned
+COPY . /ctx/
 RUN echo x > /app/out && chmod 0600 /app/out && mkdir -p /var/y && ln -s /app/out /var/y/link && rm /etc/os-release
 WORKDIR sub
 RUN pwd > /app/pwd
@@ -237,7 +238,8 @@ def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image
     from test_commit import tree, diff_trees
     import subprocess
     write(ctx, {"Containerfile": SAME.format(base=pulled_busybox), "hello.txt": "hi\n",
-                "dir/a": "a\n", "dir/sub/b": "b\n"})
+                "dir/a": "a\n", "dir/sub/b": "b\n", "x.log": "l\n", "dir/y.log": "l\n",
+                ".dockerignore": "*.log\ndir/sub\n!dir/sub/b\n"})
     os.chmod(os.path.join(ctx, "dir/sub/b"), 0o751)
     os.chmod(os.path.join(ctx, "dir/sub"), 0o700)
     broot, brun = tmp_path / "broot", tmp_path / "brun"
@@ -275,3 +277,22 @@ def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image
     # (buildah 1.28 moves it to the end)
     assert sorted(c["Env"]) == sorted(oci["Env"])
     assert c["Env"] == ["PATH=/usr/bin:/bin:/sbin", "A=1", "B=x y"]
+
+
+def test_dockerignore(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY . /ctx/\nRUN echo ran-$((1))\n",
+                ".dockerignore": "*.log\nsecret\ndocs\n!docs/keep.md\n",
+                "a.txt": "a\n", "x.log": "log\n", "secret/key": "k\n", "docs/keep.md": "keep\n",
+                "docs/drop.md": "drop\n", "sub/y.log": "kept: * stops at /\n"})
+    r = strata("build", "-t", "test/ign:1", ctx).check()
+    assert "ran-1" in r.out.splitlines()
+    r = strata("run", "--rm", "test/ign:1", "find", "/ctx", "-type", "f").check()
+    assert sorted(r.out.split()) == ["/ctx/.dockerignore", "/ctx/Containerfile", "/ctx/a.txt",
+                                     "/ctx/docs/keep.md", "/ctx/sub/y.log"]
+    # an ignored file's change is not the COPY's change
+    write(ctx, {"x.log": "other\n", "secret/key": "other\n"})
+    assert "ran-1" not in strata("build", ctx).check().out.splitlines()
+    # naming an ignored file is as naming a missing one
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY x.log /\n"})
+    r = strata("build", ctx)
+    assert r.rc == 1 and "excluded by .dockerignore" in r.err

@@ -176,10 +176,47 @@ static void test_cache_key(void)
         ok(digest_valid(a), "a digest");
 }
 
+static void test_ignore(void)
+{
+        struct bf_ignore ig;
+        struct err e = { 0 };
+        const char *text = "# comment\n"
+                           "  *.log  \n"
+                           "/secret\n"
+                           "build/**/*.o\n"
+                           "docs\n"
+                           "!docs/keep.md\n"
+                           "./tmp/../cache\n"
+                           "**/.git\n"
+                           "\n";
+        ok(bf_ignore_parse(text, strlen(text), &ig, &e) == 0, "parses");
+        is_int((long long)ig.n, 7, "seven patterns");
+        if (ig.n == 7) {
+                is_str(ig.pats[1], "secret", "leading / dropped");
+                is_str(ig.pats[6], "**/.git", "kept");
+                is_str(ig.pats[5], "cache", "cleaned");
+                ok(ig.neg[4] && !ig.neg[3], "exception marked");
+        }
+        static const struct { const char *path; bool want; } cases[] = {
+                { "a.log", true }, { "sub/a.log", false }, { "a.txt", false },
+                { "secret", true }, { "secret/inner", true }, { "sub/secret", false },
+                { "build/x.o", true }, { "build/a/b/x.o", true }, { "build/x.c", false },
+                { "docs", true }, { "docs/a.md", true }, { "docs/keep.md", false },
+                { "cache/x", true }, { "tmp", false },
+                { ".git/config", true }, { "a/b/.git", true }, { ".", false }, { "./a.log", true },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+                ok(bf_ignore_match(&ig, cases[i].path) == cases[i].want, "%s %s", cases[i].path,
+                   cases[i].want ? "excluded" : "kept");
+        ok(!bf_ignore_match(NULL, "a.log"), "no file: nothing excluded");
+        bf_ignore_free(&ig);
+}
+
 int main(void)
 {
         test_parse();
         test_words();
         test_cache_key();
+        test_ignore();
         return tap_done();
 }
