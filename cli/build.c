@@ -651,6 +651,23 @@ static void args_prefix(struct bstate *b, struct buf *t)
         free(v);
 }
 
+/* RUN <<EOF with nothing else on the line. */
+static bool bare_heredoc(const struct bf_instr *in)
+{
+        if (in->n_heredocs != 1)
+                return false;
+        const char *name = in->heredoc_names[0];
+        bool dash = name[0] == '-';
+        name += dash;
+        for (int q = 0; q < 3; q++) {
+                const char *qs = q == 0 ? "" : q == 1 ? "\"" : "'";
+                _cleanup_free_ char *w = xasprintf("<<%s%s%s%s", dash ? "-" : "", qs, name, qs);
+                if (!strcmp(in->args[0], w))
+                        return true;
+        }
+        return false;
+}
+
 /* COPY --from=X: a stage by name or number (built before), else an image
  * (pulled when missing). */
 static int copy_from_image(struct bstate *b, const char *x, struct store_image *out, struct err *e)
@@ -696,7 +713,17 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         switch (in->kind) {
         case BF_RUN: {
                 what = RUN;
-                json_t *a = exec_array(b, in);
+                json_t *a;
+                if (in->n_heredocs && in->n_bodies == in->n_heredocs) {
+                        /* RUN <<EOF alone: the body is the script; else the
+                         * shell reads the heredocs itself, as buildkit does */
+                        bool bare = bare_heredoc(in);
+                        _cleanup_free_ char *text = bare ? xstrdup(in->heredoc_bodies[0])
+                                                         : xasprintf("%s%s", in->args[0], in->heredoc_raw);
+                        a = shell_form(b, text);
+                } else {
+                        a = exec_array(b, in);
+                }
                 args_prefix(b, &t);
                 size_t i;
                 json_t *x;

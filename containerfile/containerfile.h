@@ -40,6 +40,12 @@ struct bf_instr {
         char **args;              /* exec form: the elements; else args[0] is the
                                    * rest of the line after the flags, verbatim */
         size_t n_args;
+        char **heredoc_names;     /* RUN's <<NAME words, in order ("-NAME" for <<-) */
+        size_t n_heredocs;
+        char **heredoc_bodies;    /* their contents, each line ending in \n */
+        size_t n_bodies;
+        char *heredoc_raw;        /* the lines that followed, terminators too, each
+                                   * after a \n: args[0] + this is the shell's text */
 };
 
 struct bf_file {
@@ -51,8 +57,9 @@ struct bf_file {
 /* bf_parse() - parse @text (@len bytes) (invariant 1).  Comments, line
  * continuations with the escape character, the escape and syntax
  * directives (syntax is accepted and ignored), JSON and shell forms, and
- * leading --flags of every instruction.  Heredocs (<<EOF) are refused as
- * not supported. */
+ * leading --flags of every instruction, RUN's heredocs (<<EOF, <<-EOF,
+ * quoted names; their lines follow the instruction).  COPY/ADD heredocs
+ * are refused as not supported yet. */
 int bf_parse(const char *text, size_t len, struct bf_file *out, struct err *e);
 void bf_file_free(struct bf_file *f);
 

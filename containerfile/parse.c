@@ -47,6 +47,9 @@ static void instr_free(struct bf_instr *in)
 {
         bf_strv_free(in->flags);
         bf_strv_free(in->args);
+        bf_strv_free(in->heredoc_names);
+        bf_strv_free(in->heredoc_bodies);
+        free(in->heredoc_raw);
 }
 
 void bf_file_free(struct bf_file *f)
@@ -141,18 +144,31 @@ static bool cut_continuation(struct buf *s, char esc)
         return true;
 }
 
-static bool has_heredoc(const char *s)
+/* The heredoc words of @s (<<NAME, <<-NAME, <<"NAME", <<'NAME'), in order:
+ * their names into @in (a leading '-' kept: tabs are stripped). */
+static bool find_heredocs(const char *s, struct bf_instr *in)
 {
-        for (const char *p = strstr(s, "<<"); p; p = strstr(p + 2, "<<")) {
+        for (const char *p = strstr(s, "<<"); p; p = strstr(p, "<<")) {
                 const char *q = p + 2;
-                if (*q == '-')
+                bool dash = *q == '-';
+                if (dash)
                         q++;
-                if (*q == '"' || *q == '\'')
+                char quote = (*q == '"' || *q == '\'') ? *q++ : 0;
+                const char *n = q;
+                while (isalnum((unsigned char)*q) || *q == '_')
                         q++;
-                if (isalpha((unsigned char)*q) || *q == '_')
+                if (q == n || (!isalpha((unsigned char)*n) && *n != '_') || (quote && *q != quote)) {
+                        p += 2;
+                        continue;
+                }
+                if (in)
+                        strv_push(&in->heredoc_names, &in->n_heredocs,
+                                  xasprintf("%s%.*s", dash ? "-" : "", (int)(q - n), n));
+                else
                         return true;
+                p = quote ? q + 1 : q;
         }
-        return false;
+        return in && in->n_heredocs;
 }
 
 /* The exec form: a JSON array of strings (else the shell form, as docker). */
@@ -208,9 +224,11 @@ static int parse_instr(const char *s, int line, struct bf_instr *in, struct err 
         _cleanup_free_ char *rest = xstrndup(p, rl);
         if (!*rest)
                 return err_setx(e, EINVAL, "line %d: %s requires at least one argument", line, names[k]);
-        if ((k == BF_RUN || k == BF_COPY || k == BF_ADD) && has_heredoc(rest))
+        if ((k == BF_COPY || k == BF_ADD) && find_heredocs(rest, NULL))
                 return err_setx(e, ENOTSUP, "line %d: %s with a heredoc (<<): not supported by strata build yet", line,
                                 names[k]);
+        if (k == BF_RUN && rest[0] != '[')
+                find_heredocs(rest, in);
         if (k == BF_ONBUILD) {
                 struct bf_instr sub = { 0 };
                 int r = parse_instr(rest, line, &sub, e);
@@ -227,6 +245,44 @@ static int parse_instr(const char *s, int line, struct bf_instr *in, struct err 
         }
         strv_push(&in->args, &in->n_args, TAKE_PTR(rest));
         return 0;
+}
+
+/* The body of heredoc @h of @in: the lines after *@i up to its name alone
+ * on a line (tabs before both stripped for <<-).  The raw lines, the
+ * terminator too, go to in->heredoc_raw (for the shell); the body to
+ * in->heredoc_bodies. */
+static int read_heredoc(const struct pline *lines, size_t n, size_t *i, struct bf_instr *in, size_t h, struct err *e)
+{
+        const char *name = in->heredoc_names[h];
+        bool dash = name[0] == '-';
+        if (dash)
+                name++;
+        struct buf raw = BUF_INIT(SIZE_MAX), body = BUF_INIT(SIZE_MAX);
+        if (in->heredoc_raw)
+                buf_printf(&raw, "%s", in->heredoc_raw);
+        buf_append(&body, "", 0);
+        int start = (int)*i;
+        for (; *i < n; (*i)++) {
+                const char *p = lines[*i].p;
+                size_t l = lines[*i].len;
+                buf_printf(&raw, "\n%.*s", (int)l, p);
+                if (dash)
+                        while (l && *p == '\t')
+                                p++, l--;
+                if (l == strlen(name) && !memcmp(p, name, l)) {
+                        (*i)++;
+                        free(in->heredoc_raw);
+                        in->heredoc_raw = buf_steal(&raw);
+                        strv_push(&in->heredoc_bodies, &in->n_bodies, buf_steal(&body));
+                        return 0;
+                }
+                buf_append(&body, p, l);
+                buf_append(&body, "\n", 1);
+        }
+        buf_free(&raw);
+        buf_free(&body);
+        return err_setx(e, EINVAL, "line %d: the heredoc <<%s has no line %s ending it", start, in->heredoc_names[h],
+                        name);
 }
 
 int bf_parse(const char *text, size_t len, struct bf_file *out, struct err *e)
@@ -292,6 +348,8 @@ int bf_parse(const char *text, size_t len, struct bf_file *out, struct err *e)
                 struct bf_instr *in = &out->v[out->n];
                 memset(in, 0, sizeof *in);
                 r = parse_instr(s.data ? s.data : "", start, in, e);
+                for (size_t h = 0; r >= 0 && h < in->n_heredocs; h++)
+                        r = read_heredoc(lines, n, &i, in, h, e);
                 if (r < 0)
                         instr_free(in);
                 else

@@ -296,3 +296,23 @@ def test_dockerignore(strata, pulled_busybox, ctx):
     write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY x.log /\n"})
     r = strata("build", ctx)
     assert r.rc == 1 and "excluded by .dockerignore" in r.err
+
+
+def test_run_heredocs(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+ENV V=expanded
+RUN <<EOF
+echo one > /one
+# a shell comment, not the Containerfile's
+echo "$V" >> /one
+EOF
+RUN cat <<-'A' > /two && cat <<B >> /two
+\tliteral $V
+\tA
+shell $V
+B
+CMD ["cat", "/one", "/two"]
+"""})
+    strata("build", "-t", "test/hd:1", ctx).check()
+    assert strata("run", "--rm", "test/hd:1").check().out == "one\nexpanded\nliteral $V\nshell expanded\n"

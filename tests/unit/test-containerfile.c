@@ -80,7 +80,24 @@ static void test_parse(void)
 
         parse_bad("FROM x\nFROB y\n", "line 2: unknown instruction: FROB");
         parse_bad("FROM x\n\nRUN\n", "line 3: RUN requires at least one argument");
-        parse_bad("FROM x\nRUN <<EOF\necho\nEOF\n", "line 2: RUN with a heredoc (<<): not supported by strata build yet");
+        parse_bad("FROM x\nCOPY <<EOF /x\necho\nEOF\n", "line 2: COPY with a heredoc (<<): not supported by strata build yet");
+        parse_bad("FROM x\nRUN <<EOF\necho\nEOD\n", "line 2: the heredoc <<EOF has no line EOF ending it");
+        f = parse_ok("FROM x\nRUN <<EOF\necho a\n# not a comment\n\nEOF\nRUN cat <<-\"A\" >f && cat <<B\n\tx\n\tA\ny $V\nB\nCMD x <<y\n",
+                     "heredocs");
+        is_int((long long)f.n, 4, "four instructions");
+        if (f.n == 4) {
+                is_int((long long)f.v[1].n_heredocs, 1, "one heredoc");
+                is_str(f.v[1].heredoc_bodies[0], "echo a\n# not a comment\n\n", "body: comments and blanks kept");
+                is_str(f.v[1].heredoc_raw, "\necho a\n# not a comment\n\nEOF", "raw lines");
+                is_int((long long)f.v[2].n_heredocs, 2, "two heredocs");
+                is_int(f.v[2].line, 7, "line of the second RUN");
+                is_str(f.v[2].heredoc_names[0], "-A", "<<- and a quoted name");
+                is_str(f.v[2].heredoc_bodies[0], "x\n", "tabs stripped for <<-");
+                is_str(f.v[2].heredoc_bodies[1], "y $V\n", "second body");
+                is_int(f.v[3].line, 12, "CMD after the bodies");
+                is_int((long long)f.v[3].n_heredocs, 0, "CMD has no heredocs");
+        }
+        bf_file_free(&f);
         parse_bad("# escape=x\nFROM x\n", "line 1: invalid escape token 'x' does not match ` or \\");
         parse_bad("# escape=`\n# escape=\\\nFROM x\n", "line 2: only one escape directive may be used");
         parse_bad("ONBUILD FROM x\n", "line 1: ONBUILD FROM is not allowed");
