@@ -651,6 +651,109 @@ static void args_prefix(struct bstate *b, struct buf *t)
         free(v);
 }
 
+/* A Go duration ("30s", "1m30s", "500ms", "1.5h") in nanoseconds. */
+static int go_duration(const char *s, long long *ns, struct err *e)
+{
+        static const struct { const char *u; double mul; } units[] = {
+                { "ns", 1 }, { "us", 1e3 }, { "µs", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
+        };
+        double total = 0;
+        const char *p = s;
+        if (!strcmp(s, "0")) {
+                *ns = 0;
+                return 0;
+        }
+        while (*p) {
+                char *end;
+                double v = strtod(p, &end);
+                if (end == p || v < 0)
+                        return err_setx(e, EINVAL, "invalid duration '%s'", s);
+                p = end;
+                size_t best = 0, bl = 0;
+                for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+                        size_t l = strlen(units[i].u);
+                        if (!strncmp(p, units[i].u, l) && l > bl && !(l == 1 && p[0] == 'm' && p[1] == 's')) {
+                                best = i;
+                                bl = l;
+                        }
+                }
+                if (!bl)
+                        return err_setx(e, EINVAL, "invalid duration '%s': a unit (ns, us, ms, s, m, h) is needed", s);
+                total += v * units[best].mul;
+                p += bl;
+        }
+        if (total > 9e18)
+                return err_setx(e, EINVAL, "invalid duration '%s': too long", s);
+        *ns = (long long)total;
+        return 0;
+}
+
+/* HEALTHCHECK [--interval= --timeout= --start-period= --start-interval=
+ * --retries=] CMD ... | NONE, into Healthcheck as docker records it. */
+static int do_healthcheck(struct bstate *b, const struct bf_instr *in, struct buf *t, struct err *e)
+{
+        const char *a = in->args[0];
+        size_t kl = strcspn(a, " \t");
+        const char *rest = a + kl + strspn(a + kl, " \t");
+        json_t *hc = json_object(), *test;
+        if (kl == 4 && !strncasecmp(a, "NONE", 4)) {
+                if (*rest || in->n_flags) {
+                        json_decref(hc);
+                        return err_setx(e, EINVAL, "HEALTHCHECK NONE takes no other arguments");
+                }
+                test = json_pack("[s]", "NONE");
+        } else if (kl == 3 && !strncasecmp(a, "CMD", 3) && *rest) {
+                json_t *arr = *rest == '[' ? json_loads(rest, 0, NULL) : NULL;
+                size_t i;
+                json_t *x;
+                bool good = json_is_array(arr);
+                json_array_foreach(arr, i, x) good = good && json_is_string(x);
+                if (good) {
+                        test = json_pack("[s]", "CMD");
+                        json_array_extend(test, arr);
+                } else {
+                        test = json_pack("[s, s]", "CMD-SHELL", rest);
+                }
+                json_decref(arr);
+        } else {
+                json_decref(hc);
+                return err_setx(e, EINVAL, "HEALTHCHECK: expected CMD COMMAND or NONE");
+        }
+        json_object_set_new(hc, "Test", test);
+        static const struct { const char *flag, *key; } durs[] = {
+                { "interval", "Interval" }, { "timeout", "Timeout" }, { "start-period", "StartPeriod" },
+                { "start-interval", "StartInterval" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(durs); i++) {
+                const char *v = bf_flag(in, durs[i].flag);
+                long long ns = 0;
+                if (!v)
+                        continue;
+                if (go_duration(v, &ns, e) < 0) {
+                        json_decref(hc);
+                        return err_wrap(e, "--%s", durs[i].flag);
+                }
+                if (ns)
+                        json_object_set_new(hc, durs[i].key, json_integer(ns));
+        }
+        const char *rv = bf_flag(in, "retries");
+        if (rv) {
+                char *end;
+                long n = strtol(rv, &end, 10);
+                if (!*rv || *end || n < 0 || n > 1000000) {
+                        json_decref(hc);
+                        return err_setx(e, EINVAL, "--retries=%s: not a number", rv);
+                }
+                if (n)
+                        json_object_set_new(hc, "Retries", json_integer(n));
+        }
+        char *j = json_dumps(test, JSON_COMPACT);
+        buf_printf(t, "/bin/sh -c #(nop) HEALTHCHECK %s", j);
+        free(j);
+        json_object_set_new(cfg_of(b), "Healthcheck", hc);
+        return 0;
+}
+
 /* RUN <<EOF with nothing else on the line. */
 static bool bare_heredoc(const struct bf_instr *in)
 {
@@ -865,6 +968,19 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                 else if (!b->cmd_set)   /* docker: ENTRYPOINT resets the base image's Cmd */
                         json_object_del(c, "Cmd");
                 break;
+        case BF_HEALTHCHECK:
+                r = do_healthcheck(b, in, &t, e);
+                break;
+        case BF_ONBUILD: {
+                json_t *ob = json_object_get(c, "OnBuild");
+                if (!json_is_array(ob)) {
+                        ob = json_array();
+                        json_object_set_new(c, "OnBuild", ob);
+                }
+                json_array_append_new(ob, json_string(in->args[0]));
+                buf_printf(&t, "/bin/sh -c #(nop) ONBUILD %s", in->args[0]);
+                break;
+        }
         case BF_SHELL: {
                 if (!in->json || !in->n_args) {
                         r = err_setx(e, EINVAL, "SHELL requires the arguments to be in JSON form");
@@ -960,6 +1076,45 @@ static int scratch_image(struct bstate *b, struct err *e)
         return r;
 }
 
+static int check_supported(const struct bf_instr *in, struct err *e);
+
+/* The base image's ONBUILD triggers, run as steps right after FROM (and
+ * taken out of the config, as docker does). */
+static int run_triggers(struct bstate *b, struct err *e)
+{
+        json_t *ob = json_incref(json_object_get(cfg_of(b), "OnBuild"));
+        json_object_del(cfg_of(b), "OnBuild");
+        struct buf t = BUF_INIT(FILE_MAX);
+        size_t i;
+        json_t *x;
+        json_array_foreach(ob, i, x) buf_printf(&t, "%s\n", json_string_value(x) ? json_string_value(x) : "");
+        json_decref(ob);
+        struct bf_file tf;
+        int r = bf_parse(t.data ? t.data : "", t.len, &tf, e);
+        buf_free(&t);
+        if (r < 0)
+                return err_wrap(e, "the base image's ONBUILD triggers");
+        for (i = 0; r >= 0 && i < tf.n; i++) {
+                const struct bf_instr *in = &tf.v[i];
+                if (in->kind == BF_FROM || in->kind == BF_ONBUILD || in->kind == BF_MAINTAINER)
+                        r = err_setx(e, EINVAL, "%s is not allowed as an ONBUILD trigger", in->keyword);
+                else
+                        r = check_supported(in, e);
+        }
+        const struct bf_file *saved = b->f;
+        b->f = &tf;
+        for (i = 0; r >= 0 && i < tf.n; i++) {
+                if (!b->o->quiet) {
+                        _cleanup_free_ char *txt = instr_text(&tf.v[i]);
+                        printf("--> ONBUILD %s\n", txt);
+                }
+                r = do_step(b, &tf.v[i], e);
+        }
+        b->f = saved;
+        bf_file_free(&tf);
+        return r < 0 ? err_wrap(e, "ONBUILD trigger") : 0;
+}
+
 static int do_from(struct bstate *b, const struct bf_instr *in, struct stage *stages, size_t cur, struct err *e)
 {
         char **w;
@@ -998,9 +1153,9 @@ static int do_from(struct bstate *b, const struct bf_instr *in, struct stage *st
         }
         if (r >= 0 && !b->img)
                 r = image_config_json(b->s, &b->im, &b->img, e);
-        if (r >= 0 && json_array_size(json_object_get(cfg_of(b), "OnBuild")))
-                r = err_setx(e, ENOTSUP, "%s has ONBUILD triggers: not supported by strata build yet", ref);
         bf_strv_free(w);
+        if (r >= 0 && json_array_size(json_object_get(cfg_of(b), "OnBuild")))
+                r = run_triggers(b, e);
         return r;
 }
 
@@ -1010,8 +1165,21 @@ static int check_supported(const struct bf_instr *in, struct err *e)
         static const char *const copy_flags[] = { "chown", "chmod", "link", "from", NULL };
         const char *bad = NULL;
         switch (in->kind) {
-        case BF_ADD: case BF_ONBUILD: case BF_HEALTHCHECK:
+        case BF_ADD:
                 return err_setx(e, ENOTSUP, "line %d: %s is not supported by strata build yet", in->line, in->keyword);
+        case BF_HEALTHCHECK: {
+                static const char *const hc_flags[] = { "interval", "timeout", "start-period", "start-interval",
+                                                        "retries", NULL };
+                for (size_t i = 0; i < in->n_flags && !bad; i++) {
+                        const char *f = in->flags[i] + 2;
+                        bool ok = false;
+                        for (const char *const *k = hc_flags; *k; k++)
+                                ok |= !strncmp(f, *k, strlen(*k)) && f[strlen(*k)] == '=';
+                        if (!ok)
+                                bad = in->flags[i];
+                }
+                break;
+        }
         case BF_COPY:
                 for (size_t i = 0; i < in->n_flags && !bad; i++) {
                         const char *f = in->flags[i] + 2;

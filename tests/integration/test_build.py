@@ -137,7 +137,7 @@ def test_failing_run_exits_with_its_status_and_moves_no_tag(strata, pulled_busyb
 
 @pytest.mark.parametrize("line,expect", [
     ("ADD x /x", "line 2: ADD is not supported by strata build yet"),
-    ("HEALTHCHECK CMD true", "line 2: HEALTHCHECK is not supported by strata build yet"),
+    ("HEALTHCHECK --bogus=1 CMD true", "line 2: HEALTHCHECK --bogus is not supported by strata build yet"),
     ("RUN --mount=type=cache,target=/x true", "line 2: RUN --mount is not supported by strata build yet"),
     ("FROBNICATE x", "line 2: unknown instruction: FROBNICATE"),
     ("RUN", "line 2: RUN requires at least one argument"),
@@ -316,3 +316,27 @@ CMD ["cat", "/one", "/two"]
 """})
     strata("build", "-t", "test/hd:1", ctx).check()
     assert strata("run", "--rm", "test/hd:1").check().out == "one\nexpanded\nliteral $V\nshell expanded\n"
+
+
+def test_healthcheck_and_onbuild(strata, store_root, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+HEALTHCHECK --interval=30s --timeout=1m30s --retries=3 CMD wget -q localhost || exit 1
+ONBUILD RUN echo triggered > /trig
+ONBUILD ENV T=1
+"""})
+    strata("build", "-t", "test/ob:1", ctx).check()
+    c = image_config(strata, store_root, "test/ob:1")["config"]
+    assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q localhost || exit 1"],
+                                "Interval": 30000000000, "Timeout": 90000000000, "Retries": 3}
+    assert c["OnBuild"] == ["RUN echo triggered > /trig", "ENV T=1"]
+    write(ctx, {"Containerfile": "FROM test/ob:1\nHEALTHCHECK CMD [\"true\"]\nCMD [\"cat\", \"/trig\"]\n"})
+    r = strata("build", "-t", "test/ob:2", ctx).check()
+    assert "--> ONBUILD RUN echo triggered > /trig" in r.out.splitlines()
+    c = image_config(strata, store_root, "test/ob:2")["config"]
+    assert "OnBuild" not in c and "T=1" in c["Env"]
+    assert c["Healthcheck"] == {"Test": ["CMD", "true"]}
+    assert strata("run", "--rm", "test/ob:2").check().out == "triggered\n"
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nHEALTHCHECK --interval=5 CMD true\n"})
+    r = strata("build", ctx)
+    assert r.rc == 1 and "--interval: invalid duration '5'" in r.err
