@@ -357,6 +357,7 @@ static int run_action(struct bstate *b, const char *rootfs, void *ctx, struct er
 }
 
 struct copy_ctx {
+        bool add;                  /* ADD: local tar archives are extracted */
         char **words;              /* the sources as written, expanded (--from) */
         size_t n_words;
         struct store_image from;   /* --from's image, or zeroed */
@@ -388,7 +389,8 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
         }
         if (!cc->from.id) {
                 struct copy_src src = { b->ctxfd, false, &b->ignore };
-                return copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+                return cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
+                               : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
         }
         /* --from: the image mounted (its writable layer dropped afterwards) */
         struct run_mount fm = { .daemon = -1 };
@@ -487,15 +489,17 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         r = err_setx(e, EINVAL, "RUN: an empty command");
                 break;
         }
+        case BF_ADD:
         case BF_COPY: {
                 what = COPY;
+                cc.add = in->kind == BF_ADD;
                 if (b->ctxfd < 0 && !bf_flag(in, "from")) {
-                        r = err_setx(e, EINVAL, "COPY needs a build context (not -)");
+                        r = err_setx(e, EINVAL, "%s needs a build context (not -)", in->keyword);
                         break;
                 }
                 r = expand_words(b, in, &w, &n, e);
                 if (r >= 0 && n < 2)
-                        r = err_setx(e, EINVAL, "COPY requires at least two arguments");
+                        r = err_setx(e, EINVAL, "%s requires at least two arguments", in->keyword);
                 if (r < 0)
                         break;
                 const char *chmod = bf_flag(in, "chmod");
@@ -539,7 +543,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         path = p2;
                 }
                 cc.dest = path;
-                buf_printf(&t, "/bin/sh -c #(nop) COPY ");
+                buf_printf(&t, "/bin/sh -c #(nop) %s ", in->keyword);
                 if (fromarg) {
                         buf_printf(&t, "--from=%s", digest_hex(cc.from.id));
                         for (size_t i = 0; i + 1 < n; i++)
@@ -813,7 +817,17 @@ static int check_supported(const struct bf_instr *in, struct err *e)
         const char *bad = NULL;
         switch (in->kind) {
         case BF_ADD:
-                return err_setx(e, ENOTSUP, "line %d: %s is not supported by strata build yet", in->line, in->keyword);
+                for (size_t i = 0; i < in->n_args; i++)
+                        if (strstr(in->args[i], "://"))
+                                return err_setx(e, ENOTSUP, "line %d: ADD of a URL is not supported by strata build yet",
+                                                in->line);
+                for (size_t i = 0; i < in->n_flags && !bad; i++) {
+                        const char *f = in->flags[i] + 2;
+                        if (strncmp(f, "chown=", 6) && strncmp(f, "chmod=", 6) && strcmp(f, "link") &&
+                            strncmp(f, "link=", 5))
+                                bad = in->flags[i];
+                }
+                break;
         case BF_HEALTHCHECK: {
                 static const char *const hc_flags[] = { "interval", "timeout", "start-period", "start-interval",
                                                         "retries", NULL };

@@ -1,5 +1,6 @@
 /* COPY for `strata build`: see buildcopy.h and build.h invariant 4. */
 #include "buildcopy.h"
+#include "unpack/unpack.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -517,5 +518,64 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
                 spec.ignore = ctxfd->ignore;
                 r = copy_entry(src, "", true, pfd, base, srcs[i], &spec, e);
         }
+        return r;
+}
+
+/* A tar archive: 1 (gzip, zstd, or a plain tar); 0 not one; -ENOTSUP for
+ * the compressions the unpacker does not read. */
+static int archive_kind(int fd)
+{
+        unsigned char h[512];
+        ssize_t k = pread(fd, h, sizeof h, 0);
+        if (k >= 2 && h[0] == 0x1f && h[1] == 0x8b)
+                return 1;
+        if (k >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4))
+                return 1;
+        if (k >= 3 && !memcmp(h, "BZh", 3))
+                return -ENOTSUP;
+        if (k >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6))
+                return -ENOTSUP;
+        if (k == 512 && !memcmp(h + 257, "ustar", 5))
+                return 1;
+        return 0;
+}
+
+int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest,
+             const struct copy_spec *cs, struct err *e)
+{
+        char **plain = xcalloc(n + 1, sizeof *plain);
+        size_t np = 0;
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                int fd = open_beneath(ctxfd, srcs[i], O_RDONLY, e);
+                if (fd < 0) {
+                        r = fd;
+                        break;
+                }
+                struct stat st;
+                int kind = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? archive_kind(fd) : 0;
+                if (kind < 0) {
+                        r = err_setx(e, ENOTSUP, "%s: a bzip2 or xz archive (ADD extracts tar, gzip and zstd only)",
+                                     srcs[i]);
+                } else if (kind == 0) {
+                        plain[np++] = srcs[i];
+                } else {
+                        r = copy_mkdir_p(rootfd, dest, 0, 0, e);
+                        int dfd = r < 0 ? -1 : open_how(rootfd, dest, O_RDONLY | O_DIRECTORY, 0,
+                                                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                        if (r >= 0 && dfd < 0)
+                                r = err_set(e, errno, "%s", dest);
+                        if (r >= 0) {
+                                struct unpack_opts uo = { .mode = UNPACK_FLATTEN, .name = srcs[i] };
+                                char diff_id[DIGEST_STR_LEN + 1];
+                                r = unpack_layer_fd(fd, dfd, &uo, diff_id, NULL, e);
+                                close(dfd);
+                        }
+                }
+                close(fd);
+        }
+        if (r >= 0 && np)
+                r = copy_into(ctxfd, plain, np, rootfd, dest, cs, e);
+        free(plain);
         return r;
 }

@@ -40,6 +40,12 @@ struct copy_spec {
 int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
               struct err *e);
 
+/* add_into() - ADD: as copy_into(), but a source that is a tar archive
+ * (plain, gzip or zstd) is extracted into @dest (a directory) with the
+ * unpacker's safety (unpack.h invariant 1); bzip2 and xz are refused. */
+int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest,
+             const struct copy_spec *cs, struct err *e);
+
 /* copy_mkdir_p() - @path (absolute) made inside @rootfd, missing parts
  * 0755 owned by @uid:@gid. */
 int copy_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, struct err *e);

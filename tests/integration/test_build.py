@@ -136,7 +136,8 @@ def test_failing_run_exits_with_its_status_and_moves_no_tag(strata, pulled_busyb
 
 
 @pytest.mark.parametrize("line,expect", [
-    ("ADD x /x", "line 2: ADD is not supported by strata build yet"),
+    ("ADD https://example.com/x /x", "line 2: ADD of a URL is not supported by strata build yet"),
+    ("ADD --checksum=sha256:00 x /x", "line 2: ADD --checksum is not supported by strata build yet"),
     ("HEALTHCHECK --bogus=1 CMD true", "line 2: HEALTHCHECK --bogus is not supported by strata build yet"),
     ("RUN --mount=type=cache,target=/x true", "line 2: RUN --mount is not supported by strata build yet"),
     ("FROBNICATE x", "line 2: unknown instruction: FROBNICATE"),
@@ -218,6 +219,7 @@ COPY hello.txt ./
 COPY dir/ /opt/dir/
 COPY --chown=7:8 --chmod=0640 hello.txt /owned
 COPY . /ctx/
+ADD arch.tar.gz /opt/arch/
 RUN echo x > /app/out && chmod 0600 /app/out && mkdir -p /var/y && ln -s /app/out /var/y/link && rm /etc/os-release
 WORKDIR sub
 RUN pwd > /app/pwd
@@ -242,6 +244,7 @@ def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image
                 ".dockerignore": "*.log\ndir/sub\n!dir/sub/b\n"})
     os.chmod(os.path.join(ctx, "dir/sub/b"), 0o751)
     os.chmod(os.path.join(ctx, "dir/sub"), 0o700)
+    make_tar(os.path.join(ctx, "arch.tar.gz"), [("d", None), ("d/f", b"from the tar\n"), ("d/l", b"->f")])
     broot, brun = tmp_path / "broot", tmp_path / "brun"
     bh = ["buildah", "--root", str(broot), "--runroot", str(brun), "--storage-driver", "vfs"]
     env = dict(os.environ, BUILDAH_ISOLATION="chroot")
@@ -340,3 +343,33 @@ ONBUILD ENV T=1
     write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nHEALTHCHECK --interval=5 CMD true\n"})
     r = strata("build", ctx)
     assert r.rc == 1 and "--interval: invalid duration '5'" in r.err
+
+
+def make_tar(path, entries, mode="w:gz"):
+    import io
+    import tarfile
+    with tarfile.open(path, mode) as t:
+        for name, data in entries:
+            ti = tarfile.TarInfo(name)
+            if data is None:
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o750
+            elif data.startswith(b"->"):
+                ti.type, ti.linkname = tarfile.SYMTYPE, data[2:].decode()
+            else:
+                ti.size, ti.mode, ti.uid, ti.gid = len(data), 0o640, 5, 6
+            t.addfile(ti, io.BytesIO(data) if data and not data.startswith(b"->") else None)
+
+
+def test_add_extracts_local_archives(strata, pulled_busybox, ctx):
+    make_tar(os.path.join(ctx, "a.tar.gz"), [("d", None), ("d/f", b"from the tar\n"), ("d/l", b"->f")])
+    make_tar(os.path.join(ctx, "b.tar"), [("plain", b"plain tar\n")], mode="w")
+    make_tar(os.path.join(ctx, "evil.tar"), [("../../escape", b"x\n")], mode="w")
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nADD a.tar.gz b.tar /opt/\nADD note.txt /note\n",
+                "note.txt": "just a file\n"})
+    strata("build", "-t", "test/add:1", ctx).check()
+    r = strata("run", "--rm", "test/add:1", "sh", "-c",
+               "cat /opt/d/f /opt/plain /note; readlink /opt/d/l; stat -c '%a %u:%g' /opt/d /opt/d/f").check()
+    assert r.out.splitlines() == ["from the tar", "plain tar", "just a file", "f", "750 0:0", "640 5:6"]
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nADD evil.tar /opt/\n"})
+    r = strata("build", ctx)
+    assert r.rc == 1 and len(r.err_lines) == 1 and '".."' in r.err, r.err
