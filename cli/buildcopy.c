@@ -166,6 +166,8 @@ int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t 
         for (size_t i = 0; i < n && r >= 0; i++) {
                 size_t before = cnt;
                 r = glob_in(ctxfd, "", srcs[i], &v, &cnt, e);
+                if (r == -EXDEV)   /* name the source as written, not the part that climbed out */
+                        r = err_setx(e, EXDEV, "%s: outside the build context (forbidden path)", srcs[i]);
                 if (r >= 0 && cnt == before)
                         r = err_setx(e, ENOENT, "%s: no such file in the build context (or excluded by .dockerignore)", srcs[i]);
         }

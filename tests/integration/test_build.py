@@ -159,7 +159,7 @@ def test_copy_out_of_the_context_is_refused(strata, pulled_busybox, tmp_path, ct
     write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY {src} /x\n"})
     r = strata("build", ctx)
     assert r.rc != 0
-    assert len(r.err_lines) == 1 and "outside the build context" in r.err, r.err
+    assert len(r.err_lines) == 1 and f"COPY: {src}: outside the build context" in r.err, r.err
 
 
 def test_dockerfile_stdin_quiet_iidfile_and_scratch(strata, pulled_busybox, tmp_path):
