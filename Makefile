@@ -34,7 +34,7 @@ endif
 .DEFAULT_GOAL := all
 
 # Modules, in link order (a module may use only those after it).
-MODULES := pack fs unpack fetch store util
+MODULES := containerfile pack fs unpack fetch store util
 define module_rules
 $(1)_SRC := $$(wildcard $(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)

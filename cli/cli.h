@@ -60,6 +60,7 @@ int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);
 int cmd_commit(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);

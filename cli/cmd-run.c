@@ -13,6 +13,7 @@
 #include "fetchcfg.h"
 #include "fs/fs.h"
 #include "pull.h"
+#include "runmount.h"
 #include "sandbox.h"
 #include "store/store.h"
 
@@ -285,17 +286,10 @@ static int run_rootfs(const struct run_opts *o, char **cmd, int n_cmd, int *stat
 
 /* ------------------------------------------------------------ image mode */
 
-/* An image mounted for a run: the store's record and the daemon serving it. */
-struct run_mount {
-        struct store_mount m;
-        pid_t daemon;
-        bool mounted;
-};
-
 /* mount_for_run() - a fresh writable layer over @im, mounted at
  * ROOT/mounts/<ID>/rootfs; the record is written with the daemon's pid so
  * that rmi sees the image in use. */
-static int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
+int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
                          struct run_mount *rm, struct err *e)
 {
         /* The record comes first (it picks the ID), so it is made with "/"
@@ -358,7 +352,7 @@ static void reap_daemon(pid_t pid)
 
 /* unmount_after_run() - unmount, wait for the daemon, then drop the record
  * and the writable layer (@drop) or keep them for `strata diff`. */
-static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e)
+int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e)
 {
         int r = 0;
         if (rm->mounted) {
@@ -388,7 +382,7 @@ static int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, s
 
 /* pull_missing() - docker run's habit: an image not in the store is pulled
  * first, its progress on stderr (stdout belongs to the command). */
-static int pull_missing(struct store *s, const char *ref, const char *platform, struct err *e)
+int pull_missing(struct store *s, const char *ref, const char *platform, struct err *e)
 {
         struct fetch_setup fs;
         int r = fetch_setup_load(&fs, NULL, e);   /* mirrors, insecure registries, certs */

@@ -99,8 +99,8 @@ static int pause_mount(const struct store_mount *m, struct pause *p, struct err 
 {
         p->pid = 0;
         p->blocked = false;
-        if (!store_mount_live(m))
-                return 0;
+        if (!store_mount_live(m) || m->pid <= 0)
+                return 0;   /* no daemon (kill(0) would stop our own process group) */
         int fd = open(m->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
                 syncfs(fd);

@@ -111,6 +111,20 @@ static const struct command commands[] = {
           "      --compress gzip|zstd|none  layer compression (default gzip)\n"
           "      --timestamp SECONDS  clamp file times to it and date the image then\n"
           "                           (default: $SOURCE_DATE_EPOCH when set)\n" },
+        { "build", cmd_build, "strata build [OPTIONS] CONTEXT",
+          "Build an image from a Containerfile (or Dockerfile)",
+          "  -f, --file FILE          the Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile; - stdin)\n"
+          "  -t, --tag NAME[:TAG]     name the image (repeatable)\n"
+          "      --build-arg K[=V]    set a build argument (K alone: the host's value; repeatable)\n"
+          "      --target STAGE       build up to this stage\n"
+          "      --no-cache           run every step (the cache is still written)\n"
+          "      --pull               pull the FROM images even when they are in the store\n"
+          "      --platform P         os/arch[/variant] of the FROM images to pull\n"
+          "      --label K=V          add a label to the image (repeatable)\n"
+          "      --iidfile FILE       write the image ID to FILE\n"
+          "  -q, --quiet              print only the image ID (RUN output goes to stderr)\n"
+          "      --compress gzip|zstd|none  layer compression (default gzip)\n"
+          "CONTEXT: a directory, or - for a Containerfile on stdin and no context\n" },
         { "save", cmd_save, "strata save [-o FILE] [--format docker-archive|oci-archive|oci-dir] IMAGE...",
           "Save images to a tar archive (docker's, or an OCI layout)",
           "  -o, --output FILE   write to FILE (default: stdout, when it is not a terminal)\n"

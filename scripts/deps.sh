@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libfuse3-dev fuse3 libarchive-dev libssl-dev libcurl4-openssl-dev libjansson-dev
  libzstd-dev libisal-dev zlib1g-dev zstd
- docker-registry skopeo umoci podman fuse-overlayfs busybox-static
+ docker-registry skopeo umoci podman buildah fuse-overlayfs busybox-static
  python3 python3-pytest attr curl jq openssl util-linux iproute2 sqlite3 git
  hyperfine valgrind scdoc man-db"
 missing=""

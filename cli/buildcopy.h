@@ -1,0 +1,53 @@
+/* cli/buildcopy — COPY's filesystem work for `strata build` (build.h,
+ * invariant 4): sources matched and resolved beneath the context, their
+ * digest for the cache, and the copy into a mounted image. */
+#ifndef STRATA_CLI_BUILDCOPY_H
+#define STRATA_CLI_BUILDCOPY_H
+
+#include "containerfile/containerfile.h"
+#include "util/util.h"
+
+#include <sys/types.h>
+
+/* Where COPY reads: the build context (paths resolved beneath it), or a
+ * mounted image's root (--from; resolved inside it). */
+struct copy_src {
+        int fd;
+        bool image;
+        const struct bf_ignore *ignore;   /* .dockerignore of the context, or NULL */
+};
+
+/* copy_expand_sources() - each of @srcs (relative to the context; globs
+ * allowed in any component) matched in the context @ctxfd: *@out the
+ * matches, context-relative, sorted per source; NULL-terminated. */
+int copy_expand_sources(const struct copy_src *ctxfd, char *const *srcs, size_t n, char ***out, size_t *n_out, struct err *e);
+
+/* copy_sources_digest() - sha256 over the sources' names, types, modes,
+ * contents and link targets (not times, not owners). */
+int copy_sources_digest(const struct copy_src *ctxfd, char *const *srcs, size_t n, char out[DIGEST_STR_LEN + 1], struct err *e);
+
+struct copy_spec {
+        const struct bf_ignore *ignore;   /* set by copy_into() from the source */
+        uid_t uid;
+        gid_t gid;
+        bool chmod_set;
+        mode_t chmod;
+};
+
+/* copy_into() - docker's COPY of the matched @srcs (context-relative) to
+ * @dest (absolute inside the root @rootfd; a trailing '/' says a
+ * directory): a directory's contents, a file to dest or into it. */
+int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest, const struct copy_spec *cs,
+              struct err *e);
+
+/* add_into() - ADD: as copy_into(), but a source that is a tar archive
+ * (plain, gzip or zstd) is extracted into @dest (a directory) with the
+ * unpacker's safety (unpack.h invariant 1); bzip2 and xz are refused. */
+int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest,
+             const struct copy_spec *cs, struct err *e);
+
+/* copy_mkdir_p() - @path (absolute) made inside @rootfd, missing parts
+ * 0755 owned by @uid:@gid. */
+int copy_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, struct err *e);
+
+#endif

@@ -1,0 +1,31 @@
+/* cli/runmount — an image mounted with a fresh writable layer for one
+ * command, as `strata run` does (cmd-run.c); `strata build` mounts each RUN
+ * and COPY step the same way. */
+#ifndef STRATA_CLI_RUNMOUNT_H
+#define STRATA_CLI_RUNMOUNT_H
+
+#include "store/store.h"
+
+/* An image mounted for a run: the store's record and the daemon serving it. */
+struct run_mount {
+        struct store_mount m;
+        pid_t daemon;
+        bool mounted;
+};
+
+/* mount_for_run() - a fresh writable layer over @im, mounted at
+ * ROOT/mounts/<ID>/rootfs (FUSE label @label; with @kernel the kernel's
+ * overlayfs instead); the record is written with the daemon's pid so that
+ * rmi sees the image in use. */
+int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
+                  struct run_mount *rm, struct err *e);
+
+/* unmount_after_run() - unmount, wait for the daemon, then drop the record
+ * and the writable layer (@drop) or keep them. */
+int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e);
+
+/* pull_missing() - pull @ref (an image not in the store), its progress on
+ * stderr. */
+int pull_missing(struct store *s, const char *ref, const char *platform, struct err *e);
+
+#endif
