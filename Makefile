@@ -179,6 +179,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench-pull.py $(BENCH_ARGS)
+	scripts/bench-images.py $(BENCH_ARGS)
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh $(BENCH_ARGS); fi
 
 clean:
