@@ -347,25 +347,20 @@ static int taken_record(struct store *s, const char *mp, bool unmounted, struct 
 }
 
 /* A mount of the kernel's overlayfs that `strata mount --driver kernel`
- * made at @mp: its record names @mp with pid STORE_MOUNT_KERNEL. */
-static bool kernel_driver_mount(const char *mp)
+ * made at @mp: a record of @s names @mp with pid STORE_MOUNT_KERNEL. */
+static bool kernel_driver_mount(struct store *s, const char *mp)
 {
-        struct stat st;
-        struct store *s = NULL;
-        struct err e = { 0 };
-        if (stat(default_root(), &st) < 0 || open_store(&s, &e) < 0)
-                return false;
         struct store_mount *v = NULL;
         size_t n = 0;
         bool found = false;
-        if (store_list_mounts(s, &v, &n, &e) == 0) {
-                for (size_t i = 0; i < n; i++) {
-                        found = found || (v[i].pid == STORE_MOUNT_KERNEL && !strcmp(v[i].mountpoint, mp));
-                        store_mount_free(&v[i]);
-                }
-                free(v);
+        struct err e = { 0 };
+        if (!s || store_list_mounts(s, &v, &n, &e) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                found = found || (v[i].pid == STORE_MOUNT_KERNEL && !strcmp(v[i].mountpoint, mp));
+                store_mount_free(&v[i]);
         }
-        store_close(s);
+        free(v);
         return found;
 }
 
@@ -379,13 +374,20 @@ int cmd_umount(int argc, char **argv)
         struct err e = { 0 };
         const char *arg = argv[optind];
         _cleanup_free_ char *mp = abs_mountpoint(arg);
+        /* the store, when there is one: its records say which mounts are
+         * strata's (a --driver kernel mount is an overlay) and are dropped */
+        struct stat st;
+        struct store *s = NULL;
+        struct err se = { 0 };
+        if (stat(default_root(), &st) < 0 || open_store(&s, &se) < 0)
+                s = NULL;
         /* strata's own mounts only: a tmpfs there is not ours to take away */
         char type[64];
         int mounted = mount_point_type(mp, type, sizeof type);
         int r;
         struct stat dst;
         if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)) ||
-            (mounted > 0 && !strcmp(type, "overlay") && kernel_driver_mount(mp)))
+            (mounted > 0 && !strcmp(type, "overlay") && kernel_driver_mount(s, mp)))
                 r = fs_umount(mp, &e);
         else if (mounted > 0)
                 r = err_setx(&e, EINVAL, "umount %s: not a strata mount (a %s mount is there)", arg, type);
@@ -394,10 +396,7 @@ int cmd_umount(int argc, char **argv)
         else
                 r = err_setx(&e, EINVAL, "umount %s: not a strata mount", arg);
         /* an image mount: drop its writable layer (unless --upper) and record */
-        struct stat st;
-        struct store *s = NULL;
-        struct err se = { 0 };
-        if (stat(default_root(), &st) == 0 && open_store(&s, &se) == 0) {
+        if (s) {
                 struct store_mount m = { 0 };
                 if (taken_record(s, mp, r == 0, &m, &se) == 0) {
                         int rr = store_mount_remove(s, &m, &se);
