@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from helpers import File
+from helpers import File, wait_until
 from helpers.registry import Registry
 
 
@@ -140,7 +140,12 @@ def test_tls_mirror_with_certs_d(strata, upstream, tls_registry, env, store_root
     r = strata("pull", img.ref)
     assert r.ok, str(r)
     assert not skipped(r), str(r)
-    assert os.path.exists(tr.blob_data_path(img.layers[0].digest))   # it went through the mirror
+    # it went through the mirror: Distribution's pull-through cache stores a
+    # blob once it has served it, in a goroutine of its own, so under load
+    # that comes after strata is done
+    digest = img.layers[0].digest
+    wait_until(lambda: os.path.exists(tr.blob_data_path(digest)), 30,
+               what=f"the TLS mirror to store {digest}")
 
 
 def test_tls_registry_direct_with_certs_d(strata, upstream, tls_registry, env, store_root):
