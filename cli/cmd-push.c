@@ -14,9 +14,9 @@
 #include "cli.h"
 #include "fetchcfg.h"
 #include "progress.h"
+#include "recompress.h"
 #include "fetch/fetch.h"
 #include "store/store.h"
-#include "unpack/unpack.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -68,15 +68,6 @@ static void on_progress(void *ctx, uint64_t done, uint64_t size)
                 progress_bytes(j->p->pg, j->id, "Pushing", done, size);
 }
 
-static ssize_t fd_read(void *ctx, void *buf, size_t n)
-{
-        ssize_t k;
-        do
-                k = read(*(int *)ctx, buf, n);
-        while (k < 0 && errno == EINTR);
-        return k < 0 ? -errno : k;
-}
-
 /* --compress: write layer @j anew into an unnamed file of the store's tmp/
  * (never a blob of the store: nothing records it), its diff_id checked. */
 static int recompress(struct push_job *j)
@@ -85,9 +76,9 @@ static int recompress(struct push_job *j)
         int r = store_tmpfile(j->p->s, &out, &j->e);
         if (r < 0)
                 return r;
-        struct unpack_recompressed res;
-        r = unpack_recompress(fd_read, &j->fd, j->d->media_type,
-                              !strcmp(j->recompress, "zstd") ? UNPACK_TO_ZSTD : UNPACK_TO_GZIP, out, &res, &j->e);
+        enum pack_compression c = !strcmp(j->recompress, "zstd") ? PACK_ZSTD : PACK_GZIP;
+        struct recompressed res;
+        r = layer_recompress(j->fd, j->d->media_type, c, out, &res, &j->e);
         if (r >= 0 && j->diff_id && strcmp(res.diff_id, j->diff_id))
                 r = err_setx(&j->e, EBADMSG, "uncompressed content hashes to %s, the config says %s", res.diff_id, j->diff_id);
         if (r < 0) {

@@ -55,13 +55,4 @@ bool pack_is_opaque(int fd);
 /* pack_copy_data() - all of @in (from its offset) to @out. */
 int pack_copy_data(int in, int out, struct err *e);
 
-/* ---- compression: a sink that compresses, hashes both sides and passes
- * the result on */
-struct pack_zsink;
-int pack_zsink_new(enum pack_compression c, pack_write_fn wr, void *ctx, struct pack_zsink **out, struct err *e);
-int pack_zsink_write(struct pack_zsink *z, const void *p, size_t n, struct err *e);
-/* pack_zsink_finish() - flush, then the two digests and sizes into @res; frees @z. */
-int pack_zsink_finish(struct pack_zsink *z, struct pack_tar_result *res, struct err *e);
-void pack_zsink_free(struct pack_zsink *z);     /* abandon; accepts NULL */
-
 #endif

@@ -89,6 +89,19 @@ struct pack_tar_result {
 int pack_tar(const int *dir_fds, size_t n, const struct pack_tar_opts *o, pack_write_fn wr, void *ctx,
              struct pack_tar_result *res, struct err *e);
 
+/* The compressor under pack_tar(), for any tar stream (push --compress
+ * feeds it a layer's): compresses as @c says (gzip by ISA-L igzip with
+ * neither name nor time in its header, zstd at a fixed level and thread
+ * count, or none), hashes both sides and passes the result to @wr; the same
+ * stream always gives the same bytes. */
+struct pack_zsink;
+int pack_zsink_new(enum pack_compression c, pack_write_fn wr, void *ctx, struct pack_zsink **out, struct err *e);
+int pack_zsink_write(struct pack_zsink *z, const void *p, size_t n, struct err *e);
+/* pack_zsink_finish() - flush, then the two digests and sizes into @res
+ * (entries: 0); frees @z, even on failure. */
+int pack_zsink_finish(struct pack_zsink *z, struct pack_tar_result *res, struct err *e);
+void pack_zsink_free(struct pack_zsink *z);     /* abandon; accepts NULL */
+
 /* pack_clamp_times() - no mtime in the tree @dir_fd later than @epoch (what
  * a clamped tar says, so the stored layer directory says it too). */
 int pack_clamp_times(int dir_fd, time_t epoch, struct err *e);

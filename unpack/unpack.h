@@ -1,8 +1,8 @@
 /* unpack/ — extract one layer (a tar, possibly gzip- or zstd-compressed)
- * into a directory; or write one anew in another compression
- * (unpack_recompress(), for `strata push --compress`).  Never touches the
- * network or the store: the caller gives a byte source and a directory fd
- * (or an output fd).  Depends only on util/.
+ * into a directory; or hand its uncompressed stream on (unpack_decompress(),
+ * which `strata push --compress` feeds to pack/'s compressor).  Never
+ * touches the network or the store: the caller gives a byte source and a
+ * directory fd (or a byte sink).  Depends only on util/.
  *
  * Two modes:
  *  - UNPACK_OVERLAY (default, what `strata pull` uses): into an empty
@@ -107,23 +107,16 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
 int unpack_layer_fd(int fd, int dest_dirfd, const struct unpack_opts *o,
                     char diff_id[DIGEST_STR_LEN + 1], struct unpack_stats *st, struct err *e);
 
-/* Compressions a layer can be written in anew. */
-enum unpack_compression { UNPACK_TO_GZIP, UNPACK_TO_ZSTD };
+/* A byte sink: 0, or -errno with @e set (its own message). */
+typedef int (*unpack_write_fn)(void *ctx, const void *p, size_t n, struct err *e);
 
-struct unpack_recompressed {
-        char digest[DIGEST_STR_LEN + 1];    /* of the bytes written */
-        uint64_t size;
-        char diff_id[DIGEST_STR_LEN + 1];   /* of the uncompressed stream */
-};
-/* unpack_recompress() - read a layer blob from @rd (gzip, zstd or a plain
+/* unpack_decompress() - read a layer blob from @rd (gzip, zstd or a plain
  * tar, as @media_type says and its magic bytes confirm; NULL: the magic
- * decides), decompress it and write it compressed with @to to @out_fd (from
- * its current offset): gzip by zlib at level 6 with neither name nor time in
- * its header, zstd at level 3, so the same input always gives the same
- * bytes.  The expansion ceiling of unpack_layer() applies.  @res receives the
- * new blob's digest and size and the diff_id (for the caller to check). */
-int unpack_recompress(unpack_read_fn rd, void *ctx, const char *media_type, enum unpack_compression to,
-                      int out_fd, struct unpack_recompressed *res, struct err *e);
+ * decides) and hand its uncompressed bytes to @wr as they come, exactly the
+ * layer's (no padding added).  The expansion ceiling of unpack_layer()
+ * applies.  @diff_id receives the sha256 of those bytes. */
+int unpack_decompress(unpack_read_fn rd, void *ctx, const char *media_type, unpack_write_fn wr, void *wctx,
+                      char diff_id[DIGEST_STR_LEN + 1], struct err *e);
 
 /* unpack_stats_json() - the stats as a JSON object (for layer.json); caller frees. */
 char *unpack_stats_json(const struct unpack_stats *st, const char *diff_id);

@@ -1,9 +1,11 @@
-/* unpack/recompress.c: a layer written anew in gzip or zstd gives back the
- * same uncompressed bytes (and diff_id), the same bytes every time, and
- * reads gzip, zstd and plain input alike. */
-#include "unpack/unpack.h"
+/* cli/recompress.c (unpack_decompress() into pack/'s compressor): a layer
+ * written anew in gzip or zstd gives back the same uncompressed bytes (and
+ * diff_id), the same bytes every time, and reads gzip, zstd and plain input
+ * alike. */
+#include "cli/recompress.h"
 #include "tests/unit/tap.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,26 +15,18 @@
 
 #define N (3u << 20)   /* 3 MiB, 512-aligned like a tar */
 
-struct mem { const unsigned char *p; size_t n, off; };
-
-static ssize_t mem_read(void *ctx, void *buf, size_t n)
-{
-        struct mem *m = ctx;
-        size_t k = m->n - m->off < n ? m->n - m->off : n;
-        memcpy(buf, m->p + m->off, k);
-        m->off += k;
-        return (ssize_t)k;
-}
-
 /* Recompress @in (@n bytes, compression by its magic) to @to; *@out is a
  * malloc'd copy of what was written. */
-static int run(const void *in, size_t n, enum unpack_compression to, struct unpack_recompressed *res,
+static int run(const void *in, size_t n, enum pack_compression to, struct recompressed *res,
                unsigned char **out, size_t *out_n)
 {
         int fd = memfd_create("recompress", 0);
-        struct mem m = { in, n, 0 };
+        int src = memfd_create("layer", 0);
+        if (write(src, in, n) != (ssize_t)n || lseek(src, 0, SEEK_SET) != 0)
+                return -EIO;
         struct err e = { 0 };
-        int r = unpack_recompress(mem_read, &m, NULL, to, fd, res, &e);
+        int r = layer_recompress(src, NULL, to, fd, res, &e);
+        close(src);
         if (r < 0)
                 fprintf(stderr, "# %s\n", e.msg);
         off_t len = lseek(fd, 0, SEEK_END);
@@ -50,10 +44,10 @@ int main(void)
         char want_diff[DIGEST_STR_LEN + 1];
         sha256_digest(plain, N, want_diff);
 
-        struct unpack_recompressed gz, gz2, zs, back;
+        struct recompressed gz, gz2, zs, back;
         unsigned char *g = NULL, *g2 = NULL, *z = NULL, *b = NULL;
         size_t gn = 0, g2n = 0, zn = 0, bn = 0;
-        is_int(run(plain, N, UNPACK_TO_GZIP, &gz, &g, &gn), 0, "plain -> gzip");
+        is_int(run(plain, N, PACK_GZIP, &gz, &g, &gn), 0, "plain -> gzip");
         is_str(gz.diff_id, want_diff, "  diff_id of the input");
         is_int((long long)gz.size, (long long)gn, "  size of what was written");
         char d[DIGEST_STR_LEN + 1];
@@ -69,22 +63,22 @@ int main(void)
         inflateEnd(&zs_in);
         ok(zr == Z_STREAM_END && dn == N && !memcmp(dec, plain, N), "  inflates to the input");
 
-        is_int(run(plain, N, UNPACK_TO_GZIP, &gz2, &g2, &g2n), 0, "plain -> gzip again");
+        is_int(run(plain, N, PACK_GZIP, &gz2, &g2, &g2n), 0, "plain -> gzip again");
         is_str(gz2.digest, gz.digest, "  the same bytes (deterministic)");
 
-        is_int(run(g, gn, UNPACK_TO_ZSTD, &zs, &z, &zn), 0, "gzip -> zstd");
+        is_int(run(g, gn, PACK_ZSTD, &zs, &z, &zn), 0, "gzip -> zstd");
         is_str(zs.diff_id, want_diff, "  diff_id kept");
         size_t zd = ZSTD_decompress(dec, N, z, zn);
         ok(!ZSTD_isError(zd) && zd == N && !memcmp(dec, plain, N), "  decompresses to the input");
 
-        is_int(run(z, zn, UNPACK_TO_GZIP, &back, &b, &bn), 0, "zstd -> gzip");
+        is_int(run(z, zn, PACK_GZIP, &back, &b, &bn), 0, "zstd -> gzip");
         is_str(back.digest, gz.digest, "  the same gzip as from the plain input");
 
         /* a stream that ends off a 512-byte block: nothing added to it */
-        struct unpack_recompressed odd;
+        struct recompressed odd;
         unsigned char *o = NULL;
         size_t on = 0;
-        is_int(run(plain, 1000, UNPACK_TO_ZSTD, &odd, &o, &on), 0, "1000 bytes -> zstd");
+        is_int(run(plain, 1000, PACK_ZSTD, &odd, &o, &on), 0, "1000 bytes -> zstd");
         zd = ZSTD_decompress(dec, N, o, on);
         ok(!ZSTD_isError(zd) && zd == 1000 && !memcmp(dec, plain, 1000), "  exactly those 1000 bytes back");
         sha256_digest(plain, 1000, want_diff);
