@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "fetchcfg.h"
 #include "pull.h"
+#include "workers.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -83,7 +84,10 @@ int cmd_pull(int argc, char **argv)
                 switch (c) {
                 case 'p': o.platform = optarg; break;
                 case 'q': o.quiet = true; break;
-                case 'j': o.jobs = atoi(optarg); break;
+                case 'j':
+                        if (!workers_parse(optarg, &o.jobs))
+                                return usage_error("pull", "-j takes a number from 1 to %d", WORKERS_MAX);
+                        break;
                 case 'm': strv_push(&mirrors, optarg); break;
                 case 'a': all_tags = true; break;
                 default: return bad_option("pull", argv);

@@ -15,6 +15,7 @@
 #include "fetchcfg.h"
 #include "progress.h"
 #include "recompress.h"
+#include "workers.h"
 #include "fetch/fetch.h"
 #include "store/store.h"
 
@@ -27,7 +28,6 @@
 #include <sys/stat.h>
 
 #define DEFAULT_JOBS 5          /* docker's max-concurrent-uploads */
-#define MAX_JOBS 16
 
 struct push;
 
@@ -45,7 +45,6 @@ struct push_job {
         const char *recompress;  /* "gzip"/"zstd": written anew before the push (--compress) */
         const char *new_type;    /* its media type then */
         struct descriptor nd;    /* the blob written anew; d points here then */
-        int r;
         struct err e;
         struct blob_push bp;
 };
@@ -55,9 +54,6 @@ struct push {
         struct registry *reg;
         struct progress *pg;
         uint64_t chunk;
-        pthread_mutex_t lock;    /* guards next and failed */
-        size_t next, n;
-        bool failed;
         struct push_job *jobs;
 };
 
@@ -123,51 +119,13 @@ static int push_one(struct push_job *j, struct fetch_conn *c)
         return 0;
 }
 
-static void *worker(void *arg)
+static int push_worker(void *ctx, size_t i, struct fetch_conn *c, struct err *e)
 {
-        struct push *p = arg;
-        _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
-        for (;;) {
-                pthread_mutex_lock(&p->lock);
-                if (p->failed || p->next >= p->n) {
-                        pthread_mutex_unlock(&p->lock);
-                        return NULL;
-                }
-                struct push_job *j = &p->jobs[p->next++];
-                pthread_mutex_unlock(&p->lock);
-                j->r = push_one(j, c);
-                if (j->r < 0) {
-                        pthread_mutex_lock(&p->lock);
-                        p->failed = true;
-                        pthread_mutex_unlock(&p->lock);
-                }
-        }
-}
-
-/* Run jobs [0, n) with @jobs threads; the first failure in job order wins. */
-static int run_jobs(struct push *p, size_t n, int jobs, struct err *e)
-{
-        p->next = 0;
-        p->n = n;
-        if ((size_t)jobs > n)
-                jobs = (int)n;
-        if (jobs > MAX_JOBS)
-                jobs = MAX_JOBS;
-        pthread_t th[MAX_JOBS];
-        int started = 0;
-        for (; started < jobs; started++)
-                if (pthread_create(&th[started], NULL, worker, p) != 0)
-                        break;
-        if (!started && n)
-                return err_set(e, EAGAIN, "start upload threads");
-        for (int i = 0; i < started; i++)
-                pthread_join(th[i], NULL);
-        for (size_t i = 0; i < n; i++)
-                if (p->jobs[i].r < 0) {
-                        *e = p->jobs[i].e;
-                        return p->jobs[i].r;
-                }
-        return 0;
+        struct push_job *j = &((struct push *)ctx)->jobs[i];
+        int r = push_one(j, c);
+        if (r < 0)
+                *e = j->e;
+        return r;
 }
 
 static void notice_cb(void *ctx, const char *line)
@@ -313,7 +271,6 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
         size_t n_srcs = 0;
         struct push p = { .chunk = o->chunk };
         bool rewritten = false;
-        pthread_mutex_init(&p.lock, NULL);
         _cleanup_free_ char *matched = NULL, *repo_name = NULL;
         int r = fetch_setup_load(&fs, NULL, e);
         fs_loaded = r >= 0;
@@ -420,10 +377,10 @@ static int push_image(const char *src, const char *dst_text, const struct push_o
         for (size_t i = 0; i < n; i++)
                 if (!p.jobs[i].dup)
                         progress_status(p.pg, p.jobs[i].id, (size_t)jobs > i ? "Preparing" : "Waiting");
-        r = run_jobs(&p, n, jobs, e);
+        r = workers_run(n, jobs, push_worker, &p, NULL, "upload", e);
         if (r >= 0) {
                 p.jobs = p.jobs + n;   /* the config, alone */
-                r = run_jobs(&p, 1, 1, e);
+                r = workers_run(1, 1, push_worker, &p, NULL, "upload", e);
                 p.jobs = p.jobs - n;
         }
         /* with --compress the manifest is made now: new layers, then --format */
@@ -465,7 +422,6 @@ out:
                 free(p.jobs[i].from);
         }
         free(p.jobs);
-        pthread_mutex_destroy(&p.lock);
         progress_free(p.pg);
         registry_close(p.reg);
         fetch_sources_free(srcs, n_srcs);
@@ -509,14 +465,10 @@ int cmd_push(int argc, char **argv)
                         else
                                 return usage_error("push", "--format takes oci or docker (v2s2), not \"%s\"", optarg);
                         break;
-                case 'j': {
-                        char *end;
-                        long v = strtol(optarg, &end, 10);
-                        if (*end || v < 1 || v > MAX_JOBS)
-                                return usage_error("push", "-j takes a number from 1 to %d", MAX_JOBS);
-                        o.jobs = (int)v;
+                case 'j':
+                        if (!workers_parse(optarg, &o.jobs))
+                                return usage_error("push", "-j takes a number from 1 to %d", WORKERS_MAX);
                         break;
-                }
                 default: return bad_option("push", argv);
                 }
         }

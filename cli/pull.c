@@ -11,6 +11,7 @@
 #include "pull.h"
 #include "cli.h"
 #include "progress.h"
+#include "workers.h"
 #include "unpack/unpack.h"
 
 #include <fcntl.h>
@@ -54,7 +55,6 @@ struct layer_job {
         int partial_fd;             /* a verified, complete .partial to commit, or -1 */
         char *tmpdir;               /* the extracted layer to commit, or NULL */
         char *meta;                 /* its layer.json */
-        int r;
         struct err e;
 };
 
@@ -63,9 +63,6 @@ struct pull {
         struct registry *reg;
         struct progress *pg;
         const struct pull_opts *o;
-        pthread_mutex_t lock;       /* guards next and failed */
-        size_t next;
-        bool failed;
         size_t n;
         struct layer_job *jobs;
         size_t n_locks;
@@ -434,25 +431,13 @@ static int do_layer(struct layer_job *j, struct fetch_conn *c)
         return r;
 }
 
-static void *worker(void *arg)
+static int layer_worker(void *ctx, size_t i, struct fetch_conn *c, struct err *e)
 {
-        struct pull *pl = arg;
-        _cleanup_(fetch_conn_freep) struct fetch_conn *c = fetch_conn_new();
-        for (;;) {
-                pthread_mutex_lock(&pl->lock);
-                if (pl->failed || interrupted || pl->next >= pl->n) {
-                        pthread_mutex_unlock(&pl->lock);
-                        return NULL;
-                }
-                struct layer_job *j = &pl->jobs[pl->next++];
-                pthread_mutex_unlock(&pl->lock);
-                j->r = do_layer(j, c);
-                if (j->r < 0) {
-                        pthread_mutex_lock(&pl->lock);
-                        pl->failed = true;
-                        pthread_mutex_unlock(&pl->lock);
-                }
-        }
+        struct layer_job *j = &((struct pull *)ctx)->jobs[i];
+        int r = do_layer(j, c);
+        if (r < 0)
+                *e = j->e;
+        return r;
 }
 
 /* ------------------------------------------------------------ the image */
@@ -599,23 +584,7 @@ static int run_layers(struct pull *pl, struct err *e)
         for (size_t i = 0, queued = 0; i < pl->n; i++)
                 if (!pl->jobs[i].present && queued++ >= (size_t)jobs)
                         progress_status(pl->pg, pl->jobs[i].id, "Waiting");
-        pthread_t th[16];
-        if (jobs > 16)
-                jobs = 16;
-        int started = 0;
-        for (; started < jobs; started++)
-                if (pthread_create(&th[started], NULL, worker, pl) != 0)
-                        break;
-        if (!started && pl->n)
-                return err_set(e, EAGAIN, "start download threads");
-        for (int i = 0; i < started; i++)
-                pthread_join(th[i], NULL);
-        for (size_t i = 0; i < pl->n; i++)
-                if (pl->jobs[i].r < 0) {
-                        *e = pl->jobs[i].e;
-                        return pl->jobs[i].r;
-                }
-        return 0;
+        return workers_run(pl->n, jobs, layer_worker, pl, &interrupted, "download", e);
 }
 
 int pull_image(struct store *s, const char *text, const struct pull_opts *o, struct err *e)
@@ -736,7 +705,6 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
 
         /* layers, several at once */
         pl = (struct pull){ .s = s, .reg = reg, .pg = pg, .o = o, .n = img->n_layers };
-        pthread_mutex_init(&pl.lock, NULL);
         pl.jobs = xcalloc(pl.n ? pl.n : 1, sizeof *pl.jobs);
         for (size_t i = 0; i < pl.n; i++) {
                 struct layer_job *j = &pl.jobs[i];
@@ -757,7 +725,6 @@ int pull_image(struct store *s, const char *text, const struct pull_opts *o, str
                 r = -EINTR;     /* every layer ready, but the user said stop: commit nothing */
         if (r >= 0)
                 r = commit_layers(&pl, e);
-        pthread_mutex_destroy(&pl.lock);
         if (r < 0)
                 goto out;
 

@@ -132,3 +132,12 @@ def test_readme_exit_status_table_names_every_verb(strata_verbs):
     named = set(re.findall(r"`([a-z-]+)`", table.group(1)))
     missing = [v for v in strata_verbs if v not in named]
     assert not missing, f"README's exit-status table lacks: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("verb", ["pull", "push"])
+@pytest.mark.parametrize("jobs", ["0", "17", "abc", "3x", ""])
+def test_jobs_out_of_range_is_a_usage_error(strata, verb, jobs):
+    """-j takes 1..16 for both verbs (pull took atoi's guess: "abc" ran with 3)."""
+    r = strata(verb, "-j", jobs, "example.com/x:1", "example.com/y:1")
+    assert r.rc == 2 and len(r.err_lines) == 1, str(r)
+    assert "-j takes a number from 1 to 16" in r.err, r.err
