@@ -65,6 +65,20 @@ int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_unshare(int argc, char **argv);
+
+/* rootless (cli/rootless.c, util/userns.h): rootless_enter_for() - for a
+ * user who is not root, move this process into the store's user namespace
+ * unless @verb stays outside it (mount, run...).  rootless_join() - that
+ * namespace whatever the verb (@mount_ns: a mount namespace too).  0 when
+ * root or already inside; -errno with @e set. */
+int rootless_enter_for(const char *verb, struct err *e);
+int rootless_join(const char *verb, bool mount_ns, struct err *e);
+/* rootless_unpack_opts() - @o's overlay prefix (the store's) and, rootless,
+ * what the user namespace can hold (max_id, owner_xattr). */
+struct store;
+struct unpack_opts;
+void rootless_unpack_opts(const struct store *s, struct unpack_opts *o);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */
