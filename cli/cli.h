@@ -79,6 +79,14 @@ int rootless_join(const char *verb, bool mount_ns, struct err *e);
 struct store;
 struct unpack_opts;
 void rootless_unpack_opts(const struct store *s, struct unpack_opts *o);
+/* rootless_fs_config() - a mount of @s's layers by a user: userxattr, and
+ * (outside the namespace) the id maps and "userns" for the daemon. */
+struct fs_config;
+void rootless_fs_config(const struct store *s, struct fs_config *c);
+/* rootless_call() - @fn(@ctx) in the store's user namespace: directly when
+ * root or inside it already, else in a child that joins it (its error comes
+ * back in @e). */
+int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *ctx, struct err *e);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */

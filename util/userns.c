@@ -53,7 +53,12 @@ bool userns_in_initial(void)
 
 bool userns_rootless(void)
 {
-        return getuid() != 0 || !userns_in_initial();
+        /* cached: entering the store's namespace keeps the answer (a user
+         * outside, root of a namespace that is not the initial one inside) */
+        static int known = -1;
+        if (known < 0)
+                known = getuid() != 0 || !userns_in_initial();
+        return known;
 }
 
 const char *userns_ovl_prefix(void)

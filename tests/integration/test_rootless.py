@@ -123,6 +123,20 @@ def as_single(single_user, strata_bin):
     shutil.rmtree(d, ignore_errors=True)
 
 
+def suid_program():
+    """A static program printing its real and effective uid, for a setuid bit to show."""
+    d = f"/tmp/strata-suid-{os.getpid()}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/ids.c", "w") as f:
+        f.write('#include <stdio.h>\n#include <unistd.h>\n'
+                'int main(void) { printf("%d %d\\n", (int)getuid(), (int)geteuid()); return 0; }\n')
+    subprocess.run(["cc", "-static", "-O2", "-o", f"{d}/ids", f"{d}/ids.c"], check=True)
+    with open(f"{d}/ids", "rb") as f:
+        data = f.read()
+    shutil.rmtree(d)
+    return data
+
+
 def owners_layers(image_builder):
     bb = image_builder.busybox_entries()
     owned = [Dir("srv", 0o755), Dir("srv/www", 0o750, uid=33, gid=33),
@@ -131,6 +145,7 @@ def owners_layers(image_builder):
              File("bin/suid", b"#!/bin/sh\nid\n", 0o4755),
              File("bin/sgid", b"#!/bin/sh\nid\n", 0o2755, gid=33),
              Symlink("srv/link", "www/index.html", uid=33, gid=33),
+             File("bin/ids", suid_program(), 0o4755),
              Dir("gone"), File("gone/a", b"a"), Dir("opq"), File("opq/old", b"old")]
     top = [Whiteout("gone/a"), Opaque("opq"), File("opq/new", b"new", uid=65534, gid=65534)]
     return [bb + owned, top]
@@ -178,9 +193,9 @@ def test_pull_keeps_owners_in_the_users_range(as_user, owners_image):
     st = os.lstat(_find(as_user.root, "bin/suid"))
     assert (st.st_uid, st.st_gid) == (u.uid, u.gid) and st.st_mode & 0o7777 == 0o4755
     # overlayfs's format, with the userxattr names (no trusted.* as a user)
-    wh = _find(as_user.root, "gone/a")
-    st = os.lstat(wh)
-    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+    whs = [os.lstat(os.path.join(d, "gone/a")) for d in _layer_dirs(as_user.root)
+           if os.path.lexists(os.path.join(d, "gone/a"))]
+    assert sorted(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0 for st in whs) == [False, True]
     opq = [os.path.join(d, "opq") for d in _layer_dirs(as_user.root) if os.path.exists(os.path.join(d, "opq/new"))]
     assert len(opq) == 1
     assert os.getxattr(opq[0], "user.overlay.opaque") == b"y"
@@ -250,3 +265,160 @@ def test_unshare_is_for_users(strata):
     r = strata("unshare", "true")
     assert r.rc == 1 and r.err_lines == [
         "strata: unshare: only for a user who is not root (root's store needs no user namespace)"], r
+
+
+@pytest.fixture(scope="module")
+def dev_fuse_for_users():
+    """/dev/fuse as distributions ship it (0666: fusermount3 opens it as the
+    user); this machine has it 0600.  Restored afterwards."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("/dev/fuse is missing (no FUSE in this container/VM)")
+    old = stat.S_IMODE(os.stat("/dev/fuse").st_mode)
+    os.chmod("/dev/fuse", 0o666)
+    yield
+    os.chmod("/dev/fuse", old)
+
+
+@pytest.fixture
+def user_mount(as_user, owners_image, dev_fuse_for_users):
+    """The owners image pulled and mounted by the user at HOME-side MNT."""
+    p = as_user("pull", "-q", owners_image.ref)
+    assert p.returncode == 0, p.stderr
+    mnt = os.path.join(os.path.dirname(as_user.root), "mnt")
+    as_user.user.run(["mkdir", mnt])
+    p = as_user("mount", owners_image.ref, mnt)
+    assert p.returncode == 0, p.stderr
+    yield mnt
+    as_user("umount", mnt)
+    subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+def _sh(as_user, script, unshare=False):
+    argv = ([as_user.bin, "unshare"] if unshare else []) + ["sh", "-ec", script]
+    p = as_user.user.run(argv)
+    assert p.returncode == 0, f"{script}\n{p.stderr}"
+    return p.stdout
+
+
+def test_mount_by_a_user_shows_the_owners_mapped(as_user, user_mount):
+    u = as_user.user
+    mnt = user_mount
+    with open("/proc/self/mountinfo") as f:
+        line = next(l for l in f if f" {mnt} " in l)
+    assert " - fuse.strata " in line and f"user_id={u.uid}," in line, line
+    # the user's alone: not even root of the host gets in (no allow_other)
+    with pytest.raises(PermissionError):
+        os.listdir(mnt)
+    out = _sh(as_user, f"stat -c '%u:%g %a %n' {mnt}/srv/www {mnt}/srv/nobody {mnt}/bin/suid")
+    assert out.splitlines() == [f"{u.host_uid(33)}:{u.host_gid(33)} 750 {mnt}/srv/www",
+                                f"{u.host_uid(65534)}:{u.host_gid(65534)} 600 {mnt}/srv/nobody",
+                                f"{u.uid}:{u.gid} 4755 {mnt}/bin/suid"], out
+    # in the store's namespace the image's own ids
+    out = _sh(as_user, f"stat -c '%u:%g %n' {mnt}/srv/www {mnt}/srv/nobody {mnt}/bin/sgid", unshare=True)
+    assert out.splitlines() == [f"33:33 {mnt}/srv/www", f"65534:65534 {mnt}/srv/nobody", f"0:33 {mnt}/bin/sgid"]
+
+
+def test_mount_by_a_user_writes(as_user, user_mount):
+    u, mnt = as_user.user, user_mount
+    _sh(as_user, f"""cd {mnt}
+        echo new > newfile
+        echo more >> etc/passwd
+        mv etc/os-release etc/renamed
+        ln etc/renamed etc/hardlink
+        rm bin/sgid
+        mkdir newdir
+        rm -r opq && mkdir opq && echo again > opq/file""")
+    out = _sh(as_user, f"""cd {mnt}
+        tail -n 1 etc/passwd
+        ls etc/os-release 2>&1 || true
+        stat -c '%h %n' etc/renamed
+        ls opq""")
+    assert out.splitlines() == ["more", "ls: cannot access 'etc/os-release': No such file or directory",
+                                "2 etc/renamed", "file"], out
+    # root of the namespace changes what belongs to the image's users
+    _sh(as_user, f"""cd {mnt}
+        echo hi >> srv/www/index.html
+        chown 33:33 newfile
+        rm srv/nobody""", unshare=True)
+    out = _sh(as_user, f"stat -c '%u:%g' {mnt}/newfile")
+    assert out == f"{u.host_uid(33)}:{u.host_gid(33)}\n"
+    p = as_user("diff", mnt)
+    assert p.returncode == 0, p.stderr
+    # (the opaque opq: hides the image's opq/new, read from user.overlay.opaque)
+    assert p.stdout.splitlines() == ["C /bin", "D /bin/sgid", "C /etc", "A /etc/hardlink", "D /etc/os-release",
+                                     "C /etc/passwd", "A /etc/renamed", "A /newdir", "A /newfile", "C /opq",
+                                     "D /opq/new", "A /opq/file", "C /srv", "D /srv/nobody", "C /srv/www",
+                                     "C /srv/www/index.html"], p.stdout
+    # the writable layer: overlayfs's format with the userxattr names, the
+    # image's ids inside the namespace
+    upper = next(os.path.join(as_user.root, "mounts", d, "upper") for d in os.listdir(os.path.join(as_user.root, "mounts")))
+    out = _sh(as_user, f"cd {upper}; stat -c '%F %t:%T %u:%g %n' bin/sgid srv/www/index.html newfile; "
+                       f"getfattr --only-values -n user.overlay.opaque opq; echo", unshare=True)
+    assert out.splitlines() == ["character special file 0:0 0:0 bin/sgid",
+                                "regular file 0:0 33:33 srv/www/index.html",
+                                "regular file 0:0 33:33 newfile", "y"], out
+    p = as_user("umount", mnt)
+    assert p.returncode == 0, p.stderr
+    assert os.listdir(os.path.join(as_user.root, "mounts")) == []
+
+
+def test_run_by_a_user(as_user, owners_image, dev_fuse_for_users):
+    u = as_user.user
+    p = as_user("run", "--rm", owners_image.ref, "sh", "-c",
+                "id -u; cat /proc/self/uid_map; stat -c '%u:%g %a %n' /srv/www /srv/nobody /bin/ids; "
+                "echo $$; hostname; echo written > /srv/www/new; stat -c '%u:%g' /srv/www/new")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "0"
+    assert [l.split() for l in lines[1:3]] == [["0", str(u.uid), "1"], ["1", str(u.subuid[0]), str(RANGE)]]
+    assert lines[3:6] == ["33:33 750 /srv/www", "65534:65534 600 /srv/nobody", "0:0 4755 /bin/ids"], p.stdout
+    assert lines[6] == "1", "the command is pid 1 of its own pid namespace"
+    assert len(lines[7]) == 12
+    assert lines[8] == "0:0"
+    # a setuid program works: nobody runs it as root (root of the namespace)
+    p = as_user("run", "--rm", "-u", "nobody", owners_image.ref, "/bin/ids")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "65534 0\n"
+    # and the container's root is the user outside: a file the host's root owns stays closed
+    p = as_user("run", "--rm", "-v", "/etc/shadow:/shadow:ro", owners_image.ref, "cat", "/shadow")
+    assert p.returncode == 1 and "Permission denied" in p.stderr, p
+
+
+def test_run_privileged_needs_root(as_user, owners_image):
+    p = as_user("run", "--rm", "--privileged", owners_image.ref, "true")
+    assert p.returncode == 125
+    assert p.stderr.splitlines() == [f"strata: run {owners_image.ref}: --privileged needs root: a user's container "
+                                     "has the user's privileges only (its root is the user outside)"]
+
+
+def test_commit_by_a_user(as_user, user_mount):
+    mnt = user_mount
+    _sh(as_user, f"cd {mnt}; echo c > committed; chown 33:33 committed; chmod 4750 committed; "
+                 f"rm -r opq; mkdir opq; rm srv/nobody", unshare=True)
+    p = as_user("commit", mnt, "mine:1")
+    assert p.returncode == 0, p.stderr
+    p = as_user("run", "--rm", "mine:1", "sh", "-c", "stat -c '%u:%g %a' /committed; ls -A /opq; ls /srv")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["33:33 4750", "link", "www"], p.stdout
+    # the layer commit made carries the owners in its tar
+    p = as_user("save", "-o", os.path.join(os.path.dirname(as_user.root), "mine.tar"), "mine:1")
+    assert p.returncode == 0, p.stderr
+    import tarfile
+    with tarfile.open(os.path.join(os.path.dirname(as_user.root), "mine.tar")) as t:
+        names = [m.name for m in t.getmembers() if m.name.endswith((".tar", ".tar.gz")) or "blobs/" in m.name]
+        found = None
+        for n in names:
+            f = t.extractfile(n)
+            if f is None:
+                continue
+            data = f.read()
+            try:
+                import gzip
+                import io
+                inner = tarfile.open(fileobj=io.BytesIO(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data))
+                m = next((m for m in inner.getmembers() if m.name in ("committed", "./committed")), None)
+            except (tarfile.TarError, OSError, EOFError):
+                continue
+            if m:
+                found = (m.uid, m.gid, m.mode & 0o7777)
+        assert found == (33, 33, 0o4750)
