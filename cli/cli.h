@@ -87,6 +87,10 @@ void rootless_fs_config(const struct store *s, struct fs_config *c);
  * root or inside it already, else in a child that joins it (its error comes
  * back in @e). */
 int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *ctx, struct err *e);
+/* rootless_map() - the id maps in force: those entered with (their sources
+ * /etc/subuid...), else root's or the namespace's own. */
+struct idmap;
+const struct idmap *rootless_map(void);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */

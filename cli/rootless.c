@@ -17,6 +17,9 @@
 static struct idmap the_map;
 static pthread_once_t map_once = PTHREAD_ONCE_INIT;
 
+static struct idmap entered_map;      /* what rootless_join() entered with */
+static bool entered;
+
 static void load_map(void)
 {
         struct err e;
@@ -27,7 +30,7 @@ static void load_map(void)
 /* Verbs that stay in the user's own namespaces: they mount through
  * fusermount3 (which must run outside) or never touch the store's files. */
 static const char *const outside[] = {
-        "mount", "umount", "unshare", "info", "login", "logout", "search",
+        "mount", "umount", "unshare", "login", "logout", "search",
         "version", "completion", "help", "__complete",
 };
 /* Verbs that mount (FUSE as the namespace's root) in a mount namespace of
@@ -61,7 +64,11 @@ int rootless_join(const char *verb, bool mount_ns, struct err *e)
         if (m.single)
                 say_single(&m);
         r = userns_enter(&m, mount_ns, e);
-        return r < 0 ? err_wrap(e, "rootless %s", verb) : 0;
+        if (r < 0)
+                return err_wrap(e, "rootless %s", verb);
+        entered_map = m;
+        entered = true;
+        return 0;
 }
 
 int rootless_enter_for(const char *verb, struct err *e)
@@ -147,4 +154,12 @@ int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *c
                 return 0;
         msg[n > 0 ? n : 0] = '\0';
         return err_setx(e, EIO, "%s", n > 0 ? msg : "the user namespace's helper failed");
+}
+
+const struct idmap *rootless_map(void)
+{
+        if (entered)
+                return &entered_map;
+        pthread_once(&map_once, load_map);
+        return &the_map;
 }

@@ -422,3 +422,40 @@ def test_commit_by_a_user(as_user, user_mount):
             if m:
                 found = (m.uid, m.gid, m.mode & 0o7777)
         assert found == (33, 33, 0o4750)
+
+
+def test_info_says_rootless_and_the_ranges(as_user, as_single, strata):
+    u = as_user.user
+    p = as_user("info")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    i = lines.index("Rootless: true (the store's user namespace; overlay xattrs user.overlay.*)")
+    s, c = u.subuid
+    assert lines[i + 1:i + 3] == [f" UID Map: 0-0 -> {u.uid}-{u.uid}, 1-{c} -> {s}-{s + c - 1} (from /etc/subuid)",
+                                  f" GID Map: 0-0 -> {u.gid}-{u.gid}, 1-{c} -> {u.subgid[0]}-{u.subgid[0] + c - 1}"
+                                  " (from /etc/subgid)"], p.stdout
+    p = as_user("info", "--format", "{{.IDMaps.UIDMap}} {{.IDMaps.Rootless}}")
+    assert p.stdout == f"0:{u.uid}:1:1:{s}:{c} true\n", p
+    p = as_single("info")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    i = lines.index("Rootless: true (the store's user namespace; overlay xattrs user.overlay.*)")
+    n = as_single.user.name
+    assert lines[i + 1:i + 4] == [
+        f" UID Map: 0-0 -> {as_single.user.uid}-{as_single.user.uid} (from none in /etc/subuid for {n})",
+        f" GID Map: 0-0 -> {as_single.user.gid}-{as_single.user.gid} (from none in /etc/subgid for {n})",
+        " Owners: in the user.containers.override_stat xattr (one id mapped)"], p.stdout
+    r = strata("info").check()
+    assert "Rootless: false (root: the host's ids; overlay xattrs trusted.overlay.*)" in r.lines
+
+
+def test_build_by_a_user(as_user, owners_image, dev_fuse_for_users):
+    ctx = os.path.join(os.path.dirname(as_user.root), "ctx")
+    as_user.user.run(["mkdir", ctx])
+    as_user.user.run(["sh", "-c", f"printf 'FROM {owners_image.ref}\\nRUN echo built > /built && "
+                                  f"chown 65534:33 /built && chmod 2640 /built\\n' > {ctx}/Containerfile"])
+    p = as_user("build", "-q", "-t", "built:1", ctx)
+    assert p.returncode == 0, p.stderr
+    p = as_user("run", "--rm", "built:1", "stat", "-c", "%u:%g %a", "/built", "/srv/www")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["65534:33 2640", "33:33 750"]
