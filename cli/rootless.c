@@ -107,6 +107,9 @@ void rootless_fs_config(const struct store *s, struct fs_config *c)
         if (!userns_rootless())
                 return;
         c->userxattr = !strcmp(store_ovl_prefix(s), OVL_PREFIX_USER);
+        /* one id: no namespace can show owner 33, and showing it unmapped
+         * (65534) would lock the user out of its own files; the owners
+         * stay in their xattr for commit (pack/tar.c), not shown */
         if (!userns_in_initial())
                 return;         /* in the store's namespace already: the ids are as on disk */
         pthread_once(&map_once, load_map);

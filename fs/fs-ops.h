@@ -43,6 +43,7 @@ struct fs_session {
         /* -o uidmapping=/gidmapping=: ids on disk (inside) <-> shown (outside) */
         struct idrange umap[IDMAP_MAX], gmap[IDMAP_MAX];
         size_t n_umap, n_gmap;
+        bool override_stat;       /* -o xattr_permissions=2 */
 };
 
 /* Node ids are node pointers; FUSE_ROOT_ID is the root. */

@@ -38,6 +38,9 @@ struct fs_config {
         char *uidmapping;         /* "uidmapping=IN:OUT:N[:IN:OUT:N...]", fuse-overlayfs's: an */
         char *gidmapping;         /* id IN.. on disk is shown as OUT.., a caller's OUT.. acts
                                    * as IN..; an id outside the map is shown as 65534 */
+        bool override_stat;       /* "xattr_permissions=2" (fuse-overlayfs's): an entry's
+                                   * user.containers.override_stat "UID:GID:0MODE" is the
+                                   * owner and mode shown (a store of one mapped id) */
         bool userns;              /* "userns" (strata's): once mounted (fusermount3, as the
                                    * user), serve from a new user namespace whose map is
                                    * uidmapping/gidmapping, as its root */

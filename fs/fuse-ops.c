@@ -29,10 +29,31 @@ static struct node *N(fuse_req_t req, fuse_ino_t ino)
 
 #define OVERFLOW_ID 65534u
 
-/* The owner as shown through -o uidmapping/gidmapping (none: as on disk). */
-static void show_ids(const struct fs_session *s, struct stat *st)
+/* -o xattr_permissions=2: the owner and mode containers-storage kept in
+ * the entry's xattr ("UID:GID:0MODE[:TYPE]") when one id could not hold them */
+static void override_stat(struct fs_session *s, struct node *n, struct stat *st)
+{
+        char v[96];
+        _cleanup_free_ char *path = node_path(s->o, n);
+        ssize_t len = layer_getxattr(s->o, node_layer(n), path, OVERRIDE_STAT_XATTR, v, sizeof v);
+        if (len <= 0)
+                return;
+        uint32_t uid, gid;
+        mode_t mode;
+        if (!override_stat_parse(v, (size_t)len, &uid, &gid, &mode))
+                return;
+        st->st_uid = uid;
+        st->st_gid = gid;
+        st->st_mode = (st->st_mode & S_IFMT) | mode;
+}
+
+/* The owner as shown: -o xattr_permissions=2, then -o uidmapping/gidmapping
+ * (none: as on disk). */
+static void show_ids(struct fs_session *s, struct node *n, struct stat *st)
 {
         uint32_t v;
+        if (s->override_stat)
+                override_stat(s, n, st);
         if (s->n_umap)
                 st->st_uid = idmap_lookup(s->umap, s->n_umap, st->st_uid, true, &v) ? v : OVERFLOW_ID;
         if (s->n_gmap)
@@ -49,10 +70,10 @@ static bool disk_id(const struct idrange *r, size_t n, uint32_t id, uint32_t *re
         return idmap_lookup(r, n, id, false, res);
 }
 
-static void reply_attr(fuse_req_t req, struct stat *st)
+static void reply_attr(fuse_req_t req, struct node *n, struct stat *st)
 {
         struct fs_session *s = sess(req);
-        show_ids(s, st);
+        show_ids(s, n, st);
         fuse_reply_attr(req, st, S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? s->timeout : 0);
 }
 
@@ -61,7 +82,7 @@ static void fill_entry(struct fs_session *s, struct node *n, const struct stat *
         memset(e, 0, sizeof(*e));
         e->ino = fs_node_id(s, n);
         e->attr = *st;
-        show_ids(s, &e->attr);
+        show_ids(s, n, &e->attr);
         e->entry_timeout = s->timeout;
         /* hard links are separate nodes: let each name see the others' changes */
         e->attr_timeout = S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? s->timeout : 0;
@@ -232,7 +253,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
-                reply_attr(req, &st);
+                reply_attr(req, n, &st);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
@@ -271,7 +292,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
-                reply_attr(req, &st);
+                reply_attr(req, n, &st);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -34,7 +34,7 @@ static const char *const passed_on[] = {
 static const char *const ignored[] = {
         "default_permissions", "threaded", "fast_ino", "noxattrs", "static_nlink", "noacl",
         "volatile", "squash_to_root", "squash_to_uid", "squash_to_gid",
-        "context", "fscontext", "defcontext", "rootcontext", "plugins", "fsync", "xattr_permissions",
+        "context", "fscontext", "defcontext", "rootcontext", "plugins", "fsync",
         "redirect_dir", "index", "metacopy", "xino", "kernel_cache", "auto_cache",
         "clone_fd", "max_idle_threads", "subtype", "auto_unmount", "allow_root", "suid_dev",
         "nfs_export", "uuid", "lazytime_ignored_never",
@@ -93,6 +93,10 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
                 *dst = xstrdup(val);
         } else if (!strcmp(opt, "userxattr")) {
                 c->userxattr = true;
+        } else if (!strcmp(opt, "xattr_permissions") && val) {
+                /* fuse-overlayfs's: 2 = owners in user.containers.override_stat
+                 * (1, its own user.fuseoverlayfs.* form, is not read) */
+                c->override_stat = !strcmp(val, "2");
         } else if (!strcmp(opt, "ro")) {
                 c->read_only = true;
         } else if (!strcmp(opt, "allow_other")) {
@@ -184,9 +188,10 @@ char **fs_config_argv(const struct fs_config *c)
         v[n++] = xasprintf("max_threads=%u", c->max_threads);
         v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
         static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "open_handles",
-                                            "no_prefetch", "userxattr", "userns" };
+                                            "no_prefetch", "userxattr", "userns", "override_stat" };
         const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
-                             c->no_splice, c->open_handles, c->no_prefetch, c->userxattr, c->userns };
+                             c->no_splice, c->open_handles, c->no_prefetch, c->userxattr, c->userns,
+                             c->override_stat };
         for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
                 if (set[i])
                         v[n++] = xstrdup(flag[i]);
@@ -231,6 +236,8 @@ int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
                         c->userxattr = true;
                 } else if (KEY("userns") && !val) {
                         c->userns = true;
+                } else if (KEY("override_stat") && !val) {
+                        c->override_stat = true;
                 } else if (KEY("timeout") && val) {
                         c->timeout = strtod(val, NULL);
                 } else if (KEY("max_threads") && val) {
@@ -350,6 +357,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 .splice = !c->no_splice,
                 .readdirplus = c->readdirplus,
                 .no_open = !c->open_handles,
+                .override_stat = c->override_stat,
         };
         if ((c->uidmapping && idmap_parse(c->uidmapping, s.umap, &s.n_umap) < 0) ||
             (c->gidmapping && idmap_parse(c->gidmapping, s.gmap, &s.n_gmap) < 0)) {

@@ -398,7 +398,7 @@ static int apply_xattrs(struct x *x, int fd, int pfd, const char *name)
         if (fd < 0)
                 snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", pfd, name);
         while (archive_entry_xattr_next(x->ent, &k, &v, &n) == ARCHIVE_OK) {
-                if (overlay_xattr(k)) {
+                if (overlay_xattr(k) || (x->owner_xattr && !strcmp(k, OVERRIDE_STAT_XATTR))) {
                         /* would let a layer forge overlayfs metadata
                          * (redirect, metacopy, opaque): never applied */
                         x->st->xattrs_dropped++;

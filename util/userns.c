@@ -208,6 +208,8 @@ int idmap_parse(const char *s, struct idrange *r, size_t *n)
                                 return -EINVAL;
                         if (*end == '\0' && k < 2)
                                 return -EINVAL;
+                        if (*end == ':' && end[1] == '\0')
+                                return -EINVAL;         /* a trailing ':' */
                         p = *end ? end + 1 : end;
                 }
                 if (*n >= IDMAP_MAX || v[2] == 0)
@@ -358,4 +360,30 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
         if (setresuid(0, 0, 0) < 0)
                 return err_set(e, errno, "user namespace: setresuid 0");
         return 0;
+}
+
+bool override_stat_parse(const char *v, size_t len, uint32_t *uid, uint32_t *gid, mode_t *mode)
+{
+        char b[96];
+        if (!v || len >= sizeof b)
+                return false;
+        memcpy(b, v, len);
+        b[len] = '\0';
+        char *end;
+        errno = 0;
+        unsigned long u = strtoul(b, &end, 10);
+        if (end == b || *end != ':')
+                return false;
+        char *p = end + 1;
+        unsigned long g = strtoul(p, &end, 10);
+        if (end == p || *end != ':')
+                return false;
+        p = end + 1;
+        unsigned long m = strtoul(p, &end, 8);
+        if (end == p || (*end != ':' && *end) || errno || u > UINT32_MAX - 1 || g > UINT32_MAX - 1 || m > 07777)
+                return false;
+        *uid = (uint32_t)u;
+        *gid = (uint32_t)g;
+        *mode = (mode_t)m;
+        return true;
 }

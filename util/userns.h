@@ -28,6 +28,10 @@
 /* containers-storage's "uid:gid:0MODE:type" for owners the map cannot hold */
 #define OVERRIDE_STAT_XATTR "user.containers.override_stat"
 
+/* override_stat_parse() - "UID:GID:0MODE[:TYPE]" (@len bytes, not NUL
+ * terminated) into its parts; false when it is not that. */
+bool override_stat_parse(const char *v, size_t len, uint32_t *uid, uint32_t *gid, mode_t *mode);
+
 #define IDMAP_MAX 8
 struct idrange {
         uint32_t inside, outside, count;

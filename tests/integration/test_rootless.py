@@ -459,3 +459,35 @@ def test_build_by_a_user(as_user, owners_image, dev_fuse_for_users):
     p = as_user("run", "--rm", "built:1", "stat", "-c", "%u:%g %a", "/built", "/srv/www")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["65534:33 2640", "33:33 750"]
+
+
+def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners_image, dev_fuse_for_users):
+    """One id: the mount shows the files as the user's (nothing else can be
+    shown), and a commit writes the owners the xattr kept into its tar."""
+    u = as_single.user
+    assert as_single("pull", "-q", owners_image.ref).returncode == 0
+    mnt = os.path.join(os.path.dirname(as_single.root), "mnt")
+    u.run(["mkdir", mnt])
+    p = as_single("mount", owners_image.ref, mnt)
+    assert p.returncode == 0, p.stderr
+    try:
+        p = u.run(["sh", "-ec", f"echo more >> {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html"])
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == f"{u.uid}:{u.gid} 640\n"
+        p = as_single("commit", mnt, "single:1")
+        assert p.returncode == 0, p.stderr
+    finally:
+        as_single("umount", mnt)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+    out = os.path.join(os.path.dirname(as_single.root), "single.tar")
+    p = as_single("save", "-o", out, "single:1")
+    assert p.returncode == 0, p.stderr
+    import tarfile
+    with tarfile.open(out) as t:
+        layers = [m for m in t.getmembers() if m.name.endswith(".tar")]
+        seen = []
+        for m in layers:
+            with tarfile.open(fileobj=t.extractfile(m)) as inner:
+                seen += [(x.size, x.uid, x.gid, x.mode & 0o7777) for x in inner.getmembers()
+                         if x.name == "srv/www/index.html"]
+    assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o640)], seen
