@@ -191,7 +191,10 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
                 return r;
         char ino[32];
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
-        if (x_set(dst, out, o->xn.origin, ino, (size_t)len) < 0 && errno != ENOTSUP)
+        /* user.* xattrs (userxattr) exist on files and directories only: a
+         * symlink, FIFO or device copied up keeps no origin, as in overlayfs */
+        if (x_set(dst, out, o->xn.origin, ino, (size_t)len) < 0 && errno != ENOTSUP &&
+            !(errno == EPERM && o->xn.prefix[0] == 'u' && !S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)))
                 return -errno;
         if (meta && x_set(dst, out, o->xn.metacopy, "", 0) < 0)
                 return -errno;          /* no mark, no metacopy: the reads would see zeros */
@@ -300,6 +303,12 @@ static int copy_data_locked(struct ovl *o, struct node *n)
         int r = copy_data(in, out, ist.st_size);
         if (r < 0)
                 return r;
+        /* a write drops set-id bits unless the writer has CAP_FSETID in the
+         * initial namespace, which a rootless daemon has not: put them back */
+        struct stat now;
+        if ((ust.st_mode & 06000) && fstat(out, &now) == 0 && (now.st_mode & 07777) != (ust.st_mode & 07777) &&
+            fchmod(out, ust.st_mode & 07777) < 0)
+                return -errno;
         /* the times are the upper file's (a chmod, utimens... set them) */
         struct timespec ts[2] = { ust.st_atim, ust.st_mtim };
         if (futimens(out, ts) < 0)

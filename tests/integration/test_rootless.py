@@ -491,3 +491,25 @@ def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners
                 seen += [(x.size, x.uid, x.gid, x.mode & 0o7777) for x in inner.getmembers()
                          if x.name == "srv/www/index.html"]
     assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o640)], seen
+
+
+import json  # noqa: E402
+
+import test_fs_diff  # noqa: E402
+
+DIFF_HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers", "rootless_diff.py")
+
+
+@pytest.mark.parametrize("what", sorted(test_fs_diff.SCENARIOS) + ["seed:1", "seed:2", "seed:3"])
+def test_differential_against_the_kernels_userxattr_overlay(as_user, dev_fuse_for_users, what):
+    """test_fs_diff.py's scenarios as a user, in the store's namespace: strata
+    -o userxattr against the kernel's overlayfs mounted with userxattr there."""
+    work = os.path.join(os.path.dirname(as_user.root), "diff")
+    as_user.user.run(["mkdir", work])
+    p = as_user("unshare", "/usr/bin/python3", DIFF_HELPER, as_user.bin, work, what, root=False,
+                env=as_user.user.env(PYTHONDONTWRITEBYTECODE="1"))
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["stderr"] == "", "strata daemon stderr:\n" + r["stderr"]
+    assert not r["diffs"], "operations differ:\n" + "\n".join(r["diffs"])
+    assert not r["trees"], "trees differ:\n" + "\n".join(r["trees"])
