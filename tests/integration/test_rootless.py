@@ -513,3 +513,29 @@ def test_differential_against_the_kernels_userxattr_overlay(as_user, dev_fuse_fo
     assert r["stderr"] == "", "strata daemon stderr:\n" + r["stderr"]
     assert not r["diffs"], "operations differ:\n" + "\n".join(r["diffs"])
     assert not r["trees"], "trees differ:\n" + "\n".join(r["trees"])
+
+
+@pytest.mark.parametrize("opt", ["uidmapping=0:1000", "gidmapping=0:1000:0", "uidmapping=a:b:c",
+                                 "uidmapping=0:1000:1:", "gidmapping="])
+def test_bad_id_mapping_is_a_usage_error(strata, tmp_path, opt):
+    (tmp_path / "l").mkdir()
+    (tmp_path / "m").mkdir()
+    r = strata("mount", "-o", f"lowerdir={tmp_path}/l,{opt}", tmp_path / "m")
+    assert r.rc == 2 and r.err_lines == [
+        f"strata mount: {opt}: not IN:OUT:COUNT[:IN:OUT:COUNT...] (see 'strata mount --help')"], r
+
+
+def test_uidmapping_as_root_shows_the_ids_mapped(strata, tmp_path, mountpoint):
+    """fuse-overlayfs's semantics, for root too (podman passes them): an id
+    on disk is shown through the map, one outside it as 65534."""
+    low = tmp_path / "l"
+    low.mkdir()
+    for name, uid in (("a", 0), ("b", 1), ("c", 5000)):
+        (low / name).write_text(name)
+        os.chown(low / name, uid, uid)
+    r = strata("mount", "-o", f"lowerdir={low},uidmapping=0:1000:1:1:100000:100,gidmapping=0:2000:10", mountpoint)
+    assert r.rc == 0, r
+    got = [(os.lstat(os.path.join(mountpoint, n)).st_uid, os.lstat(os.path.join(mountpoint, n)).st_gid)
+           for n in ("a", "b", "c")]
+    assert got == [(1000, 2000), (100000, 2001), (65534, 65534)]
+    strata("umount", mountpoint).check()
