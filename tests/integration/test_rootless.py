@@ -539,3 +539,17 @@ def test_uidmapping_as_root_shows_the_ids_mapped(strata, tmp_path, mountpoint):
            for n in ("a", "b", "c")]
     assert got == [(1000, 2000), (100000, 2001), (65534, 65534)]
     strata("umount", mountpoint).check()
+
+
+def test_push_by_a_user_keeps_the_owners(as_user, user_mount, session_registry, strata, store_root):
+    """A user's commit pushed, then pulled by root: root's store has the owners."""
+    _sh(as_user, f"cd {user_mount}; echo p > pushed; chown 33:65534 pushed; chmod 2755 pushed", unshare=True)
+    assert as_user("commit", user_mount, "pushme:1").returncode == 0
+    dest = f"{session_registry.host}/test/rootless-pushed:1"
+    p = as_user("push", "-q", "pushme:1", dest)
+    assert p.returncode == 0, p.stderr
+    strata("pull", "-q", dest).check()
+    found = [os.lstat(os.path.join(store_root, "layers", d, "diff", "pushed"))
+             for d in os.listdir(os.path.join(store_root, "layers"))
+             if os.path.lexists(os.path.join(store_root, "layers", d, "diff", "pushed"))]
+    assert [(st.st_uid, st.st_gid, st.st_mode & 0o7777) for st in found] == [(33, 65534, 0o2755)]
