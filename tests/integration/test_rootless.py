@@ -553,3 +553,16 @@ def test_push_by_a_user_keeps_the_owners(as_user, user_mount, session_registry, 
              for d in os.listdir(os.path.join(store_root, "layers"))
              if os.path.lexists(os.path.join(store_root, "layers", d, "diff", "pushed"))]
     assert [(st.st_uid, st.st_gid, st.st_mode & 0o7777) for st in found] == [(33, 65534, 0o2755)]
+
+
+def test_save_and_load_by_a_user(as_user, owners_image):
+    assert as_user("pull", "-q", owners_image.ref).returncode == 0
+    tar = os.path.join(os.path.dirname(as_user.root), "owners.tar")
+    p = as_user("save", "-o", tar, owners_image.ref)
+    assert p.returncode == 0, p.stderr
+    assert as_user("rmi", owners_image.ref).returncode == 0
+    assert _layer_dirs(as_user.root) == []
+    p = as_user("load", "-q", "-i", tar)
+    assert p.returncode == 0, p.stderr
+    st = os.lstat(_find(as_user.root, "srv/www"))
+    assert (st.st_uid, st.st_gid) == (as_user.user.host_uid(33), as_user.user.host_gid(33))
