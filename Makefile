@@ -180,6 +180,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench-pull.py $(BENCH_ARGS)
 	scripts/bench-images.py $(BENCH_ARGS)
+	scripts/bench-rootless.py $(BENCH_ARGS)
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh $(BENCH_ARGS); fi
 
 clean:

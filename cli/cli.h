@@ -65,6 +65,32 @@ int cmd_save(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_unshare(int argc, char **argv);
+
+/* rootless (cli/rootless.c, util/userns.h): rootless_enter_for() - for a
+ * user who is not root, move this process into the store's user namespace
+ * unless @verb stays outside it (mount, run...).  rootless_join() - that
+ * namespace whatever the verb (@mount_ns: a mount namespace too).  0 when
+ * root or already inside; -errno with @e set. */
+int rootless_enter_for(const char *verb, struct err *e);
+int rootless_join(const char *verb, bool mount_ns, struct err *e);
+/* rootless_unpack_opts() - @o's overlay prefix (the store's) and, rootless,
+ * what the user namespace can hold (max_id, owner_xattr). */
+struct store;
+struct unpack_opts;
+void rootless_unpack_opts(const struct store *s, struct unpack_opts *o);
+/* rootless_fs_config() - a mount of @s's layers by a user: userxattr, and
+ * (outside the namespace) the id maps and "userns" for the daemon. */
+struct fs_config;
+void rootless_fs_config(const struct store *s, struct fs_config *c);
+/* rootless_call() - @fn(@ctx) in the store's user namespace: directly when
+ * root or inside it already, else in a child that joins it (its error comes
+ * back in @e). */
+int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *ctx, struct err *e);
+/* rootless_map() - the id maps in force: those entered with (their sources
+ * /etc/subuid...), else root's or the namespace's own. */
+struct idmap;
+const struct idmap *rootless_map(void);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */

@@ -80,6 +80,7 @@ static int import_image(struct store *s, const char *src, const struct commit_op
         if (r >= 0) {
                 char got[DIGEST_STR_LEN + 1];
                 struct unpack_opts uo = { .name = src };
+                rootless_unpack_opts(s, &uo);
                 r = unpack_layer_fd(in, dest, &uo, got, &us, e);
         }
         if (dl)

@@ -4,6 +4,7 @@
  * kernel versions; with REF, the sources a pull of it would try, in order,
  * and the credentials each would get.  No network access. */
 #include "cli.h"
+#include "util/userns.h"
 #include "fetchcfg.h"
 #include "format.h"
 #include "store/store.h"
@@ -94,6 +95,28 @@ static void print_store(const struct store_stats *st)
         human_size(st->layer_bytes, b2, sizeof b2);
         printf(" Images: %zu (%zu names)\n Layers: %zu (%s unpacked)\n Blobs: %zu (%s)\n",
                st->n_images, st->n_names, st->n_layers, b2, st->n_blobs, b1);
+}
+
+/* Rootless or not, the id maps in force and where they came from. */
+static void print_ids(void)
+{
+        const struct idmap *m = rootless_map();
+        if (!m->rootless) {
+                printf("Rootless: false (root: the host's ids; overlay xattrs %s*)\n", OVL_PREFIX_TRUSTED);
+                return;
+        }
+        printf("Rootless: true (the store's user namespace; overlay xattrs %s*)\n", OVL_PREFIX_USER);
+        for (int g = 0; g < 2; g++) {
+                const struct idrange *r = g ? m->gid : m->uid;
+                size_t n = g ? m->n_gid : m->n_uid;
+                printf(" %s Map:", g ? "GID" : "UID");
+                for (size_t i = 0; i < n; i++)
+                        printf("%s %u-%u -> %u-%u", i ? "," : "", r[i].inside, r[i].inside + r[i].count - 1,
+                               r[i].outside, r[i].outside + r[i].count - 1);
+                printf(" (from %s)\n", g ? m->gid_source : m->uid_source);
+        }
+        if (m->single)
+                printf(" Owners: in the %s xattr (one id mapped)\n", OVERRIDE_STAT_XATTR);
 }
 
 static const char *state_of(const char *path)
@@ -194,8 +217,16 @@ static json_t *info_json(const struct store_stats *st, const struct fetch_setup 
                 json_object_set_new(regs, c->registries[i].host,
                                     json_pack("{s:o, s:b}", "Mirrors", strv_json(&c->registries[i].mirrors),
                                               "Insecure", c->registries[i].insecure));
+        const struct idmap *m = rootless_map();
+        char um[256], gm[256];
+        idmap_format(m->uid, m->n_uid, um, sizeof um);
+        idmap_format(m->gid, m->n_gid, gm, sizeof gm);
+        json_t *ids = json_pack("{s:b, s:s, s:s, s:s, s:s, s:b, s:s}", "Rootless", m->rootless, "UIDMap", um,
+                                "UIDMapSource", m->uid_source, "GIDMap", gm, "GIDMapSource", m->gid_source,
+                                "OverrideStat", m->single,
+                                "OverlayXattrs", m->rootless ? OVL_PREFIX_USER : OVL_PREFIX_TRUSTED);
         return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:s?, s:{s:o, s:o, s:o}, s:{s:I, s:I},"
-                         " s:o, s:{s:s?, s:s?}, s:s?, s:s, s:s, s:s, s:s, s:s}",
+                         " s:o, s:{s:s?, s:s?}, s:s?, s:s, s:s, s:s, s:s, s:s, s:o}",
                          "DockerRootDir", default_root(), "StoreExists", st->exists,
                          "Images", (json_int_t)st->n_images, "Names", (json_int_t)st->n_names,
                          "Layers", (json_int_t)st->n_layers, "LayersSize", (json_int_t)st->layer_bytes,
@@ -207,7 +238,7 @@ static json_t *info_json(const struct store_stats *st, const struct fetch_setup 
                          (json_int_t)c->stall_timeout_s, "CertsDirs", strv_json(&c->certs_dirs),
                          "Credentials", "Strata", af, "Docker", dc, "IndexServerAddress", c->search_index,
                          "FUSEVersion", fv, "KernelVersion", u.release, "Architecture", u.machine,
-                         "OSType", "linux", "ServerVersion", STRATA_VERSION);
+                         "OSType", "linux", "ServerVersion", STRATA_VERSION, "IDMaps", ids);
 }
 
 static int print_sources(const struct fetch_setup *fs, const struct fetch_opts *o, const char *text)
@@ -271,6 +302,7 @@ int cmd_info(int argc, char **argv)
                 r = fmt_close(&out, r, &e);
         } else if (r >= 0) {
                 print_store(&st);
+                print_ids();
                 print_config(&fs, &o);
                 print_versions();
         }

@@ -94,6 +94,7 @@ static int mount_unrecorded(struct store *s, struct mount_args *a, const struct 
         image_lowers(s, im, NULL, &a->cfg);
         free(a->cfg.fsname);
         a->cfg.fsname = xstrdup(a->image);
+        rootless_fs_config(s, &a->cfg);
         if (fs_check_config(&a->cfg, &e) < 0) {
                 err_wrap(&e, "mount %s", a->image);
                 return report_err(&e);
@@ -143,6 +144,7 @@ static int mount_image(struct mount_args *a)
         }
         free(a->cfg.fsname);
         a->cfg.fsname = xstrdup(a->image);
+        rootless_fs_config(s, &a->cfg);
         r = fs_check_config(&a->cfg, &e);
         if (r < 0) {
                 err_wrap(&e, "mount %s", a->image);
@@ -364,6 +366,14 @@ static bool kernel_driver_mount(struct store *s, const char *mp)
         return found;
 }
 
+/* store_mount_remove() for rootless_call(): the writable layer holds files
+ * of the user's range, removable in its namespace only */
+static int remove_record(void *ctx, struct err *e)
+{
+        void **c = ctx;
+        return store_mount_remove(c[0], c[1], e);
+}
+
 int cmd_umount(int argc, char **argv)
 {
         int st0 = no_options("umount", argc, argv);
@@ -399,7 +409,8 @@ int cmd_umount(int argc, char **argv)
         if (s) {
                 struct store_mount m = { 0 };
                 if (taken_record(s, mp, r == 0, &m, &se) == 0) {
-                        int rr = store_mount_remove(s, &m, &se);
+                        void *ctx[2] = { s, &m };
+                        int rr = rootless_call("umount", remove_record, ctx, &se);
                         if (rr < 0 && r == 0) {
                                 r = err_wrap(&se, "umount %s", mp);
                                 e = se;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "fetchcfg.h"
+#include "util/userns.h"
 #include "fs/fs.h"
 #include "pull.h"
 #include "runmount.h"
@@ -319,6 +320,7 @@ int mount_for_run(struct store *s, const struct store_image *im, const char *lab
         }
         cfg.fsname = xstrdup(label);
         cfg.allow_other = true;        /* -u 1000 must get in (default_permissions checks) */
+        rootless_fs_config(s, &cfg);
         r = fs_check_config(&cfg, e);
         if (r >= 0 && kernel)           /* --driver kernel: no daemon */
                 r = fs_kernel_mount(&cfg, rm->m.mountpoint, e);
@@ -619,6 +621,12 @@ int cmd_run(int argc, char **argv)
                 run_opts_free(&o);
                 fprintf(stderr, "strata: run %s: strata run needs root (it makes namespaces and mounts): "
                                 "run it with sudo\n", what);
+                return RUN_FAILED;
+        }
+        if (o.privileged && userns_rootless()) {
+                run_opts_free(&o);
+                fprintf(stderr, "strata: run %s: --privileged needs root: a user's container has the user's "
+                                "privileges only (its root is the user outside)\n", what);
                 return RUN_FAILED;
         }
         r = read_env_files(&o, &e);

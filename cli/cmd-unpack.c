@@ -42,6 +42,7 @@ static int apply_layers(struct store *s, const struct store_image *im, int dfd, 
                 char name[128], diff_id[DIGEST_STR_LEN + 1];
                 snprintf(name, sizeof name, "layer %zu (%.19s)", i, l->digest);   /* 0 = bottom, as everywhere */
                 struct unpack_opts o = { .media_type = l->media_type, .name = name, .mode = UNPACK_FLATTEN };
+                rootless_unpack_opts(s, &o);
                 int r = unpack_layer_fd(fd, dfd, &o, diff_id, NULL, e);
                 if (r < 0)
                         return r;

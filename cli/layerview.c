@@ -1,8 +1,10 @@
 /* Layer listings and the merged view (see layerview.h). */
 #include "layerview.h"
+#include "util/userns.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -21,10 +23,12 @@ static void push(struct vec *v, struct lv_entry x)
         v->e[v->n++] = x;
 }
 
+/* the store's own form (util/userns.h): trusted.overlay.* or, rootless, user.overlay.* */
 static bool is_opaque(int dfd)
 {
-        char val[4];
-        ssize_t n = fgetxattr(dfd, "trusted.overlay.opaque", val, sizeof val);
+        char val[4], name[40];
+        snprintf(name, sizeof name, "%sopaque", userns_ovl_prefix());
+        ssize_t n = fgetxattr(dfd, name, val, sizeof val);
         return n == 1 && val[0] == 'y';
 }
 

@@ -463,6 +463,7 @@ static void *worker(void *arg)
                 struct unpack_stats st;
                 if (j->r >= 0) {
                         struct unpack_opts uo = { .media_type = j->media_type, .name = j->m->path };
+                        rootless_unpack_opts(l->s, &uo);
                         j->r = unpack_layer_fd(in, dfd, &uo, got, &st, &j->e);
                 }
                 if (j->r >= 0 && strcmp(got, j->diff_id))

@@ -1,6 +1,7 @@
 /* strata — the command table, global options and help. */
 #include "cli.h"
 #include "config.h"
+#include "util/userns.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -152,6 +153,9 @@ static const struct command commands[] = {
         { "info", cmd_info, "strata info [OPTIONS] [IMAGE]",
           "Show the store, the configuration in force and, for IMAGE, the sources a pull would try",
           "  -f, --format T   a Go template ({{.DockerRootDir}}, {{.Images}}, {{json .}}) over the facts\n" },
+        { "unshare", cmd_unshare, "strata unshare [COMMAND [ARG...]]",
+          "Run a shell (or COMMAND) in the rootless store's user namespace, where the store's files have the image's owners",
+          NULL },
         { "version", cmd_version, "strata version [OPTIONS]", "Show the version, the build's git commit, OS/Arch",
           "  -f, --format T   a Go template ({{.Client.Version}}, {{.Client.GitCommit}}), or json\n" },
         { "completion", cmd_completion, "strata completion bash|zsh|fish",
@@ -321,7 +325,7 @@ const char *default_root(void)
         const char *env = getenv("STRATA_ROOT");
         if (env && *env)
                 return env;
-        if (geteuid() == 0)
+        if (!userns_rootless())
                 return "/var/lib/strata";
         if (!computed) {
                 const char *x = getenv("XDG_DATA_HOME");
@@ -401,6 +405,11 @@ int main(int argc, char **argv)
                         return cmd->run == cmd_run ? 125 : 1;   /* docker run's code for its own errors */
                 }
                 cfg_free(&cfg);
+        }
+        struct err re = { 0 };
+        if (rootless_enter_for(verb, &re) < 0) {
+                report_err(&re);
+                return cmd->run == cmd_run ? 125 : 1;
         }
         int vi = optind;
         optind = 0;   /* let the verb's own getopt start afresh */

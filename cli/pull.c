@@ -163,6 +163,7 @@ static void extraction_run(struct extraction *x)
         char name[64];
         snprintf(name, sizeof name, "layer %zu (%s)", j->idx, j->id);   /* 0 = bottom, as everywhere */
         struct unpack_opts uo = { .media_type = j->d->media_type, .name = name };
+        rootless_unpack_opts(j->pl->s, &uo);
         x->r = unpack_layer(fd_reader, x, x->dirfd, &uo, x->diff_id, &x->st, &x->e);
 }
 

@@ -11,10 +11,9 @@
 #include <sys/xattr.h>
 
 /* overlay's own xattrs stay behind; escaped user ones (trusted.overlay.overlay.*) travel */
-static bool own_xattr(const char *name)
+static bool own_xattr(const struct ovl *o, const char *name)
 {
-        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX)) &&
-               strncmp(name, OVL_XATTR_ESCAPED, strlen(OVL_XATTR_ESCAPED));
+        return !strncmp(name, o->xn.prefix, o->xn.plen) && strncmp(name, o->xn.escaped, o->xn.elen);
 }
 
 /* The xattr calls on a descriptor when there is one (>= 0), else on the
@@ -35,7 +34,7 @@ static int x_set(const char *path, int fd, const char *name, const void *v, size
 }
 
 /* every xattr but overlay's own from @src (or @sfd) to @dst (or @dfd) */
-static int copy_xattrs_fd(const char *src, int sfd, const char *dst, int dfd)
+static int copy_xattrs_fd(const struct ovl *o, const char *src, int sfd, const char *dst, int dfd)
 {
         ssize_t n = x_list(src, sfd, NULL, 0);
         if (n < 0)
@@ -47,7 +46,7 @@ static int copy_xattrs_fd(const char *src, int sfd, const char *dst, int dfd)
         if (n < 0)
                 return -errno;
         for (char *name = names; name < names + n; name += strlen(name) + 1) {
-                if (own_xattr(name))
+                if (own_xattr(o, name))
                         continue;
                 ssize_t vn = x_get(src, sfd, name, NULL, 0);
                 if (vn < 0)
@@ -62,9 +61,9 @@ static int copy_xattrs_fd(const char *src, int sfd, const char *dst, int dfd)
         return 0;
 }
 
-int copy_xattrs(const char *src, const char *dst)
+int copy_xattrs(const struct ovl *o, const char *src, const char *dst)
 {
-        return copy_xattrs_fd(src, -1, dst, -1);
+        return copy_xattrs_fd(o, src, -1, dst, -1);
 }
 
 /* Where copy_file_range cannot go (another filesystem type): read and write. */
@@ -187,14 +186,17 @@ int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, c
                 return -errno;
         _cleanup_free_ char *src = in >= 0 ? NULL : at_xpath(o, layer, &sa);
         _cleanup_free_ char *dst = out >= 0 ? NULL : xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
-        r = copy_xattrs_fd(src, in, dst, out);
+        r = copy_xattrs_fd(o, src, in, dst, out);
         if (r < 0)
                 return r;
         char ino[32];
         int len = snprintf(ino, sizeof(ino), "%llu", (unsigned long long)n->ino);
-        if (x_set(dst, out, OVL_XATTR_ORIGIN, ino, (size_t)len) < 0 && errno != ENOTSUP)
+        /* user.* xattrs (userxattr) exist on files and directories only: a
+         * symlink, FIFO or device copied up keeps no origin, as in overlayfs */
+        if (x_set(dst, out, o->xn.origin, ino, (size_t)len) < 0 && errno != ENOTSUP &&
+            !(errno == EPERM && o->xn.prefix[0] == 'u' && !S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)))
                 return -errno;
-        if (meta && x_set(dst, out, OVL_XATTR_METACOPY, "", 0) < 0)
+        if (meta && x_set(dst, out, o->xn.metacopy, "", 0) < 0)
                 return -errno;          /* no mark, no metacopy: the reads would see zeros */
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if ((out >= 0 ? futimens(out, ts) : utimensat(o->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW)) < 0)
@@ -301,13 +303,19 @@ static int copy_data_locked(struct ovl *o, struct node *n)
         int r = copy_data(in, out, ist.st_size);
         if (r < 0)
                 return r;
+        /* a write drops set-id bits unless the writer has CAP_FSETID in the
+         * initial namespace, which a rootless daemon has not: put them back */
+        struct stat now;
+        if ((ust.st_mode & 06000) && fstat(out, &now) == 0 && (now.st_mode & 07777) != (ust.st_mode & 07777) &&
+            fchmod(out, ust.st_mode & 07777) < 0)
+                return -errno;
         /* the times are the upper file's (a chmod, utimens... set them) */
         struct timespec ts[2] = { ust.st_atim, ust.st_mtim };
         if (futimens(out, ts) < 0)
                 return -errno;
         if (fsync(out) < 0)
                 return -errno;
-        int r2 = layer_removexattr(o, 0, path, OVL_XATTR_METACOPY);
+        int r2 = layer_removexattr(o, 0, path, o->xn.metacopy);
         if (r2 < 0 && r2 != -ENODATA)
                 return r2;
         atomic_store(&n->mc_layer, -1);
@@ -370,7 +378,7 @@ int ovl_copy_up_tree(struct ovl *o, struct node *dir)
                 return 0;
         /* everything visible is in the upper layer now: hide the rest */
         _cleanup_free_ char *path = node_path(o, dir);
-        r = layer_setxattr(o, 0, path, OVL_XATTR_OPAQUE, "y", 1, 0);
+        r = layer_setxattr(o, 0, path, o->xn.opaque, "y", 1, 0);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&dir->lock);

@@ -16,7 +16,7 @@
  *     below an opaque directory, a whiteout or a non-directory is not part
  *     of it.  Lookups in a directory probe only its merged layers.
  * (4) node->ino does not change: a copied-up entry keeps the number of what
- *     it was copied from (recorded in OVL_XATTR_ORIGIN so that it survives
+ *     it was copied from (recorded in xn.origin so that it survives
  *     the kernel forgetting the node and a remount).
  * (5) Everything appears in the upper layer atomically: copy-ups, whiteouts
  *     over upper entries and opaque directories are made in the work dir and
@@ -26,7 +26,7 @@
  *     could block on the filesystem.
  * (7) Metacopy: chmod/chown/utimens/xattr changes of a lower regular file
  *     copy up its metadata only: an upper file of the same size with no
- *     data, marked OVL_XATTR_METACOPY; its data is the file of the same
+ *     data, marked xn.metacopy; its data is the file of the same
  *     path in node->mc_layer (the next lower layer holding the name, found
  *     again by lookup after a remount).  Anything that changes the data,
  *     links or renames it completes the copy-up first: the data is copied
@@ -40,7 +40,7 @@
  *     below is linked up (ovl_index_follow) before it is used, so no name
  *     ever shows the lower data once the index has the file.  index_lock
  *     (innermost but for tree_lock) covers making an index entry, linking
- *     it up and its OVL_XATTR_NLINK count.
+ *     it up and its xn.nlink count.
  * (9) Depth is unlimited: every system call on a layer goes through at_get()
  *     (or a layer_*() helper built on it), never a path longer than
  *     PATH_MAX; node paths are built in memory at any length.
@@ -63,17 +63,27 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#define OVL_XATTR_PREFIX "trusted.overlay."
-/* a user's trusted.overlay.X is stored escaped, as overlayfs does */
-#define OVL_XATTR_ESCAPED "trusted.overlay.overlay."
+/* The overlay xattr names of a mount: one prefix for all of them,
+ * trusted.overlay. (root) or user.overlay. (-o userxattr, a rootless store:
+ * the kernel's userxattr format; a user cannot read trusted.* at all). */
+struct ovl_xnames {
+        const char *prefix;       /* "trusted.overlay." */
+        size_t plen;
+        /* a user's PREFIX.X is stored escaped, as overlayfs does: PREFIX.overlay.X */
+        char escaped[32];
+        size_t elen;
+        char opaque[32];
+        char origin[48];          /* strata's own: "<st_ino>" of the lower entry a copy-up came from */
+        char metacopy[40];        /* an upper file holding metadata only, as the kernel's
+                                   * overlayfs writes it (invariant 7) */
+        char nlink[48];           /* strata's own, on an index file: how many names of the
+                                   * lower file are still to be linked up (invariant 8) */
+};
+void ovl_xnames_init(struct ovl_xnames *x, bool userxattr);
+/* root's names, what ovl_xnames_init() makes without userxattr */
 #define OVL_XATTR_OPAQUE "trusted.overlay.opaque"
-/* strata's own: "<st_ino>" of the lower entry a copy-up came from. */
 #define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
-/* an upper file holding metadata only, as the kernel's overlayfs writes it (invariant 7) */
 #define OVL_XATTR_METACOPY "trusted.overlay.metacopy"
-/* strata's own, on an index file: how many names of the lower file are still
- * to be linked up (invariant 8) */
-#define OVL_XATTR_NLINK "trusted.overlay.strata.nlink"
 #define OCI_WH_PREFIX ".wh."
 #define OCI_WH_OPAQUE ".wh..wh..opq"
 
@@ -140,6 +150,7 @@ struct ovl {
         size_t index_n, index_cap;
         struct prefetch *prefetch;   /* prefetch.c's thread, or NULL */
         pid_t pid;                /* ours, in those names */
+        struct ovl_xnames xn;     /* the overlay xattr names written */
         uid_t euid;               /* ours: what a new entry is owned by unless chowned */
         gid_t egid;
 
@@ -333,7 +344,7 @@ int ovl_copy_up_tree(struct ovl *o, struct node *dir);
 int ovl_build_copy(struct ovl *o, struct node *n, int layer, const char *path, const struct stat *st,
                    const char *tmp, bool meta);
 /* copy_xattrs() - every xattr but overlay's own from @src to @dst (absolute paths, no follow). */
-int copy_xattrs(const char *src, const char *dst);
+int copy_xattrs(const struct ovl *o, const char *src, const char *dst);
 
 /* ---- index.c: lower hard links that stay one file (invariant 8) */
 int ovl_index_open(struct ovl *o, int workdir_fd, const char *workdir, struct err *e);

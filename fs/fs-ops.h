@@ -4,6 +4,7 @@
 #define STRATA_FS_OPS_H
 
 #include "fs-internal.h"
+#include "util/userns.h"
 
 #include <fuse_lowlevel.h>
 
@@ -39,6 +40,10 @@ struct fs_session {
         struct fuse_session *se;  /* for notifications to the kernel */
         struct fs_inval inval;
         struct fs_push push;
+        /* -o uidmapping=/gidmapping=: ids on disk (inside) <-> shown (outside) */
+        struct idrange umap[IDMAP_MAX], gmap[IDMAP_MAX];
+        size_t n_umap, n_gmap;
+        bool override_stat;       /* -o xattr_permissions=2 */
 };
 
 /* Node ids are node pointers; FUSE_ROOT_ID is the root. */

@@ -32,6 +32,18 @@ struct fs_config {
         bool open_handles;        /* "no_open=0": OPEN/RELEASE for files (the default is
                                    * no_open: the kernel skips them, I/O carries the flags) */
         bool no_prefetch;         /* "prefetch=0": no reading ahead of walks (fs/prefetch.c) */
+        /* rootless (util/userns.h) */
+        bool userxattr;           /* "userxattr": user.overlay.* xattrs (a rootless store),
+                                   * not trusted.overlay.* */
+        char *uidmapping;         /* "uidmapping=IN:OUT:N[:IN:OUT:N...]", fuse-overlayfs's: an */
+        char *gidmapping;         /* id IN.. on disk is shown as OUT.., a caller's OUT.. acts
+                                   * as IN..; an id outside the map is shown as 65534 */
+        bool override_stat;       /* "xattr_permissions=2" (fuse-overlayfs's): an entry's
+                                   * user.containers.override_stat "UID:GID:0MODE" is the
+                                   * owner and mode shown (a store of one mapped id) */
+        bool userns;              /* "userns" (strata's): once mounted (fusermount3, as the
+                                   * user), serve from a new user namespace whose map is
+                                   * uidmapping/gidmapping, as its root */
 };
 
 /* fs_config_free() - free the members; accepts a zeroed config. */

@@ -27,11 +27,62 @@ static struct node *N(fuse_req_t req, fuse_ino_t ino)
 }
 
 
+#define OVERFLOW_ID 65534u
+
+/* -o xattr_permissions=2: the owner and mode containers-storage kept in
+ * the entry's xattr ("UID:GID:0MODE[:TYPE]") when one id could not hold them */
+static void override_stat(struct fs_session *s, struct node *n, struct stat *st)
+{
+        char v[96];
+        _cleanup_free_ char *path = node_path(s->o, n);
+        ssize_t len = layer_getxattr(s->o, node_layer(n), path, OVERRIDE_STAT_XATTR, v, sizeof v);
+        if (len <= 0)
+                return;
+        uint32_t uid, gid;
+        mode_t mode;
+        if (!override_stat_parse(v, (size_t)len, &uid, &gid, &mode))
+                return;
+        st->st_uid = uid;
+        st->st_gid = gid;
+        st->st_mode = (st->st_mode & S_IFMT) | mode;
+}
+
+/* The owner as shown: -o xattr_permissions=2, then -o uidmapping/gidmapping
+ * (none: as on disk). */
+static void show_ids(struct fs_session *s, struct node *n, struct stat *st)
+{
+        uint32_t v;
+        if (s->override_stat)
+                override_stat(s, n, st);
+        if (s->n_umap)
+                st->st_uid = idmap_lookup(s->umap, s->n_umap, st->st_uid, true, &v) ? v : OVERFLOW_ID;
+        if (s->n_gmap)
+                st->st_gid = idmap_lookup(s->gmap, s->n_gmap, st->st_gid, true, &v) ? v : OVERFLOW_ID;
+}
+
+/* A caller's (or a chown's) id as it is on disk; false when the map has none. */
+static bool disk_id(const struct idrange *r, size_t n, uint32_t id, uint32_t *res)
+{
+        if (!n) {
+                *res = id;
+                return true;
+        }
+        return idmap_lookup(r, n, id, false, res);
+}
+
+static void reply_attr(fuse_req_t req, struct node *n, struct stat *st)
+{
+        struct fs_session *s = sess(req);
+        show_ids(s, n, st);
+        fuse_reply_attr(req, st, S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? s->timeout : 0);
+}
+
 static void fill_entry(struct fs_session *s, struct node *n, const struct stat *st, struct fuse_entry_param *e)
 {
         memset(e, 0, sizeof(*e));
         e->ino = fs_node_id(s, n);
         e->attr = *st;
+        show_ids(s, n, &e->attr);
         e->entry_timeout = s->timeout;
         /* hard links are separate nodes: let each name see the others' changes */
         e->attr_timeout = S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? s->timeout : 0;
@@ -52,7 +103,13 @@ static void reply_entry(fuse_req_t req, int r, struct node *n, const struct stat
 static struct ovl_cred cred_of(fuse_req_t req)
 {
         const struct fuse_ctx *c = fuse_req_ctx(req);
-        return (struct ovl_cred){ c->uid, c->gid };
+        const struct fs_session *s = sess(req);
+        uint32_t u, g;
+        if (!disk_id(s->umap, s->n_umap, c->uid, &u))
+                u = OVERFLOW_ID;
+        if (!disk_id(s->gmap, s->n_gmap, c->gid, &g))
+                g = OVERFLOW_ID;
+        return (struct ovl_cred){ u, g };
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -196,7 +253,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
-                fuse_reply_attr(req, &st, S_ISDIR(st.st_mode) || st.st_nlink <= 1 ? s->timeout : 0);
+                reply_attr(req, n, &st);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
@@ -216,11 +273,26 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         struct fhandle *fh = fi && fi->fh ? (struct fhandle *)(uintptr_t)fi->fh : NULL;
         int fd = fh && fh->writable && S_ISREG(n->type) ? fh->fd : -1;
         struct stat st;
+        uint32_t id;
+        if (valid & OVL_SET_UID) {
+                if (!disk_id(s->umap, s->n_umap, attr->st_uid, &id)) {
+                        fuse_reply_err(req, EINVAL);   /* chown's answer for an id not mapped */
+                        return;
+                }
+                attr->st_uid = id;
+        }
+        if (valid & OVL_SET_GID) {
+                if (!disk_id(s->gmap, s->n_gmap, attr->st_gid, &id)) {
+                        fuse_reply_err(req, EINVAL);
+                        return;
+                }
+                attr->st_gid = id;
+        }
         int r = ovl_setattr(s->o, n, fd, attr, valid, &st);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
-                fuse_reply_attr(req, &st, S_ISDIR(st.st_mode) || st.st_nlink <= 1 ? s->timeout : 0);
+                reply_attr(req, n, &st);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -8,7 +8,7 @@
  * stable as its number and tells a re-extracted layer's file apart).  The
  * kernel's overlayfs does the same with index=on (keyed by file handle).
  *
- * Link counts: the index file carries OVL_XATTR_NLINK = how many names of
+ * Link counts: the index file carries o->xn.nlink (PREFIX.strata.nlink) = how many names of
  * the lower file are still visible without having been linked up (set to
  * the lower st_nlink when the copy is made, one less for each name linked
  * up).  A name is linked up before it is removed or renamed over, so
@@ -85,17 +85,17 @@ static long parse_pending(char *v, ssize_t n)
         return x > 0 ? x : 0;
 }
 
-static long get_pending(int fd)
+static long get_pending(const struct ovl *o, int fd)
 {
         char v[24];
-        return parse_pending(v, fgetxattr(fd, OVL_XATTR_NLINK, v, sizeof(v) - 1));
+        return parse_pending(v, fgetxattr(fd, o->xn.nlink, v, sizeof(v) - 1));
 }
 
-static int set_pending(int fd, long x)
+static int set_pending(const struct ovl *o, int fd, long x)
 {
         char v[24];
         int len = snprintf(v, sizeof(v), "%ld", x);
-        return fsetxattr(fd, OVL_XATTR_NLINK, v, (size_t)len, 0) < 0 ? -errno : 0;
+        return fsetxattr(fd, o->xn.nlink, v, (size_t)len, 0) < 0 ? -errno : 0;
 }
 
 int ovl_index_open(struct ovl *o, int workdir_fd, const char *workdir, struct err *e)
@@ -119,7 +119,7 @@ int ovl_index_open(struct ovl *o, int workdir_fd, const char *workdir, struct er
                 /* no name left, none to come: nothing refers to it any more */
                 _cleanup_close_ int fd = openat(o->index_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 struct stat st;
-                if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 1 && get_pending(fd) <= 0) {
+                if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 1 && get_pending(o, fd) <= 0) {
                         unlinkat(o->index_fd, de->d_name, 0);
                         continue;
                 }
@@ -149,9 +149,9 @@ static int link_up(struct ovl *o, const struct index_key *k, const char *path)
                 return r;
         if (linkat(o->index_fd, k->s, a.fd, a.rel, 0) < 0)
                 return -errno;
-        long pending = get_pending(fd);
+        long pending = get_pending(o, fd);
         if (pending > 0)
-                return set_pending(fd, pending - 1);
+                return set_pending(o, fd, pending - 1);
         return 0;
 }
 
@@ -168,7 +168,7 @@ int ovl_index_copy_up(struct ovl *o, struct node *n, int layer, const char *path
                         r = ovl_build_copy(o, n, layer, path, st, tmp, false);
                 if (r == 0) {
                         _cleanup_close_ int fd = openat(o->work_fd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                        r = fd < 0 ? -errno : set_pending(fd, (long)st->st_nlink);
+                        r = fd < 0 ? -errno : set_pending(o, fd, (long)st->st_nlink);
                 }
                 if (r == 0 && renameat2(o->work_fd, tmp, o->index_fd, k.s, RENAME_NOREPLACE) < 0)
                         r = -errno;
@@ -211,7 +211,7 @@ void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st)
         if (o->index_fd < 0 || !S_ISREG(st->st_mode) || st->st_nlink < 2)
                 return;
         char v[24];
-        long pending = parse_pending(v, layer_getxattr(o, 0, path, OVL_XATTR_NLINK, v, sizeof(v) - 1));
+        long pending = parse_pending(v, layer_getxattr(o, 0, path, o->xn.nlink, v, sizeof(v) - 1));
         if (pending >= 0)       /* else a hard link made in the upper layer */
                 st->st_nlink = st->st_nlink - 1 + (nlink_t)pending;
 }

@@ -68,6 +68,17 @@ static int open_work(struct ovl *o, const char *workdir, struct err *e)
         return ovl_index_open(o, wfd, workdir, e);
 }
 
+void ovl_xnames_init(struct ovl_xnames *x, bool userxattr)
+{
+        x->prefix = userxattr ? "user.overlay." : "trusted.overlay.";
+        x->plen = strlen(x->prefix);
+        x->elen = (size_t)snprintf(x->escaped, sizeof x->escaped, "%soverlay.", x->prefix);
+        snprintf(x->opaque, sizeof x->opaque, "%sopaque", x->prefix);
+        snprintf(x->origin, sizeof x->origin, "%sstrata.origin", x->prefix);
+        snprintf(x->metacopy, sizeof x->metacopy, "%smetacopy", x->prefix);
+        snprintf(x->nlink, sizeof x->nlink, "%sstrata.nlink", x->prefix);
+}
+
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
 {
         _cleanup_(freeovlp) struct ovl *o = xcalloc(1, sizeof(*o));
@@ -75,6 +86,7 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         o->upper_root_fd = -1;
         o->index_fd = -1;
         o->pid = getpid();
+        ovl_xnames_init(&o->xn, c->userxattr);
         o->euid = geteuid();
         o->egid = getegid();
         pthread_mutex_init(&o->tree_lock, NULL);
@@ -266,7 +278,7 @@ char *layer_abspath(struct ovl *o, int layer, const char *path)
 bool layer_dir_opaque(struct ovl *o, int layer, const char *path)
 {
         char v[2];
-        ssize_t n = layer_getxattr(o, layer, path, OVL_XATTR_OPAQUE, v, sizeof(v));
+        ssize_t n = layer_getxattr(o, layer, path, o->xn.opaque, v, sizeof(v));
         if (n == 1 && v[0] == 'y')
                 return true;
         if (ovl_is_upper(o, layer))

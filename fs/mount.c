@@ -19,6 +19,8 @@ void fs_config_free(struct fs_config *c)
         free(c->work);
         free(c->fsname);
         free(c->mount_opts);
+        free(c->uidmapping);
+        free(c->gidmapping);
         memset(c, 0, sizeof(*c));
 }
 
@@ -31,9 +33,9 @@ static const char *const passed_on[] = {
  * (their effect is built in, or does not apply). */
 static const char *const ignored[] = {
         "default_permissions", "threaded", "fast_ino", "noxattrs", "static_nlink", "noacl",
-        "volatile", "squash_to_root", "squash_to_uid", "squash_to_gid", "uidmapping", "gidmapping",
-        "context", "fscontext", "defcontext", "rootcontext", "plugins", "fsync", "xattr_permissions",
-        "redirect_dir", "index", "metacopy", "xino", "userxattr", "kernel_cache", "auto_cache",
+        "volatile", "squash_to_root", "squash_to_uid", "squash_to_gid",
+        "context", "fscontext", "defcontext", "rootcontext", "plugins", "fsync",
+        "redirect_dir", "index", "metacopy", "xino", "kernel_cache", "auto_cache",
         "clone_fd", "max_idle_threads", "subtype", "auto_unmount", "allow_root", "suid_dev",
         "nfs_export", "uuid", "lazytime_ignored_never",
 };
@@ -81,6 +83,20 @@ static int apply_option(struct fs_config *c, char *opt, void (*warn)(const char 
         } else if (!strcmp(opt, "workdir") && val) {
                 free(c->work);
                 c->work = xstrdup(val);
+        } else if ((!strcmp(opt, "uidmapping") || !strcmp(opt, "gidmapping")) && val) {
+                struct idrange r[IDMAP_MAX];
+                size_t n;
+                if (idmap_parse(val, r, &n) < 0)
+                        return err_setx(e, EINVAL, "%s=%s: not IN:OUT:COUNT[:IN:OUT:COUNT...]", opt, val);
+                char **dst = opt[0] == 'u' ? &c->uidmapping : &c->gidmapping;
+                free(*dst);
+                *dst = xstrdup(val);
+        } else if (!strcmp(opt, "userxattr")) {
+                c->userxattr = true;
+        } else if (!strcmp(opt, "xattr_permissions") && val) {
+                /* fuse-overlayfs's: 2 = owners in user.containers.override_stat
+                 * (1, its own user.fuseoverlayfs.* form, is not read) */
+                c->override_stat = !strcmp(val, "2");
         } else if (!strcmp(opt, "ro")) {
                 c->read_only = true;
         } else if (!strcmp(opt, "allow_other")) {
@@ -152,7 +168,7 @@ int fs_parse_options(struct fs_config *c, const char *opts, void (*warn)(const c
  * (values may hold any byte but NUL: each is its own argv word). */
 char **fs_config_argv(const struct fs_config *c)
 {
-        size_t n = 0, cap = c->n_lowers + 16;
+        size_t n = 0, cap = c->n_lowers + 24;
         char **v = xcalloc(cap, sizeof(*v));
         for (size_t i = 0; i < c->n_lowers; i++)
                 v[n++] = xasprintf("lower=%s", c->lowers[i]);
@@ -164,13 +180,18 @@ char **fs_config_argv(const struct fs_config *c)
                 v[n++] = xasprintf("fsname=%s", c->fsname);
         if (c->mount_opts)
                 v[n++] = xasprintf("mount_opts=%s", c->mount_opts);
+        if (c->uidmapping)
+                v[n++] = xasprintf("uidmapping=%s", c->uidmapping);
+        if (c->gidmapping)
+                v[n++] = xasprintf("gidmapping=%s", c->gidmapping);
         v[n++] = xasprintf("timeout=%a", c->timeout);
         v[n++] = xasprintf("max_threads=%u", c->max_threads);
         v[n++] = xasprintf("readdirplus=%d", c->readdirplus);
         static const char *const flag[] = { "ro", "allow_other", "writeback", "debug", "quiet", "no_splice", "open_handles",
-                                            "no_prefetch" };
+                                            "no_prefetch", "userxattr", "userns", "override_stat" };
         const bool set[] = { c->read_only, c->allow_other, c->writeback, c->debug, c->quiet_after_ready,
-                             c->no_splice, c->open_handles, c->no_prefetch };
+                             c->no_splice, c->open_handles, c->no_prefetch, c->userxattr, c->userns,
+                             c->override_stat };
         for (size_t i = 0; i < ARRAY_SIZE(flag); i++)
                 if (set[i])
                         v[n++] = xstrdup(flag[i]);
@@ -207,6 +228,16 @@ int fs_config_from_argv(struct fs_config *c, char *const *v, struct err *e)
                 } else if (KEY("mount_opts") && val) {
                         free(c->mount_opts);
                         c->mount_opts = xstrdup(val);
+                } else if ((KEY("uidmapping") || KEY("gidmapping")) && val) {
+                        char **dst = w[0] == 'u' ? &c->uidmapping : &c->gidmapping;
+                        free(*dst);
+                        *dst = xstrdup(val);
+                } else if (KEY("userxattr") && !val) {
+                        c->userxattr = true;
+                } else if (KEY("userns") && !val) {
+                        c->userns = true;
+                } else if (KEY("override_stat") && !val) {
+                        c->override_stat = true;
                 } else if (KEY("timeout") && val) {
                         c->timeout = strtod(val, NULL);
                 } else if (KEY("max_threads") && val) {
@@ -292,6 +323,23 @@ static void free_session(struct fuse_session **se)
                 fuse_session_destroy(*se);
 }
 
+static struct fuse_session *new_session(const struct fs_config *c, bool read_only, struct fs_session *s,
+                                        struct err *e)
+{
+        _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
+                                              c->fsname ? c->fsname : "strata",
+                                              c->allow_other ? ",allow_other" : "",
+                                              read_only ? ",ro" : "",
+                                              c->mount_opts ? "," : "", c->mount_opts ? c->mount_opts : "");
+        char *argv[] = { "strata", "-o", opts, c->debug ? "-d" : NULL, NULL };
+        struct fuse_args args = FUSE_ARGS_INIT(c->debug ? 4 : 3, argv);
+        struct fuse_session *se = fuse_session_new(&args, &fs_fuse_ops, sizeof(fs_fuse_ops), s);
+        fuse_opt_free_args(&args);
+        if (!se)
+                err_setx(e, EINVAL, "cannot start a FUSE session with -o %s", opts);
+        return se;
+}
+
 int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, struct err *e)
 {
         /* checked here so that a bad mount point is our one line, not libfuse's too */
@@ -302,41 +350,72 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                         close(ready_fd);
                 return err_set(e, errnum, "mount point %s", mountpoint);
         }
+        bool read_only = !c->upper || c->read_only;     /* o->read_only, before there is an o */
+        struct fs_session s = {
+                .timeout = c->timeout > 0 ? c->timeout : 86400.0,
+                .writeback = c->writeback && !read_only,
+                .splice = !c->no_splice,
+                .readdirplus = c->readdirplus,
+                .no_open = !c->open_handles,
+                .override_stat = c->override_stat,
+        };
+        if ((c->uidmapping && idmap_parse(c->uidmapping, s.umap, &s.n_umap) < 0) ||
+            (c->gidmapping && idmap_parse(c->gidmapping, s.gmap, &s.n_gmap) < 0)) {
+                if (ready_fd >= 0)
+                        close(ready_fd);
+                return err_setx(e, EINVAL, "uidmapping=%s, gidmapping=%s: not IN:OUT:COUNT[:...]",
+                                c->uidmapping ? c->uidmapping : "", c->gidmapping ? c->gidmapping : "");
+        }
+        _cleanup_(free_session) struct fuse_session *se = NULL;
+        int r = 0;
+        if (c->userns) {
+                /* rootless: mounted by fusermount3 as the user, in the user's
+                 * namespaces; then served as root of the store's user
+                 * namespace, which owns the layers' files (util/userns.h) */
+                se = new_session(c, read_only, &s, e);
+                if (!se)
+                        r = -EINVAL;
+                else if (fuse_session_mount(se, mountpoint) < 0)
+                        r = err_setx(e, EIO, "mount %s failed (see the line above)", mountpoint);
+                if (r == 0) {
+                        struct idmap m = { .n_uid = s.n_umap, .n_gid = s.n_gmap, .rootless = true };
+                        memcpy(m.uid, s.umap, sizeof m.uid);
+                        memcpy(m.gid, s.gmap, sizeof m.gid);
+                        m.single = s.n_umap == 1 && s.umap[0].count == 1;
+                        r = userns_enter(&m, false, e);
+                        if (r < 0)
+                                fuse_session_unmount(se);
+                }
+                if (r < 0) {
+                        if (ready_fd >= 0)
+                                close(ready_fd);
+                        return r;
+                }
+        }
         struct ovl *o = NULL;
-        int r = ovl_new(c, &o, e);
+        r = ovl_new(c, &o, e);
         if (r == 0 && !c->no_prefetch && ovl_prefetch_start(o) < 0) {
                 ovl_free(TAKE_PTR(o));
                 r = err_setx(e, EAGAIN, "cannot start a thread");
         }
         if (r < 0) {
+                if (se)
+                        fuse_session_unmount(se);
                 if (ready_fd >= 0)
                         close(ready_fd);
                 return r;
         }
+        s.o = o;
         raise_nofile();
         /* the kernel applied the caller's umask to the mode of every new
          * entry before the request came (no FUSE_CAP_DONT_MASK): ours must
          * not narrow it again */
         umask(0);
-        struct fs_session s = {
-                .o = o,
-                .timeout = c->timeout > 0 ? c->timeout : 86400.0,
-                .writeback = c->writeback && !o->read_only,
-                .splice = !c->no_splice,
-                .readdirplus = c->readdirplus,
-                .no_open = !c->open_handles,
-        };
-        _cleanup_free_ char *opts = xasprintf("fsname=%s,subtype=strata,default_permissions%s%s%s%s",
-                                              c->fsname ? c->fsname : "strata",
-                                              c->allow_other ? ",allow_other" : "",
-                                              o->read_only ? ",ro" : "",
-                                              c->mount_opts ? "," : "", c->mount_opts ? c->mount_opts : "");
-        char *argv[] = { "strata", "-o", opts, c->debug ? "-d" : NULL, NULL };
-        struct fuse_args args = FUSE_ARGS_INIT(c->debug ? 4 : 3, argv);
-        _cleanup_(free_session) struct fuse_session *se = fuse_session_new(&args, &fs_fuse_ops, sizeof(fs_fuse_ops), &s);
-        fuse_opt_free_args(&args);
+        bool mounted = se != NULL;
+        if (!se)
+                se = new_session(c, read_only, &s, e);
         if (!se) {
-                r = err_setx(e, EINVAL, "cannot start a FUSE session with -o %s", opts);
+                r = -EINVAL;
                 goto out;
         }
         s.se = se;
@@ -359,7 +438,7 @@ int fs_serve(const struct fs_config *c, const char *mountpoint, int ready_fd, st
                 r = err_setx(e, EIO, "cannot set signal handlers");
                 goto out;
         }
-        if (fuse_session_mount(se, mountpoint) < 0) {
+        if (!mounted && fuse_session_mount(se, mountpoint) < 0) {
                 r = err_setx(e, EIO, "mount %s failed (see the line above)", mountpoint);
                 fuse_remove_signal_handlers(se);
                 goto out;

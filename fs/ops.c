@@ -137,7 +137,7 @@ static int make_entry(struct ovl *o, struct node *parent, const char *name, mode
         if (r == 0 && S_ISDIR(mode)) {
                 /* what the whiteout hid stays hidden under the new directory */
                 _cleanup_free_ char *abs = xasprintf("/proc/self/fd/%d/%s", o->work_fd, tmp);
-                if (lsetxattr(abs, OVL_XATTR_OPAQUE, "y", 1, 0) < 0)
+                if (lsetxattr(abs, o->xn.opaque, "y", 1, 0) < 0)
                         r = -errno;
                 /* a directory cannot be renamed over a non-directory: swap them */
                 if (r == 0 && renameat2(o->work_fd, tmp, a.fd, a.rel, RENAME_EXCHANGE) < 0)
@@ -318,7 +318,7 @@ int ovl_unlink(struct ovl *o, struct node *parent, const char *name, bool dir)
 
 static int set_opaque(struct ovl *o, const char *path)
 {
-        return layer_setxattr(o, 0, path, OVL_XATTR_OPAQUE, "y", 1, 0);
+        return layer_setxattr(o, 0, path, o->xn.opaque, "y", 1, 0);
 }
 
 static int rename_exchange(struct ovl *o, struct node *a, struct node *b, struct node *parent,
@@ -630,16 +630,17 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
 }
 
 /* A user's trusted.overlay.X is stored as trusted.overlay.overlay.X (as
- * overlayfs does); overlay's own xattrs are never visible. */
-static bool own_xattr(const char *name)
+ * overlayfs does; user.overlay.* with userxattr); overlay's own xattrs are
+ * never visible. */
+static bool own_xattr(const struct ovl *o, const char *name)
 {
-        return !strncmp(name, OVL_XATTR_PREFIX, strlen(OVL_XATTR_PREFIX));
+        return !strncmp(name, o->xn.prefix, o->xn.plen);
 }
 
-static char *real_xattr_name(const char *name)
+static char *real_xattr_name(const struct ovl *o, const char *name)
 {
-        if (own_xattr(name))
-                return xasprintf(OVL_XATTR_ESCAPED "%s", name + strlen(OVL_XATTR_PREFIX));
+        if (own_xattr(o, name))
+                return xasprintf("%s%s", o->xn.escaped, name + o->xn.plen);
         return xstrdup(name);
 }
 
@@ -649,7 +650,7 @@ int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, siz
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(name);
+        _cleanup_free_ char *real = real_xattr_name(o, name);
         return (int)layer_getxattr(o, node_layer(n), path, real, buf, size);
 }
 
@@ -670,9 +671,9 @@ int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
         size_t out = 0;
         for (char *p = all; p < all + len; p += strlen(p) + 1) {
                 _cleanup_free_ char *shown = NULL;
-                if (!strncmp(p, OVL_XATTR_ESCAPED, strlen(OVL_XATTR_ESCAPED)))
-                        shown = xasprintf(OVL_XATTR_PREFIX "%s", p + strlen(OVL_XATTR_ESCAPED));
-                else if (own_xattr(p))
+                if (!strncmp(p, o->xn.escaped, o->xn.elen))
+                        shown = xasprintf("%s%s", o->xn.prefix, p + o->xn.elen);
+                else if (own_xattr(o, p))
                         continue;
                 const char *v = shown ? shown : p;
                 size_t l = strlen(v) + 1;
@@ -694,7 +695,7 @@ int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *va
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(name);
+        _cleanup_free_ char *real = real_xattr_name(o, name);
         return layer_setxattr(o, 0, path, real, value, size, flags);
 }
 
@@ -710,7 +711,7 @@ int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(name);
+        _cleanup_free_ char *real = real_xattr_name(o, name);
         return layer_removexattr(o, 0, path, real);
 }
 

@@ -9,6 +9,7 @@
  * still counts them) are found by a walk of the merged lower tree and linked
  * too, since the mount shows the index's data under them. */
 #include "pack-internal.h"
+#include "util/userns.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +27,7 @@ struct snap {
         const int *lowers;
         size_t n_lowers;
         bool is_root;
+        bool userxattr;            /* a rootless store's (util/userns.h): user.overlay.* */
         struct pack_stats *st;
         struct inomap links;       /* upper (dev, ino) -> dest path of its first name */
         const char *const *skip;
@@ -137,9 +139,9 @@ static int set_opaque(struct snap *s, int fd, const char *rel)
 {
         char p[32];
         pack_fd_path(fd, p);
-        if (setxattr(p, "trusted.overlay.opaque", "y", 1, 0) == 0)
+        if (!s->userxattr && setxattr(p, "trusted.overlay.opaque", "y", 1, 0) == 0)
                 return 0;
-        if (!s->is_root && errno == EPERM && setxattr(p, "user.overlay.opaque", "y", 1, 0) == 0)
+        if ((s->userxattr || (!s->is_root && errno == EPERM)) && setxattr(p, "user.overlay.opaque", "y", 1, 0) == 0)
                 return 0;
         return err_set(s->e, errno, "%s: mark opaque", rel);
 }
@@ -221,7 +223,7 @@ static int snap_file(struct snap *s, const char *rel, const struct stat *st)
         _cleanup_close_ int in = openat(s->upper, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0)
                 return err_set(s->e, errno, "%s: open", rel);
-        if (pack_has_xattr(in, "trusted.overlay.metacopy", NULL)) {
+        if (pack_has_xattr(in, s->userxattr ? "user.overlay.metacopy" : "trusted.overlay.metacopy", NULL)) {
                 close(in);
                 in = open_lower_data(s, rel);
                 if (in < 0)
@@ -418,7 +420,8 @@ static int snap_index(struct snap *s)
                         continue;
                 char p[32], v[32];
                 pack_fd_path(fd, p);
-                ssize_t k = getxattr(p, "trusted.overlay.strata.nlink", v, sizeof v - 1);
+                ssize_t k = getxattr(p, s->userxattr ? "user.overlay.strata.nlink" : "trusted.overlay.strata.nlink",
+                                     v, sizeof v - 1);
                 if (k <= 0)
                         continue;
                 v[k] = '\0';
@@ -452,7 +455,8 @@ int pack_snapshot(int upper_fd, const int *lower_fds, size_t n_lowers, int index
 {
         struct pack_stats dummy;
         struct snap s = { .upper = upper_fd, .dest = dest_fd, .index = index_fd, .lowers = lower_fds, .skip = skip,
-                          .n_lowers = n_lowers, .is_root = geteuid() == 0, .st = st ? st : &dummy, .e = e };
+                          .n_lowers = n_lowers, .is_root = geteuid() == 0,
+                          .userxattr = !strcmp(userns_ovl_prefix(), OVL_PREFIX_USER), .st = st ? st : &dummy, .e = e };
         memset(s.st, 0, sizeof *s.st);
         inomap_init(&s.links);
         int r = snap_dir(&s, ".");

@@ -2,6 +2,7 @@
  * written by libarchive (pax: ustar headers, pax records only where ustar
  * cannot say it — long names, big numbers, xattrs as SCHILY.xattr.*). */
 #include "pack-internal.h"
+#include "util/userns.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -53,6 +54,19 @@ static time_t clamp(const struct tw *t, time_t m)
         return t->o->clamp && m > t->o->epoch ? t->o->epoch : m;
 }
 
+/* containers-storage's "UID:GID:0MODE[:TYPE]" onto @ae (the file could
+ * not hold them: util/userns.h); a value that does not parse is ignored. */
+static void override_owner(struct archive_entry *ae, const struct buf *val)
+{
+        uint32_t uid, gid;
+        mode_t mode;
+        if (!override_stat_parse(val->data, val->len, &uid, &gid, &mode))
+                return;
+        archive_entry_set_uid(ae, uid);
+        archive_entry_set_gid(ae, gid);
+        archive_entry_set_perm(ae, mode);
+}
+
 /* The entry's attributes that are not overlay's. */
 static int add_xattrs(struct tw *t, struct archive_entry *ae, int layer_fd, const char *path)
 {
@@ -78,6 +92,13 @@ static int add_xattrs(struct tw *t, struct archive_entry *ae, int layer_fd, cons
         for (size_t i = 0; r >= 0 && i < cnt; i++) {
                 if (pack_xattr_private(v[i]))
                         continue;
+                if (userns_rootless() && !strcmp(v[i], OVERRIDE_STAT_XATTR)) {
+                        /* a store of one id: the owner and mode it keeps aside */
+                        r = pack_xattr_get(fd, v[i], &val, t->e);
+                        if (r >= 0)
+                                override_owner(ae, &val);
+                        continue;
+                }
                 r = pack_xattr_get(fd, v[i], &val, t->e);
                 if (r >= 0)
                         archive_entry_xattr_add_entry(ae, v[i], val.data ? val.data : "", val.len);

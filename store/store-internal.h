@@ -10,6 +10,7 @@ struct store {
         int lock_fd;       /* ROOT/lock, flock()ed by store_lock() */
         int lock_depth;    /* store_lock() nests within one process */
         bool read_only;    /* ROOT is on a read-only filesystem (store_open) */
+        const char *ovl_prefix;   /* store_ovl_prefix() */
         int gc_fd;         /* ROOT/tmp/gc.lock, LOCK_SH while this process adds to the
                               store and has not yet written its image record */
 };

@@ -1,5 +1,6 @@
 /* The store handle, its lock, and blobs (invariants (1) and (5) of store.h). */
 #include "store-internal.h"
+#include "util/userns.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -67,6 +68,7 @@ int store_open(const char *root, struct store **out, struct err *e)
                 return err_set(e, errno, "store %s: open lock", root);
         struct store *s = xcalloc(1, sizeof *s);
         s->read_only = ro;
+        s->ovl_prefix = userns_ovl_prefix();
         /* absolute: paths handed out (layer dirs, a mount's upper) must stay
          * right for a daemon that leaves the working directory */
         s->root = realpath(root, NULL);
@@ -78,6 +80,11 @@ int store_open(const char *root, struct store **out, struct err *e)
         store_reclaim_leftovers(s, STORE_PARTIAL_MAX_AGE, NULL, NULL, NULL);
         *out = s;
         return 0;
+}
+
+const char *store_ovl_prefix(const struct store *s)
+{
+        return s->ovl_prefix;
 }
 
 void store_close(struct store *s)

@@ -58,6 +58,10 @@ struct store;
 int store_open(const char *root, struct store **out, struct err *e);
 void store_close(struct store *s);               /* accepts NULL */
 const char *store_root(const struct store *s);
+/* store_ovl_prefix() - the overlay xattrs' prefix of the store's layers and
+ * writable layers: "trusted.overlay." for root's, "user.overlay." for a
+ * rootless one (the kernel's userxattr format; util/userns.h). */
+const char *store_ovl_prefix(const struct store *s);
 /* store_read_only() - ROOT is on a read-only filesystem: store_open()
  * succeeded for reading, and every call that would write fails with -EROFS
  * ("store ROOT is read-only"). */

@@ -15,6 +15,7 @@
  *    somewhere the merged view does not show it: such entries are refused.
  * It is also faster: no per-entry lstat chain, no fsync, no name lookups. */
 #include "unpack-internal.h"
+#include "util/userns.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -48,6 +49,10 @@ struct x {
         struct unpack_stats *st;
         struct err *e;
         bool is_root;
+        bool rootless;            /* opts.rootless */
+        bool owner_xattr;         /* opts.owner_xattr */
+        uint32_t max_id;          /* opts.max_id */
+        char opaque_name[64];     /* opts.ovl_prefix + "opaque", or "" (the old way) */
         uid_t euid;
         gid_t egid;
         mode_t umask;
@@ -176,12 +181,16 @@ static int mkdir_at(struct x *x, int pfd, const char *name, mode_t mode)
         return -1;
 }
 
-/* set_opaque() - trusted.overlay.opaque=y on the directory open as @fd
- * (an O_PATH fd is fine), user.overlay.opaque when not root. */
+/* set_opaque() - the store's opaque marker (opts.ovl_prefix) on the
+ * directory open as @fd (an O_PATH fd is fine); without a prefix,
+ * trusted.overlay.opaque=y, user.overlay.opaque when not root. */
 static int set_opaque(struct x *x, int fd)
 {
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (x->opaque_name[0])
+                return setxattr(proc, x->opaque_name, "y", 1, 0) == 0 ? 0
+                                                                      : sysfail(x, errno, "mark directory opaque");
         if (setxattr(proc, "trusted.overlay.opaque", "y", 1, 0) == 0)
                 return 0;
         if (!x->is_root && errno == EPERM && setxattr(proc, "user.overlay.opaque", "y", 1, 0) == 0)
@@ -323,7 +332,7 @@ static int remove_existing(struct x *x, int pfd, const char *name)
 
 static bool need_chown(struct x *x, uid_t uid, gid_t gid, bool psgid, gid_t pgid)
 {
-        if (!x->is_root)
+        if (!x->is_root || x->owner_xattr)
                 return false;
         return uid != x->euid || gid != (psgid ? pgid : x->egid);
 }
@@ -332,6 +341,31 @@ static bool need_chmod(struct x *x, mode_t mode, bool isdir, bool psgid)
 {
         mode_t got = (mode & 0777 & ~x->umask) | (isdir && psgid ? S_ISGID : 0);
         return (mode & 07777) != got;
+}
+
+/* override_owner() - opts.owner_xattr: the entry's owner and mode, which one
+ * mapped id cannot hold, in containers-storage's xattr on @fd (or, fd < 0,
+ * @pfd/@name unfollowed); nothing when the file says it already. */
+static int override_owner(struct x *x, int fd, int pfd, const char *name)
+{
+        struct archive_entry *ent = x->ent;
+        uid_t uid = (uid_t)archive_entry_uid(ent);
+        gid_t gid = (gid_t)archive_entry_gid(ent);
+        mode_t mode = archive_entry_perm(ent) & 07777;
+        mode_t ft = archive_entry_filetype(ent);
+        if (!x->owner_xattr || (uid == 0 && gid == 0 && !(mode & 07000)))
+                return 0;
+        const char *type = ft == AE_IFDIR ? "dir" : ft == AE_IFLNK ? "symlink" : ft == AE_IFIFO ? "pipe" : "file";
+        char v[96], proc[64 + NAME_MAX];
+        int n = snprintf(v, sizeof v, "%u:%u:0%o:%s", (unsigned)uid, (unsigned)gid, (unsigned)mode, type);
+        int r;
+        if (fd >= 0) {
+                r = fsetxattr(fd, OVERRIDE_STAT_XATTR, v, (size_t)n, 0);
+        } else {
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", pfd, name);
+                r = lsetxattr(proc, OVERRIDE_STAT_XATTR, v, (size_t)n, 0);
+        }
+        return r < 0 && errno != EPERM ? sysfail(x, errno, "keep the owner in " OVERRIDE_STAT_XATTR) : 0;
 }
 
 static void entry_times(struct archive_entry *ent, struct timespec ts[2])
@@ -364,7 +398,7 @@ static int apply_xattrs(struct x *x, int fd, int pfd, const char *name)
         if (fd < 0)
                 snprintf(proc, sizeof proc, "/proc/self/fd/%d/%s", pfd, name);
         while (archive_entry_xattr_next(x->ent, &k, &v, &n) == ARCHIVE_OK) {
-                if (overlay_xattr(k)) {
+                if (overlay_xattr(k) || (x->owner_xattr && !strcmp(k, OVERRIDE_STAT_XATTR))) {
                         /* would let a layer forge overlayfs metadata
                          * (redirect, metacopy, opaque): never applied */
                         x->st->xattrs_dropped++;
@@ -374,6 +408,10 @@ static int apply_xattrs(struct x *x, int fd, int pfd, const char *name)
                 if (r < 0) {
                         if (!x->is_root && (errno == EPERM || errno == ENOTSUP))
                                 continue;
+                        if (x->rootless && errno == EPERM && !strncmp(k, "trusted.", 8)) {
+                                x->st->xattrs_dropped++;     /* root's namespace only */
+                                continue;
+                        }
                         char q[UNPACK_QUOTE_MAX];
                         return refuse(x, errno, "set xattr \"%s\": %s", unpack_quote(k, q, sizeof q),
                                       strerror(errno));
@@ -446,7 +484,9 @@ static int do_file(struct x *x, int pfd, bool psgid, gid_t pgid)
                 return sysfail(x, errno, "chown");
         if (need_chmod(x, mode, false, false) && fchmod(fd, mode & 07777) < 0)
                 return sysfail(x, errno, "chmod");
-        int r = apply_xattrs(x, fd, -1, NULL);
+        int r = override_owner(x, fd, -1, NULL);
+        if (r == 0)
+                r = apply_xattrs(x, fd, -1, NULL);
         if (r < 0)
                 return r;
         struct timespec ts[2];
@@ -486,7 +526,7 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
         gid_t gid = (gid_t)archive_entry_gid(ent);
         bool chown_ = existed ? x->is_root : need_chown(x, uid, gid, psgid, pgid);
         bool chmod_ = existed || need_chmod(x, mode, true, psgid);
-        bool xattrs = archive_entry_xattr_count(ent) > 0;
+        bool xattrs = archive_entry_xattr_count(ent) > 0 || x->owner_xattr;
         if (chown_ || chmod_ || xattrs || opaque) {
                 _cleanup_close_ int fd = openat(pfd, x->base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
@@ -501,7 +541,9 @@ static int do_dir(struct x *x, int pfd, bool psgid, gid_t pgid)
                         return sysfail(x, errno, "chown");
                 if (chmod_ && fchmod(fd, mode & 07777) < 0)
                         return sysfail(x, errno, "chmod");
-                int r = apply_xattrs(x, fd, -1, NULL);
+                int r = override_owner(x, fd, -1, NULL);
+                if (r == 0)
+                        r = apply_xattrs(x, fd, -1, NULL);
                 if (r < 0)
                         return r;
         }
@@ -526,7 +568,9 @@ static int nofollow_meta(struct x *x, int pfd, bool psgid, gid_t pgid, bool chmo
         /* fchmodat() follows, but @base was just made by us and is not a symlink */
         if (chmod_ok && need_chmod(x, mode, false, false) && fchmodat(pfd, x->base, mode & 07777, 0) < 0)
                 return sysfail(x, errno, "chmod");
-        int r = apply_xattrs(x, -1, pfd, x->base);
+        int r = override_owner(x, -1, pfd, x->base);
+        if (r == 0)
+                r = apply_xattrs(x, -1, pfd, x->base);
         if (r < 0)
                 return r;
         struct timespec ts[2];
@@ -560,9 +604,10 @@ static int do_node(struct x *x, int pfd, bool psgid, gid_t pgid, mode_t type)
         dev_t dev = 0;
         if (type != S_IFIFO) {
                 unsigned ma = (unsigned)archive_entry_rdevmajor(ent), mi = (unsigned)archive_entry_rdevminor(ent);
-                if (!x->is_root)
-                        return refuse(x, EPERM, "%s device %u:%u: device nodes need root",
-                                      type == S_IFCHR ? "character" : "block", ma, mi);
+                if (!x->is_root || x->rootless)
+                        return refuse(x, EPERM, "%s device %u:%u: device nodes need root%s",
+                                      type == S_IFCHR ? "character" : "block", ma, mi,
+                                      x->rootless ? " (a rootless store cannot hold them)" : "");
                 dev = makedev(ma, mi);
         }
         for (int tries = 0;; tries++) {
@@ -725,7 +770,7 @@ static int do_root(struct x *x)
         x->root_seen = true;
         uid_t uid = (uid_t)archive_entry_uid(ent);
         gid_t gid = (gid_t)archive_entry_gid(ent);
-        if (x->is_root && fchownat(x->root, "", uid, gid, AT_EMPTY_PATH) < 0)
+        if (x->is_root && !x->owner_xattr && fchownat(x->root, "", uid, gid, AT_EMPTY_PATH) < 0)
                 return sysfail(x, errno, "chown layer root");
         if (fchmodat(x->root, ".", archive_entry_perm(ent) & 07777, 0) < 0)
                 return sysfail(x, errno, "chmod layer root");
@@ -764,6 +809,12 @@ static int apply_entry(struct x *x)
         if (field)
                 return refuse(x, EPERM, "%s %lld does not fit its type (refused, not truncated)", field,
                               (long long)bad);
+        if (x->max_id && (archive_entry_uid(ent) > x->max_id || archive_entry_gid(ent) > x->max_id)) {
+                bool u = archive_entry_uid(ent) > x->max_id;
+                return refuse(x, EPERM, "%s %lld is outside the ids this user's namespace maps (0..%u)",
+                              u ? "uid" : "gid", (long long)(u ? archive_entry_uid(ent) : archive_entry_gid(ent)),
+                              (unsigned)x->max_id);
+        }
         int n = unpack_clean_path(x->raw, x->path, &why);
         if (n < 0)
                 return refuse(x, EPERM, "%s", why);
@@ -1042,6 +1093,11 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
                 .cfd = -1,
         };
         x.is_root = x.euid == 0;
+        x.rootless = o->rootless;
+        x.owner_xattr = o->owner_xattr;
+        x.max_id = o->max_id;
+        if (o->ovl_prefix)
+                snprintf(x.opaque_name, sizeof x.opaque_name, "%sopaque", o->ovl_prefix);
         x.umask = read_umask();
         int comp = unpack_media_comp(o->media_type);
         if (comp < 0) {

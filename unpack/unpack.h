@@ -39,7 +39,9 @@
  *     before the file is made.
  * (8) Numbers are never truncated: a uid/gid outside 0..2^32-2, a device
  *     major above 4095 or minor above 1048575 (the kernel's dev_t) refuses
- *     the entry (EPERM), as GNU tar does.
+ *     the entry (EPERM), as GNU tar does.  Rootless, a uid/gid above
+ *     opts.max_id (what the user namespace maps) refuses it too: no entry
+ *     becomes a file of a host id outside the user's range.
  * (7) A tar that ends at an entry boundary without its two zero blocks (even
  *     without the last entry's padding, as umoci 0.4.7 writes) is accepted;
  *     one that ends inside an entry's header or data is refused.
@@ -72,6 +74,18 @@ struct unpack_opts {
         const char *name;         /* for messages, e.g. "layer 2 (sha256:ab12...)" */
         enum unpack_mode mode;
         bool sync;                /* syncfs(dest_dirfd) before returning success */
+        /* rootless (util/userns.h): the store's overlay xattr prefix, and
+         * what the store's user namespace can hold */
+        const char *ovl_prefix;   /* "user.overlay." or "trusted.overlay." (the opaque
+                                   * marker's); NULL: trusted, user.* when not root */
+        bool rootless;            /* in a rootless user namespace: a device node is
+                                   * refused with a line saying so, a trusted.* xattr
+                                   * of the tar is dropped (counted in xattrs_dropped) */
+        uint32_t max_id;          /* the highest uid/gid the namespace maps: an entry
+                                   * owned by a higher one is refused (0: no limit) */
+        bool owner_xattr;         /* one id mapped: owners and set-id modes are not
+                                   * applied but kept in user.containers.override_stat
+                                   * ("UID:GID:0MODE:TYPE", containers-storage's) */
 };
 
 struct unpack_stats {

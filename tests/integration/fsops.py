@@ -25,9 +25,10 @@ from helpers.mounts import is_mounted, unmount
 #          ("chardev", path, major, minor) ("sparse", path, size)
 
 
-def build_layer(root, entries, oci=False):
+def build_layer(root, entries, oci=False, opaque_xattr="trusted.overlay.opaque"):
     """Write @entries below @root; whiteouts and opaque dirs in overlayfs
-    form, or in OCI form (.wh.NAME, .wh..wh..opq) when @oci."""
+    form (@opaque_xattr: user.overlay.opaque for userxattr), or in OCI form
+    (.wh.NAME, .wh..wh..opq) when @oci."""
     os.makedirs(root, exist_ok=True)
     for e in entries:
         kind, path = e[0], os.path.join(root, e[1])
@@ -50,7 +51,7 @@ def build_layer(root, entries, oci=False):
                 if oci:
                     open(os.path.join(path, ".wh..wh..opq"), "w").close()
                 else:
-                    os.setxattr(path, "trusted.overlay.opaque", b"y")
+                    os.setxattr(path, opaque_xattr, b"y")
         elif kind == "symlink":
             os.symlink(e[2], path)
         elif kind == "hardlink":
@@ -135,12 +136,12 @@ NAMES = ["etc/passwd", "etc/group", "etc/motd", "etc/issue", "etc/shadow", "usr/
          "new-a", "new-b", "merged/new-c", "newdir/new-d", "lowerdir/new-e"]
 
 
-def make_layers(base, layers=BASE_LAYERS, oci=False):
+def make_layers(base, layers=BASE_LAYERS, oci=False, opaque_xattr="trusted.overlay.opaque"):
     """Build the layers below @base/L0, L1, ...; returns their paths, top first."""
     paths = []
     for i, entries in enumerate(layers):
         p = os.path.join(base, f"L{i}")
-        build_layer(p, entries, oci=oci)
+        build_layer(p, entries, oci=oci, opaque_xattr=opaque_xattr)
         paths.append(p)
     return paths
 
@@ -151,7 +152,8 @@ class Mount:
     or "strata" (the binary in @strata_bin, in the foreground so that its
     stderr is ours to check)."""
 
-    def __init__(self, kind, ws, lowers, strata_bin=None, upper=True, opts=()):
+    def __init__(self, kind, ws, lowers, strata_bin=None, upper=True, opts=(),
+                 kernel_opts="redirect_dir=off,index=on,metacopy=off"):
         self.kind, self.ws = kind, ws
         self.mnt = os.path.join(ws, "mnt")
         self.upper = os.path.join(ws, "upper") if upper else None
@@ -164,7 +166,7 @@ class Mount:
         if kind == "kernel":
             o = f"lowerdir={lo}"
             if upper:
-                o += f",upperdir={self.upper},workdir={self.work},redirect_dir=off,index=on,metacopy=off"
+                o += f",upperdir={self.upper},workdir={self.work},{kernel_opts}"
             subprocess.run(["mount", "-t", "overlay", "overlay", "-o", o, self.mnt], check=True)
         else:
             o = f"lowerdir={lo}"
