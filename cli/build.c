@@ -2,6 +2,7 @@
 #include "build-internal.h"
 #include "containerfile/containerfile.h"
 #include "buildcopy.h"
+#include "buildsrc.h"
 #include "cli.h"
 #include "commit.h"
 #include "newimage.h"
@@ -157,6 +158,14 @@ static char *instr_text(const struct bf_instr *in)
                 buf_printf(&t, " %s", in->args[0]);
         }
         return buf_steal(&t);
+}
+
+/* Append to a NULL-terminated vector. */
+static void strv_add(char ***v, size_t *n, char *x)
+{
+        *v = xrealloc(*v, (*n + 2) * sizeof **v);
+        (*v)[(*n)++] = x;
+        (*v)[*n] = NULL;
 }
 
 static void short_id(const char *id, char out[13])
@@ -366,7 +375,32 @@ struct copy_ctx {
         const char *dest;
         const char *chown;
         struct copy_spec cs;
+        struct staging st;         /* heredoc files, ADD's downloads */
+        char **staged;             /* their paths in @st */
+        size_t n_staged;
+        char **urls;               /* ADD URLs with --checksum: fetched on a cache miss */
+        size_t n_urls;
+        const char *checksum;
 };
+
+/* The sources that are not the context's, staged: the URLs fetched now (a
+ * cache miss). */
+static int copy_staged(struct bstate *b, struct copy_ctx *cc, int rootfd, struct err *e)
+{
+        int r = 0;
+        for (size_t i = 0; i < cc->n_urls && r >= 0; i++) {
+                char *rel = NULL, dg[DIGEST_STR_LEN + 1];
+                r = staging_url(b->s, &cc->st, cc->urls[i], cc->checksum, &rel, dg, e);
+                if (r >= 0)
+                        strv_add(&cc->staged, &cc->n_staged, rel);
+        }
+        if (r < 0 || !cc->n_staged)
+                return r;
+        size_t dl = strlen(cc->dest);
+        _cleanup_free_ char *dest = xasprintf("%s%s", cc->dest, cc->n + cc->n_staged > 1 && cc->dest[dl - 1] != '/' ? "/" : "");
+        struct copy_src src = { cc->st.fd, true, NULL };
+        return copy_into(&src, cc->staged, cc->n_staged, rootfd, dest, &cc->cs, e);
+}
 
 static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e)
 {
@@ -388,9 +422,14 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
                         return r;
         }
         if (!cc->from.id) {
+                if (cc->n + cc->n_staged + cc->n_urls > 1 && !copy_dest_dir(rootfd, cc->dest))
+                        return err_setx(e, EINVAL, COPY_MANY_NEED_DIR);
                 struct copy_src src = { b->ctxfd, false, &b->ignore };
-                return cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
-                               : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+                int r = 0;
+                if (cc->n)
+                        r = cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
+                                    : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+                return r < 0 ? r : copy_staged(b, cc, rootfd, e);
         }
         /* --from: the image mounted (its writable layer dropped afterwards) */
         struct run_mount fm = { .daemon = -1 };
@@ -444,6 +483,87 @@ static int copy_from_image(struct bstate *b, const char *x, struct store_image *
         return r;
 }
 
+static bool is_url(const char *s)
+{
+        return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* COPY/ADD's sources (@w, expanded): the context's matched, heredocs and
+ * URLs staged (a URL with --checksum only on a cache miss); @content the
+ * digest over them all (build.h invariant 4). */
+static int copy_sources(struct bstate *b, const struct bf_instr *in, char **w, size_t n, struct copy_ctx *cc,
+                        char content[DIGEST_STR_LEN + 1], struct err *e)
+{
+        char **ctxw = xcalloc(n + 1, sizeof *ctxw);
+        size_t nc = 0, hk = 0;
+        struct buf parts = BUF_INIT(SIZE_MAX);
+        cc->checksum = bf_flag(in, "checksum");
+        cc->st = (struct staging)STAGING_INIT;
+        int r = 0;
+        if (cc->checksum && (strncmp(cc->checksum, "sha256:", 7) || !digest_valid(cc->checksum)))
+                r = err_setx(e, EINVAL, "--checksum=%s: not sha256:HEX (64 hex digits)", cc->checksum);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char *rel = NULL, dg[DIGEST_STR_LEN + 1];
+                if (!strncmp(w[i], "<<", 2) && hk < in->n_bodies) {
+                        const char *name = in->heredoc_names[hk];
+                        name += name[0] == '-';
+                        _cleanup_free_ char *body = NULL;
+                        if (in->heredoc_quoted[hk])
+                                body = xstrdup(in->heredoc_bodies[hk]);
+                        else
+                                r = bf_heredoc_expand(in->heredoc_bodies[hk], lookup_var, b, &body, e);
+                        if (r >= 0 && (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")))
+                                r = err_setx(e, EINVAL, "<<%s: a heredoc's name is a file name (no '/')", name);
+                        if (r >= 0)
+                                r = staging_file(b->s, &cc->st, name, body, &rel, dg, e);
+                        if (r >= 0) {
+                                strv_add(&cc->staged, &cc->n_staged, rel);
+                                buf_printf(&parts, "heredoc %s %s\n", name, dg);
+                        }
+                        hk++;
+                } else if (is_url(w[i])) {
+                        if (in->kind == BF_COPY) {
+                                r = err_setx(e, EINVAL, "%s: a URL source is for ADD (COPY copies from the context)",
+                                             w[i]);
+                        } else if (cc->checksum) {
+                                _cleanup_free_ char *name = NULL;
+                                r = staging_url_name(w[i], &name, e);   /* refused now, not after the cache */
+                                strv_add(&cc->urls, &cc->n_urls, xstrdup(w[i]));
+                                buf_printf(&parts, "url %s %s\n", w[i], cc->checksum);
+                        } else {
+                                r = staging_url(b->s, &cc->st, w[i], NULL, &rel, dg, e);
+                                if (r >= 0) {
+                                        strv_add(&cc->staged, &cc->n_staged, rel);
+                                        buf_printf(&parts, "url %s %s\n", w[i], dg);
+                                }
+                        }
+                } else {
+                        ctxw[nc++] = w[i];
+                }
+        }
+        if (r >= 0 && cc->checksum && !cc->n_urls)
+                r = err_setx(e, EINVAL, "--checksum is for URL sources only");
+        if (r >= 0 && nc) {
+                struct copy_src src = { b->ctxfd, false, &b->ignore };
+                if (b->ctxfd < 0)
+                        r = err_setx(e, EINVAL, "%s needs a build context (not -)", in->keyword);
+                if (r >= 0)
+                        r = copy_expand_sources(&src, ctxw, nc, &cc->srcs, &cc->n, e);
+                if (r >= 0)
+                        r = copy_sources_digest(&src, cc->srcs, cc->n, content, e);
+        }
+        if (r >= 0 && parts.len) {
+                struct sha256 h;
+                sha256_init(&h);
+                sha256_update(&h, content, strlen(content));
+                sha256_update(&h, parts.data, parts.len);
+                sha256_final(&h, content);
+        }
+        buf_free(&parts);
+        free(ctxw);
+        return r;
+}
+
 /* A step after FROM: its created_by (and COPY's sources digest) make the
  * cache key; a hit replaces the current image, else the step runs. */
 static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
@@ -493,10 +613,6 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         case BF_COPY: {
                 what = COPY;
                 cc.add = in->kind == BF_ADD;
-                if (b->ctxfd < 0 && !bf_flag(in, "from")) {
-                        r = err_setx(e, EINVAL, "%s needs a build context (not -)", in->keyword);
-                        break;
-                }
                 r = expand_words(b, in, &w, &n, e);
                 if (r >= 0 && n < 2)
                         r = err_setx(e, EINVAL, "%s requires at least two arguments", in->keyword);
@@ -527,10 +643,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         /* the image is immutable: its ID stands for its content */
                         snprintf(content, sizeof content, "%s", cc.from.id);
                 } else {
-                        struct copy_src src = { b->ctxfd, false, &b->ignore };
-                        r = copy_expand_sources(&src, w, n - 1, &cc.srcs, &cc.n, e);
-                        if (r >= 0)
-                                r = copy_sources_digest(&src, cc.srcs, cc.n, content, e);
+                        r = copy_sources(b, in, w, n - 1, &cc, content, e);
                         if (r < 0)
                                 break;
                 }
@@ -696,6 +809,9 @@ done:
         bf_strv_free(rc.argv);
         bf_strv_free(w);
         bf_strv_free(cc.srcs);
+        bf_strv_free(cc.staged);
+        bf_strv_free(cc.urls);
+        staging_close(&cc.st);
         store_image_free(&cc.from);
         return r;
 }
@@ -817,14 +933,10 @@ static int check_supported(const struct bf_instr *in, struct err *e)
         const char *bad = NULL;
         switch (in->kind) {
         case BF_ADD:
-                for (size_t i = 0; i < in->n_args; i++)
-                        if (strstr(in->args[i], "://"))
-                                return err_setx(e, ENOTSUP, "line %d: ADD of a URL is not supported by strata build yet",
-                                                in->line);
                 for (size_t i = 0; i < in->n_flags && !bad; i++) {
                         const char *f = in->flags[i] + 2;
                         if (strncmp(f, "chown=", 6) && strncmp(f, "chmod=", 6) && strcmp(f, "link") &&
-                            strncmp(f, "link=", 5))
+                            strncmp(f, "link=", 5) && strncmp(f, "checksum=", 9))
                                 bad = in->flags[i];
                 }
                 break;

@@ -465,8 +465,11 @@ static int copy_entry(int sdir, const char *sname, bool self, int ddir, const ch
         return 0;   /* sockets: left out */
 }
 
-static bool is_dir_in(int rootfd, const char *path)
+bool copy_dest_dir(int rootfd, const char *path)
 {
+        size_t l = strlen(path);
+        if (l && path[l - 1] == '/')
+                return true;
         int fd = open_how(rootfd, path, O_PATH | O_DIRECTORY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
                 return false;
@@ -478,10 +481,9 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
               struct err *e)
 {
         size_t dl = strlen(dest);
-        bool dest_dir = (dl && dest[dl - 1] == '/') || is_dir_in(rootfd, dest);
+        bool dest_dir = copy_dest_dir(rootfd, dest);
         if (n > 1 && !(dl && dest[dl - 1] == '/') && !dest_dir)
-                return err_setx(e, EINVAL, "when using COPY with more than one source file, the destination must be "
-                                           "a directory and end with a /");
+                return err_setx(e, EINVAL, COPY_MANY_NEED_DIR);
         int r = 0;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_close_ int src = open_beneath(ctxfd, srcs[i], O_PATH, e);

@@ -46,6 +46,13 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
 int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest,
              const struct copy_spec *cs, struct err *e);
 
+/* copy_dest_dir() - @dest (absolute inside @rootfd) names a directory: it
+ * ends with '/' or is one. */
+bool copy_dest_dir(int rootfd, const char *dest);
+
+#define COPY_MANY_NEED_DIR "when using COPY with more than one source file, the destination must be a directory " \
+                           "and end with a /"
+
 /* copy_mkdir_p() - @path (absolute) made inside @rootfd, missing parts
  * 0755 owned by @uid:@gid. */
 int copy_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, struct err *e);

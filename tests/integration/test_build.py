@@ -136,8 +136,7 @@ def test_failing_run_exits_with_its_status_and_moves_no_tag(strata, pulled_busyb
 
 
 @pytest.mark.parametrize("line,expect", [
-    ("ADD https://example.com/x /x", "line 2: ADD of a URL is not supported by strata build yet"),
-    ("ADD --checksum=sha256:00 x /x", "line 2: ADD --checksum is not supported by strata build yet"),
+    ("ADD --exclude=*.txt x /x", "line 2: ADD --exclude is not supported by strata build yet"),
     ("HEALTHCHECK --bogus=1 CMD true", "line 2: HEALTHCHECK --bogus is not supported by strata build yet"),
     ("RUN --mount=type=cache,target=/x true", "line 2: RUN --mount is not supported by strata build yet"),
     ("FROBNICATE x", "line 2: unknown instruction: FROBNICATE"),
@@ -373,3 +372,103 @@ def test_add_extracts_local_archives(strata, pulled_busybox, ctx):
     write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nADD evil.tar /opt/\n"})
     r = strata("build", ctx)
     assert r.rc == 1 and len(r.err_lines) == 1 and '".."' in r.err, r.err
+
+
+def test_copy_and_add_heredocs(strata, pulled_busybox, ctx):
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+ARG WHO=world
+COPY <<EOF /hello
+hello $WHO "quoted" \\$WHO
+EOF
+COPY --chmod=0755 <<'EOF' <<-robots.txt /site/
+#!/bin/sh
+echo $WHO
+EOF
+\tUser-agent: *
+\trobots.txt
+ADD <<EOF /added
+${{WHO:-x}}
+EOF
+CMD ["sh", "-c", "cat /hello /site/EOF /site/robots.txt /added; stat -c '%a %n' /hello /site/EOF /site/robots.txt"]
+"""})
+    strata("build", "-t", "test/chd:1", ctx).check()
+    r = strata("run", "--rm", "test/chd:1").check()
+    assert r.out.splitlines() == ['hello world "quoted" $WHO', "#!/bin/sh", "echo $WHO", "User-agent: *", "world",
+                                  "644 /hello", "755 /site/EOF", "755 /site/robots.txt"]
+    # the body is the content: the same body is cached, an expanded one that
+    # changed is not
+    again = strata("build", ctx).check()
+    assert again.out.count("--> Using cache ") == 4
+    again = strata("build", "--build-arg", "WHO=you", ctx).check()
+    assert again.out.count("--> Using cache ") == 0
+    # no context needed
+    r = strata("build", "-t", "test/chd:2", "-", input=f"FROM {pulled_busybox}\nCOPY <<EOF /x\nstdin\nEOF\n").check()
+    assert strata("run", "--rm", "test/chd:2", "cat", "/x").check().out == "stdin\n"
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nCOPY <<EOF <<A /x\n1\nEOF\n2\nA\n"})
+    r = strata("build", ctx)
+    assert r.rc == 1 and len(r.err_lines) == 1 and "the destination must be a directory" in r.err, r.err
+
+
+@pytest.fixture
+def http_log(tmp_path):
+    """A static HTTP server over tmp_path/www: (dir, base URL, the paths asked for)."""
+    import functools
+    import http.server
+    import threading
+    www = tmp_path / "www"
+    www.mkdir()
+    log = []
+
+    class H(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            log.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=str(www)))
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield www, f"http://127.0.0.1:{srv.server_address[1]}", log
+    srv.shutdown()
+
+
+def test_add_url_and_checksum(strata, pulled_busybox, ctx, http_log):
+    import hashlib
+    www, url, log = http_log
+    (www / "file.txt").write_text("remote\n")
+    make_tar(str(www / "a.tar.gz"), [("inside", b"x\n")])
+    sha = hashlib.sha256(b"remote\n").hexdigest()
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+ADD {url}/file.txt?x=1 {url}/a.tar.gz /opt/
+ADD --chown=3:4 --checksum=sha256:{sha} {url}/file.txt /named
+CMD ["sh", "-c", "stat -c '%a %u:%g %n' /opt/file.txt /opt/a.tar.gz /named; cat /named"]
+"""})
+    strata("build", "-t", "test/url:1", ctx).check()
+    r = strata("run", "--rm", "test/url:1").check()
+    # a URL's download is not extracted; 0600 as docker makes it
+    assert r.out.splitlines() == ["600 0:0 /opt/file.txt", "600 0:0 /opt/a.tar.gz", "600 3:4 /named", "remote"]
+    assert sorted(log) == ["/a.tar.gz", "/file.txt", "/file.txt?x=1"]
+    # again: URLs without a checksum are fetched (their content decides), the
+    # one with --checksum is not
+    del log[:]
+    again = strata("build", ctx).check()
+    assert again.out.count("--> Using cache ") == 3
+    assert sorted(log) == ["/a.tar.gz", "/file.txt?x=1"]
+    (www / "a.tar.gz").write_bytes(b"changed")
+    assert strata("build", ctx).check().out.count("--> Using cache ") == 0
+
+    for line, expect in [
+        (f"ADD --checksum=sha256:{'0' * 64} {url}/file.txt /x",
+         f"{url}/file.txt: checksum mismatch: the download is sha256:{sha}, --checksum says sha256:{'0' * 64}"),
+        (f"ADD --checksum=md5:00 {url}/file.txt /x", "--checksum=md5:00: not sha256:HEX"),
+        (f"ADD --checksum=sha256:{sha} file.txt /x", "--checksum is for URL sources only"),
+        (f"ADD {url}/missing /x", "HTTP status 404"),
+        (f"ADD {url}/ /x/", "cannot determine a file name from the URL"),
+        (f"COPY {url}/file.txt /x", "a URL source is for ADD"),
+    ]:
+        write(ctx, {"Containerfile": f"FROM {pulled_busybox}\n{line}\n", "file.txt": "local\n"})
+        r = strata("build", "--no-cache", ctx)
+        assert r.rc == 1 and len(r.err_lines) == 1 and expect in r.err, (line, r.err)
