@@ -219,6 +219,7 @@ COPY dir/ /opt/dir/
 COPY --chown=7:8 --chmod=0640 hello.txt /owned
 COPY . /ctx/
 ADD arch.tar.gz /opt/arch/
+ADD {url}/remote.txt {url}/r.tar.gz /opt/remote/
 RUN echo x > /app/out && chmod 0600 /app/out && mkdir -p /var/y && ln -s /app/out /var/y/link && rm /etc/os-release
 WORKDIR sub
 RUN pwd > /app/pwd
@@ -232,13 +233,16 @@ CMD ["-c", "echo hi"]
 """
 
 
-def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image, ctx, tmp_path, mounts):
+def test_same_image_as_buildah(strata, store_root, pulled_busybox, busybox_image, ctx, tmp_path, mounts, http_log):
     """The same Containerfile built by buildah bud (chroot isolation) and by
     strata: equal trees file by file, equal configs."""
     _need("buildah")
     from test_commit import tree, diff_trees
     import subprocess
-    write(ctx, {"Containerfile": SAME.format(base=pulled_busybox), "hello.txt": "hi\n",
+    www, url, _ = http_log
+    (www / "remote.txt").write_text("from the web\n")
+    make_tar(str(www / "r.tar.gz"), [("not", b"extracted\n")])
+    write(ctx, {"Containerfile": SAME.format(base=pulled_busybox, url=url), "hello.txt": "hi\n",
                 "dir/a": "a\n", "dir/sub/b": "b\n", "x.log": "l\n", "dir/y.log": "l\n",
                 ".dockerignore": "*.log\ndir/sub\n!dir/sub/b\n"})
     os.chmod(os.path.join(ctx, "dir/sub/b"), 0o751)
