@@ -175,45 +175,39 @@ static void short_id(const char *id, char out[13])
 
 /* ------------------------------------------------------------- the cache */
 
-static char *cache_path(struct bstate *b, const char *key)
+/* Image @id made current (b->im, b->img). */
+static int set_current(struct bstate *b, const char *id, struct err *e)
 {
-        return xasprintf("%s/build-cache/%s", store_root(b->s), digest_hex(key));
+        struct store_image im = { 0 };
+        json_t *img = NULL;
+        int r = store_find_image(b->s, id, &im, e);
+        if (r >= 0)
+                r = image_config_json(b->s, &im, &img, e);
+        if (r < 0) {
+                store_image_free(&im);
+                return r;
+        }
+        store_image_free(&b->im);
+        json_decref(b->img);
+        b->im = im;
+        b->img = img;
+        return 0;
 }
 
-/* A cached step's image: true with b->im and b->img replaced. */
+/* A cached step's image: true with it made current. */
 static bool cache_get(struct bstate *b, const char *key)
 {
         if (b->o->no_cache)
                 return false;
-        _cleanup_free_ char *p = cache_path(b, key);
-        struct buf t = BUF_INIT(256);
+        char id[DIGEST_STR_LEN + 1];
         struct err e = { 0 };
-        bool hit = false;
-        if (read_file_bounded(p, 256, &t, &e) >= 0 && t.len >= DIGEST_STR_LEN) {
-                _cleanup_free_ char *id = xstrndup(t.data, DIGEST_STR_LEN);
-                struct store_image im = { 0 };
-                json_t *img = NULL;
-                if (digest_valid(id) && store_find_image(b->s, id, &im, &e) >= 0 &&
-                    image_config_json(b->s, &im, &img, &e) >= 0) {
-                        store_image_free(&b->im);
-                        json_decref(b->img);
-                        b->im = im;
-                        b->img = img;
-                        hit = true;
-                } else {
-                        store_image_free(&im);
-                }
-        }
-        buf_free(&t);
-        return hit;
+        return store_build_cache_get(b->s, key, id, &e) >= 0 && set_current(b, id, &e) >= 0;
 }
 
 static void cache_put(struct bstate *b, const char *key, const char *id)
 {
-        _cleanup_free_ char *dir = xasprintf("%s/build-cache", store_root(b->s));
-        _cleanup_free_ char *p = cache_path(b, key);
         struct err e = { 0 };
-        if (mkdir_p(dir, 0700, &e) < 0 || write_file_atomic(p, id, strlen(id), 0600, &e) < 0)
+        if (store_build_cache_put(b->s, key, id, &e) < 0)
                 debugf("build: cache entry not written: %s", e.msg);
 }
 
@@ -229,23 +223,9 @@ static int step_commit(struct bstate *b, const char *created_by, const struct ne
         char id[DIGEST_STR_LEN + 1];
         int r = pack_config_commit(b->img, NULL, 0, nl ? nl->diff_id : NULL, &ci, &out, e);
         if (r >= 0)
-                r = new_image_record(b->s, out, PACK_FORMAT_OCI, b->im.id ? &b->im : NULL, nl, NULL, id, e);
+                r = new_image_record_step(b->s, out, PACK_FORMAT_OCI, b->im.id ? &b->im : NULL, nl, NULL, true, id, e);
         json_decref(out);
-        struct store_image im = { 0 };
-        json_t *img = NULL;
-        if (r >= 0)
-                r = store_find_image(b->s, id, &im, e);
-        if (r >= 0)
-                r = image_config_json(b->s, &im, &img, e);
-        if (r < 0) {
-                store_image_free(&im);
-                return r;
-        }
-        store_image_free(&b->im);
-        json_decref(b->img);
-        b->im = im;
-        b->img = img;
-        return 0;
+        return r < 0 ? r : set_current(b, id, e);
 }
 
 typedef int (*fs_action)(struct bstate *b, const char *rootfs, void *ctx, struct err *e);
@@ -836,7 +816,7 @@ static int scratch_image(struct bstate *b, struct err *e)
         json_t *img = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}}", "architecture", host_arch(), "os", "linux",
                                 "config", "rootfs", "type", "layers", "diff_ids");
         char id[DIGEST_STR_LEN + 1];
-        int r = new_image_record(b->s, img, PACK_FORMAT_OCI, NULL, NULL, NULL, id, e);
+        int r = new_image_record_step(b->s, img, PACK_FORMAT_OCI, NULL, NULL, NULL, true, id, e);
         if (r >= 0)
                 r = store_find_image(b->s, id, &b->im, e);
         b->img = img;
@@ -1202,6 +1182,11 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                         printf("COMMIT %s\n", o->tags[0]);
                         printf("--> %s\n", sid);
                 }
+                /* the result is no intermediate image: strata images lists it
+                 * (as <none> when untagged, as docker) */
+                b.im.intermediate = false;
+                if (!o->n_tags)
+                        r = store_add_image(s, &b.im, NULL, e);
                 for (size_t i = 0; r >= 0 && i < o->n_tags; i++) {
                         r = store_add_image(s, &b.im, names[i], e);
                         if (r >= 0 && !o->quiet)

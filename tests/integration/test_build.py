@@ -195,12 +195,36 @@ COPY --from=0 /out /out2/
 
 
 def test_prune_clears_the_cache(strata, pulled_busybox, ctx):
-    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo ran-$((1))\n"})
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo ran-$((1)) && echo x > /f\nENV X=1\n"})
     strata("build", "-t", "test/p:1", ctx).check()
     assert "ran-1" not in strata("build", ctx).check().out.splitlines()
-    strata("rmi", "test/p:1").check()
-    strata("system", "prune", "-f").check()
+    df = {line.split()[0] + (" " + line.split()[1] if line.startswith("Build") else ""): line.split()
+          for line in strata("system", "df").check().out.splitlines()[1:]}
+    assert df["Build Cache"][2:4] == ["2", "2"], df   # two entries (RUN, ENV), both images there
+    # the tagged image stays; its intermediate one and every cache entry go
+    r = strata("system", "prune", "-f").check()
+    assert "Deleted build cache objects:" in r.out
+    assert strata("system", "df").check().out.splitlines()[-1].split()[2:4] == ["0", "0"]
     assert "ran-1" in strata("build", ctx).check().out.splitlines()
+    strata("rmi", "test/p:1").check()
+
+
+def test_intermediate_images_are_hidden(strata, pulled_busybox, ctx):
+    """docker images hides the images of build steps (-a shows them); an
+    untagged build's result is a <none> image."""
+    write(ctx, {"Containerfile": f"FROM {pulled_busybox}\nRUN echo $((6*7)) > /f\nENV Y=2\nCMD [\"x\"]\n"})
+    iid = strata("build", "--no-cache", ctx).check().out.splitlines()[-1]
+    top = strata("images", "-q", "--no-trunc").check().out.split()
+    every = strata("images", "-a", "-q", "--no-trunc").check().out.split()
+    assert "sha256:" + iid in top and "sha256:" + iid in every
+    steps = [i for i in every if i not in top]
+    assert len(steps) == 2, (top, every)   # RUN's and ENV's
+    rows = [line.split() for line in strata("images").check().out.splitlines()[1:]]
+    assert ["<none>", "<none>", iid[:12]] in [r[:3] for r in rows]
+    # tagged later, the result stays listed; a step's image tagged is listed
+    strata("tag", steps[0], "test/step:1").check()
+    assert steps[0] in strata("images", "-q", "--no-trunc").check().out.split()
+    strata("rmi", "test/step:1").check()
 
 
 def _need(tool):
