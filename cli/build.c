@@ -252,6 +252,11 @@ static int fs_step(struct bstate *b, fs_action act, void *ctx, struct new_layer 
                 struct pack_stats st;
                 rm.m.pid = 0;   /* the daemon is gone: nothing to pause */
                 r = commit_snapshot(b->s, &rm.m, &b->im, &tmp, &dest, &st, e);
+                if (r >= 0)
+                        debugf("build: the writable layer holds %llu entries (%llu metadata-only copies of lower "
+                               "files), %llu file bytes once completed",
+                               (unsigned long long)st.entries, (unsigned long long)st.metacopies,
+                               (unsigned long long)st.file_bytes);
                 if (r >= 0 && st.entries == 0) {
                         store_discard_tmpdir(b->s, tmp);   /* changed nothing: no layer (as buildah) */
                 } else if (r >= 0) {

@@ -500,3 +500,49 @@ CMD ["sh", "-c", "stat -c '%a %u:%g %n' /opt/file.txt /opt/a.tar.gz /named; cat 
         write(ctx, {"Containerfile": f"FROM {pulled_busybox}\n{line}\n", "file.txt": "local\n"})
         r = strata("build", "--no-cache", ctx)
         assert r.rc == 1 and len(r.err_lines) == 1 and expect in r.err, (line, r.err)
+
+
+def test_built_image_pushes_and_podman_pulls_it(strata, pulled_busybox, ctx, make_registry, tmp_path, request):
+    """podman run does not work on this machine (crun, cgroups): podman pull,
+    then the image's files through podman image mount and its config through
+    podman image inspect."""
+    _need("podman")
+    import shutil
+    import subprocess
+    import tempfile
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+COPY hello.txt /app/
+RUN echo ran > /app/ran && chmod 0640 /app/ran && chmod -R g+w /app
+COPY <<EOF /app/heredoc
+inline
+EOF
+ENV K=v
+CMD ["cat", "/app/ran"]
+""", "hello.txt": "hi\n"})
+    strata("build", "-t", "test/pushed:1", ctx).check()
+    reg = make_registry()
+    dest = f"{reg.host}/built/pushed:1"
+    strata("push", "test/pushed:1", dest).check()
+    env = dict(os.environ, HOME=str(tmp_path))
+    run = tempfile.mkdtemp(prefix="pr")        # podman wants a runroot under 50 characters
+    request.addfinalizer(lambda: shutil.rmtree(run, ignore_errors=True))
+    base = ["podman", "--root", str(tmp_path / "podman"), "--runroot", run, "--storage-driver", "vfs"]
+
+    def pm(*args):
+        p = subprocess.run(base + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    pm("pull", "--tls-verify=false", "-q", dest)
+    cfg = json.loads(pm("image", "inspect", dest))[0]["Config"]
+    assert cfg["Cmd"] == ["cat", "/app/ran"] and "K=v" in cfg["Env"]
+    root = pm("image", "mount", dest).strip()
+    try:
+        def st(p):
+            s = os.lstat(os.path.join(root, p))
+            return oct(s.st_mode & 0o7777), open(os.path.join(root, p)).read()
+        assert st("app/ran") == ("0o660", "ran\n")
+        assert st("app/hello.txt") == ("0o664", "hi\n")
+        assert st("app/heredoc") == ("0o644", "inline\n")
+    finally:
+        pm("image", "unmount", dest)
