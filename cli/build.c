@@ -218,7 +218,8 @@ static void cache_put(struct bstate *b, const char *key, const char *id)
 static int step_commit(struct bstate *b, const char *created_by, const struct new_layer *nl, struct err *e)
 {
         struct pack_commit_info ci = { .created_by = created_by,
-                                       .created = b->o->tar.clamp ? b->o->tar.epoch : time(NULL) };
+                                       .created = b->o->tar.clamp ? b->o->tar.epoch : time(NULL),
+                                       .author = json_string_value(json_object_get(b->img, "author")) };
         json_t *out = NULL;
         char id[DIGEST_STR_LEN + 1];
         int r = pack_config_commit(b->img, NULL, 0, nl ? nl->diff_id : NULL, &ci, &out, e);
@@ -1207,7 +1208,7 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                 memcpy(id, b.im.id, DIGEST_STR_LEN + 1);
                 *status = 0;
                 for (size_t i = 0; i < o->n_build_args; i++)
-                        if (!b.used_bargs[i])
+                        if (!b.used_bargs[i] && !is_proxy_arg(o->build_args[i], strcspn(o->build_args[i], "=")))
                                 fprintf(stderr, "[Warning] one or more build args were not consumed: %.*s\n",
                                         (int)strcspn(o->build_args[i], "="), o->build_args[i]);
         } else if (b.status) {

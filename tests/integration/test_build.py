@@ -546,3 +546,45 @@ CMD ["cat", "/app/ran"]
         assert st("app/heredoc") == ("0o644", "inline\n")
     finally:
         pm("image", "unmount", dest)
+
+
+def test_arg_scoping_shell_proxy_args_and_escape(strata, store_root, pulled_busybox, ctx):
+    """ARG before FROM serves FROM and comes into a stage only when declared
+    there again; a stage's ARG ends with it; ENV wins over ARG; the proxy
+    args are in a RUN's environment without ARG, never in the history or
+    the config, and unused they draw no warning; SHELL changes the shell
+    form; the escape directive."""
+    write(ctx, {"Containerfile": f"""\
+# escape=`
+ARG BASE={pulled_busybox}
+ARG GLOBAL=g
+FROM $BASE AS one
+ARG STAGE=s1
+RUN echo "one:[$GLOBAL][$STAGE]" > /one
+FROM $BASE
+ARG GLOBAL
+ARG V=arg
+ENV V=env
+MAINTAINER someone <x@example.com>
+SHELL ["/bin/sh", "-e", "-c"]
+RUN echo "two:[$GLOBAL][$STAGE][$V][$HTTP_PROXY][$no_proxy]" > /two && `
+    test "$0" = /bin/sh
+COPY --from=one /one /one
+CMD ["cat", "/one", "/two"]
+"""})
+    r = strata("build", "--build-arg", "HTTP_PROXY=http://proxy:3128", "--build-arg", "no_proxy=local",
+               "--build-arg", "https_proxy=unused", "-t", "test/args:1", ctx).check()
+    assert "Warning" not in r.err, r.err
+    assert strata("run", "--rm", "test/args:1").check().out == \
+        "one:[][s1]\ntwo:[g][][env][http://proxy:3128][local]\n"
+    cfg = image_config(strata, store_root, "test/args:1")
+    assert cfg["author"] == "someone <x@example.com>"
+    assert cfg["config"]["Shell"] == ["/bin/sh", "-e", "-c"]
+    text = json.dumps(cfg)
+    assert "proxy:3128" not in text and "local" not in text
+    run = [h["created_by"] for h in cfg["history"] if "two:" in h.get("created_by", "")]
+    assert run == ['|2 GLOBAL=g V=arg /bin/sh -e -c echo "two:[$GLOBAL][$STAGE][$V][$HTTP_PROXY][$no_proxy]" '
+                   '> /two &&     test "$0" = /bin/sh'], run
+    # a --build-arg nothing declares is named
+    r = strata("build", "--build-arg", "NOPE=1", ctx).check()
+    assert "[Warning] one or more build args were not consumed: NOPE" in r.err
