@@ -234,25 +234,32 @@ typedef int (*fs_action)(struct bstate *b, const char *rootfs, void *ctx, struct
 /* A step that writes: the current image mounted with a fresh writable
  * layer, @act on it, the layer copied into the store as commit does (none
  * when nothing changed).  *@nl is set when a layer was made. */
-static int fs_step(struct bstate *b, fs_action act, void *ctx, struct new_layer *nl, bool *made, struct err *e)
+static int fs_step(struct bstate *b, fs_action act, fs_action after, void *ctx, struct new_layer *nl, bool *made,
+                   struct err *e)
 {
         struct run_mount rm = { .daemon = -1 };
         *made = false;
+        uint64_t t0 = now_ns(), t1 = t0, t2 = t0, t3 = t0;
         int r = mount_for_run(b->s, &b->im, "strata-build", false, &rm, e);
         if (r >= 0)
                 r = act(b, rm.m.mountpoint, ctx, e);
+        t1 = now_ns();
         struct err ue = { 0 };
         int ur = unmount_after_run(b->s, &rm, false, &ue);
         if (r >= 0 && ur < 0) {
                 *e = ue;
                 r = ur;
         }
+        if (r >= 0 && after)   /* the daemon is gone: the writable layer is ours */
+                r = after(b, rm.m.upper, ctx, e);
         if (r >= 0 && b->status == 0) {
                 _cleanup_free_ char *tmp = NULL;
                 _cleanup_close_ int dest = -1;
                 struct pack_stats st;
                 rm.m.pid = 0;   /* the daemon is gone: nothing to pause */
-                r = commit_snapshot(b->s, &rm.m, &b->im, &tmp, &dest, &st, e);
+                t2 = now_ns();
+                r = commit_snapshot_move(b->s, &rm.m, &b->im, true, &tmp, &dest, &st, e);
+                t3 = now_ns();
                 if (r >= 0)
                         debugf("build: the writable layer holds %llu entries (%llu metadata-only copies of lower "
                                "files), %llu file bytes once completed",
@@ -265,6 +272,9 @@ static int fs_step(struct bstate *b, fs_action act, void *ctx, struct new_layer 
                         *made = r >= 0;
                 }
         }
+        debugf("build: step times: mount and work %.3f s, unmount %.3f s, snapshot %.3f s, layer %.3f s",
+               (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, (double)(t3 - t2) / 1e9,
+               (double)(now_ns() - t3) / 1e9);
         if (rm.m.id) {
                 struct err de = { 0 };
                 (void)store_mount_remove(b->s, &rm.m, &de);
@@ -367,6 +377,7 @@ struct copy_ctx {
         char **urls;               /* ADD URLs with --checksum: fetched on a cache miss */
         size_t n_urls;
         const char *checksum;
+        bool direct;               /* the writes go straight into the writable layer */
 };
 
 /* The sources that are not the context's, staged: the URLs fetched now (a
@@ -386,6 +397,71 @@ static int copy_staged(struct bstate *b, struct copy_ctx *cc, int rootfd, struct
         _cleanup_free_ char *dest = xasprintf("%s%s", cc->dest, cc->n + cc->n_staged > 1 && cc->dest[dl - 1] != '/' ? "/" : "");
         struct copy_src src = { cc->st.fd, true, NULL };
         return copy_into(&src, cc->staged, cc->n_staged, rootfd, dest, &cc->cs, e);
+}
+
+/* COPY's targets (as copy_into() names them): may they be written straight
+ * into the writable layer (copy_direct_prepare())?  Not for ADD's archives,
+ * which the unpacker extracts. */
+static int direct_ready(struct bstate *b, struct copy_ctx *cc, int rootfd, struct err *e)
+{
+        if (cc->add && cc->n)
+                return 0;
+        size_t n = cc->n + cc->n_staged + cc->n_urls, k = 0;
+        char **t = xcalloc(n + 1, sizeof *t);
+        bool *dir = xcalloc(n + 1, sizeof *dir);
+        bool dest_dir = copy_dest_dir(rootfd, cc->dest);
+        size_t dl = strlen(cc->dest);
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *name = NULL;
+                if (i < cc->n) {
+                        struct stat st;
+                        if (fstatat(b->ctxfd, *cc->srcs[i] ? cc->srcs[i] : ".", &st, 0) < 0)
+                                break;   /* the copy through the union says why */
+                        dir[i] = S_ISDIR(st.st_mode);
+                        const char *sl = strrchr(cc->srcs[i], '/');
+                        name = xstrdup(sl ? sl + 1 : cc->srcs[i]);
+                } else if (i < cc->n + cc->n_staged) {
+                        const char *sl = strrchr(cc->staged[i - cc->n], '/');
+                        name = xstrdup(sl ? sl + 1 : cc->staged[i - cc->n]);
+                } else if (staging_url_name(cc->urls[i - cc->n - cc->n_staged], &name, e) < 0) {
+                        r = -EINVAL;
+                        break;
+                }
+                t[k] = dir[i] || !dest_dir ? xstrdup(cc->dest)
+                                           : xasprintf("%s%s%s", cc->dest, cc->dest[dl - 1] == '/' ? "" : "/", name);
+                for (size_t tl = strlen(t[k]); tl > 1 && t[k][tl - 1] == '/'; tl--)
+                        t[k][tl - 1] = '\0';
+                k++;
+        }
+        if (r >= 0 && k == n && n)
+                r = copy_direct_prepare(rootfd, t, dir, n, cc->cs.uid, cc->cs.gid, e);
+        else if (r >= 0)
+                r = 0;
+        bf_strv_free(t);
+        free(dir);
+        cc->direct = r > 0;
+        debugf("build: %s writes %s", cc->add ? "ADD" : "COPY",
+               cc->direct ? "straight into the writable layer" : "through the union");
+        return r;
+}
+
+static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e);
+
+/* After the unmount: a direct COPY into the writable layer @upper. */
+static int copy_after(struct bstate *b, const char *upper, void *ctx, struct err *e)
+{
+        struct copy_ctx *cc = ctx;
+        if (!cc->direct)
+                return 0;
+        _cleanup_close_ int rootfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return err_set(e, errno, "open %s", upper);
+        struct copy_src src = { b->ctxfd, false, &b->ignore };
+        int r = 0;
+        if (cc->n)
+                r = copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+        return r < 0 ? r : copy_staged(b, cc, rootfd, e);
 }
 
 static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e)
@@ -410,8 +486,10 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
         if (!cc->from.id) {
                 if (cc->n + cc->n_staged + cc->n_urls > 1 && !copy_dest_dir(rootfd, cc->dest))
                         return err_setx(e, EINVAL, COPY_MANY_NEED_DIR);
+                int r = direct_ready(b, cc, rootfd, e);
+                if (r != 0)
+                        return r < 0 ? r : 0;   /* copy_after() does the work */
                 struct copy_src src = { b->ctxfd, false, &b->ignore };
-                int r = 0;
                 if (cc->n)
                         r = cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
                                     : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
@@ -763,13 +841,13 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                 struct new_layer nl = { .lockfd = -1 };
                 bool made = false;
                 if (what == RUN) {
-                        r = fs_step(b, run_action, &rc, &nl, &made, e);
+                        r = fs_step(b, run_action, NULL, &rc, &nl, &made, e);
                         if (r >= 0 && b->status != 0)
                                 r = err_setx(e, ECANCELED, "%s: exit status %d", created_by, b->status);
                 } else if (what == COPY) {
-                        r = fs_step(b, copy_action, &cc, &nl, &made, e);
+                        r = fs_step(b, copy_action, copy_after, &cc, &nl, &made, e);
                 } else if (what == MKDIR) {
-                        r = fs_step(b, mkdir_action, path, &nl, &made, e);
+                        r = fs_step(b, mkdir_action, NULL, path, &nl, &made, e);
                 }
                 /* the mount saw the image before the change; the config is the changed one */
                 if (r >= 0)

@@ -113,7 +113,7 @@ def main():
     load_start = bi.uptime()
     port = os.environ.get("BENCH_BUILD_PORT", "5620")
     reg = os.path.join(SHARED, "registry.sh")
-    started = subprocess.run([reg, "status", port], capture_output=True, text=True).stdout.strip() != "running"
+    started = not subprocess.run([reg, "status", port], capture_output=True, text=True).stdout.startswith("running")
     work = tempfile.mkdtemp(prefix="bench-build-", dir=CACHE)
     runroot = tempfile.mkdtemp(prefix="bench-build-")   # containers/storage: a short path
     S = f"{work}/store"
