@@ -588,3 +588,30 @@ CMD ["cat", "/one", "/two"]
     # a --build-arg nothing declares is named
     r = strata("build", "--build-arg", "NOPE=1", ctx).check()
     assert "[Warning] one or more build args were not consumed: NOPE" in r.err
+
+
+def test_copy_direct_and_through_the_union(strata, pulled_busybox, ctx):
+    """A COPY into new paths (or an empty directory) writes straight into the
+    writable layer; into a directory with content, or through a symlink,
+    through the union: the same results as the union gives."""
+    write(ctx, {"Containerfile": f"""\
+FROM {pulled_busybox}
+RUN mkdir -m 1777 /sticky && mkdir /full && echo a > /full/a && ln -s /full /link && \\
+    mkdir -m 0700 /empty && echo old > /sticky/f
+COPY f /sticky/
+COPY d/ /full/
+COPY f /link/
+COPY d/ /empty/
+COPY d/ /new/deep/
+CMD ["sh", "-c", "stat -c '%a %F %n' /sticky /sticky/f /full/a /full/x /full/f /link /empty /empty/x /new/deep/x; \\
+     cat /sticky/f /full/a"]
+""", "f": "new\n", "d/x": "x\n"})
+    r = strata("--debug", "build", "-t", "test/direct:1", ctx).check()
+    ways = [line.split("COPY writes ")[1] for line in r.err.splitlines() if "COPY writes" in line]
+    assert ways == ["straight into the writable layer", "through the union", "through the union",
+                    "straight into the writable layer", "straight into the writable layer"], ways
+    r = strata("run", "--rm", "test/direct:1").check()
+    assert r.out.splitlines() == ["1777 directory /sticky", "644 regular file /sticky/f", "644 regular file /full/a",
+                                  "644 regular file /full/x", "644 regular file /full/f", "777 symbolic link /link",
+                                  "700 directory /empty", "644 regular file /empty/x",
+                                  "644 regular file /new/deep/x", "new", "a"]
