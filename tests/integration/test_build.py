@@ -615,3 +615,13 @@ CMD ["sh", "-c", "stat -c '%a %F %n' /sticky /sticky/f /full/a /full/x /full/f /
                                   "644 regular file /full/x", "644 regular file /full/f", "777 symbolic link /link",
                                   "700 directory /empty", "644 regular file /empty/x",
                                   "644 regular file /new/deep/x", "new", "a"]
+
+
+def test_copy_from_an_image(strata, pulled_busybox, ctx):
+    """COPY --from=IMAGE (not a stage): the image's files; its ID is the
+    cache key's content."""
+    write(ctx, {"Containerfile": f"FROM scratch\nCOPY --from={pulled_busybox} /bin/busybox /bin/\n"
+                                 f"COPY --from={pulled_busybox} /etc/os-release /etc/\n"})
+    strata("build", "-t", "test/cfi:1", ctx).check()
+    r = strata("run", "--rm", "test/cfi:1", "/bin/busybox", "cat", "/etc/os-release").check()
+    assert r.out and strata("build", ctx).check().out.count("--> Using cache ") == 2
