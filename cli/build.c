@@ -562,7 +562,6 @@ static int copy_sources(struct bstate *b, const struct bf_instr *in, char **w, s
         size_t nc = 0, hk = 0;
         struct buf parts = BUF_INIT(SIZE_MAX);
         cc->checksum = bf_flag(in, "checksum");
-        cc->st = (struct staging)STAGING_INIT;
         int r = 0;
         if (cc->checksum && (strncmp(cc->checksum, "sha256:", 7) || !digest_valid(cc->checksum)))
                 r = err_setx(e, EINVAL, "--checksum=%s: not sha256:HEX (64 hex digits)", cc->checksum);
@@ -639,7 +638,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         json_t *saved = json_deep_copy(b->img);   /* the config changes, undone on a cache hit */
         bool saved_cmd = b->cmd_set;
         struct run_ctx rc = { 0 };
-        struct copy_ctx cc = { 0 };
+        struct copy_ctx cc = { .st = STAGING_INIT };
         char **w = NULL;
         size_t n = 0;
         _cleanup_free_ char *path = NULL;
