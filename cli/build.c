@@ -10,6 +10,7 @@
 #include "sandbox.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,24 @@ static int step_commit(struct bstate *b, const char *created_by, const struct ne
 
 typedef int (*fs_action)(struct bstate *b, const char *rootfs, void *ctx, struct err *e);
 
+static uint64_t data_blocks;
+
+static int count_data(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        if (type == FTW_F && S_ISREG(st->st_mode))
+                data_blocks += (uint64_t)st->st_blocks;
+        return 0;
+}
+
+/* --debug: the bytes the regular files of the writable layer @upper take on
+ * disk (a metadata-only copy takes none). */
+static uint64_t upper_data_bytes(const char *upper)
+{
+        data_blocks = 0;
+        (void)nftw(upper, count_data, 64, FTW_PHYS);
+        return data_blocks * 512;
+}
+
 /* A step that writes: the current image mounted with a fresh writable
  * layer, @act on it, the layer copied into the store as commit does (none
  * when nothing changed).  *@nl is set when a layer was made. */
@@ -258,13 +277,14 @@ static int fs_step(struct bstate *b, fs_action act, fs_action after, void *ctx, 
                 struct pack_stats st;
                 rm.m.pid = 0;   /* the daemon is gone: nothing to pause */
                 t2 = now_ns();
+                uint64_t on_disk = G.debug ? upper_data_bytes(rm.m.upper) : 0;
                 r = commit_snapshot_move(b->s, &rm.m, &b->im, true, &tmp, &dest, &st, e);
                 t3 = now_ns();
                 if (r >= 0)
                         debugf("build: the writable layer holds %llu entries (%llu metadata-only copies of lower "
-                               "files), %llu file bytes once completed",
+                               "files) whose data takes %llu bytes on disk, %llu file bytes in the layer",
                                (unsigned long long)st.entries, (unsigned long long)st.metacopies,
-                               (unsigned long long)st.file_bytes);
+                               (unsigned long long)on_disk, (unsigned long long)st.file_bytes);
                 if (r >= 0 && st.entries == 0) {
                         store_discard_tmpdir(b->s, tmp);   /* changed nothing: no layer (as buildah) */
                 } else if (r >= 0) {
