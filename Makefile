@@ -175,12 +175,14 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	scripts/demo.sh
 
-# BENCH_ARGS: e.g. --quick; pull rows (bench-pull.py) then filesystem rows (bench.sh)
+# BENCH_ARGS: e.g. --quick; pull rows (bench-pull.py), image rows (bench-images.py),
+# build rows (bench-build.py), then filesystem rows (bench.sh)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench-pull.py $(BENCH_ARGS)
 	scripts/bench-images.py $(BENCH_ARGS)
 	scripts/bench-rootless.py $(BENCH_ARGS)
+	scripts/bench-build.py $(BENCH_ARGS)
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh $(BENCH_ARGS); fi
 
 clean:

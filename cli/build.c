@@ -2,6 +2,7 @@
 #include "build-internal.h"
 #include "containerfile/containerfile.h"
 #include "buildcopy.h"
+#include "buildsrc.h"
 #include "cli.h"
 #include "commit.h"
 #include "newimage.h"
@@ -9,6 +10,7 @@
 #include "sandbox.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,14 @@ static char *instr_text(const struct bf_instr *in)
         return buf_steal(&t);
 }
 
+/* Append to a NULL-terminated vector. */
+static void strv_add(char ***v, size_t *n, char *x)
+{
+        *v = xrealloc(*v, (*n + 2) * sizeof **v);
+        (*v)[(*n)++] = x;
+        (*v)[*n] = NULL;
+}
+
 static void short_id(const char *id, char out[13])
 {
         snprintf(out, 13, "%s", digest_hex(id));
@@ -166,66 +176,12 @@ static void short_id(const char *id, char out[13])
 
 /* ------------------------------------------------------------- the cache */
 
-static char *cache_path(struct bstate *b, const char *key)
+/* Image @id made current (b->im, b->img). */
+static int set_current(struct bstate *b, const char *id, struct err *e)
 {
-        return xasprintf("%s/build-cache/%s", store_root(b->s), digest_hex(key));
-}
-
-/* A cached step's image: true with b->im and b->img replaced. */
-static bool cache_get(struct bstate *b, const char *key)
-{
-        if (b->o->no_cache)
-                return false;
-        _cleanup_free_ char *p = cache_path(b, key);
-        struct buf t = BUF_INIT(256);
-        struct err e = { 0 };
-        bool hit = false;
-        if (read_file_bounded(p, 256, &t, &e) >= 0 && t.len >= DIGEST_STR_LEN) {
-                _cleanup_free_ char *id = xstrndup(t.data, DIGEST_STR_LEN);
-                struct store_image im = { 0 };
-                json_t *img = NULL;
-                if (digest_valid(id) && store_find_image(b->s, id, &im, &e) >= 0 &&
-                    image_config_json(b->s, &im, &img, &e) >= 0) {
-                        store_image_free(&b->im);
-                        json_decref(b->img);
-                        b->im = im;
-                        b->img = img;
-                        hit = true;
-                } else {
-                        store_image_free(&im);
-                }
-        }
-        buf_free(&t);
-        return hit;
-}
-
-static void cache_put(struct bstate *b, const char *key, const char *id)
-{
-        _cleanup_free_ char *dir = xasprintf("%s/build-cache", store_root(b->s));
-        _cleanup_free_ char *p = cache_path(b, key);
-        struct err e = { 0 };
-        if (mkdir_p(dir, 0700, &e) < 0 || write_file_atomic(p, id, strlen(id), 0600, &e) < 0)
-                debugf("build: cache entry not written: %s", e.msg);
-}
-
-/* -------------------------------------------------------------- steps */
-
-/* The new image of a step: @b->img (changed by the step) committed with
- * @nl's layer (NULL: none), recorded unnamed, made current. */
-static int step_commit(struct bstate *b, const char *created_by, const struct new_layer *nl, struct err *e)
-{
-        struct pack_commit_info ci = { .created_by = created_by,
-                                       .created = b->o->tar.clamp ? b->o->tar.epoch : time(NULL) };
-        json_t *out = NULL;
-        char id[DIGEST_STR_LEN + 1];
-        int r = pack_config_commit(b->img, NULL, 0, nl ? nl->diff_id : NULL, &ci, &out, e);
-        if (r >= 0)
-                r = new_image_record(b->s, out, PACK_FORMAT_OCI, b->im.id ? &b->im : NULL, nl, NULL, id, e);
-        json_decref(out);
         struct store_image im = { 0 };
         json_t *img = NULL;
-        if (r >= 0)
-                r = store_find_image(b->s, id, &im, e);
+        int r = store_find_image(b->s, id, &im, e);
         if (r >= 0)
                 r = image_config_json(b->s, &im, &img, e);
         if (r < 0) {
@@ -239,30 +195,96 @@ static int step_commit(struct bstate *b, const char *created_by, const struct ne
         return 0;
 }
 
+/* A cached step's image: true with it made current. */
+static bool cache_get(struct bstate *b, const char *key)
+{
+        if (b->o->no_cache)
+                return false;
+        char id[DIGEST_STR_LEN + 1];
+        struct err e = { 0 };
+        return store_build_cache_get(b->s, key, id, &e) >= 0 && set_current(b, id, &e) >= 0;
+}
+
+static void cache_put(struct bstate *b, const char *key, const char *id)
+{
+        struct err e = { 0 };
+        if (store_build_cache_put(b->s, key, id, &e) < 0)
+                debugf("build: cache entry not written: %s", e.msg);
+}
+
+/* -------------------------------------------------------------- steps */
+
+/* The new image of a step: @b->img (changed by the step) committed with
+ * @nl's layer (NULL: none), recorded unnamed, made current. */
+static int step_commit(struct bstate *b, const char *created_by, const struct new_layer *nl, struct err *e)
+{
+        struct pack_commit_info ci = { .created_by = created_by,
+                                       .created = b->o->tar.clamp ? b->o->tar.epoch : time(NULL),
+                                       .author = json_string_value(json_object_get(b->img, "author")) };
+        json_t *out = NULL;
+        char id[DIGEST_STR_LEN + 1];
+        int r = pack_config_commit(b->img, NULL, 0, nl ? nl->diff_id : NULL, &ci, &out, e);
+        if (r >= 0)
+                r = new_image_record_step(b->s, out, PACK_FORMAT_OCI, b->im.id ? &b->im : NULL, nl, NULL, true, id, e);
+        json_decref(out);
+        return r < 0 ? r : set_current(b, id, e);
+}
+
 typedef int (*fs_action)(struct bstate *b, const char *rootfs, void *ctx, struct err *e);
+
+static uint64_t data_blocks;
+
+static int count_data(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        if (type == FTW_F && S_ISREG(st->st_mode))
+                data_blocks += (uint64_t)st->st_blocks;
+        return 0;
+}
+
+/* --debug: the bytes the regular files of the writable layer @upper take on
+ * disk (a metadata-only copy takes none). */
+static uint64_t upper_data_bytes(const char *upper)
+{
+        data_blocks = 0;
+        (void)nftw(upper, count_data, 64, FTW_PHYS);
+        return data_blocks * 512;
+}
 
 /* A step that writes: the current image mounted with a fresh writable
  * layer, @act on it, the layer copied into the store as commit does (none
  * when nothing changed).  *@nl is set when a layer was made. */
-static int fs_step(struct bstate *b, fs_action act, void *ctx, struct new_layer *nl, bool *made, struct err *e)
+static int fs_step(struct bstate *b, fs_action act, fs_action after, void *ctx, struct new_layer *nl, bool *made,
+                   struct err *e)
 {
         struct run_mount rm = { .daemon = -1 };
         *made = false;
+        uint64_t t0 = now_ns(), t1 = t0, t2 = t0, t3 = t0;
         int r = mount_for_run(b->s, &b->im, "strata-build", false, &rm, e);
         if (r >= 0)
                 r = act(b, rm.m.mountpoint, ctx, e);
+        t1 = now_ns();
         struct err ue = { 0 };
         int ur = unmount_after_run(b->s, &rm, false, &ue);
         if (r >= 0 && ur < 0) {
                 *e = ue;
                 r = ur;
         }
+        if (r >= 0 && after)   /* the daemon is gone: the writable layer is ours */
+                r = after(b, rm.m.upper, ctx, e);
         if (r >= 0 && b->status == 0) {
                 _cleanup_free_ char *tmp = NULL;
                 _cleanup_close_ int dest = -1;
                 struct pack_stats st;
                 rm.m.pid = 0;   /* the daemon is gone: nothing to pause */
-                r = commit_snapshot(b->s, &rm.m, &b->im, &tmp, &dest, &st, e);
+                t2 = now_ns();
+                uint64_t on_disk = G.debug ? upper_data_bytes(rm.m.upper) : 0;
+                r = commit_snapshot_move(b->s, &rm.m, &b->im, true, &tmp, &dest, &st, e);
+                t3 = now_ns();
+                if (r >= 0)
+                        debugf("build: the writable layer holds %llu entries (%llu metadata-only copies of lower "
+                               "files) whose data takes %llu bytes on disk, %llu file bytes in the layer",
+                               (unsigned long long)st.entries, (unsigned long long)st.metacopies,
+                               (unsigned long long)on_disk, (unsigned long long)st.file_bytes);
                 if (r >= 0 && st.entries == 0) {
                         store_discard_tmpdir(b->s, tmp);   /* changed nothing: no layer (as buildah) */
                 } else if (r >= 0) {
@@ -270,6 +292,9 @@ static int fs_step(struct bstate *b, fs_action act, void *ctx, struct new_layer 
                         *made = r >= 0;
                 }
         }
+        debugf("build: step times: mount and work %.3f s, unmount %.3f s, snapshot %.3f s, layer %.3f s",
+               (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, (double)(t3 - t2) / 1e9,
+               (double)(now_ns() - t3) / 1e9);
         if (rm.m.id) {
                 struct err de = { 0 };
                 (void)store_mount_remove(b->s, &rm.m, &de);
@@ -366,7 +391,98 @@ struct copy_ctx {
         const char *dest;
         const char *chown;
         struct copy_spec cs;
+        struct staging st;         /* heredoc files, ADD's downloads */
+        char **staged;             /* their paths in @st */
+        size_t n_staged;
+        char **urls;               /* ADD URLs with --checksum: fetched on a cache miss */
+        size_t n_urls;
+        const char *checksum;
+        bool direct;               /* the writes go straight into the writable layer */
 };
+
+/* The sources that are not the context's, staged: the URLs fetched now (a
+ * cache miss). */
+static int copy_staged(struct bstate *b, struct copy_ctx *cc, int rootfd, struct err *e)
+{
+        int r = 0;
+        for (size_t i = 0; i < cc->n_urls && r >= 0; i++) {
+                char *rel = NULL, dg[DIGEST_STR_LEN + 1];
+                r = staging_url(b->s, &cc->st, cc->urls[i], cc->checksum, &rel, dg, e);
+                if (r >= 0)
+                        strv_add(&cc->staged, &cc->n_staged, rel);
+        }
+        if (r < 0 || !cc->n_staged)
+                return r;
+        size_t dl = strlen(cc->dest);
+        _cleanup_free_ char *dest = xasprintf("%s%s", cc->dest, cc->n + cc->n_staged > 1 && cc->dest[dl - 1] != '/' ? "/" : "");
+        struct copy_src src = { cc->st.fd, true, NULL };
+        return copy_into(&src, cc->staged, cc->n_staged, rootfd, dest, &cc->cs, e);
+}
+
+/* COPY's targets (as copy_into() names them): may they be written straight
+ * into the writable layer (copy_direct_prepare())?  Not for ADD's archives,
+ * which the unpacker extracts. */
+static int direct_ready(struct bstate *b, struct copy_ctx *cc, int rootfd, struct err *e)
+{
+        if (cc->add && cc->n)
+                return 0;
+        size_t n = cc->n + cc->n_staged + cc->n_urls, k = 0;
+        char **t = xcalloc(n + 1, sizeof *t);
+        bool *dir = xcalloc(n + 1, sizeof *dir);
+        bool dest_dir = copy_dest_dir(rootfd, cc->dest);
+        size_t dl = strlen(cc->dest);
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *name = NULL;
+                if (i < cc->n) {
+                        struct stat st;
+                        if (fstatat(b->ctxfd, *cc->srcs[i] ? cc->srcs[i] : ".", &st, 0) < 0)
+                                break;   /* the copy through the union says why */
+                        dir[i] = S_ISDIR(st.st_mode);
+                        const char *sl = strrchr(cc->srcs[i], '/');
+                        name = xstrdup(sl ? sl + 1 : cc->srcs[i]);
+                } else if (i < cc->n + cc->n_staged) {
+                        const char *sl = strrchr(cc->staged[i - cc->n], '/');
+                        name = xstrdup(sl ? sl + 1 : cc->staged[i - cc->n]);
+                } else if (staging_url_name(cc->urls[i - cc->n - cc->n_staged], &name, e) < 0) {
+                        r = -EINVAL;
+                        break;
+                }
+                t[k] = dir[i] || !dest_dir ? xstrdup(cc->dest)
+                                           : xasprintf("%s%s%s", cc->dest, cc->dest[dl - 1] == '/' ? "" : "/", name);
+                for (size_t tl = strlen(t[k]); tl > 1 && t[k][tl - 1] == '/'; tl--)
+                        t[k][tl - 1] = '\0';
+                k++;
+        }
+        if (r >= 0 && k == n && n)
+                r = copy_direct_prepare(rootfd, t, dir, n, cc->cs.uid, cc->cs.gid, e);
+        else if (r >= 0)
+                r = 0;
+        bf_strv_free(t);
+        free(dir);
+        cc->direct = r > 0;
+        debugf("build: %s writes %s", cc->add ? "ADD" : "COPY",
+               cc->direct ? "straight into the writable layer" : "through the union");
+        return r;
+}
+
+static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e);
+
+/* After the unmount: a direct COPY into the writable layer @upper. */
+static int copy_after(struct bstate *b, const char *upper, void *ctx, struct err *e)
+{
+        struct copy_ctx *cc = ctx;
+        if (!cc->direct)
+                return 0;
+        _cleanup_close_ int rootfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return err_set(e, errno, "open %s", upper);
+        struct copy_src src = { b->ctxfd, false, &b->ignore };
+        int r = 0;
+        if (cc->n)
+                r = copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+        return r < 0 ? r : copy_staged(b, cc, rootfd, e);
+}
 
 static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct err *e)
 {
@@ -388,9 +504,16 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
                         return r;
         }
         if (!cc->from.id) {
+                if (cc->n + cc->n_staged + cc->n_urls > 1 && !copy_dest_dir(rootfd, cc->dest))
+                        return err_setx(e, EINVAL, COPY_MANY_NEED_DIR);
+                int r = direct_ready(b, cc, rootfd, e);
+                if (r != 0)
+                        return r < 0 ? r : 0;   /* copy_after() does the work */
                 struct copy_src src = { b->ctxfd, false, &b->ignore };
-                return cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
-                               : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+                if (cc->n)
+                        r = cc->add ? add_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e)
+                                    : copy_into(&src, cc->srcs, cc->n, rootfd, cc->dest, &cc->cs, e);
+                return r < 0 ? r : copy_staged(b, cc, rootfd, e);
         }
         /* --from: the image mounted (its writable layer dropped afterwards) */
         struct run_mount fm = { .daemon = -1 };
@@ -444,6 +567,86 @@ static int copy_from_image(struct bstate *b, const char *x, struct store_image *
         return r;
 }
 
+static bool is_url(const char *s)
+{
+        return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* COPY/ADD's sources (@w, expanded): the context's matched, heredocs and
+ * URLs staged (a URL with --checksum only on a cache miss); @content the
+ * digest over them all (build.h invariant 4). */
+static int copy_sources(struct bstate *b, const struct bf_instr *in, char **w, size_t n, struct copy_ctx *cc,
+                        char content[DIGEST_STR_LEN + 1], struct err *e)
+{
+        char **ctxw = xcalloc(n + 1, sizeof *ctxw);
+        size_t nc = 0, hk = 0;
+        struct buf parts = BUF_INIT(SIZE_MAX);
+        cc->checksum = bf_flag(in, "checksum");
+        int r = 0;
+        if (cc->checksum && (strncmp(cc->checksum, "sha256:", 7) || !digest_valid(cc->checksum)))
+                r = err_setx(e, EINVAL, "--checksum=%s: not sha256:HEX (64 hex digits)", cc->checksum);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char *rel = NULL, dg[DIGEST_STR_LEN + 1];
+                if (!strncmp(w[i], "<<", 2) && hk < in->n_bodies) {
+                        const char *name = in->heredoc_names[hk];
+                        name += name[0] == '-';
+                        _cleanup_free_ char *body = NULL;
+                        if (in->heredoc_quoted[hk])
+                                body = xstrdup(in->heredoc_bodies[hk]);
+                        else
+                                r = bf_heredoc_expand(in->heredoc_bodies[hk], lookup_var, b, &body, e);
+                        if (r >= 0 && (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")))
+                                r = err_setx(e, EINVAL, "<<%s: a heredoc's name is a file name (no '/')", name);
+                        if (r >= 0)
+                                r = staging_file(b->s, &cc->st, name, body, &rel, dg, e);
+                        if (r >= 0) {
+                                strv_add(&cc->staged, &cc->n_staged, rel);
+                                buf_printf(&parts, "heredoc %s %s\n", name, dg);
+                        }
+                        hk++;
+                } else if (is_url(w[i])) {
+                        if (in->kind == BF_COPY) {
+                                r = err_setx(e, EINVAL, "%s: a URL source is for ADD (COPY copies from the context)",
+                                             w[i]);
+                        } else if (cc->checksum) {
+                                _cleanup_free_ char *name = NULL;
+                                r = staging_url_name(w[i], &name, e);   /* refused now, not after the cache */
+                                strv_add(&cc->urls, &cc->n_urls, xstrdup(w[i]));
+                                buf_printf(&parts, "url %s %s\n", w[i], cc->checksum);
+                        } else {
+                                r = staging_url(b->s, &cc->st, w[i], NULL, &rel, dg, e);
+                                if (r >= 0) {
+                                        strv_add(&cc->staged, &cc->n_staged, rel);
+                                        buf_printf(&parts, "url %s %s\n", w[i], dg);
+                                }
+                        }
+                } else {
+                        ctxw[nc++] = w[i];
+                }
+        }
+        if (r >= 0 && cc->checksum && !cc->n_urls)
+                r = err_setx(e, EINVAL, "--checksum is for URL sources only");
+        if (r >= 0 && nc) {
+                struct copy_src src = { b->ctxfd, false, &b->ignore };
+                if (b->ctxfd < 0)
+                        r = err_setx(e, EINVAL, "%s needs a build context (not -)", in->keyword);
+                if (r >= 0)
+                        r = copy_expand_sources(&src, ctxw, nc, &cc->srcs, &cc->n, e);
+                if (r >= 0)
+                        r = copy_sources_digest(&src, cc->srcs, cc->n, content, e);
+        }
+        if (r >= 0 && parts.len) {
+                struct sha256 h;
+                sha256_init(&h);
+                sha256_update(&h, content, strlen(content));
+                sha256_update(&h, parts.data, parts.len);
+                sha256_final(&h, content);
+        }
+        buf_free(&parts);
+        free(ctxw);
+        return r;
+}
+
 /* A step after FROM: its created_by (and COPY's sources digest) make the
  * cache key; a hit replaces the current image, else the step runs. */
 static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
@@ -455,7 +658,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         json_t *saved = json_deep_copy(b->img);   /* the config changes, undone on a cache hit */
         bool saved_cmd = b->cmd_set;
         struct run_ctx rc = { 0 };
-        struct copy_ctx cc = { 0 };
+        struct copy_ctx cc = { .st = STAGING_INIT };
         char **w = NULL;
         size_t n = 0;
         _cleanup_free_ char *path = NULL;
@@ -493,10 +696,6 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
         case BF_COPY: {
                 what = COPY;
                 cc.add = in->kind == BF_ADD;
-                if (b->ctxfd < 0 && !bf_flag(in, "from")) {
-                        r = err_setx(e, EINVAL, "%s needs a build context (not -)", in->keyword);
-                        break;
-                }
                 r = expand_words(b, in, &w, &n, e);
                 if (r >= 0 && n < 2)
                         r = err_setx(e, EINVAL, "%s requires at least two arguments", in->keyword);
@@ -527,10 +726,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         /* the image is immutable: its ID stands for its content */
                         snprintf(content, sizeof content, "%s", cc.from.id);
                 } else {
-                        struct copy_src src = { b->ctxfd, false, &b->ignore };
-                        r = copy_expand_sources(&src, w, n - 1, &cc.srcs, &cc.n, e);
-                        if (r >= 0)
-                                r = copy_sources_digest(&src, cc.srcs, cc.n, content, e);
+                        r = copy_sources(b, in, w, n - 1, &cc, content, e);
                         if (r < 0)
                                 break;
                 }
@@ -664,13 +860,13 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                 struct new_layer nl = { .lockfd = -1 };
                 bool made = false;
                 if (what == RUN) {
-                        r = fs_step(b, run_action, &rc, &nl, &made, e);
+                        r = fs_step(b, run_action, NULL, &rc, &nl, &made, e);
                         if (r >= 0 && b->status != 0)
                                 r = err_setx(e, ECANCELED, "%s: exit status %d", created_by, b->status);
                 } else if (what == COPY) {
-                        r = fs_step(b, copy_action, &cc, &nl, &made, e);
+                        r = fs_step(b, copy_action, copy_after, &cc, &nl, &made, e);
                 } else if (what == MKDIR) {
-                        r = fs_step(b, mkdir_action, path, &nl, &made, e);
+                        r = fs_step(b, mkdir_action, NULL, path, &nl, &made, e);
                 }
                 /* the mount saw the image before the change; the config is the changed one */
                 if (r >= 0)
@@ -696,6 +892,9 @@ done:
         bf_strv_free(rc.argv);
         bf_strv_free(w);
         bf_strv_free(cc.srcs);
+        bf_strv_free(cc.staged);
+        bf_strv_free(cc.urls);
+        staging_close(&cc.st);
         store_image_free(&cc.from);
         return r;
 }
@@ -720,7 +919,7 @@ static int scratch_image(struct bstate *b, struct err *e)
         json_t *img = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}}", "architecture", host_arch(), "os", "linux",
                                 "config", "rootfs", "type", "layers", "diff_ids");
         char id[DIGEST_STR_LEN + 1];
-        int r = new_image_record(b->s, img, PACK_FORMAT_OCI, NULL, NULL, NULL, id, e);
+        int r = new_image_record_step(b->s, img, PACK_FORMAT_OCI, NULL, NULL, NULL, true, id, e);
         if (r >= 0)
                 r = store_find_image(b->s, id, &b->im, e);
         b->img = img;
@@ -817,14 +1016,10 @@ static int check_supported(const struct bf_instr *in, struct err *e)
         const char *bad = NULL;
         switch (in->kind) {
         case BF_ADD:
-                for (size_t i = 0; i < in->n_args; i++)
-                        if (strstr(in->args[i], "://"))
-                                return err_setx(e, ENOTSUP, "line %d: ADD of a URL is not supported by strata build yet",
-                                                in->line);
                 for (size_t i = 0; i < in->n_flags && !bad; i++) {
                         const char *f = in->flags[i] + 2;
                         if (strncmp(f, "chown=", 6) && strncmp(f, "chmod=", 6) && strcmp(f, "link") &&
-                            strncmp(f, "link=", 5))
+                            strncmp(f, "link=", 5) && strncmp(f, "checksum=", 9))
                                 bad = in->flags[i];
                 }
                 break;
@@ -1090,6 +1285,11 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                         printf("COMMIT %s\n", o->tags[0]);
                         printf("--> %s\n", sid);
                 }
+                /* the result is no intermediate image: strata images lists it
+                 * (as <none> when untagged, as docker) */
+                b.im.intermediate = false;
+                if (!o->n_tags)
+                        r = store_add_image(s, &b.im, NULL, e);
                 for (size_t i = 0; r >= 0 && i < o->n_tags; i++) {
                         r = store_add_image(s, &b.im, names[i], e);
                         if (r >= 0 && !o->quiet)
@@ -1105,7 +1305,7 @@ int build_run(struct store *s, const struct build_opts *o, char id[DIGEST_STR_LE
                 memcpy(id, b.im.id, DIGEST_STR_LEN + 1);
                 *status = 0;
                 for (size_t i = 0; i < o->n_build_args; i++)
-                        if (!b.used_bargs[i])
+                        if (!b.used_bargs[i] && !is_proxy_arg(o->build_args[i], strcspn(o->build_args[i], "=")))
                                 fprintf(stderr, "[Warning] one or more build args were not consumed: %.*s\n",
                                         (int)strcspn(o->build_args[i], "="), o->build_args[i]);
         } else if (b.status) {

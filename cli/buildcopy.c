@@ -465,8 +465,11 @@ static int copy_entry(int sdir, const char *sname, bool self, int ddir, const ch
         return 0;   /* sockets: left out */
 }
 
-static bool is_dir_in(int rootfd, const char *path)
+bool copy_dest_dir(int rootfd, const char *path)
 {
+        size_t l = strlen(path);
+        if (l && path[l - 1] == '/')
+                return true;
         int fd = open_how(rootfd, path, O_PATH | O_DIRECTORY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
                 return false;
@@ -478,10 +481,9 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
               struct err *e)
 {
         size_t dl = strlen(dest);
-        bool dest_dir = (dl && dest[dl - 1] == '/') || is_dir_in(rootfd, dest);
+        bool dest_dir = copy_dest_dir(rootfd, dest);
         if (n > 1 && !(dl && dest[dl - 1] == '/') && !dest_dir)
-                return err_setx(e, EINVAL, "when using COPY with more than one source file, the destination must be "
-                                           "a directory and end with a /");
+                return err_setx(e, EINVAL, COPY_MANY_NEED_DIR);
         int r = 0;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_close_ int src = open_beneath(ctxfd, srcs[i], O_PATH, e);
@@ -579,5 +581,93 @@ int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int root
         if (r >= 0 && np)
                 r = copy_into(ctxfd, plain, np, rootfd, dest, cs, e);
         free(plain);
+        return r;
+}
+
+/* @path's parent inside @rootfd without a symlink on the way (missing
+ * parts made as COPY makes them); the parent's fd, *@base its last name. */
+static int real_parent(int rootfd, const char *path, const char **base, uid_t uid, gid_t gid, struct err *e)
+{
+        const char *slash = strrchr(path, '/');
+        *base = slash ? slash + 1 : path;
+        _cleanup_free_ char *dir = slash && slash != path ? xstrndup(path, (size_t)(slash - path)) : xstrdup("/");
+        int r = copy_mkdir_p(rootfd, dir, uid, gid, e);
+        if (r < 0)
+                return r;
+        int fd = open_how(rootfd, dir[1] ? dir + 1 : ".", O_RDONLY | O_DIRECTORY, 0,
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        return fd < 0 ? -errno : fd;
+}
+
+static bool dir_empty(int dfd, const char *name)
+{
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return false;
+        }
+        bool empty = true;
+        struct dirent *de;
+        while (empty && (de = readdir(d)))
+                empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+        closedir(d);
+        return empty;
+}
+
+/* Copy @dfd up through the union: a probe file made and removed in it. */
+static int copy_up(int dfd, const char *rel, struct err *e)
+{
+        char probe[64];
+        snprintf(probe, sizeof probe, ".strata-build-probe-%d", (int)getpid());
+        int fd = openat(dfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return err_set(e, errno, "%s: copy up", rel);
+        close(fd);
+        if (unlinkat(dfd, probe, 0) < 0)
+                return err_set(e, errno, "%s: copy up", rel);
+        return 0;
+}
+
+int copy_direct_prepare(int rootfd, char *const *targets, const bool *is_dir, size_t n, uid_t uid, gid_t gid,
+                        struct err *e)
+{
+        int *parents = xcalloc(n + 1, sizeof *parents);
+        const char **bases = xcalloc(n + 1, sizeof *bases);
+        int r = 1;
+        for (size_t i = 0; i < n && r > 0; i++) {
+                parents[i] = real_parent(rootfd, targets[i], &bases[i], uid, gid, e);
+                if (parents[i] < 0) {
+                        r = parents[i] == -ELOOP || parents[i] == -EXDEV || parents[i] == -ENOTDIR ? 0 : parents[i];
+                        if (r < 0 && !e->msg[0])
+                                err_set(e, -r, "%s", targets[i]);
+                        break;
+                }
+                struct stat st;
+                if (!*bases[i] || fstatat(parents[i], bases[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (*bases[i] && errno != ENOENT)
+                                r = err_set(e, errno, "%s", targets[i]);
+                        else if (!*bases[i])
+                                r = 0;   /* the root itself */
+                        continue;
+                }
+                if (is_dir[i] ? !(S_ISDIR(st.st_mode) && dir_empty(parents[i], bases[i])) : S_ISDIR(st.st_mode))
+                        r = 0;
+        }
+        for (size_t i = 0; i < n && r > 0; i++) {
+                struct stat st;
+                bool here = fstatat(parents[i], bases[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+                _cleanup_close_ int t = here ? openat(parents[i], bases[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                      O_CLOEXEC) : -1;
+                int cr = copy_up(here ? t : parents[i], targets[i], e);
+                if (cr < 0)
+                        r = cr;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (parents[i] > 0)
+                        close(parents[i]);
+        free(parents);
+        free(bases);
         return r;
 }

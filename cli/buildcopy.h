@@ -46,6 +46,27 @@ int copy_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int roo
 int add_into(const struct copy_src *ctxfd, char *const *srcs, size_t n, int rootfd, const char *dest,
              const struct copy_spec *cs, struct err *e);
 
+/* copy_dest_dir() - @dest (absolute inside @rootfd) names a directory: it
+ * ends with '/' or is one. */
+bool copy_dest_dir(int rootfd, const char *dest);
+
+#define COPY_MANY_NEED_DIR "when using COPY with more than one source file, the destination must be a directory " \
+                           "and end with a /"
+
+/* copy_direct_prepare() - can COPY write its @n targets (absolute paths in
+ * the image; @is_dir: the source is a directory) straight into the
+ * writable layer once the union @rootfd is unmounted, native speed, no
+ * FUSE?  Yes when each target's parent is a real directory in the union
+ * (no symlink on the way; missing ones are made as COPY makes them, owned
+ * @uid:@gid) and a directory's target is missing or an empty directory, a
+ * file's target missing or not a directory: nothing below can then differ
+ * from what the writable layer alone shows.  Each parent (an existing
+ * target directory itself) is then copied up through the union (a probe
+ * file made and removed in it), so that the writable layer holds it with
+ * its metadata.  1: ready; 0: not (use the union); -errno. */
+int copy_direct_prepare(int rootfd, char *const *targets, const bool *is_dir, size_t n, uid_t uid, gid_t gid,
+                        struct err *e);
+
 /* copy_mkdir_p() - @path (absolute) made inside @rootfd, missing parts
  * 0755 owned by @uid:@gid. */
 int copy_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, struct err *e);

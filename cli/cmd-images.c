@@ -14,6 +14,7 @@
 
 struct images_opts {
         bool quiet, digests, no_trunc;
+        bool all;               /* -a: the intermediate images of builds too */
         const char *format;     /* --format, or NULL: the default table */
         char *want_repo;        /* "REGISTRY/REPO" or NULL */
         char *want_tag;         /* or NULL: any tag */
@@ -247,6 +248,8 @@ static int list_images(const struct images_opts *o, struct err *e)
                 const struct row *rw = &rows[i];
                 if (!row_matches(rw, o, &fl, labels[rw->im - ims]))
                         continue;
+                if (rw->im->intermediate && !rw->im->n_names && !o->all)
+                        continue;   /* a build step's, as docker hides them */
                 if (o->quiet) {
                         /* docker -q prints each image once */
                         if (!last_id || strcmp(last_id, rw->im->id))
@@ -284,7 +287,7 @@ int cmd_images(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "qaf:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'q': o.quiet = true; break;
-                case 'a': break;   /* strata keeps no intermediate images: -a lists the same */
+                case 'a': o.all = true; break;
                 case 'd': o.digests = true; break;
                 case 'n': o.no_trunc = true; break;
                 case 'F': o.format = optarg; break;

@@ -146,6 +146,7 @@ static int system_df(int argc, char **argv)
         usage_row(&t, f, "Blobs", &u.blobs, &r, &e);
         usage_row(&t, f, "Mounts", &u.mounts, &r, &e);
         usage_row(&t, f, "Leftovers", &u.leftovers, &r, &e);
+        usage_row(&t, f, "Build Cache", &u.build_cache, &r, &e);
         if (!f)
                 table_print(&t, stdout);
         table_free(&t);
@@ -162,7 +163,7 @@ static int system_df(int argc, char **argv)
 
 /* What went, by section, printed once at the end like docker's. */
 struct pruned {
-        struct buf mounts, images, leftovers;
+        struct buf mounts, images, leftovers, cache;
 };
 
 static void display_name(const char *name, struct buf *out)
@@ -185,6 +186,7 @@ static void note_pruned(enum store_gone kind, const char *what, uint64_t bytes, 
         case STORE_GONE_IMAGE:
         case STORE_GONE_LAYER: buf_printf(&p->images, "deleted: %s\n", what); break;
         case STORE_GONE_LEFTOVER: buf_printf(&p->leftovers, "%s\n", what); break;
+        case STORE_GONE_CACHE: buf_printf(&p->cache, "%s\n", what); break;
         case STORE_GONE_BLOB: break;    /* counted in the total, not listed (docker lists no blobs) */
         }
 }
@@ -195,7 +197,8 @@ static bool confirm(bool all)
                "  - the writable layers of all finished runs, and of mounts whose daemon died\n"
                "  - %s\n"
                "  - all layers and blobs that no image and no mount uses\n"
-               "  - all downloads and work files that no running strata holds\n\n"
+               "  - all downloads and work files that no running strata holds\n"
+               "  - all build cache\n\n"
                "Are you sure you want to continue? [y/N] ",
                all ? "all images without at least one mount using them" : "all dangling images");
         fflush(stdout);
@@ -228,7 +231,7 @@ static int system_prune(int argc, char **argv)
                 store_close(s);
                 return 0;
         }
-        struct pruned p = { BUF_INIT(16u << 20), BUF_INIT(16u << 20), BUF_INIT(16u << 20) };
+        struct pruned p = { BUF_INIT(16u << 20), BUF_INIT(16u << 20), BUF_INIT(16u << 20), BUF_INIT(16u << 20) };
         uint64_t bytes = 0;
         int r = store_prune(s, all, note_pruned, &p, &bytes, &e);
         store_close(s);
@@ -238,12 +241,15 @@ static int system_prune(int argc, char **argv)
                 printf("Deleted Images:\n%s\n", p.images.data);
         if (p.leftovers.len)
                 printf("Deleted Leftovers:\n%s\n", p.leftovers.data);
+        if (p.cache.len)
+                printf("Deleted build cache objects:\n%s\n", p.cache.data);
         char hs[32];
         human_size(bytes, hs, sizeof hs);
         printf("Total reclaimed space: %s\n", hs);
         buf_free(&p.mounts);
         buf_free(&p.images);
         buf_free(&p.leftovers);
+        buf_free(&p.cache);
         if (r < 0) {
                 err_wrap(&e, "system prune");
                 return report_err(&e);
@@ -264,6 +270,7 @@ static void print_repaired(enum store_gone kind, const char *what, uint64_t byte
                 [STORE_GONE_MOUNT] = "removed mount record", [STORE_GONE_UNTAGGED] = "untagged",
                 [STORE_GONE_IMAGE] = "deleted image", [STORE_GONE_LAYER] = "deleted layer",
                 [STORE_GONE_BLOB] = "deleted blob", [STORE_GONE_LEFTOVER] = "deleted",
+                [STORE_GONE_CACHE] = "deleted build cache entry",
         };
         int *n = ctx;
         (*n)++;

@@ -171,6 +171,12 @@ static void close_fds(int *fds, size_t n)
 int commit_snapshot(struct store *s, const struct store_mount *m, const struct store_image *im, char **tmpdir,
                     int *diff_fd, struct pack_stats *st, struct err *e)
 {
+        return commit_snapshot_move(s, m, im, false, tmpdir, diff_fd, st, e);
+}
+
+int commit_snapshot_move(struct store *s, const struct store_mount *m, const struct store_image *im, bool move,
+                         char **tmpdir, int *diff_fd, struct pack_stats *st, struct err *e)
+{
         int *lowers = NULL;
         _cleanup_free_ char *tmp = NULL, *ixp = NULL, *mdir = NULL, *rootfs = NULL;
         _cleanup_close_ int upper = -1, index = -1, tmpfd = -1, dest = -1;
@@ -203,7 +209,8 @@ int commit_snapshot(struct store *s, const struct store_mount *m, const struct s
         r = pause_mount(m, &p, e);
         if (r < 0)
                 goto out;
-        r = pack_snapshot(upper, lowers, im->n_layers, index, dest, is_run ? run_binds : NULL, st ? st : &dummy, e);
+        r = pack_snapshot_move(upper, lowers, im->n_layers, index, dest, is_run ? run_binds : NULL, move,
+                               st ? st : &dummy, e);
         resume_mount(&p);
         if (r < 0) {
                 err_wrap(e, "copy the writable layer");

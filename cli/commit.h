@@ -37,6 +37,11 @@ int commit_mount(struct store *s, const char *target, const struct commit_opts *
  * commits or discards it) and *@diff_fd (its diff/; caller closes). */
 int commit_snapshot(struct store *s, const struct store_mount *m, const struct store_image *im, char **tmpdir,
                     int *diff_fd, struct pack_stats *st, struct err *e);
+/* commit_snapshot_move() - commit_snapshot(); @move: the writable layer is
+ * discarded afterwards and no daemon serves it: its files are moved, not
+ * copied (pack_snapshot_move()). */
+int commit_snapshot_move(struct store *s, const struct store_mount *m, const struct store_image *im, bool move,
+                         char **tmpdir, int *diff_fd, struct pack_stats *st, struct err *e);
 
 /* commit_like() - argv of commit and import (their shared options, then
  * SOURCE [NAME[:TAG]]), @make called, the new image's ID printed; returns

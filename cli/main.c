@@ -33,7 +33,7 @@ static const struct command commands[] = {
           "             STRATA_CONNECT_TIMEOUT, STRATA_STALL_TIMEOUT (seconds), STRATA_RETRIES\n" },
         { "images", cmd_images, "strata images [OPTIONS] [REPOSITORY[:TAG]]", "List images",
           "  -q, --quiet       only image IDs\n"
-          "  -a, --all         all images (strata keeps no intermediate ones)\n"
+          "  -a, --all         all images (also the intermediate images of builds)\n"
           "      --digests     show digests\n"
           "      --no-trunc    full image IDs\n"
           "  -f, --filter K=V  dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE,\n"

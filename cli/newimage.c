@@ -138,13 +138,20 @@ int pack_format_parse(const char *s, enum pack_format *f, struct err *e)
 int new_image_record(struct store *s, json_t *config, enum pack_format f, const struct store_image *parent,
                      const struct new_layer *extra, const char *name, char id[DIGEST_STR_LEN + 1], struct err *e)
 {
+        return new_image_record_step(s, config, f, parent, extra, name, false, id, e);
+}
+
+int new_image_record_step(struct store *s, json_t *config, enum pack_format f, const struct store_image *parent,
+                          const struct new_layer *extra, const char *name, bool intermediate,
+                          char id[DIGEST_STR_LEN + 1], struct err *e)
+{
         _cleanup_free_ char *ctext = pack_json_dump(config);
         char cdigest[DIGEST_STR_LEN + 1];
         sha256_digest(ctext, strlen(ctext), cdigest);
         size_t n = (parent ? parent->n_layers : 0) + (extra ? 1 : 0);
         struct pack_desc *d = xcalloc(n ? n : 1, sizeof *d);
         struct store_layer *sl = xcalloc(n ? n : 1, sizeof *sl);
-        struct store_image im = { .id = cdigest, .n_layers = n, .layers = sl };
+        struct store_image im = { .id = cdigest, .n_layers = n, .layers = sl, .intermediate = intermediate };
         for (size_t i = 0; parent && i < parent->n_layers; i++) {
                 d[i] = (struct pack_desc){ parent->layers[i].media_type, parent->layers[i].digest,
                                            parent->layers[i].size };

@@ -40,6 +40,12 @@ void new_layer_done(struct new_layer *l);   /* lets go of the lock; accepts a ze
 int new_image_record(struct store *s, json_t *config, enum pack_format f, const struct store_image *parent,
                      const struct new_layer *extra, const char *name, char id[DIGEST_STR_LEN + 1], struct err *e);
 
+/* new_image_record_step() - new_image_record(), the image marked
+ * @intermediate (a build step's: hidden by strata images without -a). */
+int new_image_record_step(struct store *s, json_t *config, enum pack_format f, const struct store_image *parent,
+                          const struct new_layer *extra, const char *name, bool intermediate,
+                          char id[DIGEST_STR_LEN + 1], struct err *e);
+
 /* new_image_name() - the store name for what the user typed (NAME[:TAG],
  * docker's normalization); NULL @arg gives NULL.  -EINVAL for a digest. */
 int new_image_name(const char *arg, char **out, struct err *e);

@@ -40,7 +40,9 @@ struct bf_instr {
         char **args;              /* exec form: the elements; else args[0] is the
                                    * rest of the line after the flags, verbatim */
         size_t n_args;
-        char **heredoc_names;     /* RUN's <<NAME words, in order ("-NAME" for <<-) */
+        char **heredoc_names;     /* RUN's, COPY's, ADD's <<NAME words, in order
+                                   * ("-NAME" for <<-) */
+        bool *heredoc_quoted;     /* <<"NAME" or <<'NAME': no expansion in the body */
         size_t n_heredocs;
         char **heredoc_bodies;    /* their contents, each line ending in \n */
         size_t n_bodies;
@@ -57,9 +59,9 @@ struct bf_file {
 /* bf_parse() - parse @text (@len bytes) (invariant 1).  Comments, line
  * continuations with the escape character, the escape and syntax
  * directives (syntax is accepted and ignored), JSON and shell forms, and
- * leading --flags of every instruction, RUN's heredocs (<<EOF, <<-EOF,
- * quoted names; their lines follow the instruction).  COPY/ADD heredocs
- * are refused as not supported yet. */
+ * leading --flags of every instruction, the heredocs of RUN, COPY and ADD
+ * (<<EOF, <<-EOF, quoted names; their lines follow the instruction; for
+ * COPY and ADD a name may be a file name, <<robots.txt). */
 int bf_parse(const char *text, size_t len, struct bf_file *out, struct err *e);
 void bf_file_free(struct bf_file *f);
 
@@ -83,6 +85,12 @@ int bf_words(const char *in, char esc, bf_lookup_fn lookup, void *ctx, bool spli
  * "KEY value with blanks" form (first word without '=', @old_form) gives
  * one word "KEY=value with blanks". */
 int bf_pairs(const char *in, char esc, bool old_form, char ***words, size_t *n, struct err *e);
+
+/* bf_heredoc_expand() - the body of an unquoted COPY/ADD heredoc as a
+ * shell expands a here-document: $V and ${V...} (as bf_words()), \$, \\
+ * and \` escaped, a backslash-newline removed; quotes are literal.
+ * *@out: caller frees. */
+int bf_heredoc_expand(const char *body, bf_lookup_fn lookup, void *ctx, char **out, struct err *e);
 
 void bf_strv_free(char **v);
 

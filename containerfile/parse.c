@@ -50,6 +50,7 @@ static void instr_free(struct bf_instr *in)
         bf_strv_free(in->heredoc_names);
         bf_strv_free(in->heredoc_bodies);
         free(in->heredoc_raw);
+        free(in->heredoc_quoted);
 }
 
 void bf_file_free(struct bf_file *f)
@@ -145,8 +146,10 @@ static bool cut_continuation(struct buf *s, char esc)
 }
 
 /* The heredoc words of @s (<<NAME, <<-NAME, <<"NAME", <<'NAME'), in order:
- * their names into @in (a leading '-' kept: tabs are stripped). */
-static bool find_heredocs(const char *s, struct bf_instr *in)
+ * their names into @in (a leading '-' kept: tabs are stripped), whether
+ * quoted into in->heredoc_quoted.  @file (COPY, ADD): a name is a file
+ * name (any characters but blanks, quotes and '<'), else a shell word. */
+static bool find_heredocs(const char *s, bool file, struct bf_instr *in)
 {
         for (const char *p = strstr(s, "<<"); p; p = strstr(p, "<<")) {
                 const char *q = p + 2;
@@ -155,17 +158,21 @@ static bool find_heredocs(const char *s, struct bf_instr *in)
                         q++;
                 char quote = (*q == '"' || *q == '\'') ? *q++ : 0;
                 const char *n = q;
-                while (isalnum((unsigned char)*q) || *q == '_')
-                        q++;
-                if (q == n || (!isalpha((unsigned char)*n) && *n != '_') || (quote && *q != quote)) {
+                if (file)
+                        while (*q && !blank(*q) && *q != '"' && *q != '\'' && *q != '<')
+                                q++;
+                else
+                        while (isalnum((unsigned char)*q) || *q == '_')
+                                q++;
+                if (q == n || (!file && !isalpha((unsigned char)*n) && *n != '_') || (quote && *q != quote)) {
                         p += 2;
                         continue;
                 }
-                if (in)
-                        strv_push(&in->heredoc_names, &in->n_heredocs,
-                                  xasprintf("%s%.*s", dash ? "-" : "", (int)(q - n), n));
-                else
+                if (!in)
                         return true;
+                strv_push(&in->heredoc_names, &in->n_heredocs, xasprintf("%s%.*s", dash ? "-" : "", (int)(q - n), n));
+                in->heredoc_quoted = xrealloc(in->heredoc_quoted, in->n_heredocs * sizeof *in->heredoc_quoted);
+                in->heredoc_quoted[in->n_heredocs - 1] = quote != 0;
                 p = quote ? q + 1 : q;
         }
         return in && in->n_heredocs;
@@ -224,11 +231,8 @@ static int parse_instr(const char *s, int line, struct bf_instr *in, struct err 
         _cleanup_free_ char *rest = xstrndup(p, rl);
         if (!*rest)
                 return err_setx(e, EINVAL, "line %d: %s requires at least one argument", line, names[k]);
-        if ((k == BF_COPY || k == BF_ADD) && find_heredocs(rest, NULL))
-                return err_setx(e, ENOTSUP, "line %d: %s with a heredoc (<<): not supported by strata build yet", line,
-                                names[k]);
-        if (k == BF_RUN && rest[0] != '[')
-                find_heredocs(rest, in);
+        if ((k == BF_RUN || k == BF_COPY || k == BF_ADD) && rest[0] != '[')
+                find_heredocs(rest, k != BF_RUN, in);
         if (k == BF_ONBUILD) {
                 struct bf_instr sub = { 0 };
                 int r = parse_instr(rest, line, &sub, e);

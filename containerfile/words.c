@@ -206,3 +206,31 @@ int bf_pairs(const char *in, char esc, bool old_form, char ***words, size_t *n, 
         *n = cnt;
         return 0;
 }
+
+int bf_heredoc_expand(const char *body, bf_lookup_fn lookup, void *ctx, char **out, struct err *e)
+{
+        struct lex x = { .p = body, .esc = '\\', .lookup = lookup, .ctx = ctx, .e = e };
+        struct buf w = BUF_INIT(WORD_MAX);
+        int r = buf_append(&w, "", 0);
+        while (r >= 0 && *x.p) {
+                char c = *x.p++;
+                if (c == '\\' && (*x.p == '$' || *x.p == '\\' || *x.p == '`')) {
+                        r = buf_append(&w, x.p++, 1);
+                } else if (c == '\\' && *x.p == '\n') {
+                        x.p++;   /* a line continued */
+                } else if (c == '$') {
+                        r = dollar(&x, &w);
+                } else {
+                        const char *s = x.p - 1;
+                        size_t k = strcspn(s, "\\$");
+                        r = buf_append(&w, s, k ? k : 1);
+                        x.p = s + (k ? k : 1);
+                }
+        }
+        if (r < 0) {
+                buf_free(&w);
+                return e->msg[0] ? r : err_setx(e, -r, "a heredoc is too long");
+        }
+        *out = buf_steal(&w);
+        return 0;
+}

@@ -56,6 +56,12 @@ struct pack_stats {
  * files left out: the mount points a run bound files over.  @st may be NULL. */
 int pack_snapshot(int upper_fd, const int *lower_fds, size_t n_lowers, int index_fd, int dest_fd,
                   const char *const *skip, struct pack_stats *st, struct err *e);
+/* pack_snapshot_move() - pack_snapshot(); with @move (as root), the upper
+ * being discarded afterwards (strata build's step: unmounted, no one else
+ * sees it), its regular files with data are renamed into @dest_fd instead
+ * of copied (on the same filesystem): the snapshot costs no data copy. */
+int pack_snapshot_move(int upper_fd, const int *lower_fds, size_t n_lowers, int index_fd, int dest_fd,
+                       const char *const *skip, bool move, struct pack_stats *st, struct err *e);
 
 /* ------------------------------------------------------------- tar */
 

@@ -31,6 +31,7 @@ struct snap {
         struct pack_stats *st;
         struct inomap links;       /* upper (dev, ino) -> dest path of its first name */
         const char *const *skip;
+        bool move;                 /* regular files renamed out of the upper, not copied */
         struct err *e;
 };
 
@@ -208,6 +209,26 @@ static int open_lower_data(struct snap *s, const char *rel)
         return -1;
 }
 
+/* A file of the upper, which is discarded afterwards, renamed into the
+ * snapshot: its data, owner, mode, times and xattrs go with it; only the
+ * overlay's private xattrs are taken off. */
+static int move_file(struct snap *s, int fd, const char *rel, const struct stat *st)
+{
+        struct buf names = BUF_INIT(XATTR_LIST_MAX_);
+        int r = pack_xattr_list(fd, &names, s->e);
+        for (size_t off = 0; r >= 0 && off < names.len; off += strlen(names.data + off) + 1)
+                if (pack_xattr_private(names.data + off) && fremovexattr(fd, names.data + off) < 0)
+                        r = err_set(s->e, errno, "remove xattr %s", names.data + off);
+        buf_free(&names);
+        if (r < 0)
+                return err_wrap(s->e, "%s", rel);
+        if (renameat(s->upper, rel, s->dest, rel) < 0)
+                return err_set(s->e, errno, "%s: move into the snapshot", rel);
+        s->st->files++;
+        s->st->file_bytes += (uint64_t)st->st_size;
+        return 0;
+}
+
 static int snap_file(struct snap *s, const char *rel, const struct stat *st)
 {
         if (st->st_nlink > 1) {
@@ -223,7 +244,10 @@ static int snap_file(struct snap *s, const char *rel, const struct stat *st)
         _cleanup_close_ int in = openat(s->upper, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0)
                 return err_set(s->e, errno, "%s: open", rel);
-        if (pack_has_xattr(in, s->userxattr ? "user.overlay.metacopy" : "trusted.overlay.metacopy", NULL)) {
+        const char *metacopy = s->userxattr ? "user.overlay.metacopy" : "trusted.overlay.metacopy";
+        if (s->move && !pack_has_xattr(in, metacopy, NULL))
+                return move_file(s, in, rel, st);
+        if (pack_has_xattr(in, metacopy, NULL)) {
                 close(in);
                 in = open_lower_data(s, rel);
                 if (in < 0)
@@ -453,10 +477,17 @@ static int snap_index(struct snap *s)
 int pack_snapshot(int upper_fd, const int *lower_fds, size_t n_lowers, int index_fd, int dest_fd,
                   const char *const *skip, struct pack_stats *st, struct err *e)
 {
+        return pack_snapshot_move(upper_fd, lower_fds, n_lowers, index_fd, dest_fd, skip, false, st, e);
+}
+
+int pack_snapshot_move(int upper_fd, const int *lower_fds, size_t n_lowers, int index_fd, int dest_fd,
+                       const char *const *skip, bool move, struct pack_stats *st, struct err *e)
+{
         struct pack_stats dummy;
         struct snap s = { .upper = upper_fd, .dest = dest_fd, .index = index_fd, .lowers = lower_fds, .skip = skip,
                           .n_lowers = n_lowers, .is_root = geteuid() == 0,
                           .userxattr = !strcmp(userns_ovl_prefix(), OVL_PREFIX_USER), .st = st ? st : &dummy, .e = e };
+        s.move = move && s.is_root;   /* as root the upper's owners are the files' own */
         memset(s.st, 0, sizeof *s.st);
         inomap_init(&s.links);
         int r = snap_dir(&s, ".");

@@ -390,6 +390,44 @@ static void image_items(json_t *j, struct census *c, const struct store_mount *m
         }
 }
 
+struct cache_census {
+        json_t *images;            /* images.json's */
+        json_t *ids;               /* the images the entries name that are there */
+        size_t total, active;
+};
+
+static void cache_entry(const char *key_hex, const char *id, void *ctx)
+{
+        struct cache_census *cc = ctx;
+        cc->total++;
+        if (id && json_object_get(cc->images, id)) {
+                cc->active++;
+                set_add(cc->ids, id);
+        }
+}
+
+/* The build cache's row: what the images its entries name hold and no
+ * other image and no mount uses (@used: what the mounts use). */
+static void cache_usage(struct store *s, json_t *j, struct census *c, json_t *used, struct store_usage_row *row)
+{
+        _cleanup_json_ json_t *ids = json_object(), *held = json_object(), *others = json_deep_copy(used);
+        struct cache_census cc = { json_object_get(j, "images"), ids, 0, 0 };
+        store_build_cache_list(s, cache_entry, &cc);
+        const char *id;
+        json_t *o;
+        json_object_foreach(cc.images, id, o) {
+                bool named = false;
+                const char *k;
+                json_t *v;
+                json_object_foreach(json_object_get(j, "names"), k, v)
+                        named |= json_is_string(v) && !strcmp(json_string_value(v), id);
+                image_refs(id, o, set_has(ids, id) && !named ? held : others);
+        }
+        row->total = cc.total;
+        row->active = cc.active;
+        row->size = row->reclaimable = set_bytes(c, held, others);
+}
+
 int store_usage(struct store *s, struct store_usage *u, void (*item)(const struct store_usage_item *it, void *ctx),
                 void *ctx, struct err *e)
 {
@@ -433,6 +471,7 @@ int store_usage(struct store *s, struct store_usage *u, void (*item)(const struc
                 }
         u->images.size = set_bytes(&c, held, NULL);
         u->images.reclaimable = set_bytes(&c, unused, used);
+        cache_usage(s, j, &c, used, &u->build_cache);
         if (item)
                 image_items(j, &c, mv, nm, item, ctx);
 
@@ -564,6 +603,13 @@ static void relay_leftover(const char *name, uint64_t bytes, void *ctx)
                 g->gone(STORE_GONE_LEFTOVER, rel, bytes, g->ctx);
 }
 
+static void relay_cache(const char *key_hex, const char *id, void *ctx)
+{
+        struct gone_relay *g = ctx;
+        if (g->gone)
+                g->gone(STORE_GONE_CACHE, key_hex, 0, g->ctx);
+}
+
 /* Delete the image records @ids (with their names) from @j and save it. */
 static int drop_images(struct store *s, json_t *j, json_t *ids, store_gone_fn gone, void *ctx, struct err *e)
 {
@@ -639,6 +685,11 @@ int store_prune(struct store *s, bool all, store_gone_fn gone, void *ctx, uint64
                         json_object_set_new(drop, id, json_true());
         }
         r = drop_images(s, j, drop, gone, ctx, e);
+        if (r >= 0) {
+                struct gone_relay cg = { gone, ctx };
+                r = store_build_cache_clear(s, relay_cache, &cg, e);
+                r = r < 0 ? r : 0;
+        }
         if (r < 0)
                 goto out;
         /* 3. layers and blobs nothing uses, unless a pull is adding some now */

@@ -3,6 +3,7 @@
  *   { "version": 1,
  *     "images": { "<config digest>": { "manifest": ..., "index": ..., "platform": ...,
  *                 "created": <unix>, "pulled": <unix>, "size": <bytes>,
+ *                 "intermediate": true (a build step's; absent otherwise),
  *                 "layers": [ { "digest", "diff_id", "media_type", "size" } ] } },
  *     "names":  { "REGISTRY/REPO:TAG": "<config digest>", ... } }
  */
@@ -55,9 +56,12 @@ static json_t *image_to_json(const struct store_image *im)
                                                         l->diff_id, "media_type", l->media_type, "size",
                                                         (json_int_t)l->size));
         }
-        return json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:I, s:o}", "manifest", im->manifest, "index", im->index,
-                         "platform", im->platform, "created", (json_int_t)im->created, "pulled",
-                         (json_int_t)im->pulled, "size", (json_int_t)im->size, "layers", layers);
+        json_t *o = json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:I, s:o}", "manifest", im->manifest, "index", im->index,
+                              "platform", im->platform, "created", (json_int_t)im->created, "pulled",
+                              (json_int_t)im->pulled, "size", (json_int_t)im->size, "layers", layers);
+        if (im->intermediate)
+                json_object_set_new(o, "intermediate", json_true());
+        return o;
 }
 
 static char *jstr(json_t *o, const char *key)
@@ -76,6 +80,7 @@ int store_image_from_json(json_t *root, const char *id, json_t *o, struct store_
         im->created = (time_t)json_integer_value(json_object_get(o, "created"));
         im->pulled = (time_t)json_integer_value(json_object_get(o, "pulled"));
         im->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
+        im->intermediate = json_is_true(json_object_get(o, "intermediate"));
         json_t *layers = json_object_get(o, "layers");
         if (!im->manifest || !json_is_array(layers)) {
                 store_image_free(im);

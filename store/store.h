@@ -16,6 +16,8 @@
  *   ROOT/mounts/<id>/              one per mount: upper/, work/, mount.json (image,
  *                                  layers and their blobs, pid, creator, command)
  *                                  (and rootfs/, the mount point of a `strata run`)
+ *   ROOT/build-cache/<hex>         strata build's cache: the ID of the image a step
+ *                                  made, <hex> its key (containerfile.h invariant 4)
  *
  * STORE INVARIANTS
  * (1) blobs/sha256/<hex> holds exactly the bytes that hash to <hex>: a blob is
@@ -143,6 +145,8 @@ struct store_image {
         struct store_layer *layers;   /* bottom first, as in the manifest */
         size_t n_names;
         char **names;          /* "REGISTRY/REPO:TAG" and "REGISTRY/REPO@sha256:..." */
+        bool intermediate;     /* a build step's image (strata images hides it
+                                * while it has no name, as docker does) */
 };
 void store_image_free(struct store_image *im);   /* frees members; accepts zeroed */
 
@@ -197,6 +201,21 @@ int store_commit_blob_file(struct store *s, const char *digest, const char *path
 /* store_layer_tar_bytes() - the length of the layer's uncompressed tar as
  * recorded in its layer.json ("bytes"); 0 when unknown. */
 uint64_t store_layer_tar_bytes(struct store *s, const char *diff_id);
+
+/* ---------------------------------------------------------- build cache */
+
+/* store_build_cache_get() - the image ID of cache entry @key ("sha256:...")
+ * into @id; -ENOENT when there is none. */
+int store_build_cache_get(struct store *s, const char *key, char id[DIGEST_STR_LEN + 1], struct err *e);
+/* store_build_cache_put() - entry @key now names image @id (replaced whole). */
+int store_build_cache_put(struct store *s, const char *key, const char *id, struct err *e);
+/* store_build_cache_list() - the number of entries; @each (may be NULL)
+ * hears of each: its key's hex and its image ID (NULL when unreadable). */
+int store_build_cache_list(struct store *s, void (*each)(const char *key_hex, const char *id, void *ctx), void *ctx);
+/* store_build_cache_clear() - every entry removed (store_prune() does it):
+ * @each as for store_build_cache_list(); the number removed. */
+int store_build_cache_clear(struct store *s, void (*each)(const char *key_hex, const char *id, void *ctx), void *ctx,
+                            struct err *e);
 
 /* --------------------------------------------------------------- mounts */
 
@@ -283,6 +302,10 @@ struct store_usage {
         struct store_usage_row mounts;    /* active: live; size: their writable layers in
                                              the store (an --upper DIR is the user's) */
         struct store_usage_row leftovers; /* tmp/: active: held by a running strata */
+        struct store_usage_row build_cache; /* entries; active: their image is there;
+                                             size: what their images hold that no
+                                             other image and no mount uses (prune
+                                             takes it back with them) */
 };
 /* One item of store_usage()'s detail (system df -v). */
 enum store_item_kind { STORE_ITEM_IMAGE, STORE_ITEM_MOUNT, STORE_ITEM_LEFTOVER };
@@ -310,6 +333,7 @@ enum store_gone {
         STORE_GONE_LAYER,      /* a layer dir: its diff_id */
         STORE_GONE_BLOB,       /* a blob no image or mount uses: its digest */
         STORE_GONE_LEFTOVER,   /* tmp/NAME */
+        STORE_GONE_CACHE,      /* a build cache entry: its key's hex */
 };
 typedef void (*store_gone_fn)(enum store_gone kind, const char *what, uint64_t bytes, void *ctx);
 
@@ -317,8 +341,8 @@ typedef void (*store_gone_fn)(enum store_gone kind, const char *what, uint64_t b
  * (the kept writable layer of a finished run, a mount whose daemon died),
  * then the images without a name (@all: every image) that no mount record
  * uses, then every layer and blob no image and no mount record uses, then
- * the leftovers (store_reclaim_leftovers() of any age).  *@reclaimed is the
- * bytes taken back. */
+ * the leftovers (store_reclaim_leftovers() of any age), and the build
+ * cache.  *@reclaimed is the bytes taken back. */
 int store_prune(struct store *s, bool all, store_gone_fn gone, void *ctx, uint64_t *reclaimed, struct err *e);
 
 /* store_check() - podman system check: look for states that break the

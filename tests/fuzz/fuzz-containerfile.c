@@ -1,7 +1,8 @@
 /* libFuzzer target: bf_parse() (containerfile/parse.c, CONTAINERFILE INVARIANTS 1-2) and
  * bf_words() (invariant 3) over any bytes: a file parses whole or not at
  * all; every instruction has a known keyword, a line inside the input,
- * increasing, and (shell form) one argument; expansion of every argument terminates. */
+ * increasing, and (shell form) one argument; expansion of every argument
+ * and of every heredoc body terminates. */
 #include "containerfile/containerfile.h"
 
 #include <stdlib.h>
@@ -45,6 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 bf_strv_free(w);
                         if (bf_pairs(in->args[k], f.escape, true, &w, &n, &we) == 0)
                                 bf_strv_free(w);
+                }
+                if (in->n_bodies > in->n_heredocs)
+                        abort();
+                for (size_t k = 0; k < in->n_bodies; k++) {
+                        char *out = NULL;
+                        struct err we = { 0 };
+                        if (bf_heredoc_expand(in->heredoc_bodies[k], lookup, NULL, &out, &we) == 0)
+                                free(out);
+                        else if (!we.msg[0])
+                                abort();
                 }
         }
         bf_file_free(&f);

@@ -194,12 +194,13 @@ def test_pull_all_tags(strata, fmt_images, image_builder):
 
 def test_system_df_format(strata, pulled):
     r = strata("system", "df", "--format", "{{.Type}}={{.TotalCount}}").check()
-    assert [l.split("=")[0] for l in r.lines] == ["Images", "Layers", "Blobs", "Mounts", "Leftovers"]
+    assert [l.split("=")[0] for l in r.lines] == ["Images", "Layers", "Blobs", "Mounts", "Leftovers",
+                                                      "Build Cache"]
     assert r.lines[0] == "Images=4" and r.lines[3] == "Mounts=0", r.out
     o = json.loads(strata("system", "df", "--format", "json").check().lines[0])
     assert o == {"Type": "Images", "TotalCount": "4", "Active": "0", "Size": o["Size"], "Reclaimable": o["Reclaimable"]}
     r = strata("system", "df", "--format", "table {{.Type}}\\t{{.Active}}").check()
-    assert r.lines[0] == "TYPE        ACTIVE" and r.lines[1] == "Images      0"
+    assert r.lines[0] == "TYPE          ACTIVE" and r.lines[1] == "Images        0"
     r = strata("system", "df", "--format", "{{.Nope}}")
     assert r.rc == 1 and len(r.err_lines) == 1 and "TotalCount" in r.err, str(r)
     r = strata("system", "df", "-v", "--format", "json")

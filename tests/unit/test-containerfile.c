@@ -80,7 +80,21 @@ static void test_parse(void)
 
         parse_bad("FROM x\nFROB y\n", "line 2: unknown instruction: FROB");
         parse_bad("FROM x\n\nRUN\n", "line 3: RUN requires at least one argument");
-        parse_bad("FROM x\nCOPY <<EOF /x\necho\nEOF\n", "line 2: COPY with a heredoc (<<): not supported by strata build yet");
+        f = parse_ok("FROM x\nCOPY <<robots.txt <<-'h.txt' /x/\nUser-agent: *\nrobots.txt\n\t$A\n\th.txt\nADD <<\"E\" /e\n$A\nE\n",
+                     "COPY and ADD heredocs");
+        if (f.n == 3) {
+                is_int((long long)f.v[1].n_heredocs, 2, "two COPY heredocs");
+                is_str(f.v[1].heredoc_names[0], "robots.txt", "a file name for a heredoc name");
+                is_int(f.v[1].heredoc_quoted[0], 0, "unquoted");
+                is_str(f.v[1].heredoc_names[1], "-h.txt", "<<- and quoted");
+                is_int(f.v[1].heredoc_quoted[1], 1, "quoted");
+                is_str(f.v[1].heredoc_bodies[0], "User-agent: *\n", "first body");
+                is_str(f.v[1].heredoc_bodies[1], "$A\n", "second body, tab stripped");
+                is_int(f.v[2].heredoc_quoted[0], 1, "double quotes");
+                is_str(f.v[2].heredoc_bodies[0], "$A\n", "ADD's body");
+        }
+        bf_file_free(&f);
+        parse_bad("FROM x\nCOPY <<EOF /x\necho\n", "line 2: the heredoc <<EOF has no line EOF ending it");
         parse_bad("FROM x\nRUN <<EOF\necho\nEOD\n", "line 2: the heredoc <<EOF has no line EOF ending it");
         f = parse_ok("FROM x\nRUN <<EOF\necho a\n# not a comment\n\nEOF\nRUN cat <<-\"A\" >f && cat <<B\n\tx\n\tA\ny $V\nB\nCMD x <<y\n",
                      "heredocs");
@@ -176,6 +190,15 @@ static void test_words(void)
                 is_str(w[0], "KEY=the rest  of it", "old form: one pair");
         bf_strv_free(w);
         ok(bf_pairs("A=\"open", '\\', true, &w, &n, &e) < 0, "unterminated quote refused");
+
+        /* a COPY heredoc's body: variables, the shell's three escapes, quotes literal */
+        char *h = NULL;
+        ok(bf_heredoc_expand("'$A' \"${A}\" \\$A \\\\ \\n ${UNSET:-d}\\\nx $\n", vars, NULL, &h, &e) == 0, "heredoc expansion");
+        is_str(h, "'a' \"a\" $A \\ \\n dx $\n", "heredoc expanded");
+        free(h);
+        h = NULL;
+        ok(bf_heredoc_expand("${A", vars, NULL, &h, &e) < 0 && !h, "a bad substitution refused");
+        is_str(e.msg, "bad substitution: missing '}' after ${A", "its message");
 }
 
 static void test_cache_key(void)
