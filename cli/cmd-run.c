@@ -15,6 +15,7 @@
 #include "fs/fs.h"
 #include "pull.h"
 #include "runmount.h"
+#include "runspec.h"
 #include "sandbox.h"
 #include "store/store.h"
 
@@ -248,14 +249,13 @@ static int make_plan(const struct run_opts *o, json_t *config, char **cmd, int n
         return 0;
 }
 
-static int run_in(const struct run_opts *o, const char *rootfs, const char *hostname,
-                  const struct run_plan *p, void (*started)(pid_t, void *), void *ctx, int *status, struct err *e)
+/* fill_sandbox() - the sandbox options for @p under @o (rootfs and the
+ * started hook left for the caller). */
+static void fill_sandbox(const struct run_opts *o, const char *hostname, const struct run_plan *p,
+                         struct sandbox_opts *so)
 {
-        struct sandbox_opts so = {
-                .started = started,
-                .started_ctx = ctx,
+        *so = (struct sandbox_opts){
                 .new_net = o->net_none,
-                .rootfs = rootfs,
                 .argv = p->argv,
                 .env = p->env,
                 .workdir = p->workdir,
@@ -275,7 +275,6 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .tmpfs = o->tmpfs,
                 .n_tmpfs = o->n_tmpfs,
         };
-        return sandbox_run(&so, status, e);
 }
 
 /* run_rootfs() - podman's --rootfs: the directory is the root, as it is. */
@@ -283,8 +282,11 @@ static int run_rootfs(const struct run_opts *o, char **cmd, int n_cmd, int *stat
 {
         struct run_plan p = { 0 };
         int r = make_plan(o, NULL, cmd, n_cmd, &p, e);
+        struct sandbox_opts so;
+        fill_sandbox(o, NULL, &p, &so);
+        so.rootfs = o->rootfs;
         if (r >= 0)
-                r = run_in(o, o->rootfs, NULL, &p, NULL, NULL, status, e);
+                r = sandbox_run(&so, status, e);
         run_plan_free(&p);
         return r;
 }
@@ -317,7 +319,13 @@ int mount_for_run(struct store *s, const struct store_image *im, const char *lab
         r = store_mount_save(s, &rm->m, e);
         if (r < 0)
                 return r;
+        return mount_record(s, im, label, kernel, rm, e);
+}
 
+int mount_record(struct store *s, const struct store_image *im, const char *label, bool kernel,
+                 struct run_mount *rm, struct err *e)
+{
+        int r;
         struct fs_config cfg = { 0 };
         _cleanup_free_ char *empty = xasprintf("%s/empty", rm->m.dir);
         image_lowers(s, im, empty, &cfg);
@@ -455,8 +463,8 @@ static void on_started(pid_t pid, void *ctx)
 
 /* run_mounted() - the command over the mounted record @rm, its status
  * recorded; a detached run's output goes to the run's log. */
-static int run_mounted(const struct run_opts *o, struct store *s, struct run_mount *rm, const struct run_plan *p,
-                       struct detach *d, int *status, struct err *e)
+static int run_mounted(struct sandbox_opts *so, struct store *s, struct run_mount *rm, struct detach *d, int *status,
+                       struct err *e)
 {
         struct runlog log = { 0 };
         if (d) {
@@ -467,7 +475,12 @@ static int run_mounted(const struct run_opts *o, struct store *s, struct run_mou
         }
         struct run_started c = { s, rm, d };
         debugf("run: image %s mounted at %s (daemon %d)", rm->m.image, rm->m.mountpoint, (int)rm->daemon);
-        int r = run_in(o, rm->m.mountpoint, rm->m.id, p, on_started, &c, status, e);
+        so->rootfs = rm->m.mountpoint;
+        if (!so->hostname)
+                so->hostname = rm->m.id;       /* docker's: the container's ID */
+        so->started = on_started;
+        so->started_ctx = &c;
+        int r = sandbox_run(so, status, e);
         debugf("run: exit status %d", *status);
         if (r >= 0) {
                 rm->m.exit_code = *status;    /* saved with the kept record, for `strata ps -a` */
@@ -530,8 +543,15 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 struct err ignore = { 0 };
                 (void)store_mount_save(s, &rm.m, &ignore);
         }
+        struct sandbox_opts so;
+        fill_sandbox(o, NULL, &p, &so);
+        if (r >= 0) {
+                /* what `strata start` runs again */
+                _cleanup_free_ char *spec = xasprintf("%s/run.json", rm.m.dir);
+                r = runspec_save(spec, &so, kernel, e);
+        }
         if (r >= 0)
-                r = run_mounted(o, s, &rm, &p, supervisor ? &d : NULL, status, e);
+                r = run_mounted(&so, s, &rm, supervisor ? &d : NULL, status, e);
         if (supervisor && r < 0)
                 detach_failed(&d, *status, e);
         struct err ue = { 0 };
@@ -548,6 +568,65 @@ out:
         store_close(s);
         if (supervisor)
                 _exit(r < 0 ? RUN_FAILED : *status);   /* nobody hears more */
+        return r;
+}
+
+int start_kept_run(struct store *s, struct store_mount *m, bool attach, bool interactive, int *status,
+                   struct err *e)
+{
+        *status = 0;
+        if (store_mount_live(m) && !(m->command && m->finished))
+                return 0;      /* docker: starting a running container does nothing */
+        struct runspec rs;
+        struct store_image im = { 0 };
+        struct run_mount rm = { .daemon = -1 };
+        struct detach d = { .fd = -1 };
+        bool supervisor = false;
+        _cleanup_free_ char *spec = xasprintf("%s/run.json", m->dir);
+        int r = runspec_load(spec, &rs, e);
+        if (r == -ENOENT)
+                r = err_setx(e, ENOENT, "run %s kept no record of what it ran (a strata older than start, or a "
+                                        "mount): it cannot start again", m->id);
+        rs.so.interactive |= interactive;
+        if (r >= 0 && (!m->image || store_find_image(s, m->image, &im, e) < 0))
+                r = err_setx(e, ENOENT, "run %s: its image %.19s is no longer in the store", m->id,
+                             m->image ? m->image : "(none)");
+        if (r >= 0 && !attach) {
+                r = detach_fork(&d, rs.so.interactive, e);
+                if (r == 0) {
+                        char id[64];
+                        r = detach_wait(&d, id, sizeof id, status, e);
+                        goto out;
+                }
+                supervisor = r > 0;
+        }
+        if (r >= 0) {
+                rm.m = *m;
+                memset(m, 0, sizeof *m);
+                rm.m.finished = 0;
+                rm.m.exit_code = -1;
+                rm.m.creator = (int)getpid();
+                rm.m.pid = 0;
+                rm.m.run_pid = 0;
+                r = store_mount_save(s, &rm.m, e);
+        }
+        if (r >= 0)
+                r = mount_record(s, &im, rm.m.name ? rm.m.name : rm.m.id, rs.kernel, &rm, e);
+        if (r >= 0)
+                r = run_mounted(&rs.so, s, &rm, supervisor ? &d : NULL, status, e);
+        if (supervisor && r < 0)
+                detach_failed(&d, *status, e);
+        struct err ue = { 0 };
+        if (rm.m.id && unmount_after_run(s, &rm, false, &ue) < 0 && r >= 0) {
+                err_wrap(&ue, "start %s: after the command", rm.m.id);
+                report_err(&ue);
+        }
+out:
+        store_mount_free(&rm.m);
+        store_image_free(&im);
+        runspec_free(&rs);
+        if (supervisor)
+                _exit(r < 0 ? RUN_FAILED : *status);
         return r;
 }
 

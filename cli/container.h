@@ -14,8 +14,8 @@ enum container_state { CT_RUNNING, CT_EXITED, CT_DEAD };
 
 /* container_state_name() - "running", "exited", "dead". */
 const char *container_state_name(enum container_state st);
-/* container_state() - a run with an exit status is exited; a live record is
- * running (a mount, or a run being set up or running); else dead. */
+/* container_state() - a run with an exit status is exited; a run whose
+ * strata process lives, or a live record, is running; else dead. */
 enum container_state container_state(const struct store_mount *m);
 
 /* find_mount_arg() - the record that @arg names: a run's name, a mount point

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define LINE_MAX_BYTES 16384   /* a longer line is cut into P(artial) lines */
@@ -135,9 +136,8 @@ static void feed(int fd, struct stream *st, const char *data, size_t n)
         }
 }
 
-static void *relay(void *arg)
+static void relay(struct runlog *l)
 {
-        struct runlog *l = arg;
         static struct stream streams[2] = { { .name = "stdout" }, { .name = "stderr" } };
         bool open_[2] = { true, true };
         char chunk[8192];
@@ -162,13 +162,12 @@ static void *relay(void *arg)
                         }
                 }
         }
-        return NULL;
 }
 
 int runlog_open(struct runlog *l, const char *path, struct err *e)
 {
         int out[2], err2[2];
-        l->running = false;
+        l->logger = -1;
         l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (l->fd < 0)
                 return err_set(e, errno, "create %s", path);
@@ -178,29 +177,31 @@ int runlog_open(struct runlog *l, const char *path, struct err *e)
         }
         l->rd[0] = out[0];
         l->rd[1] = err2[0];
-        if (dup2(out[1], 1) < 0 || dup2(err2[1], 2) < 0) {
-                int r = err_set(e, errno, "redirect the output to %s", path);
-                close(out[0]), close(out[1]), close(err2[0]), close(err2[1]), close(l->fd);
-                return r;
+        /* a process, not a thread: the sandbox's raw clone must not copy a
+         * lock (malloc's) that another thread holds */
+        pid_t pid = fork();
+        if (pid == 0) {
+                /* only the log and the pipes' read ends: a copy of the caller's
+                 * message pipe held here would keep `run -d` waiting */
+                for (int fd = 3; fd < 4096; fd++)
+                        if (fd != l->fd && fd != out[0] && fd != err2[0])
+                                close(fd);
+                relay(l);
+                _exit(0);
         }
-        close(out[1]);
-        close(err2[1]);
-        /* every signal blocked in the thread: SIGCHLD must reach the
-         * signalfd of sandbox_run(), not the thread (and be lost) */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        int r = pthread_create(&l->thread, NULL, relay, l);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0)
-                return err_set(e, r, "start the log thread");
-        l->running = true;
-        return 0;
+        int r = 0;
+        if (pid < 0)
+                r = err_set(e, errno, "fork the log writer");
+        else if (dup2(out[1], 1) < 0 || dup2(err2[1], 2) < 0)
+                r = err_set(e, errno, "redirect the output to %s", path);
+        close(out[0]), close(out[1]), close(err2[0]), close(err2[1]), close(l->fd);
+        l->logger = pid;
+        return r;
 }
 
 void runlog_close(struct runlog *l)
 {
-        if (!l->running)
+        if (l->logger <= 0)
                 return;
         int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null >= 0) {
@@ -208,9 +209,8 @@ void runlog_close(struct runlog *l)
                 dup2(null, 2);
                 close(null);
         }
-        pthread_join(l->thread, NULL);
-        close(l->rd[0]);
-        close(l->rd[1]);
-        close(l->fd);
-        l->running = false;
+        /* it ends once every process that held the pipes is gone */
+        while (waitpid(l->logger, NULL, 0) < 0 && errno == EINTR)
+                ;
+        l->logger = -1;
 }

@@ -18,7 +18,7 @@
 
 #include "util/util.h"
 
-#include <pthread.h>
+#include <sys/types.h>
 
 struct detach {
         int fd;                /* the caller: read end; the supervisor: write end */
@@ -38,15 +38,14 @@ void detach_failed(struct detach *d, int status, const struct err *e);
 
 /* The log of a detached run. */
 struct runlog {
-        int fd;                /* the log file */
-        int rd[2];             /* read ends of the stdout and stderr pipes */
-        pthread_t thread;
-        bool running;
+        int fd;                /* the log file (the writer's) */
+        int rd[2];             /* read ends of the stdout and stderr pipes (the writer's) */
+        pid_t logger;          /* the writer, or -1 */
 };
-/* runlog_open() - create @path and make fds 1 and 2 pipes that a thread
- * copies into it, line by line with a time stamp. */
+/* runlog_open() - create @path and make fds 1 and 2 pipes that a writer
+ * process copies into it, line by line with a time stamp. */
 int runlog_open(struct runlog *l, const char *path, struct err *e);
-/* runlog_close() - fds 1 and 2 back to /dev/null, and wait until the thread
+/* runlog_close() - fds 1 and 2 back to /dev/null, and wait until the writer
  * has written everything the command's processes wrote. */
 void runlog_close(struct runlog *l);
 

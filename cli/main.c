@@ -106,6 +106,10 @@ static const struct command commands[] = {
         { "rm", cmd_rm, "strata rm [-f] ID|NAME [ID|NAME...]",
           "Remove finished runs (their records and writable layers)",
           "  -f, --force   stop a running run first (SIGKILL)\n" },
+        { "start", cmd_start, "strata start [OPTIONS] ID|NAME [ID|NAME...]",
+          "Run a kept run's command again over its writable layer (podman start)",
+          "  -a, --attach       wait for the command, its output on ours; exit status its\n"
+          "  -i, --interactive  keep stdin open (implies -a)\n" },
         { "logs", cmd_logs, "strata logs [OPTIONS] ID|NAME", "Show the output of a detached run (run -d)",
           "  -f, --follow      follow the output until the run exits\n"
           "  -t, --timestamps  show each line's time (RFC 3339, nanoseconds)\n"

@@ -20,6 +20,11 @@ struct run_mount {
 int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
                   const char *name, struct run_mount *rm, struct err *e);
 
+/* mount_record() - the union of @im over the existing record @rm (its
+ * writable layer, its mount point), as mount_for_run() mounts it. */
+int mount_record(struct store *s, const struct store_image *im, const char *label, bool kernel,
+                 struct run_mount *rm, struct err *e);
+
 /* unmount_after_run() - unmount, wait for the daemon, then drop the record
  * and the writable layer (@drop) or keep them. */
 int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct err *e);
@@ -27,6 +32,15 @@ int unmount_after_run(struct store *s, struct run_mount *rm, bool drop, struct e
 /* pull_missing() - pull @ref (an image not in the store), its progress on
  * stderr. */
 int pull_missing(struct store *s, const char *ref, const char *platform, struct err *e);
+
+/* start_kept_run() - podman start: the command the kept run @m ran, again,
+ * over its writable layer, with its options (ROOT/mounts/ID/run.json);
+ * detached (output appended to its log) unless @attach; @interactive keeps
+ * stdin.  A running run is left as it is.  0 with *@status: detached, 0
+ * once the command runs; attached, the command's exit status.  -errno with
+ * @e set and *@status docker's 125/126/127.  @m may be taken over. */
+int start_kept_run(struct store *s, struct store_mount *m, bool attach, bool interactive, int *status,
+                   struct err *e);
 
 /* What `strata exec` runs in a run (cmd-exec.c's options). */
 struct exec_opts {

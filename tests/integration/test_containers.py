@@ -188,3 +188,21 @@ def test_rmi_refuses_an_image_a_kept_run_uses(strata, pulled_busybox):
     strata("run", pulled_busybox, "true").check()
     r = strata("rmi", pulled_busybox)
     assert r.rc == 1 and len(r.err_lines) == 1 and "must force" in r.err, str(r)
+
+
+def test_start_runs_the_kept_command_again(strata, pulled_busybox, store_root):
+    r = strata("run", "--name", "again", "-e", "WHO=me", pulled_busybox, "sh", "-c",
+               "echo $WHO >> /count; wc -l < /count; exit 4")
+    assert r.rc == 4 and r.out == "1\n", str(r)
+    r = strata("start", "-a", "again")                  # its writable layer, its -e
+    assert r.rc == 4 and r.out == "2\n", str(r)
+    assert strata("start", "again").check().lines == ["again"]       # detached
+    assert strata("wait", "again").check().lines == ["4"]
+    assert strata("logs", "again").check().out == "3\n"
+    o = ps_json(strata)[0]
+    assert o["Names"] == "again" and o["Status"].startswith("Exited (4) "), o
+    assert strata("container", "start", "-a", "again").rc == 4
+    assert strata("exec", "again", "true").rc == 125                 # not running
+    assert fuse_mounts_under(store_root) == []
+    r = strata("start", "nosuch")
+    assert r.rc == 1 and len(r.err_lines) == 1 and "no such run: nosuch" in r.err, str(r)
