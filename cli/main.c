@@ -101,7 +101,8 @@ static const struct command commands[] = {
           "  -a, --all         also finished runs (kept without --rm) and dead mounts\n"
           "  -q, --quiet       only IDs\n"
           "      --no-trunc    do not truncate the command\n"
-          "  -f, --filter K=V  status=running|exited|dead, name=PART, id=PREFIX, exited=CODE (repeatable)\n"
+          "  -f, --filter K=V  status=running|exited|dead, name=PART, id=PREFIX, exited=CODE,\n"
+          "                    ancestor=IMAGE (repeatable)\n"
           "      --format T    a Go template ({{.ID}}, {{.Status}}, {{.Names}}, table ...), or json\n" },
         { "rm", cmd_rm, "strata rm [-f] ID|NAME [ID|NAME...]",
           "Remove finished runs (their records and writable layers)",
