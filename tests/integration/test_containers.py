@@ -206,3 +206,17 @@ def test_start_runs_the_kept_command_again(strata, pulled_busybox, store_root):
     assert fuse_mounts_under(store_root) == []
     r = strata("start", "nosuch")
     assert r.rc == 1 and len(r.err_lines) == 1 and "no such run: nosuch" in r.err, str(r)
+
+
+def test_exec_tty_and_run_dit(strata, pulled_busybox, store_root, strata_env):
+    from test_run import run_in_pty
+    # -dit: the shell's stdin never ends, so it stays up (docker's habit)
+    strata("run", "-dit", "--name", "shell", pulled_busybox, "sh").check()
+    wait_until(lambda: ps_json(strata, "-f", "name=shell")[0]["State"] == "running", what="the shell to start")
+    out, rc = run_in_pty([strata.bin, "--root", str(store_root), "exec", "-it", "shell", "sh", "-c",
+                          "tty; echo $TERM; exit 3"], strata_env)
+    assert rc == 3, out
+    assert b"/dev/pts/" in out and b"xterm" in out, out
+    assert ps_json(strata, "-f", "name=shell")[0]["State"] == "running"
+    r = strata("exec", "-it", "shell", "true")                        # stdin is a pipe here
+    assert r.rc == 125 and "not a TTY" in r.err, str(r)
