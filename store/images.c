@@ -277,9 +277,10 @@ static int image_in_use(struct store *s, const char *id, struct err *e)
                         else if (mv[i].command)
                                 /* docker's words, a run for a container */
                                 r = err_setx(e, EBUSY,
-                                             "conflict: unable to delete %.12s (must force) - run %s is using its "
-                                             "referenced image %.12s (strata rm %s drops it)",
-                                             id + 7, mv[i].id, id + 7, mv[i].name ? mv[i].name : mv[i].id);
+                                             "conflict: unable to delete %.12s (must force) - run %s (%s) is using "
+                                             "its referenced image %.12s (strata rm %s drops it)",
+                                             id + 7, mv[i].id, mv[i].mountpoint, id + 7,
+                                             mv[i].name ? mv[i].name : mv[i].id);
                         else
                                 /* docker: "container ID is using its referenced image ID" */
                                 r = err_setx(e, EBUSY,
