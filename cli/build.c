@@ -259,7 +259,7 @@ static int fs_step(struct bstate *b, fs_action act, fs_action after, void *ctx, 
         struct run_mount rm = { .daemon = -1 };
         *made = false;
         uint64_t t0 = now_ns(), t1 = t0, t2 = t0, t3 = t0;
-        int r = mount_for_run(b->s, &b->im, "strata-build", false, &rm, e);
+        int r = mount_for_run(b->s, &b->im, "strata-build", false, NULL, &rm, e);
         if (r >= 0)
                 r = act(b, rm.m.mountpoint, ctx, e);
         t1 = now_ns();
@@ -517,7 +517,7 @@ static int copy_action(struct bstate *b, const char *rootfs, void *ctx, struct e
         }
         /* --from: the image mounted (its writable layer dropped afterwards) */
         struct run_mount fm = { .daemon = -1 };
-        int r = mount_for_run(b->s, &cc->from, "strata-build-from", false, &fm, e);
+        int r = mount_for_run(b->s, &cc->from, "strata-build-from", false, NULL, &fm, e);
         _cleanup_close_ int from = -1;
         if (r >= 0) {
                 from = open(fm.m.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

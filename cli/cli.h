@@ -56,6 +56,13 @@ int cmd_image(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_container(int argc, char **argv);
+int container_prune(int argc, char **argv);      /* container prune (cmd-rm.c) */
+int cmd_stop(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_start(int argc, char **argv);
 int cmd_complete_names(int argc, char **argv);   /* the hidden __complete */
 /* print_version_line() - "strata version 0.1.0, build abc1234" (--version) */
 void print_version_line(void);
@@ -117,6 +124,9 @@ int format_option(const char *verb, int argc, char **argv, const char **format);
 /* prune_options() - docker's prune flags, -a/--all and -f/--force, and no
  * operand: 0, or the usage error's 2. */
 int prune_options(const char *verb, int argc, char **argv, bool *all, bool *force);
+/* confirm_prompt() - docker's "WARNING! This will remove all @what." and
+ * "Are you sure you want to continue? [y/N] " on stdout; true for y/yes. */
+bool confirm_prompt(const char *what);
 /* wants_help() - true when argv holds -h/--help before a "--"; prints the
  * verb's help then. */
 bool wants_help(const char *verb, int argc, char **argv);

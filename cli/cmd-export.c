@@ -6,6 +6,7 @@
  * directories, not through FUSE. */
 #include "cli.h"
 #include "commit.h"
+#include "container.h"
 
 #include <fcntl.h>
 #include <getopt.h>

@@ -21,6 +21,8 @@ static const struct alias IMAGE_ALIASES[] = {
 };
 static const struct alias CONTAINER_ALIASES[] = {
         { "ls", "ps" }, { "list", "ps" }, { "ps", "ps" }, { "rm", "rm" }, { "remove", "rm" },
+        { "start", "start" }, { "stop", "stop" }, { "kill", "kill" }, { "wait", "wait" },
+        { "logs", "logs" }, { "exec", "exec" }, { "run", "run" },
 };
 
 struct pruned {
@@ -42,15 +44,7 @@ static void note_deleted(const char *what, void *ctx)
 
 static bool confirm(bool all)
 {
-        printf("WARNING! This will remove all %s.\nAre you sure you want to continue? [y/N] ",
-               all ? "images without at least one mount or run using them" : "dangling images");
-        fflush(stdout);
-        char line[64];
-        if (!fgets(line, sizeof line, stdin)) {
-                putchar('\n');
-                return false;
-        }
-        return !strcmp(line, "y\n") || !strcmp(line, "Y\n") || !strncasecmp(line, "yes\n", 4);
+        return confirm_prompt(all ? "images without at least one mount or run using them" : "dangling images");
 }
 
 /* docker image prune: "Deleted Images:", untagged/deleted lines, the total */
@@ -153,5 +147,8 @@ int cmd_image(int argc, char **argv)
 
 int cmd_container(int argc, char **argv)
 {
-        return dispatch("container", CONTAINER_ALIASES, ARRAY_SIZE(CONTAINER_ALIASES), "ls, rm", argc, argv);
+        if (argc >= 2 && !strcmp(argv[1], "prune"))
+                return container_prune(argc - 1, argv + 1);
+        return dispatch("container", CONTAINER_ALIASES, ARRAY_SIZE(CONTAINER_ALIASES),
+                        "ls, rm, prune, start, stop, kill, wait, logs, exec, run", argc, argv);
 }

@@ -122,7 +122,7 @@ static int mount_image(struct mount_args *a)
                 status = mount_unrecorded(s, a, &im);
                 goto out;
         }
-        r = store_mount_create(s, im.id, a->mountpoint, a->upper, &m, &e);
+        r = store_mount_create(s, im.id, a->mountpoint, a->upper, NULL, &m, &e);
         if (r < 0) {
                 err_wrap(&e, "mount %s", a->image);
                 report_err(&e);
@@ -396,6 +396,17 @@ int cmd_umount(int argc, char **argv)
         int mounted = mount_point_type(mp, type, sizeof type);
         int r;
         struct stat dst;
+        struct store_mount run = { 0 };
+        if (s && store_find_mount(s, mp, &run, &se) == 0 && run.command && store_run_alive(&run)) {
+                /* its command still works in it: taking the layer away would pull it from under it */
+                err_setx(&e, EBUSY, "umount %s: run %s is running in it: strata stop %s first", arg, run.id,
+                         run.name ? run.name : run.id);
+                store_mount_free(&run);
+                store_close(s);
+                return report_err(&e);
+        }
+        store_mount_free(&run);
+        err_clear(&se);
         if (mounted < 0 || (mounted > 0 && !strcmp(type, STRATA_FSTYPE)) ||
             (mounted > 0 && !strcmp(type, "overlay") && kernel_driver_mount(s, mp)))
                 r = fs_umount(mp, &e);

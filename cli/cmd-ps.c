@@ -1,8 +1,9 @@
-/* strata ps [-a] [-q] [--no-trunc] [-f K=V] [--format T] and strata rm
- * ID|NAME... — kept runs (and mounts) as docker's containers: the mount
- * records of the store, a run's with its command, name and exit status. */
+/* strata ps [-a] [-q] [--no-trunc] [-f K=V] [--format T] — kept runs (and
+ * mounts) as docker's containers: the mount records of the store, a run's
+ * with its command, name and exit status. */
 #include "cli.h"
 #include "config.h"
+#include "container.h"
 #include "format.h"
 #include "store/store.h"
 
@@ -12,20 +13,6 @@
 #include <string.h>
 
 #define COMMAND_WIDTH 20   /* docker's */
-
-enum state { ST_RUNNING, ST_EXITED, ST_DEAD };
-
-static bool is_run(const struct store_mount *m)
-{
-        return m->command != NULL;
-}
-
-static enum state state_of(const struct store_mount *m)
-{
-        if (store_mount_live(m))
-                return ST_RUNNING;
-        return is_run(m) && m->finished ? ST_EXITED : ST_DEAD;
-}
 
 /* "About a minute", "5 seconds": docker's HumanDuration (human_ago without " ago") */
 static void duration(time_t since, time_t now, char *out, size_t n)
@@ -61,17 +48,16 @@ static char *image_name(struct store *s, const char *id)
 
 static json_t *ps_item(struct store *s, const struct store_mount *m, bool no_trunc, time_t now)
 {
-        static const char *const states[] = { "running", "exited", "dead" };
-        enum state st = state_of(m);
+        enum container_state st = container_state(m);
         char ago[64], status[96], created[64], up[64];
         human_ago(m->created, now, ago, sizeof ago);
         struct tm tm;
         localtime_r(&m->created, &tm);
         strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-        if (st == ST_RUNNING) {
-                duration(m->created, now, up, sizeof up);
+        if (st == CT_RUNNING) {
+                duration(m->started ? m->started : m->created, now, up, sizeof up);
                 snprintf(status, sizeof status, "Up %s", up);
-        } else if (st == ST_EXITED) {
+        } else if (st == CT_EXITED) {
                 human_ago(m->finished, now, up, sizeof up);
                 snprintf(status, sizeof status, "Exited (%d) %s", m->exit_code, up);
         } else {
@@ -87,11 +73,11 @@ static json_t *ps_item(struct store *s, const struct store_mount *m, bool no_tru
         _cleanup_free_ char *image = image_name(s, m->image);
         return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Command", cmd, "CreatedAt", created, "ID", m->id,
                          "Image", image, "Mounts", m->mountpoint, "Names", m->name ? m->name : "", "RunningFor",
-                         m->created ? ago : "", "State", states[st], "Status", status);
+                         m->created ? ago : "", "State", container_state_name(st), "Status", status);
 }
 
 struct ps_filters {
-        struct strv status, name, id;
+        struct strv status, name, id, ancestor;
         int exited;     /* -1 any */
 };
 
@@ -110,6 +96,8 @@ static int parse_ps_filter(const char *f, struct ps_filters *fl, struct err *e)
                 strv_push(&fl->name, v);
         } else if (k == 2 && !strncmp(f, "id", k)) {
                 strv_push(&fl->id, v);
+        } else if (k == 8 && !strncmp(f, "ancestor", k)) {
+                strv_push(&fl->ancestor, v);
         } else if (k == 6 && !strncmp(f, "exited", k)) {
                 char *end;
                 long n = strtol(v, &end, 10);
@@ -117,7 +105,7 @@ static int parse_ps_filter(const char *f, struct ps_filters *fl, struct err *e)
                         return err_setx(e, EINVAL, "invalid filter 'exited=%s' (an exit code)", v);
                 fl->exited = (int)n;
         } else {
-                return err_setx(e, EINVAL, "invalid filter '%.*s' (status, name, id, exited)", (int)k, f);
+                return err_setx(e, EINVAL, "invalid filter '%.*s' (status, name, id, exited, ancestor)", (int)k, f);
         }
         return 0;
 }
@@ -132,19 +120,35 @@ static bool any_match(const struct strv *v, const char *s, bool prefix)
         return false;
 }
 
-static bool keep(const struct store_mount *m, const struct ps_filters *fl, bool all)
+/* ancestor=IMAGE: the image (a name, an ID or ID prefix) the record was made from */
+static bool ancestor_match(struct store *s, const struct strv *anc, const char *image)
 {
-        static const char *const states[] = { "running", "exited", "dead" };
-        enum state st = state_of(m);
+        if (!anc->n)
+                return true;
+        for (size_t i = 0; image && i < anc->n; i++) {
+                struct store_image im = { 0 };
+                struct err ignore = { 0 };
+                bool hit = lookup_image(s, anc->v[i], &im, NULL, &ignore) == 0 && !strcmp(im.id, image);
+                store_image_free(&im);
+                if (hit)
+                        return true;
+        }
+        return false;
+}
+
+static bool keep(struct store *s, const struct store_mount *m, const struct ps_filters *fl, bool all)
+{
+        enum container_state st = container_state(m);
         if (fl->status.n) {
-                if (!strv_has(&fl->status, states[st]))
+                if (!strv_has(&fl->status, container_state_name(st)))
                         return false;
-        } else if (!all && st != ST_RUNNING && fl->exited < 0) {
+        } else if (!all && st != CT_RUNNING && fl->exited < 0) {
                 return false;   /* docker ps: running ones unless -a (or a filter on the state) */
         }
-        if (fl->exited >= 0 && (st != ST_EXITED || m->exit_code != fl->exited))
+        if (fl->exited >= 0 && (st != CT_EXITED || m->exit_code != fl->exited))
                 return false;
-        return any_match(&fl->name, m->name, false) && any_match(&fl->id, m->id, true);
+        return any_match(&fl->name, m->name, false) && any_match(&fl->id, m->id, true) &&
+               ancestor_match(s, &fl->ancestor, m->image);
 }
 
 int cmd_ps(int argc, char **argv)
@@ -187,7 +191,7 @@ int cmd_ps(int argc, char **argv)
                 r = store_list_mounts(s, &ms, &n, &e);
         time_t now = time(NULL);
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                if (!keep(&ms[i], &fl, all))
+                if (!keep(s, &ms[i], &fl, all))
                         continue;
                 if (quiet)
                         printf("%s\n", ms[i].id);
@@ -200,68 +204,10 @@ int cmd_ps(int argc, char **argv)
         free(ms);
         store_close(s);
         json_decref(header);
-        strv_free(&fl.status), strv_free(&fl.name), strv_free(&fl.id);
+        strv_free(&fl.status), strv_free(&fl.name), strv_free(&fl.id), strv_free(&fl.ancestor);
         if (r < 0) {
                 err_wrap(&e, "ps");
                 return report_err(&e);
         }
         return 0;
-}
-
-/* the record named by @arg: its name, or its ID or an ID prefix (one only) */
-static int find_record(struct store_mount *ms, size_t n, const char *arg, size_t *at, struct err *e)
-{
-        size_t hits = 0, al = strlen(arg);
-        for (size_t i = 0; i < n; i++)
-                if (ms[i].name && !strcmp(ms[i].name, arg)) {
-                        *at = i;
-                        return 0;
-                }
-        for (size_t i = 0; i < n; i++)
-                if (al && !strncmp(ms[i].id, arg, al))
-                        *at = i, hits++;
-        if (hits == 1)
-                return 0;
-        return err_setx(e, hits ? EINVAL : ENOENT, hits ? "%s names several runs: give more of the ID" : "no such run: %s",
-                        arg);
-}
-
-int cmd_rm(int argc, char **argv)
-{
-        int st = no_options("rm", argc, argv);
-        if (st)
-                return st;
-        if (optind >= argc)
-                return usage_error("rm", "requires at least 1 argument");
-        struct err e = { 0 };
-        struct store *s = NULL;
-        struct store_mount *ms = NULL;
-        size_t n = 0;
-        if (open_store(&s, &e) < 0 || store_list_mounts(s, &ms, &n, &e) < 0) {
-                store_close(s);
-                err_wrap(&e, "rm");
-                return report_err(&e);
-        }
-        int status = 0;
-        for (int i = optind; i < argc; i++) {
-                size_t at = 0;
-                err_clear(&e);
-                int r = find_record(ms, n, argv[i], &at, &e);
-                if (r >= 0 && store_mount_live(&ms[at]))
-                        r = err_setx(&e, EBUSY, "%s is running (a mount: strata umount %s)", ms[at].id,
-                                     ms[at].mountpoint);
-                if (r >= 0)
-                        r = store_mount_remove(s, &ms[at], &e);
-                if (r < 0) {
-                        err_wrap(&e, "rm %s", argv[i]);
-                        status = report_err(&e);
-                        continue;
-                }
-                printf("%s\n", argv[i]);
-        }
-        for (size_t i = 0; i < n; i++)
-                store_mount_free(&ms[i]);
-        free(ms);
-        store_close(s);
-        return status;
 }

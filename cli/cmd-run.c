@@ -10,11 +10,13 @@
  * what the command changed (and `strata umount` of that path drops them). */
 #include "cli.h"
 #include "daemon.h"
+#include "detach.h"
 #include "fetchcfg.h"
 #include "util/userns.h"
 #include "fs/fs.h"
 #include "pull.h"
 #include "runmount.h"
+#include "runspec.h"
 #include "sandbox.h"
 #include "store/store.h"
 
@@ -32,7 +34,8 @@
 #include <time.h>
 
 struct run_opts {
-        bool interactive, tty, rm, privileged, read_only;
+        bool interactive, tty, rm, privileged, read_only, detach;
+        bool net_none;                 /* --network none */
         const char *workdir, *user, *name, *hostname, *entrypoint, *rootfs, *platform;
         const char *driver;            /* --driver: fuse or kernel (NULL: the configuration's) */
         char **env;            /* -e, in order */
@@ -247,11 +250,13 @@ static int make_plan(const struct run_opts *o, json_t *config, char **cmd, int n
         return 0;
 }
 
-static int run_in(const struct run_opts *o, const char *rootfs, const char *hostname,
-                  const struct run_plan *p, int *status, struct err *e)
+/* fill_sandbox() - the sandbox options for @p under @o (rootfs and the
+ * started hook left for the caller). */
+static void fill_sandbox(const struct run_opts *o, const char *hostname, const struct run_plan *p,
+                         struct sandbox_opts *so)
 {
-        struct sandbox_opts so = {
-                .rootfs = rootfs,
+        *so = (struct sandbox_opts){
+                .new_net = o->net_none,
                 .argv = p->argv,
                 .env = p->env,
                 .workdir = p->workdir,
@@ -271,7 +276,6 @@ static int run_in(const struct run_opts *o, const char *rootfs, const char *host
                 .tmpfs = o->tmpfs,
                 .n_tmpfs = o->n_tmpfs,
         };
-        return sandbox_run(&so, status, e);
 }
 
 /* run_rootfs() - podman's --rootfs: the directory is the root, as it is. */
@@ -279,11 +283,19 @@ static int run_rootfs(const struct run_opts *o, char **cmd, int n_cmd, int *stat
 {
         struct run_plan p = { 0 };
         int r = make_plan(o, NULL, cmd, n_cmd, &p, e);
+        struct sandbox_opts so;
+        fill_sandbox(o, NULL, &p, &so);
+        so.rootfs = o->rootfs;
         if (r >= 0)
-                r = run_in(o, o->rootfs, NULL, &p, status, e);
+                r = sandbox_run(&so, status, e);
         run_plan_free(&p);
         return r;
 }
+
+/* docker run's exit codes: 125 for every error of strata's own (usage
+ * too), 126 the command cannot be invoked, 127 it is not found (both from
+ * sandbox_run()), else the command's status. */
+#define RUN_FAILED 125
 
 /* ------------------------------------------------------------ image mode */
 
@@ -291,11 +303,11 @@ static int run_rootfs(const struct run_opts *o, char **cmd, int n_cmd, int *stat
  * ROOT/mounts/<ID>/rootfs; the record is written with the daemon's pid so
  * that rmi sees the image in use. */
 int mount_for_run(struct store *s, const struct store_image *im, const char *label, bool kernel,
-                         struct run_mount *rm, struct err *e)
+                  const char *name, struct run_mount *rm, struct err *e)
 {
         /* The record comes first (it picks the ID), so it is made with "/"
          * as a stand-in and saved again with the real mount point. */
-        int r = store_mount_create(s, im->id, "/", NULL, &rm->m, e);
+        int r = store_mount_create(s, im->id, "/", NULL, name, &rm->m, e);
         if (r < 0)
                 return r;
         _cleanup_free_ char *dir = realpath(rm->m.dir, NULL);
@@ -308,7 +320,13 @@ int mount_for_run(struct store *s, const struct store_image *im, const char *lab
         r = store_mount_save(s, &rm->m, e);
         if (r < 0)
                 return r;
+        return mount_record(s, im, label, kernel, rm, e);
+}
 
+int mount_record(struct store *s, const struct store_image *im, const char *label, bool kernel,
+                 struct run_mount *rm, struct err *e)
+{
+        int r;
         struct fs_config cfg = { 0 };
         _cleanup_free_ char *empty = xasprintf("%s/empty", rm->m.dir);
         image_lowers(s, im, empty, &cfg);
@@ -411,9 +429,9 @@ int pull_missing(struct store *s, const char *ref, const char *platform, struct 
         return r < 0 ? err_wrap(e, "pull %s", ref) : 0;
 }
 
-/* run_name_free() - --name NAME: docker's name syntax, and no other record
- * (running or kept) has it. */
-static int run_name_free(struct store *s, const char *name, struct err *e)
+/* run_name_valid() - --name NAME: docker's name syntax (that no other
+ * record has it is checked under the store lock, store_mount_create()). */
+static int run_name_valid(const char *name, struct err *e)
 {
         size_t n = strlen(name);
         bool ok = n >= 2 && isalnum((unsigned char)name[0]);
@@ -421,16 +439,57 @@ static int run_name_free(struct store *s, const char *name, struct err *e)
                 ok = isalnum((unsigned char)name[i]) || strchr("_.-", name[i]);
         if (!ok)
                 return err_setx(e, EINVAL, "invalid name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed", name);
-        struct store_mount *ms = NULL;
-        size_t nm = 0;
-        int r = store_list_mounts(s, &ms, &nm, e);
-        for (size_t i = 0; i < nm; i++) {
-                if (r >= 0 && ms[i].name && !strcmp(ms[i].name, name))
-                        r = err_setx(e, EEXIST, "conflict: the name \"%s\" is already in use by run %s: remove it first (strata rm %s)",
-                                     name, ms[i].id, name);
-                store_mount_free(&ms[i]);
+        return 0;
+}
+
+/* What the run's process hears when the command has started. */
+struct run_started {
+        struct store *s;
+        struct run_mount *rm;
+        struct detach *d;      /* run -d: the caller waiting for the ID, or NULL */
+};
+
+/* on_started() - the command's pid and start time into the record (ps,
+ * stop, exec find it there); a detached run's caller is told the ID. */
+static void on_started(pid_t pid, void *ctx)
+{
+        struct run_started *c = ctx;
+        c->rm->m.run_pid = (int)pid;
+        c->rm->m.run_start = store_proc_start((int)pid);
+        c->rm->m.started = time(NULL);
+        struct err ignore = { 0 };
+        (void)store_mount_save(c->s, &c->rm->m, &ignore);
+        if (c->d)
+                detach_started(c->d, c->rm->m.id);
+}
+
+/* run_mounted() - the command over the mounted record @rm, its status
+ * recorded; a detached run's output goes to the run's log. */
+static int run_mounted(struct sandbox_opts *so, struct store *s, struct run_mount *rm, struct detach *d, int *status,
+                       struct err *e)
+{
+        struct runlog log = { 0 };
+        if (d) {
+                _cleanup_free_ char *path = xasprintf("%s/ctr.log", rm->m.dir);
+                int r = runlog_open(&log, path, e);
+                if (r < 0)
+                        return r;
         }
-        free(ms);
+        struct run_started c = { s, rm, d };
+        debugf("run: image %s mounted at %s (daemon %d)", rm->m.image, rm->m.mountpoint, (int)rm->daemon);
+        so->rootfs = rm->m.mountpoint;
+        if (!so->hostname)
+                so->hostname = rm->m.id;       /* docker's: the container's ID */
+        so->started = on_started;
+        so->started_ctx = &c;
+        int r = sandbox_run(so, status, e);
+        debugf("run: exit status %d", *status);
+        if (r >= 0) {
+                rm->m.exit_code = *status;    /* saved with the kept record, for `strata ps -a` */
+                rm->m.finished = time(NULL);
+        }
+        if (d)
+                runlog_close(&log);
         return r;
 }
 
@@ -442,6 +501,8 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
         json_t *config = NULL;
         struct run_plan p = { 0 };
         struct run_mount rm = { .daemon = -1 };
+        struct detach d = { .fd = -1 };
+        bool supervisor = false;
         int r = open_store(&s, e);
         if (r < 0)
                 return r;
@@ -457,19 +518,26 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
         if (r >= 0)
                 r = make_plan(o, json_object_get(config, "config"), cmd, n_cmd, &p, e);
         if (r >= 0 && o->name)
-                r = run_name_free(s, o->name, e);
+                r = run_name_valid(o->name, e);
         bool kernel = false;
         if (r >= 0)
                 r = mount_driver(o->driver, &kernel, e);
-        if (r >= 0)
-                r = mount_for_run(s, &im, ref, kernel, &rm, e);
-        if (r >= 0 && o->name) {
-                rm.m.name = xstrdup(o->name);   /* `strata ps` and `strata rm NAME` find it */
-                struct err ignore = { 0 };
-                (void)store_mount_save(s, &rm.m, &ignore);
+        if (r >= 0 && o->detach) {
+                r = detach_fork(&d, o->interactive, e);
+                if (r == 0) {
+                        /* the caller: the ID once the command runs, or why it did not */
+                        char id[64];
+                        r = detach_wait(&d, id, sizeof id, status, e);
+                        if (r >= 0)
+                                printf("%s\n", id);
+                        goto out;
+                }
+                supervisor = r > 0;
         }
-        if (r >= 0 && !o->rm) {
-                /* what ran, for the history of a later `strata commit` */
+        if (r >= 0)
+                r = mount_for_run(s, &im, ref, kernel, o->name, &rm, e);
+        if (r >= 0) {
+                /* what runs, for ps and for the history of a later `strata commit` */
                 struct buf cmdline = BUF_INIT(1u << 20);
                 for (size_t i = 0; i < p.argc; i++)
                         buf_printf(&cmdline, "%s%s", i ? " " : "", p.argv[i]);
@@ -477,26 +545,119 @@ static int run_image(const struct run_opts *o, const char *ref, char **cmd, int 
                 struct err ignore = { 0 };
                 (void)store_mount_save(s, &rm.m, &ignore);
         }
+        struct sandbox_opts so;
+        fill_sandbox(o, NULL, &p, &so);
         if (r >= 0) {
-                debugf("run %s: image %s mounted at %s (daemon %d)", ref, im.id, rm.m.mountpoint, (int)rm.daemon);
-                r = run_in(o, rm.m.mountpoint, rm.m.id, &p, status, e);
-                debugf("run %s: exit status %d", ref, *status);
-                if (r >= 0) {
-                        rm.m.exit_code = *status;    /* saved with the kept record, for `strata ps -a` */
-                        rm.m.finished = time(NULL);
-                }
+                /* what `strata start` runs again */
+                _cleanup_free_ char *spec = xasprintf("%s/run.json", rm.m.dir);
+                r = runspec_save(spec, &so, kernel, e);
         }
+        if (r >= 0)
+                r = run_mounted(&so, s, &rm, supervisor ? &d : NULL, status, e);
+        if (supervisor && r < 0)
+                detach_failed(&d, *status, e);
         struct err ue = { 0 };
         if (unmount_after_run(s, &rm, o->rm || r < 0, &ue) < 0 && r >= 0) {
                 /* the command ran: its status stands, the failure is said once */
                 err_wrap(&ue, "run %s: after the command", ref);
                 report_err(&ue);
         }
+out:
         run_plan_free(&p);
         json_decref(config);
         store_mount_free(&rm.m);
         store_image_free(&im);
         store_close(s);
+        if (supervisor)
+                _exit(r < 0 ? RUN_FAILED : *status);   /* nobody hears more */
+        return r;
+}
+
+int start_kept_run(struct store *s, struct store_mount *m, bool attach, bool interactive, int *status,
+                   struct err *e)
+{
+        *status = 0;
+        if (store_mount_live(m) && !(m->command && m->finished))
+                return 0;      /* docker: starting a running container does nothing */
+        struct runspec rs;
+        struct store_image im = { 0 };
+        struct run_mount rm = { .daemon = -1 };
+        struct detach d = { .fd = -1 };
+        bool supervisor = false;
+        _cleanup_free_ char *spec = xasprintf("%s/run.json", m->dir);
+        int r = runspec_load(spec, &rs, e);
+        if (r == -ENOENT)
+                r = err_setx(e, ENOENT, "run %s kept no record of what it ran (a strata older than start, or a "
+                                        "mount): it cannot start again", m->id);
+        rs.so.interactive |= interactive;
+        if (r >= 0 && (!m->image || store_find_image(s, m->image, &im, e) < 0))
+                r = err_setx(e, ENOENT, "run %s: its image %.19s is no longer in the store", m->id,
+                             m->image ? m->image : "(none)");
+        if (r >= 0 && !attach) {
+                r = detach_fork(&d, rs.so.interactive, e);
+                if (r == 0) {
+                        char id[64];
+                        r = detach_wait(&d, id, sizeof id, status, e);
+                        goto out;
+                }
+                supervisor = r > 0;
+        }
+        if (r >= 0) {
+                rm.m = *m;
+                memset(m, 0, sizeof *m);
+                rm.m.finished = 0;
+                rm.m.exit_code = -1;
+                rm.m.creator = (int)getpid();
+                rm.m.pid = 0;
+                rm.m.run_pid = 0;
+                r = store_mount_save(s, &rm.m, e);
+        }
+        if (r >= 0)
+                r = mount_record(s, &im, rm.m.name ? rm.m.name : rm.m.id, rs.kernel, &rm, e);
+        if (r >= 0)
+                r = run_mounted(&rs.so, s, &rm, supervisor ? &d : NULL, status, e);
+        if (supervisor && r < 0)
+                detach_failed(&d, *status, e);
+        struct err ue = { 0 };
+        if (rm.m.id && unmount_after_run(s, &rm, false, &ue) < 0 && r >= 0) {
+                err_wrap(&ue, "start %s: after the command", rm.m.id);
+                report_err(&ue);
+        }
+out:
+        store_mount_free(&rm.m);
+        store_image_free(&im);
+        runspec_free(&rs);
+        if (supervisor)
+                _exit(r < 0 ? RUN_FAILED : *status);
+        return r;
+}
+
+int exec_in_run(struct store *s, const struct store_mount *m, const struct exec_opts *x, int *status, struct err *e)
+{
+        struct store_image im = { 0 };
+        json_t *config = NULL;
+        struct run_plan p = { 0 };
+        *status = RUN_FAILED;
+        if (!store_run_alive(m))
+                return err_setx(e, EINVAL, "run %s is not running", m->id);
+        int r = store_find_image(s, m->image, &im, e);
+        if (r >= 0)
+                r = image_config_json(s, &im, &config, e);
+        /* the image's Env, WorkingDir and User, the command as given */
+        struct run_opts o = { .env = x->env, .n_env = x->n_env, .workdir = x->workdir, .user = x->user,
+                              .entrypoint = "" };
+        if (r >= 0)
+                r = make_plan(&o, json_object_get(config, "config"), x->argv, x->argc, &p, e);
+        _cleanup_free_ char *root = xasprintf("/proc/%d/root", m->run_pid);
+        struct sandbox_opts so = {
+                .rootfs = root, .argv = p.argv, .env = p.env, .workdir = p.workdir, .user = p.user,
+                .tty = x->tty, .interactive = x->interactive, .privileged = x->privileged, .join_pid = m->run_pid,
+        };
+        if (r >= 0)
+                r = sandbox_run(&so, status, e);
+        run_plan_free(&p);
+        json_decref(config);
+        store_image_free(&im);
         return r;
 }
 
@@ -536,10 +697,6 @@ static int read_env_files(struct run_opts *o, struct err *e)
         return 0;
 }
 
-/* docker run's exit codes: 125 for every error of strata's own (usage
- * too), 126 the command cannot be invoked, 127 it is not found (both from
- * sandbox_run()), else the command's status. */
-#define RUN_FAILED 125
 
 int cmd_run(int argc, char **argv)
 {
@@ -561,16 +718,20 @@ int cmd_run(int argc, char **argv)
                 { "cap-add", required_argument, NULL, 'A' },
                 { "cap-drop", required_argument, NULL, 'D' },
                 { "privileged", no_argument, NULL, 'P' },
-                { "platform", required_argument, NULL, 'p' },
+                { "platform", required_argument, NULL, 'L' },
                 { "rootfs", required_argument, NULL, 'F' },
                 { "driver", required_argument, NULL, 'K' },
+                { "detach", no_argument, NULL, 'd' },
+                { "network", required_argument, NULL, 'n' },
+                { "net", required_argument, NULL, 'n' },
+                { "publish", required_argument, NULL, 'X' },
                 { 0 }
         };
         struct run_opts o = { 0 };
         struct err e = { 0 };
         int c, r = 0, status = RUN_FAILED;
         /* "+": options end at IMAGE; what follows belongs to the command. */
-        while (r == 0 && (c = getopt_long(argc, argv, "+ite:w:u:v:", opts, NULL)) != -1) {
+        while (r == 0 && (c = getopt_long(argc, argv, "+itde:w:u:v:p:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'i': o.interactive = true; break;
                 case 't': o.tty = true; break;
@@ -589,9 +750,21 @@ int cmd_run(int argc, char **argv)
                 case 'A': r = parse_cap(optarg, &o.cap_add, &e); break;
                 case 'D': r = parse_cap(optarg, &o.cap_drop, &e); break;
                 case 'P': o.privileged = true; break;
-                case 'p': o.platform = optarg; break;
+                case 'L': o.platform = optarg; break;
                 case 'F': o.rootfs = optarg; break;
                 case 'K': o.driver = optarg; break;
+                case 'd': o.detach = true; break;
+                case 'n':
+                        o.net_none = !strcmp(optarg, "none");
+                        if (!o.net_none && strcmp(optarg, "host"))
+                                r = err_setx(&e, EINVAL, "--network %s: strata runs in the host's network (host) or in "
+                                                         "none (loopback only); it makes no bridge", optarg);
+                        break;
+                case 'p':
+                case 'X':
+                        r = err_setx(&e, EINVAL, "-p %s: the run has no network namespace of its own to forward a "
+                                                 "port into (it is the host's: the port is open as it is)", optarg);
+                        break;
                 default:
                         run_opts_free(&o);
                         (void)bad_option("run", argv);
@@ -608,7 +781,12 @@ int cmd_run(int argc, char **argv)
                 (void)usage_error("run", "requires at least 1 argument: IMAGE [COMMAND...]");
                 return RUN_FAILED;
         }
-        if (o.tty && o.interactive && !isatty(0)) {
+        if (o.detach && o.rootfs) {
+                run_opts_free(&o);
+                (void)usage_error("run", "-d with --rootfs: only an image's run is detached (it has a record)");
+                return RUN_FAILED;
+        }
+        if (o.tty && o.interactive && !o.detach && !isatty(0)) {
                 /* docker's refusal: a pty fed from a pipe loses its end of file */
                 run_opts_free(&o);
                 fprintf(stderr, "strata: run: the input device is not a TTY (drop -t to pipe into a command)\n");

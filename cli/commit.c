@@ -3,6 +3,7 @@
  * layer dir moved into layers/ -> config, manifest, record (newimage.h). */
 #include "commit.h"
 #include "cli.h"
+#include "container.h"
 #include "newimage.h"
 
 #include <dirent.h>
@@ -14,40 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-/* The mount that @arg names: its mount point (a strata mount, or a kept
- * run's rootfs) or its ID (a unique prefix, as docker takes container IDs). */
-int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, struct err *e)
-{
-        struct stat st;
-        if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode) && store_find_mount(s, arg, out, e) == 0)
-                return 0;
-        err_clear(e);
-        struct store_mount *v = NULL;
-        size_t n = 0;
-        int r = store_list_mounts(s, &v, &n, e);
-        if (r < 0)
-                return r;
-        size_t len = strlen(arg), hits = 0;
-        r = err_setx(e, ENOENT, "no such mount or run: %s", arg);
-        for (size_t i = 0; i < n; i++) {
-                if (len && strspn(arg, "0123456789abcdef") == len && !strncmp(v[i].id, arg, len)) {
-                        if (hits++ == 0) {
-                                *out = v[i];
-                                memset(&v[i], 0, sizeof v[i]);
-                                err_clear(e);
-                                r = 0;
-                        }
-                }
-                store_mount_free(&v[i]);
-        }
-        free(v);
-        if (hits > 1) {
-                store_mount_free(out);
-                return err_setx(e, EINVAL, "run ID prefix '%s' is ambiguous", arg);
-        }
-        return r;
-}
 
 /* The daemon of a live mount stops while the writable layer is copied
  * (docker commit's --pause): what the snapshot sees is the layer between two

@@ -50,8 +50,4 @@ int commit_like(const char *verb, const char *operands, int argc, char **argv,
                 int (*make)(struct store *s, const char *src, const struct commit_opts *o,
                             char id[DIGEST_STR_LEN + 1], struct err *e));
 
-/* find_mount_arg() - the mount that @arg names: a mount point, or a mount /
- * run ID or unique prefix of one. */
-int find_mount_arg(struct store *s, const char *arg, struct store_mount *out, struct err *e);
-
 #endif

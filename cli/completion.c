@@ -69,7 +69,9 @@ static const struct { const char *verb, *args; } OPERANDS[] = {
         { "history", "image" }, { "layers", "image" }, { "ls", "image" }, { "which", "image" },
         { "diff", "image|dir" }, { "unpack", "image dir" }, { "mount", "image dir" }, { "umount", "mount" },
         { "run", "image" }, { "info", "image" }, { "completion", "shell" }, { "push", "image" },
-        { "save", "image..." }, { "rm", "run..." }, { "container", "=ls,rm" }, { "export", "run" }, { "commit", "run image" }, { "image", "=ls,rm,prune,inspect,history,tag,pull" },
+        { "save", "image..." }, { "rm", "run..." },
+        { "container", "=ls,rm,prune,start,stop,kill,wait,logs,exec,run" }, { "start", "run..." }, { "stop", "run..." },
+        { "kill", "run..." }, { "wait", "run..." }, { "logs", "run" }, { "exec", "run" }, { "export", "run" }, { "commit", "run image" }, { "image", "=ls,rm,prune,inspect,history,tag,pull" },
         { "system", "=df,prune,check" },
 };
 

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct globals G;
 
@@ -93,15 +94,43 @@ static const struct command commands[] = {
           "      --tmpfs P[:OPTS]   a tmpfs at P (noexec,nosuid unless OPTS say exec,suid; size=,mode=)\n"
           "      --read-only        mount the container's root filesystem read-only\n"
           "      --platform P       os/arch[/variant] to pull when IMAGE is not in the store\n"
-          "      --driver D         mount IMAGE with fuse (default) or kernel (root: the kernel's overlayfs)\n" },
+          "      --driver D         mount IMAGE with fuse (default) or kernel (root: the kernel's overlayfs)\n"
+          "  -d, --detach           run in the background: print the run's ID; output to its log (strata logs)\n"
+          "      --network N        host (the default: the host's network) or none (loopback only)\n"
+          "  -p, --publish P        refused: the run has no network namespace of its own to forward into\n" },
         { "ps", cmd_ps, "strata ps [OPTIONS]", "List runs (kept ones with -a) and mounts, as docker's containers",
           "  -a, --all         also finished runs (kept without --rm) and dead mounts\n"
           "  -q, --quiet       only IDs\n"
           "      --no-trunc    do not truncate the command\n"
-          "  -f, --filter K=V  status=running|exited|dead, name=PART, id=PREFIX, exited=CODE (repeatable)\n"
+          "  -f, --filter K=V  status=running|exited|dead, name=PART, id=PREFIX, exited=CODE,\n"
+          "                    ancestor=IMAGE (repeatable)\n"
           "      --format T    a Go template ({{.ID}}, {{.Status}}, {{.Names}}, table ...), or json\n" },
-        { "rm", cmd_rm, "strata rm ID|NAME [ID|NAME...]",
-          "Remove finished runs (their records and writable layers)", NULL },
+        { "rm", cmd_rm, "strata rm [-f] ID|NAME [ID|NAME...]",
+          "Remove finished runs (their records and writable layers)",
+          "  -f, --force   stop a running run first (SIGKILL)\n" },
+        { "start", cmd_start, "strata start [OPTIONS] ID|NAME [ID|NAME...]",
+          "Run a kept run's command again over its writable layer (podman start)",
+          "  -a, --attach       wait for the command, its output on ours; exit status its\n"
+          "  -i, --interactive  keep stdin open (implies -a)\n" },
+        { "logs", cmd_logs, "strata logs [OPTIONS] ID|NAME", "Show the output of a detached run (run -d)",
+          "  -f, --follow      follow the output until the run exits\n"
+          "  -t, --timestamps  show each line's time (RFC 3339, nanoseconds)\n"
+          "  -n, --tail N      only the last N lines (all: every one)\n" },
+        { "stop", cmd_stop, "strata stop [OPTIONS] ID|NAME [ID|NAME...]", "Stop running runs",
+          "  -t, --time N      seconds to wait for the run to exit before SIGKILL (default 10; -1: no limit)\n"
+          "  -s, --signal SIG  the signal to send first (default: the image's StopSignal, else SIGTERM)\n" },
+        { "kill", cmd_kill, "strata kill [OPTIONS] ID|NAME [ID|NAME...]", "Send a signal to running runs",
+          "  -s, --signal SIG  the signal (default KILL; a name or a number)\n" },
+        { "wait", cmd_wait, "strata wait ID|NAME [ID|NAME...]", "Wait until runs exit, then print their exit codes",
+          NULL },
+        { "exec", cmd_exec, "strata exec [OPTIONS] ID|NAME COMMAND [ARG...]",
+          "Run a command in a running run (its namespaces and root)",
+          "  -i, --interactive  keep stdin open (else the command reads /dev/null)\n"
+          "  -t, --tty          allocate a pseudo-terminal\n"
+          "  -e, --env K=V      set an environment variable (K alone: the host's value)\n"
+          "  -u, --user U[:G]   user and group, names or numbers (default: the image's)\n"
+          "  -w, --workdir DIR  working directory (default: the image's)\n"
+          "      --privileged   keep every capability\n" },
         { "commit", cmd_commit, "strata commit [OPTIONS] MOUNT|RUN-ID [NAME[:TAG]]",
           "Create a new image from a mount's (or a kept run's) writable layer",
           "  -m, --message MSG        commit message (history comment and created_by)\n"
@@ -176,9 +205,11 @@ static const struct command commands[] = {
           "                     layers only they used; -f: do not ask\n"
           "  inspect, history, tag, pull   the flat verbs\n" },
         { "container", cmd_container, "strata container COMMAND [OPTIONS] [ARG...]",
-          "Manage runs, docker's form: container ls = ps, container rm = rm",
+          "Manage runs, docker's form: container ls = ps, container rm = rm, ...",
           "  ls [OPTIONS]       = strata ps\n"
-          "  rm                 = strata rm\n" },
+          "  rm [-f]            = strata rm\n"
+          "  prune [-f]         remove every run that is not running; -f: do not ask\n"
+          "  run, stop, kill, wait, logs, exec   the flat verbs\n" },
         { "login", cmd_login, "strata login [OPTIONS] [SERVER]", "Log in to a registry",
           "  -u, --username USER   user name\n"
           "  -p, --password PASS   password (insecure: prefer --password-stdin)\n"
@@ -285,6 +316,18 @@ int format_option(const char *verb, int argc, char **argv, const char **format)
                 *format = optarg;
         }
         return 0;
+}
+
+bool confirm_prompt(const char *what)
+{
+        printf("WARNING! This will remove all %s.\nAre you sure you want to continue? [y/N] ", what);
+        fflush(stdout);
+        char line[64];
+        if (!fgets(line, sizeof line, stdin)) {
+                putchar('\n');
+                return false;
+        }
+        return !strcmp(line, "y\n") || !strcmp(line, "Y\n") || !strncasecmp(line, "yes\n", 4);
 }
 
 int prune_options(const char *verb, int argc, char **argv, bool *all, bool *force)

@@ -35,7 +35,7 @@ static const char *const outside[] = {
 };
 /* Verbs that mount (FUSE as the namespace's root) in a mount namespace of
  * their own, as podman does: the container's view is theirs alone. */
-static const char *const own_mounts[] = { "run", "build", "container", "rm" };
+static const char *const own_mounts[] = { "run", "build", "container", "rm", "start" };
 
 static bool stays_outside(const char *verb)
 {

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <net/if.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <linux/capability.h>
@@ -80,6 +81,8 @@ struct plan {
         struct winsize winsize;        /* the caller's terminal, for the pty */
         unsigned cap_last;     /* /proc/sys/kernel/cap_last_cap */
         bool *bind_is_dir;     /* per o->binds[i]: its source is a directory */
+        int rootfd;            /* the rootfs (O_PATH), for a join */
+        int ns_fds[3];         /* a join: ipc, mnt, net (or -1) of the target */
 };
 
 static void strv_free(char **v)
@@ -550,7 +553,8 @@ static int container_pty(const struct plan *p, int rootfd)
         if (send_fd(p->pty_sock, master) < 0)
                 setup_fail(p, "pass the pty to strata");
         close(master);
-        mount_in_root(p, rootfd, "dev/console", false, fdp(tty).s, NULL, MS_BIND, NULL);
+        if (p->o->join_pid <= 0)
+                mount_in_root(p, rootfd, "dev/console", false, fdp(tty).s, NULL, MS_BIND, NULL);
         return tty;
 }
 
@@ -775,10 +779,10 @@ static void exec_command(const struct plan *p)
         report(p, STAGE_EXEC, last, 0, "exec \"%s\"", cmd);
 }
 
-static void child_main(const struct plan *p) __attribute__((noreturn));
-static void child_main(const struct plan *p)
+/* child_reset() - invariant (4): defaults, and nothing of ours leaks into
+ * the command; stdin as planned. */
+static void child_reset(const struct plan *p)
 {
-        /* Invariant (4): defaults, and nothing of ours leaks into the command. */
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
         sigset_t none;
@@ -793,6 +797,73 @@ static void child_main(const struct plan *p)
         if (p->stdin_fd >= 0 && dup2(p->stdin_fd, 0) < 0)
                 setup_fail(p, "redirect stdin");
         (void)fcntl(0, F_SETFD, 0);
+}
+
+/* loopback_up() - the new network namespace's lo, up (docker's --network none). */
+static void loopback_up(const struct plan *p)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        memcpy(ifr.ifr_name, "lo", 3);
+        if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                setup_fail(p, "find the loopback interface");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                setup_fail(p, "bring the loopback interface up");
+        close(fd);
+}
+
+/* become_user() - the capabilities, groups and ids of the command, last. */
+static void become_user(const struct plan *p)
+{
+        if (!p->o->privileged)
+                drop_caps(p);
+        if (setgroups(p->n_groups, p->groups) < 0)
+                setup_fail(p, "setgroups");
+        if (setgid(p->gid) < 0)
+                setup_fail(p, "setgid %u", (unsigned)p->gid);
+        if (setuid(p->uid) < 0)
+                setup_fail(p, "setuid %u", (unsigned)p->uid);
+        umask(022);
+}
+
+/* join_main() - exec: into the target's ipc, mnt (and net) namespaces (its
+ * pid and uts ones the parent joined), its root, the command. */
+static void join_main(const struct plan *p) __attribute__((noreturn));
+static void join_main(const struct plan *p)
+{
+        child_reset(p);
+        static const int types[] = { CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWNET };
+        for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+                if (p->ns_fds[i] >= 0 && setns(p->ns_fds[i], types[i]) < 0)
+                        setup_fail(p, "join the run's namespaces");
+        if (p->o->tty) {
+                int tty = container_pty(p, p->rootfd);
+                if (setsid() < 0 || ioctl(tty, TIOCSCTTY, 0) < 0)
+                        setup_fail(p, "make the pty the controlling terminal");
+                for (int fd = 0; fd < 3; fd++)
+                        if (dup2(tty, fd) < 0)
+                                setup_fail(p, "dup2 the pty");
+                close(tty);
+        } else if (setsid() < 0) {
+                setup_fail(p, "setsid");
+        }
+        if (fchdir(p->rootfd) < 0 || chroot(".") < 0)
+                setup_fail(p, "enter the run's root");
+        const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
+        if (chdir(wd) < 0)
+                setup_fail(p, "chdir to working directory %s", wd);
+        become_user(p);
+        exec_command(p);
+}
+
+static void child_main(const struct plan *p) __attribute__((noreturn));
+static void child_main(const struct plan *p)
+{
+        child_reset(p);
+        if (p->o->new_net)
+                loopback_up(p);
 
         const char *rootfs = p->o->rootfs;
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -863,15 +934,7 @@ static void child_main(const struct plan *p)
         const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
         if (chdir(wd) < 0)
                 setup_fail(p, "chdir to working directory %s", wd);
-        if (!p->o->privileged)
-                drop_caps(p);
-        if (setgroups(p->n_groups, p->groups) < 0)
-                setup_fail(p, "setgroups");
-        if (setgid(p->gid) < 0)
-                setup_fail(p, "setgid %u", (unsigned)p->gid);
-        if (setuid(p->uid) < 0)
-                setup_fail(p, "setuid %u", (unsigned)p->uid);
-        umask(022);
+        become_user(p);
         exec_command(p);
 }
 
@@ -1075,16 +1138,57 @@ static int wait_child(pid_t pid, int sfd, int master, bool relay_stdin)
         return status;
 }
 
-int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
+/* join_prepare() - exec's side of the parent: the target's ipc, mnt and
+ * (when not ours) net namespaces opened for the child; its pid namespace
+ * joined here (it holds for the children made next) and its uts one, so
+ * the hostname is the target's. */
+static int join_prepare(struct plan *p, struct err *e)
 {
+        static const char *const names[] = { "ipc", "mnt", "net" };
+        int pid = p->o->join_pid;
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, names[i]);
+                p->ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (p->ns_fds[i] < 0)
+                        return err_set(e, errno, "open %s", path);
+        }
+        struct stat ours, theirs;
+        if (stat("/proc/self/ns/net", &ours) == 0 && fstat(p->ns_fds[2], &theirs) == 0 && ours.st_ino == theirs.st_ino) {
+                close(p->ns_fds[2]);           /* the host's: nothing to join */
+                p->ns_fds[2] = -1;
+        }
+        static const struct { const char *name; int type; } here[] = { { "pid", CLONE_NEWPID }, { "uts", CLONE_NEWUTS } };
+        for (size_t i = 0; i < ARRAY_SIZE(here); i++) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, here[i].name);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || setns(fd, here[i].type) < 0)
+                        return err_set(e, errno, "join %s", path);
+        }
+        if (gethostname(p->hostname, sizeof p->hostname - 1) < 0)
+                return err_set(e, errno, "gethostname");
+        return 0;
+}
+
+static void close_ns(struct plan *p)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(p->ns_fds); i++)
+                if (p->ns_fds[i] >= 0)
+                        close(p->ns_fds[i]);
+}
+
+static int sandbox_start(struct plan *pp, int *exit_status, struct err *e)
+{
+        const struct sandbox_opts *o = pp->o;
+        struct plan p = *pp;
         *exit_status = 125;
         if (!o->rootfs || !o->argv || !o->argv[0])
                 return err_setx(e, EINVAL, "no command to run");
         if (!o->argv[0][0])
                 return err_setx(e, EINVAL, "the command is empty");
 
-        struct plan p = { .o = o, .report_fd = -1, .stdin_fd = -1, .pty_sock = -1, .cap_last = 63 };
-        _cleanup_close_ int rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int rootfd = p.rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return err_set(e, errno, "open %s", o->rootfs);
         _cleanup_free_ char *home = NULL;
@@ -1103,10 +1207,16 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
                 if (!have && p.n_groups < MAX_GROUPS)
                         p.groups[p.n_groups++] = g;
         }
-        if (o->hostname && *o->hostname)
+        if (o->join_pid > 0) {
+                r = join_prepare(&p, e);
+                memcpy(pp->ns_fds, p.ns_fds, sizeof p.ns_fds);  /* closed by the caller */
+                if (r < 0)
+                        return r;
+        } else if (o->hostname && *o->hostname) {
                 snprintf(p.hostname, sizeof p.hostname, "%s", o->hostname);
-        else
+        } else {
                 random_hostname(p.hostname);
+        }
         _cleanup_(strv_freep) char **envp = p.envp = build_env(&p, home);
         _cleanup_(strv_freep) char **cands = p.cands = build_candidates(&p, &p.searched);
 
@@ -1164,13 +1274,17 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         }
 
         fflush(NULL);
-        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
-                                   NULL, NULL, NULL, NULL);
+        unsigned long flags = o->join_pid > 0 ? 0 : CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+        if (o->new_net && o->join_pid <= 0)
+                flags |= CLONE_NEWNET;
+        pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0) {
                 r = errno == EPERM ? err_set(e, errno, "new namespaces for the sandbox (strata run needs root)")
                                    : err_set(e, errno, "clone the sandbox");
                 goto restore_mask;
         }
+        if (pid == 0 && o->join_pid > 0)
+                join_main(&p);
         if (pid == 0)
                 child_main(&p);
 
@@ -1192,6 +1306,8 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         }
 
         /* The command runs. */
+        if (o->started)
+                o->started(pid, o->started_ctx);
         struct termios saved;
         bool raw = o->tty && o->interactive && isatty(0) && tcgetattr(0, &saved) == 0;
         if (raw) {
@@ -1210,5 +1326,14 @@ int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
         r = 0;
 restore_mask:
         sigprocmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+int sandbox_run(const struct sandbox_opts *o, int *exit_status, struct err *e)
+{
+        struct plan p = { .o = o, .report_fd = -1, .stdin_fd = -1, .pty_sock = -1, .cap_last = 63,
+                          .rootfd = -1, .ns_fds = { -1, -1, -1 } };
+        int r = sandbox_start(&p, exit_status, e);
+        close_ns(&p);
         return r;
 }

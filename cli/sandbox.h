@@ -60,6 +60,15 @@ struct sandbox_opts {
         bool privileged;           /* keep every capability and the kernel's knobs
                                     * (/proc/sys...) writable; else docker's
                                     * default capabilities and masked paths */
+        bool new_net;              /* a network namespace of its own with only the
+                                    * loopback up (--network none); else the host's */
+        int join_pid;              /* > 0 (exec): join the namespaces of this process
+                                    * instead (@rootfs is then its /proc/PID/root):
+                                    * no mount is made, the hostname is its own;
+                                    * binds, tmpfs, read_only are not used */
+        void (*started)(pid_t pid, void *ctx);  /* hears the command's pid (as the host
+                                    * sees it) once it has exec'd; may be NULL */
+        void *started_ctx;
 };
 
 /* sandbox_default_caps() - docker's default capability set, as a mask. */

@@ -99,6 +99,11 @@ static uint64_t tree_bytes_at(int dfd, const char *rel)
         return n;
 }
 
+uint64_t store_tree_bytes(const char *path)
+{
+        return tree_bytes_at(AT_FDCWD, path);
+}
+
 static uint64_t rel_bytes(struct store *s, const char *rel)
 {
         return tree_bytes_at(s->root_fd, rel);

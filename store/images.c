@@ -276,9 +276,16 @@ static int image_in_use(struct store *s, const char *id, struct err *e)
                 return r;
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && mv[i].image && !strcmp(mv[i].image, id)) {
-                        if (store_mount_live(&mv[i]))
+                        if (store_mount_live(&mv[i]) && !(mv[i].command && mv[i].finished))
                                 r = err_setx(e, EBUSY, "image %.19s is in use by the mount at %s (use -f)", id,
                                              mv[i].mountpoint);
+                        else if (mv[i].command)
+                                /* docker's words, a run for a container */
+                                r = err_setx(e, EBUSY,
+                                             "conflict: unable to delete %.12s (must force) - run %s (%s) is using "
+                                             "its referenced image %.12s (strata rm %s drops it)",
+                                             id + 7, mv[i].id, mv[i].mountpoint, id + 7,
+                                             mv[i].name ? mv[i].name : mv[i].id);
                         else
                                 /* docker: "container ID is using its referenced image ID" */
                                 r = err_setx(e, EBUSY,

@@ -57,6 +57,9 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
                 json_object_set_new(j, "created", json_integer((json_int_t)m->created));
                 json_object_set_new(j, "finished", json_integer((json_int_t)m->finished));
                 json_object_set_new(j, "exit_code", json_integer(m->exit_code));
+                json_object_set_new(j, "started", json_integer((json_int_t)m->started));
+                json_object_set_new(j, "run_pid", json_integer(m->run_pid));
+                json_object_set_new(j, "run_start", json_integer((json_int_t)m->run_start));
         }
         char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
         json_decref(j);
@@ -68,7 +71,7 @@ int store_mount_save(struct store *s, const struct store_mount *m, struct err *e
         return r;
 }
 
-static int load_mount(struct store *s, const char *id, struct store_mount *m, struct err *e)
+int store_load_mount(struct store *s, const char *id, struct store_mount *m, struct err *e)
 {
         memset(m, 0, sizeof *m);
         _cleanup_free_ char *path = store_path(s, "mounts/%s/mount.json", id);
@@ -99,6 +102,9 @@ static int load_mount(struct store *s, const char *id, struct store_mount *m, st
         m->finished = (time_t)json_integer_value(json_object_get(j, "finished"));
         json_t *ec = json_object_get(j, "exit_code");
         m->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
+        m->started = (time_t)json_integer_value(json_object_get(j, "started"));
+        m->run_pid = (int)json_integer_value(json_object_get(j, "run_pid"));
+        m->run_start = (unsigned long long)json_integer_value(json_object_get(j, "run_start"));
         json_t *layers = json_object_get(j, "layers");
         m->n_layers = json_array_size(layers);
         m->layers = xcalloc(m->n_layers ? m->n_layers : 1, sizeof *m->layers);
@@ -133,8 +139,24 @@ static char *kept_work_dir(const char *upper)
         return work;
 }
 
+/* name_taken() - -EEXIST when a record other than @self is named @name. */
+static int name_taken(struct store *s, const char *name, struct err *e)
+{
+        struct store_mount *v = NULL;
+        size_t n = 0;
+        int r = store_list_mounts(s, &v, &n, e);
+        for (size_t i = 0; i < n; i++) {
+                if (r >= 0 && v[i].name && !strcmp(v[i].name, name))
+                        r = err_setx(e, EEXIST, "conflict: the name \"%s\" is already in use by run %s: remove it first (strata rm %s)",
+                                     name, v[i].id, name);
+                store_mount_free(&v[i]);
+        }
+        free(v);
+        return r;
+}
+
 int store_mount_create(struct store *s, const char *image_id, const char *mountpoint, const char *upper,
-                       struct store_mount *out, struct err *e)
+                       const char *name, struct store_mount *out, struct err *e)
 {
         struct store_mount m = { 0 };
         unsigned char rnd[6];
@@ -153,10 +175,16 @@ int store_mount_create(struct store *s, const char *image_id, const char *mountp
         m.creator = (int)getpid();
         m.created = time(NULL);
         m.exit_code = -1;
+        m.name = name ? xstrdup(name) : NULL;
         int r = store_lock(s, e);
         if (r < 0) {
                 store_mount_free(&m);
                 return r;
+        }
+        if (name) {
+                r = name_taken(s, name, e);
+                if (r < 0)
+                        goto fail;
         }
         if (image_id) {
                 struct store_image im = { 0 };
@@ -229,7 +257,7 @@ int store_list_mounts(struct store *s, struct store_mount **out, size_t *n, stru
                 struct store_mount m;
                 struct err ignore = { 0 };
                 /* a record being created or removed right now is skipped */
-                if (load_mount(s, de->d_name, &m, &ignore) < 0)
+                if (store_load_mount(s, de->d_name, &m, &ignore) < 0)
                         continue;
                 v = xrealloc(v, (cnt + 1) * sizeof *v);
                 v[cnt++] = m;
@@ -285,6 +313,33 @@ static bool is_mounted(const char *path)
 static bool alive(int pid)
 {
         return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+unsigned long long store_proc_start(int pid)
+{
+        char path[64], b[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, b, sizeof b - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        b[n] = '\0';
+        /* after the command's name in parentheses (which may hold both): state, then 19 fields */
+        char *p = strrchr(b, ')');
+        unsigned long long start = 0;
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &start) != 1)
+                return 0;
+        /* a zombie: the command has ended, its parent not yet told */
+        return p[2] == 'Z' ? 0 : start;
+}
+
+bool store_run_alive(const struct store_mount *m)
+{
+        return m->run_pid > 0 && m->run_start && store_proc_start(m->run_pid) == m->run_start;
 }
 
 bool store_mount_live(const struct store_mount *m)

@@ -244,18 +244,24 @@ struct store_mount {
         time_t created;        /* when the record was made; 0 in a record older than the field */
         time_t finished;       /* when the run's command ended, or 0 */
         int exit_code;         /* its exit status, or -1 (none yet, or not a run) */
+        time_t started;        /* when the run's command last started, or 0 */
+        int run_pid;           /* the run's command (pid 1 of its namespaces) as the
+                                * host sees it, or 0; with */
+        unsigned long long run_start;  /* its start time (/proc/PID/stat field 22), so
+                                * that a reused pid is not taken for it */
 };
 void store_mount_free(struct store_mount *m);   /* frees members; accepts zeroed */
 
 /* store_mount_create() - record a new mount of image @image_id (may be NULL)
- * at @mountpoint and create its directories: @upper (NULL = a fresh
+ * at @mountpoint, named @name (may be NULL: -EEXIST when another record has
+ * it, checked under the store lock), and create its directories: @upper (NULL = a fresh
  * ROOT/mounts/<id>/upper; else the user's dir, created if missing, kept on
  * umount) and a work dir (ROOT/mounts/<id>/work; for a user's upper dir
  * .NAME.strata-work next to it, kept too: it holds the index of copied-up
  * hard links).  Takes the store lock, so rmi cannot delete the image in
  * between. */
 int store_mount_create(struct store *s, const char *image_id, const char *mountpoint, const char *upper,
-                       struct store_mount *out, struct err *e);
+                       const char *name, struct store_mount *out, struct err *e);
 /* store_mount_save() - rewrite @m's mount.json (e.g. after setting pid). */
 int store_mount_save(struct store *s, const struct store_mount *m, struct err *e);
 /* store_list_mounts() - every recorded mount, live or not. */
@@ -267,6 +273,16 @@ int store_find_mount(struct store *s, const char *mountpoint, struct store_mount
  * runs).  A record that is not live is the kept writable layer of a
  * finished run, or of a mount whose daemon died. */
 bool store_mount_live(const struct store_mount *m);
+/* store_run_alive() - the run's command (run_pid, run_start) still runs. */
+bool store_run_alive(const struct store_mount *m);
+/* store_proc_start() - the start time of process @pid (/proc/PID/stat field
+ * 22, clock ticks since boot), or 0 when it is gone. */
+unsigned long long store_proc_start(int pid);
+/* store_tree_bytes() - the apparent size of the files under @path (a
+ * writable layer), 0 when it cannot be read. */
+uint64_t store_tree_bytes(const char *path);
+/* store_load_mount() - the record ROOT/mounts/@id, read again. */
+int store_load_mount(struct store *s, const char *id, struct store_mount *out, struct err *e);
 /* store_mount_remove() - forget @m: remove ROOT/mounts/<id> with its upper
  * and work dirs (a user-named upper dir, keep_upper, stays, and so does its
  * work dir but for the temporaries), then each of its layers (and blob) that
