@@ -5,12 +5,17 @@
  * between directories, and a one-entry cache then resolves the parent of
  * nearly every entry again (openat2 + fstat + close: three of the seven
  * system calls of a small file).  A set-associative table of a few hundred
- * entries keeps a layer's working set of directories; its size is held
- * under RLIMIT_NOFILE, since the layers of an image extract side by side. */
+ * entries keeps a layer's working set of directories.  The layers of an
+ * image extract side by side, up to 16 at once: what all the caches hold
+ * together stays under a quarter of RLIMIT_NOFILE (256 fds with the usual
+ * 1024). */
 #include "unpack-internal.h"
 
 #include <string.h>
 #include <sys/resource.h>
+
+/* fds held by every cache of the process, and the ceiling on them */
+static long held, budget = 1024;
 
 struct unpack_dircache_slot {
         uint64_t hash;
@@ -36,10 +41,13 @@ void unpack_pdir_unref(struct unpack_pdir *d)
 void unpack_dircache_init(struct unpack_dircache *c)
 {
         memset(c, 0, sizeof *c);
+        /* 256 slots each; the fds held by all the caches of the process
+         * stay under a quarter of the fd limit (see unpack_dircache_put()) */
         struct rlimit rl;
-        bool roomy = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 4096;
+        long b = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)(rl.rlim_cur / 4) : 1024;
+        __atomic_store_n(&budget, b > 8 ? b : 8, __ATOMIC_RELAXED);
         c->ways = 8;
-        c->sets = roomy ? 32 : 8;           /* 256 or 64 fds per extraction */
+        c->sets = 32;
         c->slot = xcalloc((size_t)c->sets * c->ways, sizeof *c->slot);
 }
 
@@ -64,6 +72,8 @@ struct unpack_pdir *unpack_dircache_get(struct unpack_dircache *c, const char *p
 
 static void slot_drop(struct unpack_dircache_slot *s)
 {
+        if (s->d)
+                __atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
         unpack_pdir_unref(s->d);
         free(s->path);
         memset(s, 0, sizeof *s);
@@ -82,7 +92,21 @@ struct unpack_pdir *unpack_dircache_put(struct unpack_dircache *c, const char *p
                 if (s[i].used < victim->used)
                         victim = &s[i];
         }
+        if (!victim->d && __atomic_load_n(&held, __ATOMIC_RELAXED) >= __atomic_load_n(&budget, __ATOMIC_RELAXED)) {
+                /* at the ceiling: reuse this cache's least recently used slot,
+                 * in the set if it has one, else anywhere */
+                struct unpack_dircache_slot *lru = NULL;
+                for (unsigned i = 0; i < c->ways; i++)
+                        if (s[i].d && (!lru || s[i].used < lru->used))
+                                lru = &s[i];
+                for (size_t i = 0; !lru && i < (size_t)c->sets * c->ways; i++)
+                        if (c->slot[i].d && (!lru || c->slot[i].used < lru->used))
+                                lru = &c->slot[i];
+                if (lru)
+                        slot_drop(lru);   /* maybe in another set: the entry goes in its own */
+        }
         slot_drop(victim);
+        __atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
         struct unpack_pdir *d = xmalloc(sizeof *d);
         *d = (struct unpack_pdir){ .fd = fd, .sgid = sgid, .gid = gid, .refs = 1 };
         *victim = (struct unpack_dircache_slot){ .hash = h, .used = ++c->tick, .path = xstrndup(path, len),

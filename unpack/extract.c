@@ -272,6 +272,10 @@ static int get_parent(struct x *x, bool create, bool *sgid, gid_t *gid)
         memcpy(dir, x->path, x->dlen);
         dir[x->dlen] = '\0';
         int fd = openat2_safe(x->root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd == -EMFILE || fd == -ENFILE) {     /* the cache's fds are the first to go */
+                cache_drop(x);
+                fd = openat2_safe(x->root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
         if ((fd == -ENOENT || fd == -ENOTDIR) && create)
                 fd = walk_create(x, dir, x->dlen);     /* refuses what is no whiteout */
         else if (fd < 0)

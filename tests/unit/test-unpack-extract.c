@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -418,7 +419,14 @@ static void build_many_dirs(void)
 
 static void test_many_dirs(void)
 {
-        for (int pass = 0; pass < 2; pass++) {
+        struct rlimit rl0;
+        getrlimit(RLIMIT_NOFILE, &rl0);
+        for (int pass = 0; pass < 3; pass++) {
+                if (pass == 2) {
+                        /* a low fd limit: the cache holds 64 fds (a quarter of it) */
+                        struct rlimit rl = { 256, rl0.rlim_max };
+                        setrlimit(RLIMIT_NOFILE, &rl);
+                }
                 build_many_dirs();
                 int dfd = fresh_dir("/tmp/strata-unpack-test");
                 char id[DIGEST_STR_LEN + 1];
@@ -428,7 +436,8 @@ static void test_many_dirs(void)
                         setenv("STRATA_UNPACK_THREADS", "0", 1);
                 int r = unpack_mem(dfd, NULL, UNPACK_OVERLAY, id, &us, &e);
                 unsetenv("STRATA_UNPACK_THREADS");
-                ok(r == 0, "%s: %d directories, round robin, unpack (%s)", pass ? "one thread" : "threaded",
+                ok(r == 0, "%s: %d directories, round robin, unpack (%s)",
+                   pass == 2 ? "fd limit 256" : pass ? "one thread" : "threaded",
                    NDIRS, r ? e.msg : "ok");
                 int bad = 0, missing = 0;
                 for (int i = 0; i < 3 * NDIRS; i++) {
@@ -448,7 +457,8 @@ static void test_many_dirs(void)
                 ok(!bad && !missing, "every file in its directory with its bytes (%d wrong, %d missing)", bad,
                    missing);
                 struct stat st;
-                ok(fstatat(dfd, "m/d5", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+                int sr = fstatat(dfd, "m/d5", &st, AT_SYMLINK_NOFOLLOW);
+                ok(sr == 0 && S_ISDIR(st.st_mode) &&
                            (st.st_mode & 07777) == 0700 && st.st_mtim.tv_sec == T3,
                    "a cached directory replaced twice: the last entry's (0%o)", st.st_mode & 07777);
                 ok(fstatat(dfd, "m/d5/again", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 5,
@@ -457,6 +467,7 @@ static void test_many_dirs(void)
                    (unsigned long long)us.files, (unsigned long long)us.dirs);
                 close(dfd);
         }
+        setrlimit(RLIMIT_NOFILE, &rl0);
         rm_rf_at(AT_FDCWD, "/tmp/strata-unpack-test", NULL);
 }
 
