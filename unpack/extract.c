@@ -66,13 +66,9 @@ struct x {
         size_t plen, dlen;        /* whole path; its parent part ("" = root) */
         const char *base;
 
-        /* cached parent directory (O_PATH fd) */
-        char cdir[PATH_MAX];
-        size_t clen;
-        int cfd;
-        bool cstale;
-        bool csgid;
-        gid_t cgid;
+        /* resolved parent directories (O_PATH fds) */
+        struct unpack_dircache dc;
+        bool cstale;              /* clear dc before its next use */
         bool rsgid;
         gid_t rgid;
 
@@ -133,10 +129,7 @@ static int stream_fail(struct x *x, const char *what)
 
 static void cache_drop(struct x *x)
 {
-        if (x->cfd >= 0)
-                close(x->cfd);
-        x->cfd = -1;
-        x->clen = 0;
+        unpack_dircache_clear(&x->dc);
         x->cstale = false;
 }
 
@@ -278,16 +271,20 @@ static int get_parent(struct x *x, bool create, bool *sgid, gid_t *gid)
         }
         if (x->cstale)
                 cache_drop(x);
-        if (x->cfd >= 0 && x->clen == x->dlen && !memcmp(x->cdir, x->path, x->dlen)) {
-                *sgid = x->csgid;
-                *gid = x->cgid;
-                return x->cfd;
+        struct unpack_pdir *d = unpack_dircache_get(&x->dc, x->path, x->dlen);
+        if (d) {
+                *sgid = d->sgid;
+                *gid = d->gid;
+                return d->fd;
         }
-        cache_drop(x);
         char dir[PATH_MAX];
         memcpy(dir, x->path, x->dlen);
         dir[x->dlen] = '\0';
         int fd = openat2_safe(x->root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd == -EMFILE || fd == -ENFILE) {     /* the cache's fds are the first to go */
+                cache_drop(x);
+                fd = openat2_safe(x->root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
         if ((fd == -ENOENT || fd == -ENOTDIR) && create)
                 fd = walk_create(x, dir, x->dlen);     /* refuses what is no whiteout */
         else if (fd < 0)
@@ -300,13 +297,9 @@ static int get_parent(struct x *x, bool create, bool *sgid, gid_t *gid)
                 close(fd);
                 return sysfail(x, s, "stat parent directory");
         }
-        x->cfd = fd;
-        memcpy(x->cdir, x->path, x->dlen);
-        x->clen = x->dlen;
-        x->csgid = (st.st_mode & S_ISGID) != 0;
-        x->cgid = st.st_gid;
-        *sgid = x->csgid;
-        *gid = x->cgid;
+        d = unpack_dircache_put(&x->dc, x->path, x->dlen, fd, (st.st_mode & S_ISGID) != 0, st.st_gid);
+        *sgid = d->sgid;
+        *gid = d->gid;
         return fd;
 }
 
@@ -317,10 +310,9 @@ static int remove_existing(struct x *x, int pfd, const char *name)
                 return 0;
         if (errno != EISDIR)
                 return sysfail(x, errno, "replace existing entry");
-        /* a directory goes with its whole tree: the cached parent may be in
-         * it.  Dropped at the next lookup: @pfd may be the cached fd. */
-        if (x->cfd != pfd)
-                x->cstale = true;
+        /* a directory goes with its whole tree: cached parents may be in
+         * it.  Dropped at the next lookup: @pfd may be a cached fd. */
+        x->cstale = true;
         struct err e2 = { 0 };
         int r = rm_rf_at(pfd, name, &e2);
         if (r < 0)
@@ -984,7 +976,7 @@ static bool spread_hint(int root)
 
 static void x_free(struct x *x)
 {
-        cache_drop(x);
+        unpack_dircache_free(&x->dc);
         for (size_t i = 0; i < x->ndt; i++)
                 free(x->dt[i].path);
         free(x->dt);
@@ -1090,7 +1082,6 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
                 .e = e,
                 .euid = geteuid(),
                 .egid = getegid(),
-                .cfd = -1,
         };
         x.is_root = x.euid == 0;
         x.rootless = o->rootless;
@@ -1111,6 +1102,7 @@ int unpack_layer(unpack_read_fn rd, void *ctx, int dest_dirfd, const struct unpa
         int r = unpack_source_new(rd, ctx, comp, x.max_bytes, threaded, &x.src, e);
         if (r < 0)
                 return err_wrap(e, "%s", x.layer);
+        unpack_dircache_init(&x.dc);
         r = run(&x, o, diff_id);
         unpack_source_stop(x.src);       /* on an error it may still be running */
         unpack_source_totals(x.src, &st->blob_bytes, &st->bytes);

@@ -191,7 +191,7 @@ char *unpack_quote(const char *s, char *out, size_t outsz)
 
 /* ------------------------------------------------------------ string set */
 
-static uint64_t hash_str(const char *s, size_t n)
+uint64_t unpack_hash(const char *s, size_t n)
 {
         uint64_t h = 1469598103934665603ULL;        /* FNV-1a */
         for (size_t i = 0; i < n; i++) {
@@ -203,7 +203,7 @@ static uint64_t hash_str(const char *s, size_t n)
 
 static size_t find_slot(char **slot, size_t cap, const char *str, size_t len)
 {
-        size_t i = (size_t)hash_str(str, len) & (cap - 1);
+        size_t i = (size_t)unpack_hash(str, len) & (cap - 1);
         while (slot[i] && !(strlen(slot[i]) == len && !memcmp(slot[i], str, len)))
                 i = (i + 1) & (cap - 1);
         return i;

@@ -62,6 +62,9 @@ const char *unpack_bad_number(int64_t uid, int64_t gid, bool is_dev, uint64_t ma
 char *unpack_quote(const char *s, char *out, size_t outsz);
 #define UNPACK_QUOTE_MAX 900
 
+/* unpack_hash() - FNV-1a of @n bytes of @s. */
+uint64_t unpack_hash(const char *s, size_t n);
+
 /* A set of strings (paths this layer created; UNPACK_FLATTEN only). */
 struct unpack_strset {
         char **slot;
@@ -70,6 +73,42 @@ struct unpack_strset {
 bool unpack_strset_add(struct unpack_strset *s, const char *str, size_t len);  /* true if new */
 bool unpack_strset_has(const struct unpack_strset *s, const char *str, size_t len);
 void unpack_strset_free(struct unpack_strset *s);
+
+/* --------------------------------------------------------- dircache.c */
+
+/* The parent directories an extraction has resolved, by path: an O_PATH
+ * fd (resolved below the layer root by openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) and what creating a file in it gives the file (its
+ * setgid bit and group).  An entry is shared: whoever holds a reference may
+ * use the fd; the last unref closes it.  The cache is not thread-safe (one
+ * extraction thread uses it); the references are. */
+struct unpack_pdir {
+        int fd;
+        bool sgid;
+        gid_t gid;
+        int refs;                 /* atomic */
+};
+void unpack_pdir_ref(struct unpack_pdir *d);
+void unpack_pdir_unref(struct unpack_pdir *d);   /* accepts NULL */
+
+struct unpack_dircache {
+        struct unpack_dircache_slot *slot;
+        unsigned sets, ways;
+        uint64_t tick;
+        uint64_t hits, misses;
+};
+void unpack_dircache_init(struct unpack_dircache *c);
+/* unpack_dircache_get() - the entry for @path (@len bytes), or NULL; the
+ * pointer is the cache's (valid until the next put or clear). */
+struct unpack_pdir *unpack_dircache_get(struct unpack_dircache *c, const char *path, size_t len);
+/* unpack_dircache_put() - remember @fd (the cache owns it from now on) as
+ * @path; evicts the least recently used entry of its set.  Returns the entry. */
+struct unpack_pdir *unpack_dircache_put(struct unpack_dircache *c, const char *path, size_t len, int fd,
+                                        bool sgid, gid_t gid);
+/* unpack_dircache_clear() - forget every entry (a directory was removed or
+ * changed: what the cache says may be wrong). */
+void unpack_dircache_clear(struct unpack_dircache *c);
+void unpack_dircache_free(struct unpack_dircache *c);
 
 /* ----------------------------------------------------------- source.c */
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -391,11 +392,91 @@ static void test_reader_error(void)
         rm_rf_at(AT_FDCWD, "/tmp/strata-unpack-test", NULL);
 }
 
+/* Entries that alternate between more directories than the parent cache
+ * holds, and a cached directory replaced (by a file, then a directory
+ * again) in the middle: every file lands in the directory its name says. */
+#define NDIRS 600
+static void build_many_dirs(void)
+{
+        begin(1);
+        char name[64], data[64];
+        for (int d = 0; d < NDIRS; d++) {
+                snprintf(name, sizeof name, "m/d%d", d);
+                dir(name, 0755, 0, 0, T1);
+        }
+        for (int i = 0; i < 3 * NDIRS; i++) {
+                snprintf(name, sizeof name, "m/d%d/f%d", i % NDIRS, i);
+                snprintf(data, sizeof data, "file %d", i);
+                file(name, 0644, 0, 0, T2, data);
+                if (i == NDIRS + 5) {
+                        file("m/d5", 0644, 0, 0, T2, "a file now");
+                        dir("m/d5", 0700, 0, 0, T3);
+                        file("m/d5/again", 0644, 0, 0, T2, "again");
+                }
+        }
+        end();
+}
+
+static void test_many_dirs(void)
+{
+        struct rlimit rl0;
+        getrlimit(RLIMIT_NOFILE, &rl0);
+        for (int pass = 0; pass < 3; pass++) {
+                if (pass == 2) {
+                        /* a low fd limit: the cache holds 64 fds (a quarter of it) */
+                        struct rlimit rl = { 256, rl0.rlim_max };
+                        setrlimit(RLIMIT_NOFILE, &rl);
+                }
+                build_many_dirs();
+                int dfd = fresh_dir("/tmp/strata-unpack-test");
+                char id[DIGEST_STR_LEN + 1];
+                struct unpack_stats us;
+                struct err e = { 0 };
+                if (pass)
+                        setenv("STRATA_UNPACK_THREADS", "0", 1);
+                int r = unpack_mem(dfd, NULL, UNPACK_OVERLAY, id, &us, &e);
+                unsetenv("STRATA_UNPACK_THREADS");
+                ok(r == 0, "%s: %d directories, round robin, unpack (%s)",
+                   pass == 2 ? "fd limit 256" : pass ? "one thread" : "threaded",
+                   NDIRS, r ? e.msg : "ok");
+                int bad = 0, missing = 0;
+                for (int i = 0; i < 3 * NDIRS; i++) {
+                        char name[64], want[64], got[64] = "";
+                        snprintf(name, sizeof name, "m/d%d/f%d", i % NDIRS, i);
+                        snprintf(want, sizeof want, "file %d", i);
+                        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW);
+                        bool gone = i % NDIRS == 5 && i <= NDIRS + 5;     /* went with the old m/d5 */
+                        if (fd < 0) {
+                                missing += !gone;
+                                continue;
+                        }
+                        bad += gone || read(fd, got, sizeof got) != (ssize_t)strlen(want) ||
+                               memcmp(got, want, strlen(want));
+                        close(fd);
+                }
+                ok(!bad && !missing, "every file in its directory with its bytes (%d wrong, %d missing)", bad,
+                   missing);
+                struct stat st;
+                int sr = fstatat(dfd, "m/d5", &st, AT_SYMLINK_NOFOLLOW);
+                ok(sr == 0 && S_ISDIR(st.st_mode) &&
+                           (st.st_mode & 07777) == 0700 && st.st_mtim.tv_sec == T3,
+                   "a cached directory replaced twice: the last entry's (0%o)", st.st_mode & 07777);
+                ok(fstatat(dfd, "m/d5/again", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 5,
+                   "a file in the directory made again");
+                ok(us.files == 3 * NDIRS + 2 && us.dirs == NDIRS + 1, "stats: %llu files, %llu dirs",
+                   (unsigned long long)us.files, (unsigned long long)us.dirs);
+                close(dfd);
+        }
+        setrlimit(RLIMIT_NOFILE, &rl0);
+        rm_rf_at(AT_FDCWD, "/tmp/strata-unpack-test", NULL);
+}
+
 int main(void)
 {
         test_features();
         test_flatten();
         test_reader_error();
+        test_many_dirs();
         free(mem);
         return tap_done();
 }
