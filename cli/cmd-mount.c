@@ -290,15 +290,12 @@ static char *abs_mountpoint(const char *dir)
 
 static void wait_gone(int pid)
 {
-        for (int i = 0; pid > 0 && i < 200 && kill(pid, 0) == 0; i++) {
-                struct timespec ts = { 0, 10 * 1000 * 1000 };
-                nanosleep(&ts, NULL);
-        }
+        pid_wait_gone(pid, 2000);
 }
 
 static bool daemon_gone(int pid)
 {
-        return pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH);
+        return !pid_alive(pid);
 }
 
 /* taken_record() - the record of the mount at @mp that umount took away

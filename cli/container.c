@@ -22,7 +22,7 @@ enum container_state container_state(const struct store_mount *m)
                 return CT_EXITED;
         /* the process that runs it unmounts first, then records the exit
          * status: while it lives, the run is still running */
-        if (m->command && m->creator > 0 && (kill(m->creator, 0) == 0 || errno == EPERM))
+        if (m->command && pid_alive(m->creator))
                 return CT_RUNNING;
         return store_mount_live(m) ? CT_RUNNING : CT_DEAD;
 }

@@ -189,7 +189,7 @@ static bool tmp_held(struct store *s, const char *name)
         }
         case TMP_WORK: {
                 int pid = store_tmp_owner(name);
-                return kill(pid, 0) == 0 || errno == EPERM;
+                return pid_alive(pid);
         }
         default:
                 return true;          /* not ours to judge */

@@ -312,7 +312,7 @@ static bool is_mounted(const char *path)
 
 static bool alive(int pid)
 {
-        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+        return pid_alive(pid);
 }
 
 unsigned long long store_proc_start(int pid)

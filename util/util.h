@@ -121,6 +121,15 @@ int rm_rf_at(int dirfd, const char *name, struct err *e);
 ssize_t write_all(int fd, const void *p, size_t n);
 ssize_t read_full(int fd, void *p, size_t n);
 
+/* ------------------------------------------------------------- processes */
+
+/* pid_alive() - process @pid exists and has not exited (a zombie, exited
+ * but not yet reaped, counts as gone; EPERM from kill() as there). */
+bool pid_alive(int pid);
+/* pid_wait_gone() - wait up to @timeout_ms for pid_alive() to turn false;
+ * true once it has. */
+bool pid_wait_gone(int pid, unsigned timeout_ms);
+
 /* ----------------------------------------------------------------- JSON */
 
 typedef struct json_t json_t;   /* jansson's */
