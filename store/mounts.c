@@ -317,24 +317,15 @@ static bool alive(int pid)
 
 unsigned long long store_proc_start(int pid)
 {
-        char path[64], b[1024];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, b, sizeof b - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        b[n] = '\0';
-        /* after the command's name in parentheses (which may hold both): state, then 19 fields */
-        char *p = strrchr(b, ')');
+        char b[1024];
+        const char *f = proc_stat(pid, b, sizeof b);
         unsigned long long start = 0;
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+        /* state, then 19 fields */
+        if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
                          &start) != 1)
                 return 0;
         /* a zombie: the command has ended, its parent not yet told */
-        return p[2] == 'Z' ? 0 : start;
+        return *f == 'Z' ? 0 : start;
 }
 
 bool store_run_alive(const struct store_mount *m)

@@ -12,30 +12,30 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The state letter of /proc/PID/stat ('R', 'S', 'Z'...), 0 if unknown. */
-static char proc_state(int pid)
+const char *proc_stat(int pid, char *buf, size_t size)
 {
-        char path[64], b[512];
+        char path[64];
         snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         if (fd < 0)
-                return 0;
-        ssize_t n = read_full(fd, b, sizeof b - 1);
+                return NULL;
+        ssize_t n = read_full(fd, buf, size - 1);
         close(fd);
         if (n <= 0)
-                return 0;
-        b[n] = '\0';
+                return NULL;
+        buf[n] = '\0';
         /* the command's name is in parentheses and may hold either */
-        char *p = strrchr(b, ')');
-        return p && p[1] == ' ' ? p[2] : 0;
+        char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
 }
 
 bool pid_alive(int pid)
 {
         if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
                 return false;
-        char st = proc_state(pid);
-        return st != 'Z' && st != 'X';
+        char b[1024];
+        const char *f = proc_stat(pid, b, sizeof b);
+        return !f || (*f != 'Z' && *f != 'X');
 }
 
 bool pid_wait_gone(int pid, unsigned timeout_ms)

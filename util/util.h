@@ -123,6 +123,9 @@ ssize_t read_full(int fd, void *p, size_t n);
 
 /* ------------------------------------------------------------- processes */
 
+/* proc_stat() - /proc/@pid/stat read into @buf (@size bytes): the fields
+ * after the command's name, the state letter first; NULL if unreadable. */
+const char *proc_stat(int pid, char *buf, size_t size);
 /* pid_alive() - process @pid exists and has not exited (a zombie, exited
  * but not yet reaped, counts as gone; EPERM from kill() as there). */
 bool pid_alive(int pid);
