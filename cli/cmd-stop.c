@@ -12,53 +12,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* each_run() - @fn over every operand; an error is said per operand, the
- * exit status is 1 when any failed. */
-static int each_run(const char *verb, int argc, char **argv,
-                    int (*fn)(struct store *s, struct store_mount *m, const void *ctx, struct err *e), const void *ctx)
-{
-        if (optind >= argc)
-                return usage_error(verb, "requires at least 1 argument");
-        struct err e = { 0 };
-        struct store *s = NULL;
-        if (open_store(&s, &e) < 0) {
-                err_wrap(&e, "%s", verb);
-                return report_err(&e);
-        }
-        int status = 0;
-        for (int i = optind; i < argc; i++) {
-                struct store_mount m = { 0 };
-                err_clear(&e);
-                int r = container_find_run(s, argv[i], &m, &e);
-                if (r >= 0)
-                        r = fn(s, &m, ctx, &e);
-                store_mount_free(&m);
-                if (r < 0) {
-                        err_wrap(&e, "%s %s", verb, argv[i]);
-                        status = report_err(&e);
-                        continue;
-                }
-                printf("%s\n", argv[i]);
-                fflush(stdout);
-        }
-        store_close(s);
-        return status;
-}
-
 struct stop_args {
         int sig, timeout;
 };
 
-static int stop_one(struct store *s, struct store_mount *m, const void *ctx, struct err *e)
+/* docker prints each argument it stopped or signalled, as it was given */
+static int said(int r, const char *arg)
 {
-        const struct stop_args *a = ctx;
-        return container_stop(s, m, a->sig, a->timeout, e);
+        if (r >= 0) {
+                printf("%s\n", arg);
+                fflush(stdout);
+        }
+        return r;
 }
 
-static int kill_one(struct store *s, struct store_mount *m, const void *ctx, struct err *e)
+static int stop_one(struct store *s, struct store_mount *m, const char *arg, const void *ctx, struct err *e)
+{
+        const struct stop_args *a = ctx;
+        return said(container_stop(s, m, a->sig, a->timeout, e), arg);
+}
+
+static int kill_one(struct store *s, struct store_mount *m, const char *arg, const void *ctx, struct err *e)
 {
         (void)s;
-        return container_kill(m, ((const struct stop_args *)ctx)->sig, e);
+        return said(container_kill(m, ((const struct stop_args *)ctx)->sig, e), arg);
 }
 
 static int parse_signal(const char *verb, const char *arg, int *sig)
@@ -86,7 +63,7 @@ int cmd_stop(int argc, char **argv)
                 default: return bad_option("stop", argv);
                 }
         }
-        return st ? st : each_run("stop", argc, argv, stop_one, &a);
+        return st ? st : container_each_run("stop", argc, argv, stop_one, &a);
 }
 
 int cmd_kill(int argc, char **argv)
@@ -99,5 +76,5 @@ int cmd_kill(int argc, char **argv)
                         return bad_option("kill", argv);
                 st = parse_signal("kill", optarg, &a.sig);
         }
-        return st ? st : each_run("kill", argc, argv, kill_one, &a);
+        return st ? st : container_each_run("kill", argc, argv, kill_one, &a);
 }

@@ -6,37 +6,22 @@
 
 #include <stdio.h>
 
+static int wait_one(struct store *s, struct store_mount *m, const char *arg, const void *ctx, struct err *e)
+{
+        (void)arg;
+        (void)ctx;
+        int r = container_wait(s, m, -1, e);
+        if (r >= 0 && container_state(m) != CT_EXITED)
+                r = err_setx(e, EIO, "run %s ended without an exit status (its strata process died)", m->id);
+        if (r >= 0) {
+                printf("%d\n", m->exit_code);
+                fflush(stdout);
+        }
+        return r;
+}
+
 int cmd_wait(int argc, char **argv)
 {
         int st = no_options("wait", argc, argv);
-        if (st)
-                return st;
-        if (optind >= argc)
-                return usage_error("wait", "requires at least 1 argument");
-        struct err e = { 0 };
-        struct store *s = NULL;
-        if (open_store(&s, &e) < 0) {
-                err_wrap(&e, "wait");
-                return report_err(&e);
-        }
-        int status = 0;
-        for (int i = optind; i < argc; i++) {
-                struct store_mount m = { 0 };
-                err_clear(&e);
-                int r = container_find_run(s, argv[i], &m, &e);
-                if (r >= 0)
-                        r = container_wait(s, &m, -1, &e);
-                if (r >= 0 && container_state(&m) != CT_EXITED)
-                        r = err_setx(&e, EIO, "run %s ended without an exit status (its strata process died)", m.id);
-                if (r >= 0) {
-                        printf("%d\n", m.exit_code);
-                        fflush(stdout);
-                } else {
-                        err_wrap(&e, "wait %s", argv[i]);
-                        status = report_err(&e);
-                }
-                store_mount_free(&m);
-        }
-        store_close(s);
-        return status;
+        return st ? st : container_each_run("wait", argc, argv, wait_one, NULL);
 }

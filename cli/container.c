@@ -2,6 +2,7 @@
 #include "container.h"
 #include "cli.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -163,4 +164,31 @@ int container_stop(struct store *s, struct store_mount *m, int sig, int timeout_
                 r = container_wait(s, m, -1, e);
         }
         return r;
+}
+
+int container_each_run(const char *verb, int argc, char **argv, container_run_fn fn, const void *ctx)
+{
+        if (optind >= argc)
+                return usage_error(verb, "requires at least 1 argument");
+        struct err e = { 0 };
+        struct store *s = NULL;
+        if (open_store(&s, &e) < 0) {
+                err_wrap(&e, "%s", verb);
+                return report_err(&e);
+        }
+        int status = 0;
+        for (int i = optind; i < argc; i++) {
+                struct store_mount m = { 0 };
+                err_clear(&e);
+                int r = container_find_run(s, argv[i], &m, &e);
+                if (r >= 0)
+                        r = fn(s, &m, argv[i], ctx, &e);
+                store_mount_free(&m);
+                if (r < 0) {
+                        err_wrap(&e, "%s %s", verb, argv[i]);
+                        status = report_err(&e);
+                }
+        }
+        store_close(s);
+        return status;
 }

@@ -48,4 +48,12 @@ int container_stop_signal(struct store *s, const struct store_mount *m);
 /* signal_parse() - "TERM", "SIGTERM", "sigkill", "9": the signal, or -1. */
 int signal_parse(const char *name);
 
+/* container_each_run() - @fn over each run named by argv[optind..] (ID,
+ * prefix, name or mount dir; @arg: the operand as given); a failure is one
+ * line per operand ("VERB ARG: ..."), the others still run; exit status 1
+ * when any failed. */
+typedef int (*container_run_fn)(struct store *s, struct store_mount *m, const char *arg, const void *ctx,
+                                struct err *e);
+int container_each_run(const char *verb, int argc, char **argv, container_run_fn fn, const void *ctx);
+
 #endif

@@ -558,6 +558,28 @@ static int container_pty(const struct plan *p, int rootfd)
         return tty;
 }
 
+/* The command's session: with -t the container's pty (below @rootfd) as
+ * its controlling terminal and stdio; without, a session of its own, like
+ * docker's processes, so the caller's terminal is not its controlling one
+ * (/dev/tty fails, ^C reaches it only through strata). */
+static void own_session(const struct plan *p, int rootfd)
+{
+        if (!p->o->tty) {
+                if (setsid() < 0)
+                        setup_fail(p, "setsid");
+                return;
+        }
+        int tty = container_pty(p, rootfd);
+        if (setsid() < 0)
+                setup_fail(p, "setsid");
+        if (ioctl(tty, TIOCSCTTY, 0) < 0)
+                setup_fail(p, "make the pty the controlling terminal");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(tty, fd) < 0)
+                        setup_fail(p, "dup2 the pty");
+        close(tty);
+}
+
 /* Docker's defaults for an unprivileged container: what is hidden, what is
  * read-only, which capabilities root keeps. */
 static const char *const masked_paths[] = {
@@ -838,17 +860,7 @@ static void join_main(const struct plan *p)
         for (size_t i = 0; i < ARRAY_SIZE(types); i++)
                 if (p->ns_fds[i] >= 0 && setns(p->ns_fds[i], types[i]) < 0)
                         setup_fail(p, "join the run's namespaces");
-        if (p->o->tty) {
-                int tty = container_pty(p, p->rootfd);
-                if (setsid() < 0 || ioctl(tty, TIOCSCTTY, 0) < 0)
-                        setup_fail(p, "make the pty the controlling terminal");
-                for (int fd = 0; fd < 3; fd++)
-                        if (dup2(tty, fd) < 0)
-                                setup_fail(p, "dup2 the pty");
-                close(tty);
-        } else if (setsid() < 0) {
-                setup_fail(p, "setsid");
-        }
+        own_session(p, p->rootfd);
         if (fchdir(p->rootfd) < 0 || chroot(".") < 0)
                 setup_fail(p, "enter the run's root");
         const char *wd = p->o->workdir && *p->o->workdir ? p->o->workdir : "/";
@@ -907,22 +919,7 @@ static void child_main(const struct plan *p)
         make_workdir(p, rootfd);
         if (!p->o->privileged)
                 confine(p, rootfd);
-        if (p->o->tty) {
-                int tty = container_pty(p, rootfd);
-                if (setsid() < 0)
-                        setup_fail(p, "setsid");
-                if (ioctl(tty, TIOCSCTTY, 0) < 0)
-                        setup_fail(p, "make the pty the controlling terminal");
-                for (int fd = 0; fd < 3; fd++)
-                        if (dup2(tty, fd) < 0)
-                                setup_fail(p, "dup2 the pty");
-                close(tty);
-        } else if (setsid() < 0) {
-                /* No terminal of ours: a session of its own, like docker's
-                 * processes, so the caller's terminal is not its controlling
-                 * one (/dev/tty fails, ^C reaches it only through strata). */
-                setup_fail(p, "setsid");
-        }
+        own_session(p, rootfd);
         if (p->o->read_only &&
             mount(NULL, fdp(rootfd).s, NULL, MS_BIND | MS_REMOUNT | nodev | MS_RDONLY, NULL) < 0)
                 setup_fail(p, "remount %s read-only", rootfs);
