@@ -49,6 +49,8 @@ int expand_one(struct bstate *b, const char *s, char **out, struct err *e);
 int do_pairs(struct bstate *b, const struct bf_instr *in, struct buf *text, struct err *e);
 char *image_path(struct bstate *b, const char *p);
 int set_exposed(struct bstate *b, char **w, size_t n, struct buf *text, struct err *e);
+/* args_array() - the instruction's arguments as a JSON array of strings. */
+json_t *args_array(const struct bf_instr *in);
 json_t *exec_array(struct bstate *b, const struct bf_instr *in);
 int set_exec(struct bstate *b, const struct bf_instr *in, const char *key, struct buf *text);
 void args_prefix(struct bstate *b, struct buf *t);

@@ -148,9 +148,7 @@ static char *instr_text(const struct bf_instr *in)
         for (size_t i = 0; i < in->n_flags; i++)
                 buf_printf(&t, " %s", in->flags[i]);
         if (in->json) {
-                json_t *a = json_array();
-                for (size_t i = 0; i < in->n_args; i++)
-                        json_array_append_new(a, json_string(in->args[i]));
+                json_t *a = args_array(in);
                 char *j = json_dumps(a, JSON_COMPACT);
                 buf_printf(&t, " %s", j);
                 free(j);
@@ -833,9 +831,7 @@ static int do_step(struct bstate *b, const struct bf_instr *in, struct err *e)
                         r = err_setx(e, EINVAL, "SHELL requires the arguments to be in JSON form");
                         break;
                 }
-                json_t *a = json_array();
-                for (size_t i = 0; i < in->n_args; i++)
-                        json_array_append_new(a, json_string(in->args[i]));
+                json_t *a = args_array(in);
                 char *j = json_dumps(a, JSON_COMPACT);
                 buf_printf(&t, "/bin/sh -c #(nop) SHELL %s", j);
                 free(j);

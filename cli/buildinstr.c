@@ -171,15 +171,18 @@ int set_exposed(struct bstate *b, char **w, size_t n, struct buf *text, struct e
         return 0;
 }
 
-/* CMD/ENTRYPOINT/RUN's argv: the exec form's, or SHELL + the text. */
-json_t *exec_array(struct bstate *b, const struct bf_instr *in)
+json_t *args_array(const struct bf_instr *in)
 {
-        if (!in->json)
-                return shell_form(b, in->args[0]);
         json_t *a = json_array();
         for (size_t i = 0; i < in->n_args; i++)
                 json_array_append_new(a, json_string(in->args[i]));
         return a;
+}
+
+/* CMD/ENTRYPOINT/RUN's argv: the exec form's, or SHELL + the text. */
+json_t *exec_array(struct bstate *b, const struct bf_instr *in)
+{
+        return in->json ? args_array(in) : shell_form(b, in->args[0]);
 }
 
 int set_exec(struct bstate *b, const struct bf_instr *in, const char *key, struct buf *text)
