@@ -1,13 +1,16 @@
 /* Is a process still there?  A process that has exited but that nobody
  * has reaped yet (a zombie) still answers kill(pid, 0); a daemon whose
  * parent is gone waits as one until init reaps it, which some inits (a
- * container's or a VM's minimal one) do only every second or two. */
+ * container's or a VM's minimal one) do only every second or two.  But
+ * the leader of a threaded process shows as a zombie as soon as it exits
+ * itself, while its other threads still run and hold its files. */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,13 +32,35 @@ const char *proc_stat(int pid, char *buf, size_t size)
         return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
 }
 
+/* The number of threads of @pid's group that have not been released
+ * (/proc/PID/status), or -1. */
+static int proc_threads(int pid)
+{
+        char path[64], b[4096];
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = read_full(fd, b, sizeof b - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        b[n] = '\0';
+        const char *t = strstr(b, "\nThreads:");
+        return t ? atoi(t + strlen("\nThreads:")) : -1;
+}
+
 bool pid_alive(int pid)
 {
         if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
                 return false;
         char b[1024];
         const char *f = proc_stat(pid, b, sizeof b);
-        return !f || (*f != 'Z' && *f != 'X');
+        if (!f || (*f != 'Z' && *f != 'X'))
+                return true;
+        /* a zombie leader whose other threads still run is a live process
+         * (its descriptors are still open): gone once it is the only one */
+        return proc_threads(pid) > 1;
 }
 
 bool pid_wait_gone(int pid, unsigned timeout_ms)
