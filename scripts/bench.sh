@@ -9,9 +9,9 @@
 # $STRATA_BENCH_CACHE/oci/debian (built by ../shared/bench/make-images.sh),
 # extracted once into $STRATA_BENCH_CACHE/fs-bench/layers in overlayfs form.
 # STRATA_MOUNT_OPTS adds -o options to the strata mount; STRATA_BENCH_KINDS
-# picks the contenders and their order (the write rows get slower for
-# whoever runs later: ext4 creating files where many were just deleted).  Prints a markdown
-# table: median seconds, ratio to the kernel and to fuse-overlayfs, and the
+# picks the contenders and their order; the write rows run on a filesystem
+# made for each run (FRESH_DISK below), so the order does not decide them.
+# Prints a markdown table: median seconds, ratio to the kernel and to fuse-overlayfs, and the
 # daemons' peak RSS.  Needs root (mount, drop_caches).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +35,7 @@ done
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (mounts, drop_caches)"
-for c in hyperfine jq tar fuse-overlayfs; do command -v $c >/dev/null || die "missing $c (scripts/deps.sh)"; done
+for c in hyperfine jq tar fuse-overlayfs mkfs.ext4; do command -v $c >/dev/null || die "missing $c (scripts/deps.sh)"; done
 [[ -x $STRATA ]] || die "$STRATA missing: make first"
 
 # ---------------------------------------------------------------- layers
@@ -79,28 +79,56 @@ fi
 BIG=opt/bench/random-64M.bin
 
 # ------------------------------------------------------------- contenders
+# The write rows (copyup, create) give each run a writable layer on an ext4
+# filesystem made for that run (a loop device; mkfs.ext4's defaults, so with
+# a journal, as distributions make them).  On one shared filesystem the
+# order decided those rows: ext4 without a journal (this machine's root)
+# skips every inode deleted in the last minute when it allocates one, so
+# whoever created files after another's rm -rf paid for it (the kernel's
+# own overlayfs: 1.4 s first, 7.5 s last).  STRATA_BENCH_FRESH_DISK=0 keeps
+# the writable layers on $WS.
+FRESH_DISK=${STRATA_BENCH_FRESH_DISK:-1}
 cat >"$WS/ctl.sh" <<CTL
 #!/usr/bin/env bash
-# ctl.sh mount|umount|remount KIND  (called by hyperfine's --prepare)
+# ctl.sh mount|umount|remount|fresh|cold KIND  (called by hyperfine's --prepare)
 set -euo pipefail
 kind=\$2; d=$WS/\$kind
 umnt() { if mountpoint -q \$d/mnt; then umount \$d/mnt 2>/dev/null || umount -l \$d/mnt; fi; for i in \$(seq 100); do pgrep -f "\$d/mnt\\\$" >/dev/null || break; sleep 0.02; done; }
 mnt() {
-  mkdir -p \$d/mnt \$d/upper \$d/work
+  mkdir -p \$d/mnt \$d/disk/upper \$d/disk/work
+  local u=\$d/disk/upper w=\$d/disk/work
   case \$kind in
-    kernel) mount -t overlay overlay -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt ;;
-    fuse-overlayfs) fuse-overlayfs -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt 2>/dev/null ;;
-    strata) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
-    strata-handles) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work,no_open=0${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
-    strata-kernel) $STRATA mount --driver kernel -o lowerdir=$LOWERS,upperdir=\$d/upper,workdir=\$d/work \$d/mnt ;;
+    kernel) mount -t overlay overlay -o lowerdir=$LOWERS,upperdir=\$u,workdir=\$w \$d/mnt ;;
+    fuse-overlayfs) fuse-overlayfs -o lowerdir=$LOWERS,upperdir=\$u,workdir=\$w \$d/mnt 2>/dev/null ;;
+    strata) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$u,workdir=\$w${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
+    strata-handles) $STRATA mount -o lowerdir=$LOWERS,upperdir=\$u,workdir=\$w,no_open=0${STRATA_MOUNT_OPTS:+,$STRATA_MOUNT_OPTS} \$d/mnt ;;
+    strata-kernel) $STRATA mount --driver kernel -o lowerdir=$LOWERS,upperdir=\$u,workdir=\$w \$d/mnt ;;
   esac
   for i in \$(seq 200); do mountpoint -q \$d/mnt && return 0; sleep 0.01; done; exit 1
 }
+# the writable layer's own filesystem, made anew for a run (FRESH_DISK)
+disk_off() {
+  if mountpoint -q \$d/disk; then
+    for i in \$(seq 100); do umount \$d/disk 2>/dev/null && break; sleep 0.05; done
+    if mountpoint -q \$d/disk; then umount -l \$d/disk; fi
+  fi
+  rm -f \$d/disk.img
+}
+fresh() {
+  umnt; disk_off; rm -rf \$d/disk; mkdir -p \$d/disk
+  if [[ $FRESH_DISK == 1 ]]; then
+    truncate -s 8G \$d/disk.img
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 \$d/disk.img
+    mount -o loop \$d/disk.img \$d/disk
+  fi
+  mnt
+}
 case \$1 in
   mount) mnt ;;
-  umount) umnt ;;
-  remount) umnt; rm -rf \$d/upper \$d/work; mnt ;;
-  cold) umnt; rm -rf \$d/upper \$d/work; mnt; sync; echo 3 >/proc/sys/vm/drop_caches ;;
+  umount) umnt; disk_off ;;
+  remount) umnt; rm -rf \$d/disk/upper \$d/disk/work; mnt ;;
+  fresh) fresh ;;
+  cold) umnt; rm -rf \$d/disk/upper \$d/disk/work; mnt; sync; echo 3 >/proc/sys/vm/drop_caches ;;
 esac
 CTL
 chmod +x "$WS/ctl.sh"
@@ -156,11 +184,10 @@ for k in "${KINDS[@]}"; do
   fi
   HWM=
   if want copyup; then
-    bench copyup "$k" "$CTL remount $k" "bash -c 'cd $M && while IFS= read -r f; do printf x >>\"\$f\"; done <$LIST; printf x >>$BIG'" --runs "$RUNS"
+    bench copyup "$k" "$CTL fresh $k" "bash -c 'cd $M && while IFS= read -r f; do printf x >>\"\$f\"; done <$LIST; printf x >>$BIG'" --runs "$RUNS"
   fi
   if want create; then
-    "$CTL" remount "$k"
-    bench create "$k" "sync" "bash -c 'mkdir $M/bench-create && tar -C $M/bench-create -xf $CACHE/src/create-20k.tar && rm -rf $M/bench-create'" --runs $((QUICK ? 2 : 3))
+    bench create "$k" "$CTL fresh $k" "bash -c 'mkdir $M/bench-create && tar -C $M/bench-create -xf $CACHE/src/create-20k.tar && rm -rf $M/bench-create'" --runs $((QUICK ? 2 : 3))
   fi
   "$CTL" umount "$k"
 done
