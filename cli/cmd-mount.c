@@ -15,6 +15,8 @@
 #include "mountinfo.h"
 #include "store/store.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -371,6 +373,40 @@ static int remove_record(void *ctx, struct err *e)
         return store_mount_remove(c[0], c[1], e);
 }
 
+/* Can this user remove the tree at @at/@name without the store's user
+ * namespace?  Removing an entry takes write and search permission on the
+ * directory that holds it, whoever owns the entry: so every directory must
+ * be the user's, with u+rwx.  Entering the namespace costs two setuid
+ * helpers (newuidmap, newgidmap): most writable layers (a mount only read,
+ * or written as the namespace's root) need neither. */
+static bool user_removable(int at, const char *name, int depth)
+{
+        struct stat st;
+        if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT;
+        if (!S_ISDIR(st.st_mode))
+                return true;
+        if (st.st_uid != geteuid() || (st.st_mode & S_IRWXU) != S_IRWXU || depth > 4096)
+                return false;
+        int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return false;
+        }
+        bool ok = true;
+        struct dirent *de;
+        while (ok && (de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
+                        ok = user_removable(dirfd(d), de->d_name, depth + 1);
+        }
+        closedir(d);
+        return ok;
+}
+
 int cmd_umount(int argc, char **argv)
 {
         int st0 = no_options("umount", argc, argv);
@@ -418,7 +454,8 @@ int cmd_umount(int argc, char **argv)
                 struct store_mount m = { 0 };
                 if (taken_record(s, mp, r == 0, &m, &se) == 0) {
                         void *ctx[2] = { s, &m };
-                        int rr = rootless_call("umount", remove_record, ctx, &se);
+                        int rr = user_removable(AT_FDCWD, m.dir, 0) ? remove_record(ctx, &se)
+                                                                     : rootless_call("umount", remove_record, ctx, &se);
                         if (rr < 0 && r == 0) {
                                 r = err_wrap(&se, "umount %s", mp);
                                 e = se;

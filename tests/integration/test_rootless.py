@@ -362,6 +362,27 @@ def test_mount_by_a_user_writes(as_user, user_mount):
     assert os.listdir(os.path.join(as_user.root, "mounts")) == []
 
 
+def test_umount_by_a_user_drops_the_writable_layer(as_user, user_mount, owners_image):
+    """umount removes a writable layer of the user's own directories itself,
+    and one with a directory the user cannot write (chmod 500 in the mount;
+    test_mount_by_a_user_writes: one of id 33) in the store's namespace."""
+    mnt = user_mount
+    mounts = os.path.join(as_user.root, "mounts")
+    for chmod in ("", "chmod 500 newdir"):
+        if chmod:
+            p = as_user("mount", owners_image.ref, mnt)
+            assert p.returncode == 0, p.stderr
+        _sh(as_user, f"""cd {mnt}
+            mkdir -p newdir/deeper && echo x > newdir/deeper/f
+            echo more >> etc/passwd
+            {chmod}""")
+        assert len(os.listdir(mounts)) == 1
+        p = as_user("umount", mnt)
+        assert p.returncode == 0, p.stderr
+        assert os.listdir(mounts) == [], chmod
+        assert not [n for n in os.listdir(os.path.join(as_user.root, "tmp")) if n.startswith("gone-mount-")]
+
+
 def test_run_by_a_user(as_user, owners_image, dev_fuse_for_users):
     u = as_user.user
     p = as_user("run", "--rm", owners_image.ref, "sh", "-c",
