@@ -78,13 +78,6 @@ int rootless_enter_for(const char *verb, struct err *e)
         bool mount_ns = false;
         for (size_t i = 0; i < ARRAY_SIZE(own_mounts); i++)
                 mount_ns = mount_ns || !strcmp(verb, own_mounts[i]);
-        if (!strcmp(verb, "run") && userns_rootless() && userns_in_initial()) {
-                /* a container of one id is no container: without a range,
-                 * run says (as before) that it needs root */
-                pthread_once(&map_once, load_map);
-                if (the_map.single)
-                        return 0;
-        }
         return rootless_join(verb, mount_ns, e);
 }
 

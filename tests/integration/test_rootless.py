@@ -566,3 +566,46 @@ def test_save_and_load_by_a_user(as_user, owners_image):
     assert p.returncode == 0, p.stderr
     st = os.lstat(_find(as_user.root, "srv/www"))
     assert (st.st_uid, st.st_gid) == (as_user.user.host_uid(33), as_user.user.host_gid(33))
+
+
+def test_run_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_users):
+    """One id: the one-line warning, then a container whose root is the
+    user; the owners the xattr keeps show as 0 (no other id exists there)."""
+    u = as_single.user
+    assert as_single("pull", "-q", owners_image.ref).returncode == 0
+    p = as_single("run", "--rm", owners_image.ref, "sh", "-c",
+                  "id -u; cat /proc/self/uid_map; stat -c '%u:%g %a %n' /srv/www /srv/nobody /bin/ids; "
+                  "cat /srv/www/index.html; echo written > /srv/www/new; stat -c '%u:%g' /srv/www/new; echo $$")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [
+        f"strata: no subordinate id range for {u.name} (none in /etc/subuid for {u.name}): one id only; "
+        "the image's owners are kept in the user.containers.override_stat xattr "
+        "(add a range: usermod --add-subuids/--add-subgids)"], p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", str(u.uid), "1"]
+    assert lines[2:5] == ["0:0 750 /srv/www", "0:0 600 /srv/nobody", "0:0 4755 /bin/ids"], p.stdout
+    assert lines[5:] == ["hello", "0:0", "1"], p.stdout
+    # no other id exists there: -u with one is one line
+    p = as_single("run", "--rm", "-u", "nobody", owners_image.ref, "id")
+    assert p.returncode == 125
+    assert p.stderr.splitlines()[1:] == [
+        f"strata: run {owners_image.ref}: user nobody: uid 65534 is not mapped in this user's namespace "
+        "(it maps 0 only: no subordinate range in /etc/subuid)"], p.stderr
+    p = as_single("run", "--rm", "-u", "0:33", owners_image.ref, "id")
+    assert p.returncode == 125
+    assert p.stderr.splitlines()[1:] == [
+        f"strata: run {owners_image.ref}: user 0:33: gid 33 is not mapped in this user's namespace "
+        "(it maps 0 only: no subordinate range in /etc/subuid)"], p.stderr
+
+
+def test_build_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_users):
+    ctx = os.path.join(os.path.dirname(as_single.root), "ctx")
+    as_single.user.run(["mkdir", ctx])
+    as_single.user.run(["sh", "-c", f"printf 'FROM {owners_image.ref}\\nRUN echo built > /built && "
+                                    f"cat /srv/www/index.html >> /built && chmod 4750 /built\\n' > {ctx}/Containerfile"])
+    p = as_single("build", "-q", "-t", "built:1", ctx)
+    assert p.returncode == 0, p.stderr
+    p = as_single("run", "--rm", "built:1", "sh", "-c", "stat -c '%u:%g %a' /built; cat /built")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["0:0 4750", "built", "hello"]
