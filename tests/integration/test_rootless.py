@@ -609,3 +609,105 @@ def test_build_without_a_subordinate_range(as_single, owners_image, dev_fuse_for
     p = as_single("run", "--rm", "built:1", "sh", "-c", "stat -c '%u:%g %a' /built; cat /built")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["0:0 4750", "built", "hello"]
+
+
+def _user_tree(user, base, layers):
+    """Layer dirs @layers ({name: [(path, data or None for a dir)]}) below
+    @base, the user's; returns their paths, top first."""
+    out = []
+    for name, entries in layers:
+        d = os.path.join(base, name)
+        os.makedirs(d)
+        for rel, data in entries:
+            p = os.path.join(d, rel)
+            if data is None:
+                os.makedirs(p, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "wb") as f:
+                    f.write(data)
+        out.append(d)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", base], check=True)
+    return out
+
+
+def test_root_reads_an_upper_the_kernel_wrote_with_userxattr(as_user, tmp_path, mounts):
+    """The kernel's overlayfs with userxattr, in the user's namespace, writes
+    an upper dir in the user.overlay.* form (an opaque directory, whiteouts,
+    a directory renamed by copy, copy-ups); root's strata (trusted.overlay.*
+    its own form) reads that form too: its tree is the kernel's."""
+    from fsops import Mount, diff_snapshots, snapshot
+    u = as_user.user
+    base = os.path.join(os.path.dirname(as_user.root), "kx")
+    os.mkdir(base)
+    os.chown(base, u.uid, u.gid)
+    lowers = _user_tree(u, os.path.join(base, "layers"), [
+        ("L0", [("d", None), ("d/c", b"c\n"), ("top", b"top\n")]),
+        ("L1", [("d", None), ("d/a", b"a\n"), ("d/b", b"b\n"), ("keep", None), ("keep/x", b"x\n"),
+                ("mv-src", None), ("mv-src/f", b"f\n"), ("file1", b"1\n"), ("gone", b"g\n")])])
+    for d in ("upper", "work", "mnt"):
+        u.run(["mkdir", os.path.join(base, d)])
+    o = f"userxattr,lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
+    _sh(as_user, f"""mount -t overlay -o {o} overlay {base}/mnt
+        cd {base}/mnt
+        rm -r d; mkdir d; echo new > d/n
+        mv file1 file1-moved; rm gone; mv mv-src mv-dst
+        echo more >> keep/x; chmod 600 top; setfattr -n user.k -v v top; ln -s top sym
+        cd /; umount {base}/mnt""", unshare=True)
+    up = os.path.join(base, "upper")
+    assert os.getxattr(os.path.join(up, "d"), "user.overlay.opaque") == b"y"
+    assert "trusted.overlay.opaque" not in os.listxattr(os.path.join(up, "d"))
+    layers = [up] + lowers
+    k = os.path.join(str(tmp_path), "k")
+    os.mkdir(k)
+    subprocess.run(["mount", "-t", "overlay", "-o", f"ro,userxattr,lowerdir={':'.join(layers)}", "overlay", k],
+                   check=True)
+    mounts.track(k)
+    try:
+        s = Mount("strata", os.path.join(str(tmp_path), "s"), layers, as_user.bin,
+                  upper=False)
+        try:
+            got, want = snapshot(s.mnt), snapshot(k)
+        finally:
+            err = s.close()
+    finally:
+        subprocess.run(["umount", k], check=True)
+    assert err == ""
+    assert not diff_snapshots(want, got), "\n".join(diff_snapshots(want, got))
+    assert sorted(want) == ["d", "d/n", "file1-moved", "keep", "keep/x", "mv-dst", "mv-dst/f", "sym", "top"]
+    assert want["top"][7] == {"user.k": b"v"} and want["top"][1] == 0o600
+
+
+def test_root_reads_a_users_writable_layer(as_user, user_mount, tmp_path):
+    """A user's mount writes user.overlay.* (a chmod of an image file is a
+    metacopy: the upper file has no data, user.overlay.metacopy says where
+    it is); root's strata over that upper dir reads the mark, the data and
+    the opaque directory as the user's mount showed them."""
+    from fsops import Mount
+    mnt = user_mount
+    _sh(as_user, f"cd {mnt}; chmod 600 etc/os-release; rm -r opq; mkdir opq; echo again > opq/file")
+    with open(os.path.join(_find(as_user.root, "etc/os-release")), "rb") as f:
+        data = f.read()
+    live = next(os.path.join(as_user.root, "mounts", d, "upper") for d in os.listdir(os.path.join(as_user.root, "mounts")))
+    os.mkdir(tmp_path / "s")
+    upper = str(tmp_path / "s" / "upper")
+    subprocess.run(["cp", "-a", live, upper], check=True)      # umount removes it
+    assert as_user("umount", mnt).returncode == 0
+    assert "user.overlay.metacopy" in os.listxattr(os.path.join(upper, "etc/os-release"))
+    with open(os.path.join(upper, "etc/os-release"), "rb") as f:
+        assert f.read() == bytes(len(data)) and data.strip(b"\0"), "a metacopy file has a size, no data"
+    lower = os.path.dirname(os.path.dirname(_find(as_user.root, "etc/os-release")))
+    s = Mount("strata", str(tmp_path / "s"), [lower], as_user.bin)         # upperdir=s/upper
+    try:
+        p = os.path.join(s.mnt, "etc/os-release")
+        got = (open(p, "rb").read(), stat.S_IMODE(os.lstat(p).st_mode), sorted(os.listdir(os.path.join(s.mnt, "opq"))),
+               [x for x in os.listxattr(p, follow_symlinks=False) if "overlay" in x])
+        with open(p, "ab") as f:        # the data comes up; the user's mark goes
+            f.write(b"+")
+    finally:
+        err = s.close()
+    assert err == ""
+    assert got == (data, 0o600, ["file"], [])
+    with open(os.path.join(upper, "etc/os-release"), "rb") as f:
+        assert f.read() == data + b"+"
+    assert [x for x in os.listxattr(os.path.join(upper, "etc/os-release")) if "metacopy" in x] == []
