@@ -100,12 +100,21 @@ void rootless_fs_config(const struct store *s, struct fs_config *c)
         if (!userns_rootless())
                 return;
         c->userxattr = !strcmp(store_ovl_prefix(s), OVL_PREFIX_USER);
-        /* one id: no namespace can show owner 33, and showing it unmapped
-         * (65534) would lock the user out of its own files; the owners
-         * stay in their xattr for commit (pack/tar.c), not shown */
-        if (!userns_in_initial())
-                return;         /* in the store's namespace already: the ids are as on disk */
         pthread_once(&map_once, load_map);
+        /* one id: the owners and modes the unpacker kept in their xattr
+         * are shown where the map can show them: the modes, and the owner
+         * 0 (fs/fuse-ops.c's show_ids(); no namespace of one id can show
+         * owner 33, and 65534 would lock the user out of its own files) */
+        c->override_stat = c->override_stat || the_map.single;
+        if (!userns_in_initial()) {
+                /* in the store's namespace already: the ids are as on disk,
+                 * and with one id the map says which one the kernel can show */
+                if (the_map.single && !c->uidmapping && !c->gidmapping) {
+                        c->uidmapping = xstrdup("0:0:1");
+                        c->gidmapping = xstrdup("0:0:1");
+                }
+                return;
+        }
         char buf[256];
         idmap_format(the_map.uid, the_map.n_uid, buf, sizeof buf);
         free(c->uidmapping);

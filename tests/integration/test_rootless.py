@@ -471,9 +471,10 @@ def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners
     p = as_single("mount", owners_image.ref, mnt)
     assert p.returncode == 0, p.stderr
     try:
-        p = u.run(["sh", "-ec", f"echo more >> {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html"])
+        p = u.run(["sh", "-ec", f"echo more >> {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html; "
+                                f"chmod 604 {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html"])
         assert p.returncode == 0, p.stderr
-        assert p.stdout == f"{u.uid}:{u.gid} 640\n"
+        assert p.stdout.splitlines() == [f"{u.uid}:{u.gid} 640", f"{u.uid}:{u.gid} 604"]
         p = as_single("commit", mnt, "single:1")
         assert p.returncode == 0, p.stderr
     finally:
@@ -490,7 +491,7 @@ def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners
             with tarfile.open(fileobj=t.extractfile(m)) as inner:
                 seen += [(x.size, x.uid, x.gid, x.mode & 0o7777) for x in inner.getmembers()
                          if x.name == "srv/www/index.html"]
-    assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o640)], seen
+    assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o604)], seen
 
 
 import json  # noqa: E402
