@@ -80,9 +80,10 @@ void ovl_xnames_init(struct ovl_xnames *x, bool userxattr)
         snprintf(x->nlink, sizeof x->nlink, "%sstrata.nlink", x->prefix);
 }
 
+/* (a form not read has a NULL prefix and empty names) */
 static bool has_prefix(const char *name, const char *prefix, size_t len)
 {
-        return prefix && !strncmp(name, prefix, len);
+        return len && prefix && !strncmp(name, prefix, len);
 }
 
 bool ovl_xattr_private(const struct ovl *o, const char *name)
