@@ -30,7 +30,7 @@ static void load_map(void)
 /* Verbs that stay in the user's own namespaces: they mount through
  * fusermount3 (which must run outside) or never touch the store's files. */
 static const char *const outside[] = {
-        "mount", "umount", "unshare", "login", "logout", "search",
+        "mount", "umount", "unshare", "login", "logout", "search", "exec",
         "version", "completion", "help", "__complete",
 };
 /* Verbs that mount (FUSE as the namespace's root) in a mount namespace of
@@ -159,6 +159,20 @@ int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *c
                 return 0;
         msg[n > 0 ? n : 0] = '\0';
         return err_setx(e, EIO, "%s", n > 0 ? msg : "the user namespace's helper failed");
+}
+
+int rootless_join_run(pid_t pid, struct err *e)
+{
+        if (!userns_rootless() || !userns_in_initial())
+                return 0;
+        int r = userns_join(pid, e);
+        if (r < 0)
+                return r;
+        /* the maps are the store's (the run was made in a namespace like it) */
+        pthread_once(&map_once, load_map);
+        entered_map = the_map;
+        entered = true;
+        return 0;
 }
 
 const struct idmap *rootless_map(void)

@@ -362,6 +362,25 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
         return 0;
 }
 
+int userns_join(pid_t pid, struct err *e)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(e, errno, "open %s", path);
+        if (setns(fd, CLONE_NEWUSER) < 0)
+                return err_set(e, errno, "join the user namespace of pid %d", (int)pid);
+        if (setresgid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresgid 0");
+        /* one id mapped: setgroups is denied there, the groups stay */
+        if (setgroups(0, NULL) < 0 && errno != EPERM)
+                return err_set(e, errno, "user namespace: setgroups");
+        if (setresuid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresuid 0");
+        return 0;
+}
+
 bool override_stat_parse(const char *v, size_t len, uint32_t *uid, uint32_t *gid, mode_t *mode)
 {
         char b[96];

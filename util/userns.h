@@ -88,4 +88,8 @@ int idmap_parse(const char *s, struct idrange *r, size_t *n);
  * /etc/subuid does not grant). */
 int userns_enter(const struct idmap *m, bool mount, struct err *e);
 
+/* userns_join() - move this process (one thread) into the user namespace
+ * of @pid, one the user made (a container's), and become its root. */
+int userns_join(pid_t pid, struct err *e);
+
 #endif

@@ -712,3 +712,36 @@ def test_root_reads_a_users_writable_layer(as_user, user_mount, tmp_path):
     with open(os.path.join(upper, "etc/os-release"), "rb") as f:
         assert f.read() == data + b"+"
     assert [x for x in os.listxattr(os.path.join(upper, "etc/os-release")) if "metacopy" in x] == []
+
+
+def test_detached_container_by_a_user(as_user, owners_image, dev_fuse_for_users):
+    """run -d, ps, exec, logs, stop, start, rm as a user."""
+    p = as_user("run", "-d", "--name", "bg", owners_image.ref, "sh", "-c",
+                "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
+    assert p.returncode == 0, p.stderr
+    cid = p.stdout.strip()
+    assert len(cid) == 12, p.stdout
+    p = as_user("ps", "--format", "{{.Names}} {{.Status}}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("bg Up"), p.stdout
+    p = as_user("exec", "bg", "sh", "-c", "id -u; stat -c '%u:%g' /srv/www; cat /proc/1/cmdline | tr '\\0' ' '")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[:2] == ["0", "33:33"], p.stdout
+    p = as_user("exec", "-u", "nobody", "bg", "id", "-u")
+    assert (p.returncode, p.stdout) == (0, "65534\n"), p
+    p = as_user("logs", "bg")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == "started", p.stdout
+    p = as_user("stop", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("logs", "bg")
+    assert p.stdout.splitlines() == ["started", "bye"], p.stdout
+    p = as_user("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+    assert p.stdout.startswith("bg Exited (0)"), p.stdout
+    p = as_user("start", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("rm", "-f", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("ps", "-a", "-q")
+    assert (p.returncode, p.stdout) == (0, ""), p
+    assert os.listdir(os.path.join(as_user.root, "mounts")) == []
