@@ -115,7 +115,7 @@ void rootless_fs_config(const struct store *s, struct fs_config *c)
                 }
                 return;
         }
-        char buf[256];
+        char buf[IDMAP_TEXT_MAX];
         idmap_format(the_map.uid, the_map.n_uid, buf, sizeof buf);
         free(c->uidmapping);
         c->uidmapping = xstrdup(buf);

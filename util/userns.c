@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define SUB_MAX 65536u      /* ids 1..65536 from the range, as podman maps */
 
 /* Parse a /proc/self/[ug]id_map text into @r; the number of lines. */
 static size_t parse_proc_map(const char *text, struct idrange *r)
@@ -66,9 +65,12 @@ const char *userns_ovl_prefix(void)
         return userns_rootless() ? OVL_PREFIX_USER : OVL_PREFIX_TRUSTED;
 }
 
-/* The first "NAME:START:COUNT" (or "UID:...") line of @path for the user. */
-static int find_subid(const char *path, const char *name, uint32_t id, uint32_t *start, uint32_t *count,
-                      struct err *e)
+/* The "NAME:START:COUNT" (or "UID:START:COUNT") lines of @path for the
+ * user, in their order, as the namespace's ids 1, 2, ... (podman's way: all
+ * of them): into @r, at most @max ranges (more lines are left out) and no
+ * id at or above 2^32-1, the invalid one.  How many ranges, or -errno. */
+static int find_subids(const char *path, const char *name, uint32_t id, struct idrange *r, size_t max,
+                       struct err *e)
 {
         FILE *f = fopen(path, "re");
         if (!f) {
@@ -80,7 +82,8 @@ static int find_subid(const char *path, const char *name, uint32_t id, uint32_t 
         char idstr[16];
         snprintf(idstr, sizeof idstr, "%" PRIu32, id);
         int found = 0;
-        while (!found && fgets(line, sizeof line, f)) {
+        uint32_t next = 1;
+        while ((size_t)found < max && next < UINT32_MAX && fgets(line, sizeof line, f)) {
                 char *c1 = strchr(line, ':');
                 if (!c1)
                         continue;
@@ -89,9 +92,9 @@ static int find_subid(const char *path, const char *name, uint32_t id, uint32_t 
                         continue;
                 unsigned long s, n;
                 if (sscanf(c1 + 1, "%lu:%lu", &s, &n) == 2 && n > 0 && s > 0 && s <= UINT32_MAX - n) {
-                        *start = (uint32_t)s;
-                        *count = (uint32_t)(n < SUB_MAX ? n : SUB_MAX);
-                        found = 1;
+                        uint32_t count = (uint32_t)(n < UINT32_MAX - next ? n : UINT32_MAX - next);
+                        r[found++] = (struct idrange){ next, (uint32_t)s, count };
+                        next += count;
                 }
         }
         fclose(f);
@@ -104,17 +107,16 @@ static int load_sub(struct idmap *m, bool gid, uint32_t self, struct err *e)
         struct idrange *r = gid ? m->gid : m->uid;
         size_t *n = gid ? &m->n_gid : &m->n_uid;
         char *src = gid ? m->gid_source : m->uid_source;
-        uint32_t start = 0, count = 0;
-        int found = find_subid(file, m->user, gid ? getgid() : getuid(), &start, &count, e);
+        int found = find_subids(file, m->user, gid ? getgid() : getuid(), r + 1, IDMAP_MAX - 1, e);
         if (found < 0)
                 return found;
         r[0] = (struct idrange){ 0, self, 1 };
-        *n = 1;
-        if (found) {
-                r[1] = (struct idrange){ 1, start, count };
-                *n = 2;
+        *n = 1 + (size_t)found;
+        if (found == 1)
                 snprintf(src, 96, "%s", file);
-        } else {
+        else if (found)
+                snprintf(src, 96, "%s, %d ranges", file, found);
+        else {
                 snprintf(src, 96, "none in %s for %s", file, m->user);
         }
         return found;

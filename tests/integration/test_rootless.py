@@ -83,6 +83,20 @@ def rootless_user():
     yield from _made_user("strl", True)
 
 
+# two ranges (the second larger than 65536), far above useradd's
+RANGES = [(500000000, 100), (600000000, 100000)]
+
+
+@pytest.fixture(scope="module")
+def ranges_user():
+    """A user with two subordinate ranges in /etc/subuid and /etc/subgid."""
+    for u in _made_user("strr", False):
+        for start, count in RANGES:
+            spec = f"{start}-{start + count - 1}"
+            subprocess.run(["usermod", "--add-subuids", spec, "--add-subgids", spec, u.name], check=True)
+        yield u
+
+
 @pytest.fixture(scope="module")
 def single_user():
     """A user with no subordinate range."""
@@ -113,6 +127,14 @@ def as_user(rootless_user, strata_bin):
     yield As(rootless_user, strata_bin, os.path.join(d, "store"))
     # the store holds files of the user's range: remove them from its namespace
     rootless_user.run([strata_bin, "unshare", "rm", "-rf", d])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def as_ranges(ranges_user, strata_bin):
+    d = _workdir(ranges_user)
+    yield As(ranges_user, strata_bin, os.path.join(d, "store"))
+    ranges_user.run([strata_bin, "unshare", "rm", "-rf", d])
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -745,3 +767,53 @@ def test_detached_container_by_a_user(as_user, owners_image, dev_fuse_for_users)
     p = as_user("ps", "-a", "-q")
     assert (p.returncode, p.stdout) == (0, ""), p
     assert os.listdir(os.path.join(as_user.root, "mounts")) == []
+
+
+def test_several_subordinate_ranges_are_all_used(as_ranges, owners_image, image_builder, session_registry,
+                                                 dev_fuse_for_users):
+    """Every /etc/subuid line of the user, one after the other (podman's way):
+    ids 1..100 are the first range, 101..100100 the second."""
+    u = as_ranges.user
+    (s1, c1), (s2, c2) = RANGES
+    p = as_ranges("info")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    i = lines.index("Rootless: true (the store's user namespace; overlay xattrs user.overlay.*)")
+    assert lines[i + 1:i + 3] == [
+        f" UID Map: 0-0 -> {u.uid}-{u.uid}, 1-{c1} -> {s1}-{s1 + c1 - 1}, {c1 + 1}-{c1 + c2} -> {s2}-{s2 + c2 - 1}"
+        " (from /etc/subuid, 2 ranges)",
+        f" GID Map: 0-0 -> {u.gid}-{u.gid}, 1-{c1} -> {s1}-{s1 + c1 - 1}, {c1 + 1}-{c1 + c2} -> {s2}-{s2 + c2 - 1}"
+        " (from /etc/subgid, 2 ranges)"], p.stdout
+    p = as_ranges("info", "--format", "{{.IDMaps.UIDMap}}")
+    assert p.stdout == f"0:{u.uid}:1:1:{s1}:{c1}:{c1 + 1}:{s2}:{c2}\n", p
+    img = image_builder.push_raw(session_registry, "test/rootless-high:1",
+                                 layers=[[Dir("etc"), File("etc/high", b"x", 0o644, uid=70000, gid=100100),
+                                          File("etc/over", b"x", 0o644, uid=100101, gid=0)]])
+    p = as_ranges("pull", "-q", img.ref)
+    assert p.returncode != 0
+    assert "entry \"etc/over\": uid 100101 is outside the ids this user's namespace maps (0..100100)" \
+        in p.stderr.splitlines()[-1], p.stderr
+    p = as_ranges("pull", "-q", owners_image.ref)
+    assert p.returncode == 0, p.stderr
+    st = os.lstat(_find(as_ranges.root, "srv/www"))
+    assert (st.st_uid, st.st_gid) == (s1 + 32, s1 + 32)
+    st = os.lstat(_find(as_ranges.root, "srv/nobody"))
+    assert (st.st_uid, st.st_gid) == (s2 + 65534 - c1 - 1, s2 + 65534 - c1 - 1)
+    p = as_ranges("run", "--rm", "-u", "nobody", owners_image.ref, "sh", "-c",
+                  "id -u; cat /proc/self/uid_map; stat -c '%u:%g' /srv/www /srv/nobody")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "65534"
+    assert [l.split() for l in lines[1:4]] == [["0", str(u.uid), "1"], ["1", str(s1), str(c1)],
+                                               [str(c1 + 1), str(s2), str(c2)]], p.stdout
+    assert lines[4:] == ["33:33", "65534:65534"], p.stdout
+    mnt = os.path.join(os.path.dirname(as_ranges.root), "mnt")
+    u.run(["mkdir", mnt])
+    p = as_ranges("mount", owners_image.ref, mnt)
+    assert p.returncode == 0, p.stderr
+    try:
+        p = u.run(["stat", "-c", "%u:%g", f"{mnt}/srv/www", f"{mnt}/srv/nobody", f"{mnt}/bin/suid"])
+        assert p.stdout.splitlines() == [f"{s1 + 32}:{s1 + 32}", f"{s2 + 65433}:{s2 + 65433}", f"{u.uid}:{u.gid}"], p
+    finally:
+        as_ranges("umount", mnt)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
