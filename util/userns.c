@@ -29,25 +29,27 @@ static size_t parse_proc_map(const char *text, struct idrange *r)
         return n;
 }
 
-static size_t read_proc_map(const char *path, struct idrange *r)
+/* The lines of /proc/self/[ug]id_map (none in a namespace that maps no
+ * one), or -1 when it cannot be read. */
+static ssize_t read_proc_map(const char *path, struct idrange *r)
 {
         char buf[1024];
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return 0;
+                return -1;
         ssize_t n = read_full(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return 0;
+        if (n < 0)
+                return -1;
         buf[n] = '\0';
-        return parse_proc_map(buf, r);
+        return (ssize_t)parse_proc_map(buf, r);
 }
 
 bool userns_in_initial(void)
 {
         struct idrange r[IDMAP_MAX];
-        size_t n = read_proc_map("/proc/self/uid_map", r);
+        ssize_t n = read_proc_map("/proc/self/uid_map", r);
         /* no /proc: take the answer getuid() implies */
-        return n == 0 || (n == 1 && r[0].inside == 0 && r[0].outside == 0 && r[0].count == UINT32_MAX);
+        return n < 0 || (n == 1 && r[0].inside == 0 && r[0].outside == 0 && r[0].count == UINT32_MAX);
 }
 
 bool userns_rootless(void)
@@ -133,8 +135,10 @@ int idmap_current(struct idmap *m, struct err *e)
                 snprintf(m->user, sizeof m->user, "%u", (unsigned)uid);
         if (!userns_in_initial()) {
                 m->rootless = m->nested = true;
-                m->n_uid = read_proc_map("/proc/self/uid_map", m->uid);
-                m->n_gid = read_proc_map("/proc/self/gid_map", m->gid);
+                ssize_t nu = read_proc_map("/proc/self/uid_map", m->uid);
+                ssize_t ng = read_proc_map("/proc/self/gid_map", m->gid);
+                m->n_uid = nu > 0 ? (size_t)nu : 0;
+                m->n_gid = ng > 0 ? (size_t)ng : 0;
                 m->single = m->n_uid == 1 && m->uid[0].count == 1;
                 snprintf(m->uid_source, sizeof m->uid_source, "/proc/self/uid_map");
                 snprintf(m->gid_source, sizeof m->gid_source, "/proc/self/gid_map");
