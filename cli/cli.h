@@ -98,6 +98,9 @@ int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *c
  * /etc/subuid...), else root's or the namespace's own. */
 struct idmap;
 const struct idmap *rootless_map(void);
+/* rootless_join_run() - a user's exec: into the user namespace of the run's
+ * process @pid (a new one like it could not see the run's), as its root. */
+int rootless_join_run(pid_t pid, struct err *e);
 
 /* parse_timestamp() - --timestamp SECONDS (@arg), else $SOURCE_DATE_EPOCH:
  * sets @t's clamp and epoch (cmd-commit.c; import too). */

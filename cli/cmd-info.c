@@ -218,7 +218,7 @@ static json_t *info_json(const struct store_stats *st, const struct fetch_setup 
                                     json_pack("{s:o, s:b}", "Mirrors", strv_json(&c->registries[i].mirrors),
                                               "Insecure", c->registries[i].insecure));
         const struct idmap *m = rootless_map();
-        char um[256], gm[256];
+        char um[IDMAP_TEXT_MAX], gm[IDMAP_TEXT_MAX];
         idmap_format(m->uid, m->n_uid, um, sizeof um);
         idmap_format(m->gid, m->n_gid, gm, sizeof gm);
         json_t *ids = json_pack("{s:b, s:s, s:s, s:s, s:s, s:b, s:s}", "Rootless", m->rootless, "UIDMap", um,

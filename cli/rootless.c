@@ -30,7 +30,7 @@ static void load_map(void)
 /* Verbs that stay in the user's own namespaces: they mount through
  * fusermount3 (which must run outside) or never touch the store's files. */
 static const char *const outside[] = {
-        "mount", "umount", "unshare", "login", "logout", "search",
+        "mount", "umount", "unshare", "login", "logout", "search", "exec",
         "version", "completion", "help", "__complete",
 };
 /* Verbs that mount (FUSE as the namespace's root) in a mount namespace of
@@ -78,13 +78,6 @@ int rootless_enter_for(const char *verb, struct err *e)
         bool mount_ns = false;
         for (size_t i = 0; i < ARRAY_SIZE(own_mounts); i++)
                 mount_ns = mount_ns || !strcmp(verb, own_mounts[i]);
-        if (!strcmp(verb, "run") && userns_rootless() && userns_in_initial()) {
-                /* a container of one id is no container: without a range,
-                 * run says (as before) that it needs root */
-                pthread_once(&map_once, load_map);
-                if (the_map.single)
-                        return 0;
-        }
         return rootless_join(verb, mount_ns, e);
 }
 
@@ -107,13 +100,22 @@ void rootless_fs_config(const struct store *s, struct fs_config *c)
         if (!userns_rootless())
                 return;
         c->userxattr = !strcmp(store_ovl_prefix(s), OVL_PREFIX_USER);
-        /* one id: no namespace can show owner 33, and showing it unmapped
-         * (65534) would lock the user out of its own files; the owners
-         * stay in their xattr for commit (pack/tar.c), not shown */
-        if (!userns_in_initial())
-                return;         /* in the store's namespace already: the ids are as on disk */
         pthread_once(&map_once, load_map);
-        char buf[256];
+        /* one id: the owners and modes the unpacker kept in their xattr
+         * are shown where the map can show them: the modes, and the owner
+         * 0 (fs/fuse-ops.c's show_ids(); no namespace of one id can show
+         * owner 33, and 65534 would lock the user out of its own files) */
+        c->override_stat = c->override_stat || the_map.single;
+        if (!userns_in_initial()) {
+                /* in the store's namespace already: the ids are as on disk,
+                 * and with one id the map says which one the kernel can show */
+                if (the_map.single && !c->uidmapping && !c->gidmapping) {
+                        c->uidmapping = xstrdup("0:0:1");
+                        c->gidmapping = xstrdup("0:0:1");
+                }
+                return;
+        }
+        char buf[IDMAP_TEXT_MAX];
         idmap_format(the_map.uid, the_map.n_uid, buf, sizeof buf);
         free(c->uidmapping);
         c->uidmapping = xstrdup(buf);
@@ -157,6 +159,20 @@ int rootless_call(const char *verb, int (*fn)(void *ctx, struct err *e), void *c
                 return 0;
         msg[n > 0 ? n : 0] = '\0';
         return err_setx(e, EIO, "%s", n > 0 ? msg : "the user namespace's helper failed");
+}
+
+int rootless_join_run(pid_t pid, struct err *e)
+{
+        if (!userns_rootless() || !userns_in_initial())
+                return 0;
+        int r = userns_join(pid, e);
+        if (r < 0)
+                return r;
+        /* the maps are the store's (the run was made in a namespace like it) */
+        pthread_once(&map_once, load_map);
+        entered_map = the_map;
+        entered = true;
+        return 0;
 }
 
 const struct idmap *rootless_map(void)

@@ -23,6 +23,7 @@
  * (6) Unless privileged, root in the sandbox keeps docker's default
  *     capabilities only, and /proc/sys & co are read-only or masked. */
 #include "sandbox.h"
+#include "util/userns.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -73,6 +74,8 @@ struct plan {
         gid_t gid;
         gid_t groups[MAX_GROUPS];
         size_t n_groups;
+        bool no_setgroups;     /* a user namespace of one id: setgroups is denied */
+        bool tty_group;        /* gid 5 (tty) exists here: devpts's gid=5 */
         char hostname[65];
         int report_fd;         /* write end */
         int stdin_fd;          /* dup'ed to 0 when >= 0 */
@@ -502,7 +505,8 @@ static void setup_dev(const struct plan *p, int rootfd)
                         setup_fail(p, "symlink /dev/%s", links[i].name);
 
         mount_in_root(p, rootfd, "dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                      "newinstance,ptmxmode=0666,mode=0620,gid=5");
+                      p->tty_group ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+                                   : "newinstance,ptmxmode=0666,mode=0620");
         mount_in_root(p, rootfd, "dev/shm", true, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       "mode=1777,size=65536k");
         /* POSIX message queues of the new ipc namespace: nice to have, so a
@@ -841,7 +845,7 @@ static void become_user(const struct plan *p)
 {
         if (!p->o->privileged)
                 drop_caps(p);
-        if (setgroups(p->n_groups, p->groups) < 0)
+        if (!p->no_setgroups && setgroups(p->n_groups, p->groups) < 0)
                 setup_fail(p, "setgroups");
         if (setgid(p->gid) < 0)
                 setup_fail(p, "setgid %u", (unsigned)p->gid);
@@ -1168,6 +1172,37 @@ static int join_prepare(struct plan *p, struct err *e)
         return 0;
 }
 
+/* fit_ids() - the user's ids against the user namespace this runs in (a
+ * user's store namespace, util/userns.h): a uid or gid it does not map is
+ * one line; supplementary groups it does not map are left out; with one id
+ * mapped setgroups is denied (the process keeps the groups it has). */
+static int fit_ids(struct plan *p, struct err *e)
+{
+        p->tty_group = true;
+        if (userns_in_initial())
+                return 0;
+        struct idmap m;
+        int r = idmap_current(&m, e);
+        if (r < 0)
+                return r;
+        uint32_t v;
+        const char *why = m.single ? " (it maps 0 only: no subordinate range in /etc/subuid)" : "";
+        if (!idmap_lookup(m.uid, m.n_uid, p->uid, true, &v))
+                return err_setx(e, EINVAL, "user %s: uid %u is not mapped in this user's namespace%s",
+                                p->o->user, (unsigned)p->uid, why);
+        if (!idmap_lookup(m.gid, m.n_gid, p->gid, true, &v))
+                return err_setx(e, EINVAL, "user %s: gid %u is not mapped in this user's namespace%s",
+                                p->o->user, (unsigned)p->gid, why);
+        size_t k = 0;
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (idmap_lookup(m.gid, m.n_gid, p->groups[i], true, &v))
+                        p->groups[k++] = p->groups[i];
+        p->n_groups = k;
+        p->no_setgroups = m.single;
+        p->tty_group = idmap_lookup(m.gid, m.n_gid, 5, true, &v);
+        return 0;
+}
+
 static void close_ns(struct plan *p)
 {
         for (size_t i = 0; i < ARRAY_SIZE(p->ns_fds); i++)
@@ -1204,6 +1239,9 @@ static int sandbox_start(struct plan *pp, int *exit_status, struct err *e)
                 if (!have && p.n_groups < MAX_GROUPS)
                         p.groups[p.n_groups++] = g;
         }
+        r = fit_ids(&p, e);
+        if (r < 0)
+                return r;
         if (o->join_pid > 0) {
                 r = join_prepare(&p, e);
                 memcpy(pp->ns_fds, p.ns_fds, sizeof p.ns_fds);  /* closed by the caller */

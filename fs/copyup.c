@@ -10,12 +10,6 @@
 #include <string.h>
 #include <sys/xattr.h>
 
-/* overlay's own xattrs stay behind; escaped user ones (trusted.overlay.overlay.*) travel */
-static bool own_xattr(const struct ovl *o, const char *name)
-{
-        return !strncmp(name, o->xn.prefix, o->xn.plen) && strncmp(name, o->xn.escaped, o->xn.elen);
-}
-
 /* The xattr calls on a descriptor when there is one (>= 0), else on the
  * path without following it. */
 static ssize_t x_list(const char *path, int fd, char *buf, size_t size)
@@ -46,7 +40,9 @@ static int copy_xattrs_fd(const struct ovl *o, const char *src, int sfd, const c
         if (n < 0)
                 return -errno;
         for (char *name = names; name < names + n; name += strlen(name) + 1) {
-                if (own_xattr(o, name))
+                /* overlay's own stay behind; escaped user ones
+                 * (trusted.overlay.overlay.*) travel */
+                if (ovl_xattr_private(o, name))
                         continue;
                 ssize_t vn = x_get(src, sfd, name, NULL, 0);
                 if (vn < 0)
@@ -316,6 +312,8 @@ static int copy_data_locked(struct ovl *o, struct node *n)
         if (fsync(out) < 0)
                 return -errno;
         int r2 = layer_removexattr(o, 0, path, o->xn.metacopy);
+        if (r2 == -ENODATA && o->xalt.metacopy[0])        /* the other form's mark */
+                r2 = layer_removexattr(o, 0, path, o->xalt.metacopy);
         if (r2 < 0 && r2 != -ENODATA)
                 return r2;
         atomic_store(&n->mc_layer, -1);

@@ -65,7 +65,11 @@
 
 /* The overlay xattr names of a mount: one prefix for all of them,
  * trusted.overlay. (root) or user.overlay. (-o userxattr, a rootless store:
- * the kernel's userxattr format; a user cannot read trusted.* at all). */
+ * the kernel's userxattr format; a user cannot read trusted.* at all).
+ * A daemon that can read trusted.* (root) reads the other form as well
+ * (struct ovl's xalt): a layer or upper dir a user's store or the kernel's
+ * overlayfs with userxattr wrote is shown as they show it; what it writes
+ * is in its own form only. */
 struct ovl_xnames {
         const char *prefix;       /* "trusted.overlay." */
         size_t plen;
@@ -79,7 +83,19 @@ struct ovl_xnames {
         char nlink[48];           /* strata's own, on an index file: how many names of the
                                    * lower file are still to be linked up (invariant 8) */
 };
+struct ovl;
 void ovl_xnames_init(struct ovl_xnames *x, bool userxattr);
+/* ovl_xattr_private() - @name is overlay's own (of either form read), never shown.
+ * ovl_xattr_stored() - the name a user's @name is stored under: overlay's
+ * prefixes escaped (PREFIX.overlay.X), others as they are.  Caller frees.
+ * ovl_xattr_shown() - the reverse for a stored escaped name, else NULL. */
+bool ovl_xattr_private(const struct ovl *o, const char *name);
+char *ovl_xattr_stored(const struct ovl *o, const char *name);
+char *ovl_xattr_shown(const struct ovl *o, const char *name);
+/* OVL_GETXATTR() - one of overlay's xattrs (@field of struct ovl_xnames) of
+ * @path in @layer: the mount's own form, else the other one it reads too. */
+#define OVL_GETXATTR(o, layer, path, field, buf, size) \
+        layer_getxattr_either(o, layer, path, (o)->xn.field, (o)->xalt.field, buf, size)
 /* root's names, what ovl_xnames_init() makes without userxattr */
 #define OVL_XATTR_OPAQUE "trusted.overlay.opaque"
 #define OVL_XATTR_ORIGIN "trusted.overlay.strata.origin"
@@ -151,6 +167,8 @@ struct ovl {
         struct prefetch *prefetch;   /* prefetch.c's thread, or NULL */
         pid_t pid;                /* ours, in those names */
         struct ovl_xnames xn;     /* the overlay xattr names written */
+        struct ovl_xnames xalt;   /* the other form, read too (root only); else
+                                   * prefix NULL and every name "" */
         uid_t euid;               /* ours: what a new entry is owned by unless chowned */
         gid_t egid;
 
@@ -197,6 +215,9 @@ char *at_xpath(struct ovl *o, int layer, const struct at *a);
 int layer_openat(struct ovl *o, int layer, const char *path, int flags, mode_t mode);
 /* the l*xattr calls on @path of @layer; -errno on failure */
 ssize_t layer_getxattr(struct ovl *o, int layer, const char *path, const char *name, void *buf, size_t size);
+/* layer_getxattr_either() - @name, else (-ENODATA) @alt unless it is "" */
+ssize_t layer_getxattr_either(struct ovl *o, int layer, const char *path, const char *name, const char *alt,
+                              void *buf, size_t size);
 ssize_t layer_listxattr(struct ovl *o, int layer, const char *path, char *buf, size_t size);
 int layer_setxattr(struct ovl *o, int layer, const char *path, const char *name, const void *v, size_t size,
                    int flags);

@@ -5,6 +5,7 @@
 #include "fs-ops.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <dirent.h>
 #include <limits.h>
@@ -47,17 +48,52 @@ static void override_stat(struct fs_session *s, struct node *n, struct stat *st)
         st->st_mode = (st->st_mode & S_IFMT) | mode;
 }
 
+/* @id through @r (inside -> outside); else, for an owner the xattr kept,
+ * the file's own @disk id: fuse-overlayfs would show 65534, which locks a
+ * user of one id out of its own files (the xattr's owner is shown only
+ * where the map can show it; its mode always); else 65534. */
+static uint32_t shown_id(const struct idrange *r, size_t n, uint32_t id, uint32_t disk)
+{
+        uint32_t v;
+        if (idmap_lookup(r, n, id, true, &v) || (id != disk && idmap_lookup(r, n, disk, true, &v)))
+                return v;
+        return OVERFLOW_ID;
+}
+
 /* The owner as shown: -o xattr_permissions=2, then -o uidmapping/gidmapping
  * (none: as on disk). */
 static void show_ids(struct fs_session *s, struct node *n, struct stat *st)
 {
-        uint32_t v;
+        uint32_t uid = st->st_uid, gid = st->st_gid;
         if (s->override_stat)
                 override_stat(s, n, st);
         if (s->n_umap)
-                st->st_uid = idmap_lookup(s->umap, s->n_umap, st->st_uid, true, &v) ? v : OVERFLOW_ID;
+                st->st_uid = shown_id(s->umap, s->n_umap, st->st_uid, uid);
         if (s->n_gmap)
-                st->st_gid = idmap_lookup(s->gmap, s->n_gmap, st->st_gid, true, &v) ? v : OVERFLOW_ID;
+                st->st_gid = shown_id(s->gmap, s->n_gmap, st->st_gid, gid);
+}
+
+/* -o xattr_permissions=2: a chmod or chown of an entry whose owner and mode
+ * the xattr keeps changes the xattr too (else the change would not show,
+ * and a commit would write the old ones).  @a's ids are on-disk ones. */
+static int keep_override(struct fs_session *s, struct node *n, const struct stat *a, unsigned valid)
+{
+        if (!s->override_stat || !(valid & (OVL_SET_MODE | OVL_SET_UID | OVL_SET_GID)) || node_layer(n) != 0)
+                return 0;
+        char v[96];
+        _cleanup_free_ char *path = node_path(s->o, n);
+        ssize_t len = layer_getxattr(s->o, 0, path, OVERRIDE_STAT_XATTR, v, sizeof v - 1);
+        uint32_t uid, gid;
+        mode_t mode;
+        if (len <= 0 || !override_stat_parse(v, (size_t)len, &uid, &gid, &mode))
+                return 0;
+        v[len] = '\0';
+        const char *type = strchr(strchr(strchr(v, ':') + 1, ':') + 1, ':');       /* ":file", or none */
+        char nv[96];
+        int k = snprintf(nv, sizeof nv, "%u:%u:0%o%s", (unsigned)(valid & OVL_SET_UID ? a->st_uid : uid),
+                         (unsigned)(valid & OVL_SET_GID ? a->st_gid : gid),
+                         (unsigned)(valid & OVL_SET_MODE ? a->st_mode & 07777 : mode), type ? type : "");
+        return layer_setxattr(s->o, 0, path, OVERRIDE_STAT_XATTR, nv, (size_t)k, 0);
 }
 
 /* A caller's (or a chown's) id as it is on disk; false when the map has none. */
@@ -289,6 +325,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 attr->st_gid = id;
         }
         int r = ovl_setattr(s->o, n, fd, attr, valid, &st);
+        if (r >= 0)
+                r = keep_override(s, n, attr, valid);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else

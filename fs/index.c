@@ -88,7 +88,10 @@ static long parse_pending(char *v, ssize_t n)
 static long get_pending(const struct ovl *o, int fd)
 {
         char v[24];
-        return parse_pending(v, fgetxattr(fd, o->xn.nlink, v, sizeof(v) - 1));
+        ssize_t n = fgetxattr(fd, o->xn.nlink, v, sizeof(v) - 1);
+        if (n < 0 && errno == ENODATA && o->xalt.nlink[0])
+                n = fgetxattr(fd, o->xalt.nlink, v, sizeof(v) - 1);
+        return parse_pending(v, n);
 }
 
 static int set_pending(const struct ovl *o, int fd, long x)
@@ -211,7 +214,7 @@ void ovl_index_fix_nlink(struct ovl *o, const char *path, struct stat *st)
         if (o->index_fd < 0 || !S_ISREG(st->st_mode) || st->st_nlink < 2)
                 return;
         char v[24];
-        long pending = parse_pending(v, layer_getxattr(o, 0, path, o->xn.nlink, v, sizeof(v) - 1));
+        long pending = parse_pending(v, OVL_GETXATTR(o, 0, path, nlink, v, sizeof(v) - 1));
         if (pending >= 0)       /* else a hard link made in the upper layer */
                 st->st_nlink = st->st_nlink - 1 + (nlink_t)pending;
 }

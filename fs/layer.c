@@ -1,6 +1,7 @@
 /* The layers: opening them, probing one path in one layer, both whiteout
  * forms, st_ino mapping across filesystems. */
 #include "fs-internal.h"
+#include "util/userns.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -79,6 +80,37 @@ void ovl_xnames_init(struct ovl_xnames *x, bool userxattr)
         snprintf(x->nlink, sizeof x->nlink, "%sstrata.nlink", x->prefix);
 }
 
+/* (a form not read has a NULL prefix and empty names) */
+static bool has_prefix(const char *name, const char *prefix, size_t len)
+{
+        return len && prefix && !strncmp(name, prefix, len);
+}
+
+bool ovl_xattr_private(const struct ovl *o, const char *name)
+{
+        return (has_prefix(name, o->xn.prefix, o->xn.plen) && !has_prefix(name, o->xn.escaped, o->xn.elen)) ||
+               (has_prefix(name, o->xalt.prefix, o->xalt.plen) &&
+                !has_prefix(name, o->xalt.escaped, o->xalt.elen));
+}
+
+char *ovl_xattr_stored(const struct ovl *o, const char *name)
+{
+        const struct ovl_xnames *forms[] = { &o->xn, &o->xalt };
+        for (size_t i = 0; i < ARRAY_SIZE(forms); i++)
+                if (has_prefix(name, forms[i]->prefix, forms[i]->plen))
+                        return xasprintf("%s%s", forms[i]->escaped, name + forms[i]->plen);
+        return xstrdup(name);
+}
+
+char *ovl_xattr_shown(const struct ovl *o, const char *name)
+{
+        const struct ovl_xnames *forms[] = { &o->xn, &o->xalt };
+        for (size_t i = 0; i < ARRAY_SIZE(forms); i++)
+                if (has_prefix(name, forms[i]->escaped, forms[i]->elen))
+                        return xasprintf("%s%s", forms[i]->prefix, name + forms[i]->elen);
+        return NULL;
+}
+
 int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
 {
         _cleanup_(freeovlp) struct ovl *o = xcalloc(1, sizeof(*o));
@@ -87,6 +119,8 @@ int ovl_new(const struct fs_config *c, struct ovl **out, struct err *e)
         o->index_fd = -1;
         o->pid = getpid();
         ovl_xnames_init(&o->xn, c->userxattr);
+        if (!userns_rootless())         /* a user cannot read trusted.* at all */
+                ovl_xnames_init(&o->xalt, !c->userxattr);
         o->euid = geteuid();
         o->egid = getegid();
         pthread_mutex_init(&o->tree_lock, NULL);
@@ -235,6 +269,15 @@ ssize_t layer_getxattr(struct ovl *o, int layer, const char *path, const char *n
         WITH_XPATH(lgetxattr(x, name, buf, size));
 }
 
+ssize_t layer_getxattr_either(struct ovl *o, int layer, const char *path, const char *name, const char *alt,
+                              void *buf, size_t size)
+{
+        ssize_t n = layer_getxattr(o, layer, path, name, buf, size);
+        if (n == -ENODATA && alt[0])
+                n = layer_getxattr(o, layer, path, alt, buf, size);
+        return n;
+}
+
 ssize_t layer_listxattr(struct ovl *o, int layer, const char *path, char *buf, size_t size)
 {
         WITH_XPATH(llistxattr(x, buf, size));
@@ -278,7 +321,7 @@ char *layer_abspath(struct ovl *o, int layer, const char *path)
 bool layer_dir_opaque(struct ovl *o, int layer, const char *path)
 {
         char v[2];
-        ssize_t n = layer_getxattr(o, layer, path, o->xn.opaque, v, sizeof(v));
+        ssize_t n = OVL_GETXATTR(o, layer, path, opaque, v, sizeof(v));
         if (n == 1 && v[0] == 'y')
                 return true;
         if (ovl_is_upper(o, layer))

@@ -91,7 +91,7 @@ static uint64_t probe_ino(struct ovl *o, const char *path, const struct probe *p
 {
         if (ovl_is_upper(o, p->layer) && !p->fresh) {
                 char v[32];
-                ssize_t n = layer_getxattr(o, 0, path, o->xn.origin, v, sizeof(v) - 1);
+                ssize_t n = OVL_GETXATTR(o, 0, path, origin, v, sizeof(v) - 1);
                 if (n > 0) {
                         v[n] = '\0';
                         char *end;
@@ -155,7 +155,7 @@ static int probe_metacopy(struct ovl *o, const char *path, const struct probe *p
 {
         if (!ovl_is_upper(o, p->layer) || p->fresh || !S_ISREG(p->st.st_mode) || p->lower <= 0)
                 return -1;
-        if (layer_getxattr(o, 0, path, o->xn.metacopy, NULL, 0) < 0)
+        if (OVL_GETXATTR(o, 0, path, metacopy, NULL, 0) < 0)
                 return -1;
         struct stat ls;
         if (layer_stat(o, p->lower, path, &ls) < 0 || !S_ISREG(ls.st_mode))

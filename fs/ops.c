@@ -630,19 +630,9 @@ int ovl_setattr(struct ovl *o, struct node *n, int fd, const struct stat *a, uns
 }
 
 /* A user's trusted.overlay.X is stored as trusted.overlay.overlay.X (as
- * overlayfs does; user.overlay.* with userxattr); overlay's own xattrs are
- * never visible. */
-static bool own_xattr(const struct ovl *o, const char *name)
-{
-        return !strncmp(name, o->xn.prefix, o->xn.plen);
-}
-
-static char *real_xattr_name(const struct ovl *o, const char *name)
-{
-        if (own_xattr(o, name))
-                return xasprintf("%s%s", o->xn.escaped, name + o->xn.plen);
-        return xstrdup(name);
-}
+ * overlayfs does; user.overlay.* with userxattr, and both where both forms
+ * are read); overlay's own xattrs are never visible (ovl_xattr_stored(),
+ * ovl_xattr_private() in layer.c). */
 
 int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, size_t size)
 {
@@ -650,7 +640,7 @@ int ovl_getxattr(struct ovl *o, struct node *n, const char *name, void *buf, siz
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(o, name);
+        _cleanup_free_ char *real = ovl_xattr_stored(o, name);
         return (int)layer_getxattr(o, node_layer(n), path, real, buf, size);
 }
 
@@ -670,10 +660,8 @@ int ovl_listxattr(struct ovl *o, struct node *n, char *buf, size_t size)
                 return (int)len;
         size_t out = 0;
         for (char *p = all; p < all + len; p += strlen(p) + 1) {
-                _cleanup_free_ char *shown = NULL;
-                if (!strncmp(p, o->xn.escaped, o->xn.elen))
-                        shown = xasprintf("%s%s", o->xn.prefix, p + o->xn.elen);
-                else if (own_xattr(o, p))
+                _cleanup_free_ char *shown = ovl_xattr_shown(o, p);
+                if (!shown && ovl_xattr_private(o, p))
                         continue;
                 const char *v = shown ? shown : p;
                 size_t l = strlen(v) + 1;
@@ -695,7 +683,7 @@ int ovl_setxattr(struct ovl *o, struct node *n, const char *name, const void *va
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(o, name);
+        _cleanup_free_ char *real = ovl_xattr_stored(o, name);
         return layer_setxattr(o, 0, path, real, value, size, flags);
 }
 
@@ -711,7 +699,7 @@ int ovl_removexattr(struct ovl *o, struct node *n, const char *name)
         if (r < 0)
                 return r;
         _cleanup_free_ char *path = node_path(o, n);
-        _cleanup_free_ char *real = real_xattr_name(o, name);
+        _cleanup_free_ char *real = ovl_xattr_stored(o, name);
         return layer_removexattr(o, 0, path, real);
 }
 

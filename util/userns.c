@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define SUB_MAX 65536u      /* ids 1..65536 from the range, as podman maps */
 
 /* Parse a /proc/self/[ug]id_map text into @r; the number of lines. */
 static size_t parse_proc_map(const char *text, struct idrange *r)
@@ -30,25 +29,27 @@ static size_t parse_proc_map(const char *text, struct idrange *r)
         return n;
 }
 
-static size_t read_proc_map(const char *path, struct idrange *r)
+/* The lines of /proc/self/[ug]id_map (none in a namespace that maps no
+ * one), or -1 when it cannot be read. */
+static ssize_t read_proc_map(const char *path, struct idrange *r)
 {
         char buf[1024];
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return 0;
+                return -1;
         ssize_t n = read_full(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return 0;
+        if (n < 0)
+                return -1;
         buf[n] = '\0';
-        return parse_proc_map(buf, r);
+        return (ssize_t)parse_proc_map(buf, r);
 }
 
 bool userns_in_initial(void)
 {
         struct idrange r[IDMAP_MAX];
-        size_t n = read_proc_map("/proc/self/uid_map", r);
+        ssize_t n = read_proc_map("/proc/self/uid_map", r);
         /* no /proc: take the answer getuid() implies */
-        return n == 0 || (n == 1 && r[0].inside == 0 && r[0].outside == 0 && r[0].count == UINT32_MAX);
+        return n < 0 || (n == 1 && r[0].inside == 0 && r[0].outside == 0 && r[0].count == UINT32_MAX);
 }
 
 bool userns_rootless(void)
@@ -66,9 +67,12 @@ const char *userns_ovl_prefix(void)
         return userns_rootless() ? OVL_PREFIX_USER : OVL_PREFIX_TRUSTED;
 }
 
-/* The first "NAME:START:COUNT" (or "UID:...") line of @path for the user. */
-static int find_subid(const char *path, const char *name, uint32_t id, uint32_t *start, uint32_t *count,
-                      struct err *e)
+/* The "NAME:START:COUNT" (or "UID:START:COUNT") lines of @path for the
+ * user, in their order, as the namespace's ids 1, 2, ... (podman's way: all
+ * of them): into @r, at most @max ranges (more lines are left out) and no
+ * id at or above 2^32-1, the invalid one.  How many ranges, or -errno. */
+static int find_subids(const char *path, const char *name, uint32_t id, struct idrange *r, size_t max,
+                       struct err *e)
 {
         FILE *f = fopen(path, "re");
         if (!f) {
@@ -80,7 +84,8 @@ static int find_subid(const char *path, const char *name, uint32_t id, uint32_t 
         char idstr[16];
         snprintf(idstr, sizeof idstr, "%" PRIu32, id);
         int found = 0;
-        while (!found && fgets(line, sizeof line, f)) {
+        uint32_t next = 1;
+        while ((size_t)found < max && next < UINT32_MAX && fgets(line, sizeof line, f)) {
                 char *c1 = strchr(line, ':');
                 if (!c1)
                         continue;
@@ -89,9 +94,9 @@ static int find_subid(const char *path, const char *name, uint32_t id, uint32_t 
                         continue;
                 unsigned long s, n;
                 if (sscanf(c1 + 1, "%lu:%lu", &s, &n) == 2 && n > 0 && s > 0 && s <= UINT32_MAX - n) {
-                        *start = (uint32_t)s;
-                        *count = (uint32_t)(n < SUB_MAX ? n : SUB_MAX);
-                        found = 1;
+                        uint32_t count = (uint32_t)(n < UINT32_MAX - next ? n : UINT32_MAX - next);
+                        r[found++] = (struct idrange){ next, (uint32_t)s, count };
+                        next += count;
                 }
         }
         fclose(f);
@@ -104,17 +109,16 @@ static int load_sub(struct idmap *m, bool gid, uint32_t self, struct err *e)
         struct idrange *r = gid ? m->gid : m->uid;
         size_t *n = gid ? &m->n_gid : &m->n_uid;
         char *src = gid ? m->gid_source : m->uid_source;
-        uint32_t start = 0, count = 0;
-        int found = find_subid(file, m->user, gid ? getgid() : getuid(), &start, &count, e);
+        int found = find_subids(file, m->user, gid ? getgid() : getuid(), r + 1, IDMAP_MAX - 1, e);
         if (found < 0)
                 return found;
         r[0] = (struct idrange){ 0, self, 1 };
-        *n = 1;
-        if (found) {
-                r[1] = (struct idrange){ 1, start, count };
-                *n = 2;
+        *n = 1 + (size_t)found;
+        if (found == 1)
                 snprintf(src, 96, "%s", file);
-        } else {
+        else if (found)
+                snprintf(src, 96, "%s, %d ranges", file, found);
+        else {
                 snprintf(src, 96, "none in %s for %s", file, m->user);
         }
         return found;
@@ -131,8 +135,10 @@ int idmap_current(struct idmap *m, struct err *e)
                 snprintf(m->user, sizeof m->user, "%u", (unsigned)uid);
         if (!userns_in_initial()) {
                 m->rootless = m->nested = true;
-                m->n_uid = read_proc_map("/proc/self/uid_map", m->uid);
-                m->n_gid = read_proc_map("/proc/self/gid_map", m->gid);
+                ssize_t nu = read_proc_map("/proc/self/uid_map", m->uid);
+                ssize_t ng = read_proc_map("/proc/self/gid_map", m->gid);
+                m->n_uid = nu > 0 ? (size_t)nu : 0;
+                m->n_gid = ng > 0 ? (size_t)ng : 0;
                 m->single = m->n_uid == 1 && m->uid[0].count == 1;
                 snprintf(m->uid_source, sizeof m->uid_source, "/proc/self/uid_map");
                 snprintf(m->gid_source, sizeof m->gid_source, "/proc/self/gid_map");
@@ -356,6 +362,25 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
         if (setresgid(0, 0, 0) < 0)
                 return err_set(e, errno, "user namespace: setresgid 0");
         if (!m->single && setgroups(0, NULL) < 0)
+                return err_set(e, errno, "user namespace: setgroups");
+        if (setresuid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresuid 0");
+        return 0;
+}
+
+int userns_join(pid_t pid, struct err *e)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(e, errno, "open %s", path);
+        if (setns(fd, CLONE_NEWUSER) < 0)
+                return err_set(e, errno, "join the user namespace of pid %d", (int)pid);
+        if (setresgid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresgid 0");
+        /* one id mapped: setgroups is denied there, the groups stay */
+        if (setgroups(0, NULL) < 0 && errno != EPERM)
                 return err_set(e, errno, "user namespace: setgroups");
         if (setresuid(0, 0, 0) < 0)
                 return err_set(e, errno, "user namespace: setresuid 0");

@@ -1,8 +1,9 @@
 /* util/userns — rootless strata: the user namespace a non-root user's store
  * lives in (podman's model).
  *
- * A user's namespace maps 0 to the user and 1..N to the subordinate range
- * /etc/subuid and /etc/subgid give the user (N at most 65536), entered with
+ * A user's namespace maps 0 to the user and 1..N to the subordinate ranges
+ * /etc/subuid and /etc/subgid give the user (every line for the user, in
+ * order, up to IDMAP_MAX - 1 of them; useradd writes one of 65536), entered with
  * Debian's newuidmap/newgidmap (setuid helpers of the `uidmap` package).
  * Inside it the store's files belong to the image's owners (0, 33, 65534),
  * outside to the user and the range.  With no range configured the map is
@@ -33,6 +34,8 @@
 bool override_stat_parse(const char *v, size_t len, uint32_t *uid, uint32_t *gid, mode_t *mode);
 
 #define IDMAP_MAX 8
+/* idmap_format()'s longest text: IDMAP_MAX "IN:OUT:COUNT" of 10-digit ids */
+#define IDMAP_TEXT_MAX (IDMAP_MAX * 33 + 1)
 struct idrange {
         uint32_t inside, outside, count;
 };
@@ -61,9 +64,9 @@ const char *userns_ovl_prefix(void);
 
 /* idmap_current() - the map in force for this process: root's (identity,
  * rootless false), the one this namespace has (nested), or the one a new
- * namespace for this user would get: 0 -> getuid(), 1.. -> its first range
- * in /etc/subuid (/etc/subgid), at most 65536 ids.  No range: single, and the reason in
- * the sources.  Fails only on an unreadable file. */
+ * namespace for this user would get: 0 -> getuid(), 1.. -> its ranges in
+ * /etc/subuid (/etc/subgid), one after the other.  No range: single, and
+ * the reason in the sources.  Fails only on an unreadable file. */
 int idmap_current(struct idmap *m, struct err *e);
 
 /* idmap_max_inside() - the highest id @r maps (inside), or 0 for none. */
@@ -87,5 +90,9 @@ int idmap_parse(const char *s, struct idrange *r, size_t *n);
  * that says what is missing (user namespaces off, no newuidmap, a range
  * /etc/subuid does not grant). */
 int userns_enter(const struct idmap *m, bool mount, struct err *e);
+
+/* userns_join() - move this process (one thread) into the user namespace
+ * of @pid, one the user made (a container's), and become its root. */
+int userns_join(pid_t pid, struct err *e);
 
 #endif

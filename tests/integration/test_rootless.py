@@ -83,6 +83,20 @@ def rootless_user():
     yield from _made_user("strl", True)
 
 
+# two ranges (the second larger than 65536), far above useradd's
+RANGES = [(500000000, 100), (600000000, 100000)]
+
+
+@pytest.fixture(scope="module")
+def ranges_user():
+    """A user with two subordinate ranges in /etc/subuid and /etc/subgid."""
+    for u in _made_user("strr", False):
+        for start, count in RANGES:
+            spec = f"{start}-{start + count - 1}"
+            subprocess.run(["usermod", "--add-subuids", spec, "--add-subgids", spec, u.name], check=True)
+        yield u
+
+
 @pytest.fixture(scope="module")
 def single_user():
     """A user with no subordinate range."""
@@ -113,6 +127,14 @@ def as_user(rootless_user, strata_bin):
     yield As(rootless_user, strata_bin, os.path.join(d, "store"))
     # the store holds files of the user's range: remove them from its namespace
     rootless_user.run([strata_bin, "unshare", "rm", "-rf", d])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def as_ranges(ranges_user, strata_bin):
+    d = _workdir(ranges_user)
+    yield As(ranges_user, strata_bin, os.path.join(d, "store"))
+    ranges_user.run([strata_bin, "unshare", "rm", "-rf", d])
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -492,9 +514,10 @@ def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners
     p = as_single("mount", owners_image.ref, mnt)
     assert p.returncode == 0, p.stderr
     try:
-        p = u.run(["sh", "-ec", f"echo more >> {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html"])
+        p = u.run(["sh", "-ec", f"echo more >> {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html; "
+                                f"chmod 604 {mnt}/srv/www/index.html; stat -c '%u:%g %a' {mnt}/srv/www/index.html"])
         assert p.returncode == 0, p.stderr
-        assert p.stdout == f"{u.uid}:{u.gid} 640\n"
+        assert p.stdout.splitlines() == [f"{u.uid}:{u.gid} 640", f"{u.uid}:{u.gid} 604"]
         p = as_single("commit", mnt, "single:1")
         assert p.returncode == 0, p.stderr
     finally:
@@ -511,7 +534,7 @@ def test_no_subordinate_range_mount_and_commit_keep_the_owners(as_single, owners
             with tarfile.open(fileobj=t.extractfile(m)) as inner:
                 seen += [(x.size, x.uid, x.gid, x.mode & 0o7777) for x in inner.getmembers()
                          if x.name == "srv/www/index.html"]
-    assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o640)], seen
+    assert sorted(seen) == [(6, 33, 33, 0o640), (11, 33, 33, 0o604)], seen
 
 
 import json  # noqa: E402
@@ -587,3 +610,231 @@ def test_save_and_load_by_a_user(as_user, owners_image):
     assert p.returncode == 0, p.stderr
     st = os.lstat(_find(as_user.root, "srv/www"))
     assert (st.st_uid, st.st_gid) == (as_user.user.host_uid(33), as_user.user.host_gid(33))
+
+
+def test_run_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_users):
+    """One id: the one-line warning, then a container whose root is the
+    user; the owners the xattr keeps show as 0 (no other id exists there)."""
+    u = as_single.user
+    assert as_single("pull", "-q", owners_image.ref).returncode == 0
+    p = as_single("run", "--rm", owners_image.ref, "sh", "-c",
+                  "id -u; cat /proc/self/uid_map; stat -c '%u:%g %a %n' /srv/www /srv/nobody /bin/ids; "
+                  "cat /srv/www/index.html; echo written > /srv/www/new; stat -c '%u:%g' /srv/www/new; echo $$")
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [
+        f"strata: no subordinate id range for {u.name} (none in /etc/subuid for {u.name}): one id only; "
+        "the image's owners are kept in the user.containers.override_stat xattr "
+        "(add a range: usermod --add-subuids/--add-subgids)"], p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", str(u.uid), "1"]
+    assert lines[2:5] == ["0:0 750 /srv/www", "0:0 600 /srv/nobody", "0:0 4755 /bin/ids"], p.stdout
+    assert lines[5:] == ["hello", "0:0", "1"], p.stdout
+    # no other id exists there: -u with one is one line
+    p = as_single("run", "--rm", "-u", "nobody", owners_image.ref, "id")
+    assert p.returncode == 125
+    assert p.stderr.splitlines()[1:] == [
+        f"strata: run {owners_image.ref}: user nobody: uid 65534 is not mapped in this user's namespace "
+        "(it maps 0 only: no subordinate range in /etc/subuid)"], p.stderr
+    p = as_single("run", "--rm", "-u", "0:33", owners_image.ref, "id")
+    assert p.returncode == 125
+    assert p.stderr.splitlines()[1:] == [
+        f"strata: run {owners_image.ref}: user 0:33: gid 33 is not mapped in this user's namespace "
+        "(it maps 0 only: no subordinate range in /etc/subuid)"], p.stderr
+
+
+def test_build_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_users):
+    ctx = os.path.join(os.path.dirname(as_single.root), "ctx")
+    as_single.user.run(["mkdir", ctx])
+    as_single.user.run(["sh", "-c", f"printf 'FROM {owners_image.ref}\\nRUN echo built > /built && "
+                                    f"cat /srv/www/index.html >> /built && chmod 4750 /built\\n' > {ctx}/Containerfile"])
+    p = as_single("build", "-q", "-t", "built:1", ctx)
+    assert p.returncode == 0, p.stderr
+    p = as_single("run", "--rm", "built:1", "sh", "-c", "stat -c '%u:%g %a' /built; cat /built")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["0:0 4750", "built", "hello"]
+
+
+def _user_tree(user, base, layers):
+    """Layer dirs @layers ({name: [(path, data or None for a dir)]}) below
+    @base, the user's; returns their paths, top first."""
+    out = []
+    for name, entries in layers:
+        d = os.path.join(base, name)
+        os.makedirs(d)
+        for rel, data in entries:
+            p = os.path.join(d, rel)
+            if data is None:
+                os.makedirs(p, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "wb") as f:
+                    f.write(data)
+        out.append(d)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", base], check=True)
+    return out
+
+
+def test_root_reads_an_upper_the_kernel_wrote_with_userxattr(as_user, tmp_path, mounts):
+    """The kernel's overlayfs with userxattr, in the user's namespace, writes
+    an upper dir in the user.overlay.* form (an opaque directory, whiteouts,
+    a directory renamed by copy, copy-ups); root's strata (trusted.overlay.*
+    its own form) reads that form too: its tree is the kernel's."""
+    from fsops import Mount, diff_snapshots, snapshot
+    u = as_user.user
+    base = os.path.join(os.path.dirname(as_user.root), "kx")
+    os.mkdir(base)
+    os.chown(base, u.uid, u.gid)
+    lowers = _user_tree(u, os.path.join(base, "layers"), [
+        ("L0", [("d", None), ("d/c", b"c\n"), ("top", b"top\n")]),
+        ("L1", [("d", None), ("d/a", b"a\n"), ("d/b", b"b\n"), ("keep", None), ("keep/x", b"x\n"),
+                ("mv-src", None), ("mv-src/f", b"f\n"), ("file1", b"1\n"), ("gone", b"g\n")])])
+    for d in ("upper", "work", "mnt"):
+        u.run(["mkdir", os.path.join(base, d)])
+    o = f"userxattr,lowerdir={':'.join(lowers)},upperdir={base}/upper,workdir={base}/work"
+    _sh(as_user, f"""mount -t overlay -o {o} overlay {base}/mnt
+        cd {base}/mnt
+        rm -r d; mkdir d; echo new > d/n
+        mv file1 file1-moved; rm gone; mv mv-src mv-dst
+        echo more >> keep/x; chmod 600 top; setfattr -n user.k -v v top; ln -s top sym
+        cd /; umount {base}/mnt""", unshare=True)
+    up = os.path.join(base, "upper")
+    assert os.getxattr(os.path.join(up, "d"), "user.overlay.opaque") == b"y"
+    assert "trusted.overlay.opaque" not in os.listxattr(os.path.join(up, "d"))
+    layers = [up] + lowers
+    k = os.path.join(str(tmp_path), "k")
+    os.mkdir(k)
+    subprocess.run(["mount", "-t", "overlay", "-o", f"ro,userxattr,lowerdir={':'.join(layers)}", "overlay", k],
+                   check=True)
+    mounts.track(k)
+    try:
+        s = Mount("strata", os.path.join(str(tmp_path), "s"), layers, as_user.bin,
+                  upper=False)
+        try:
+            got, want = snapshot(s.mnt), snapshot(k)
+        finally:
+            err = s.close()
+    finally:
+        subprocess.run(["umount", k], check=True)
+    assert err == ""
+    assert not diff_snapshots(want, got), "\n".join(diff_snapshots(want, got))
+    assert sorted(want) == ["d", "d/n", "file1-moved", "keep", "keep/x", "mv-dst", "mv-dst/f", "sym", "top"]
+    assert want["top"][7] == {"user.k": b"v"} and want["top"][1] == 0o600
+
+
+def test_root_reads_a_users_writable_layer(as_user, user_mount, tmp_path):
+    """A user's mount writes user.overlay.* (a chmod of an image file is a
+    metacopy: the upper file has no data, user.overlay.metacopy says where
+    it is); root's strata over that upper dir reads the mark, the data and
+    the opaque directory as the user's mount showed them."""
+    from fsops import Mount
+    mnt = user_mount
+    _sh(as_user, f"cd {mnt}; chmod 600 etc/os-release; rm -r opq; mkdir opq; echo again > opq/file")
+    with open(os.path.join(_find(as_user.root, "etc/os-release")), "rb") as f:
+        data = f.read()
+    live = next(os.path.join(as_user.root, "mounts", d, "upper") for d in os.listdir(os.path.join(as_user.root, "mounts")))
+    os.mkdir(tmp_path / "s")
+    upper = str(tmp_path / "s" / "upper")
+    subprocess.run(["cp", "-a", live, upper], check=True)      # umount removes it
+    assert as_user("umount", mnt).returncode == 0
+    assert "user.overlay.metacopy" in os.listxattr(os.path.join(upper, "etc/os-release"))
+    with open(os.path.join(upper, "etc/os-release"), "rb") as f:
+        assert f.read() == bytes(len(data)) and data.strip(b"\0"), "a metacopy file has a size, no data"
+    lower = os.path.dirname(os.path.dirname(_find(as_user.root, "etc/os-release")))
+    s = Mount("strata", str(tmp_path / "s"), [lower], as_user.bin)         # upperdir=s/upper
+    try:
+        p = os.path.join(s.mnt, "etc/os-release")
+        got = (open(p, "rb").read(), stat.S_IMODE(os.lstat(p).st_mode), sorted(os.listdir(os.path.join(s.mnt, "opq"))),
+               [x for x in os.listxattr(p, follow_symlinks=False) if "overlay" in x])
+        with open(p, "ab") as f:        # the data comes up; the user's mark goes
+            f.write(b"+")
+    finally:
+        err = s.close()
+    assert err == ""
+    assert got == (data, 0o600, ["file"], [])
+    with open(os.path.join(upper, "etc/os-release"), "rb") as f:
+        assert f.read() == data + b"+"
+    assert [x for x in os.listxattr(os.path.join(upper, "etc/os-release")) if "metacopy" in x] == []
+
+
+def test_detached_container_by_a_user(as_user, owners_image, dev_fuse_for_users):
+    """run -d, ps, exec, logs, stop, start, rm as a user."""
+    p = as_user("run", "-d", "--name", "bg", owners_image.ref, "sh", "-c",
+                "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
+    assert p.returncode == 0, p.stderr
+    cid = p.stdout.strip()
+    assert len(cid) == 12, p.stdout
+    p = as_user("ps", "--format", "{{.Names}} {{.Status}}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("bg Up"), p.stdout
+    p = as_user("exec", "bg", "sh", "-c", "id -u; stat -c '%u:%g' /srv/www; cat /proc/1/cmdline | tr '\\0' ' '")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[:2] == ["0", "33:33"], p.stdout
+    p = as_user("exec", "-u", "nobody", "bg", "id", "-u")
+    assert (p.returncode, p.stdout) == (0, "65534\n"), p
+    p = as_user("logs", "bg")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == "started", p.stdout
+    p = as_user("stop", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("logs", "bg")
+    assert p.stdout.splitlines() == ["started", "bye"], p.stdout
+    p = as_user("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+    assert p.stdout.startswith("bg Exited (0)"), p.stdout
+    p = as_user("start", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("rm", "-f", "bg")
+    assert p.returncode == 0, p.stderr
+    p = as_user("ps", "-a", "-q")
+    assert (p.returncode, p.stdout) == (0, ""), p
+    assert os.listdir(os.path.join(as_user.root, "mounts")) == []
+
+
+def test_several_subordinate_ranges_are_all_used(as_ranges, owners_image, image_builder, session_registry,
+                                                 dev_fuse_for_users):
+    """Every /etc/subuid line of the user, one after the other (podman's way):
+    ids 1..100 are the first range, 101..100100 the second."""
+    u = as_ranges.user
+    (s1, c1), (s2, c2) = RANGES
+    p = as_ranges("info")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    i = lines.index("Rootless: true (the store's user namespace; overlay xattrs user.overlay.*)")
+    assert lines[i + 1:i + 3] == [
+        f" UID Map: 0-0 -> {u.uid}-{u.uid}, 1-{c1} -> {s1}-{s1 + c1 - 1}, {c1 + 1}-{c1 + c2} -> {s2}-{s2 + c2 - 1}"
+        " (from /etc/subuid, 2 ranges)",
+        f" GID Map: 0-0 -> {u.gid}-{u.gid}, 1-{c1} -> {s1}-{s1 + c1 - 1}, {c1 + 1}-{c1 + c2} -> {s2}-{s2 + c2 - 1}"
+        " (from /etc/subgid, 2 ranges)"], p.stdout
+    p = as_ranges("info", "--format", "{{.IDMaps.UIDMap}}")
+    assert p.stdout == f"0:{u.uid}:1:1:{s1}:{c1}:{c1 + 1}:{s2}:{c2}\n", p
+    img = image_builder.push_raw(session_registry, "test/rootless-high:1",
+                                 layers=[[Dir("etc"), File("etc/high", b"x", 0o644, uid=70000, gid=100100),
+                                          File("etc/over", b"x", 0o644, uid=100101, gid=0)]])
+    p = as_ranges("pull", "-q", img.ref)
+    assert p.returncode != 0
+    assert "entry \"etc/over\": uid 100101 is outside the ids this user's namespace maps (0..100100)" \
+        in p.stderr.splitlines()[-1], p.stderr
+    p = as_ranges("pull", "-q", owners_image.ref)
+    assert p.returncode == 0, p.stderr
+    st = os.lstat(_find(as_ranges.root, "srv/www"))
+    assert (st.st_uid, st.st_gid) == (s1 + 32, s1 + 32)
+    st = os.lstat(_find(as_ranges.root, "srv/nobody"))
+    assert (st.st_uid, st.st_gid) == (s2 + 65534 - c1 - 1, s2 + 65534 - c1 - 1)
+    p = as_ranges("run", "--rm", "-u", "nobody", owners_image.ref, "sh", "-c",
+                  "id -u; cat /proc/self/uid_map; stat -c '%u:%g' /srv/www /srv/nobody")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "65534"
+    assert [l.split() for l in lines[1:4]] == [["0", str(u.uid), "1"], ["1", str(s1), str(c1)],
+                                               [str(c1 + 1), str(s2), str(c2)]], p.stdout
+    assert lines[4:] == ["33:33", "65534:65534"], p.stdout
+    mnt = os.path.join(os.path.dirname(as_ranges.root), "mnt")
+    u.run(["mkdir", mnt])
+    p = as_ranges("mount", owners_image.ref, mnt)
+    assert p.returncode == 0, p.stderr
+    try:
+        p = u.run(["stat", "-c", "%u:%g", f"{mnt}/srv/www", f"{mnt}/srv/nobody", f"{mnt}/bin/suid"])
+        assert p.stdout.splitlines() == [f"{s1 + 32}:{s1 + 32}", f"{s2 + 65433}:{s2 + 65433}", f"{u.uid}:{u.gid}"], p
+    finally:
+        as_ranges("umount", mnt)
+        subprocess.run(["umount", "-l", mnt], capture_output=True)

@@ -350,10 +350,12 @@ def test_missing_config_file_is_125(strata, tmp_path):
 
 @pytest.mark.parametrize("how", ["image", "rootfs"])
 def test_not_root_says_so_in_one_line(strata_bin, rootfs, strata_env, how):
-    """As a user who is not root: one line saying what run needs, before
-    anything is pulled or mounted (not libfuse's line and ours)."""
+    """As a user who is not root in a user namespace that maps it to no one
+    (so strata cannot make the store's: a user outside one gets it, see
+    test_rootless.py): one line saying what run needs, before anything is
+    pulled or mounted (not libfuse's line and ours)."""
     what = "busybox" if how == "image" else str(rootfs)
-    argv = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", strata_bin,
+    argv = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "unshare", "--user", strata_bin,
             "run"] + (["--rootfs"] if how == "rootfs" else []) + [what, "true"]
     p = subprocess.run(argv, env=strata_env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 125, p
