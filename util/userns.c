@@ -233,9 +233,10 @@ static int write_proc(const char *path, const char *text)
         return write_all(fd, text, strlen(text)) < 0 ? -errno : 0;
 }
 
-/* Run "newuidmap PID 0 1000 1 1 100000 65536" (or newgidmap); 0, or -1
- * with a reason in @why. */
-static int run_newidmap(const char *prog, pid_t pid, const struct idrange *r, size_t n, char *why, size_t wlen)
+/* Start "newuidmap PID 0 1000 1 1 100000 65536" (or newgidmap): its pid,
+ * or -1 with a reason in @why. */
+static pid_t start_newidmap(const char *prog, pid_t pid, const struct idrange *r, size_t n, char *why,
+                            size_t wlen)
 {
         char *argv[2 + 3 * IDMAP_MAX + 1];
         char nums[1 + 3 * IDMAP_MAX][16];
@@ -260,6 +261,12 @@ static int run_newidmap(const char *prog, pid_t pid, const struct idrange *r, si
                 execvp(prog, argv);
                 _exit(127);
         }
+        return c;
+}
+
+/* Wait for start_newidmap()'s @c: 0, or -1 with a reason in @why. */
+static int wait_newidmap(const char *prog, pid_t c, pid_t pid, char *why, size_t wlen)
+{
         int st;
         while (waitpid(c, &st, 0) < 0)
                 if (errno != EINTR)
@@ -269,8 +276,23 @@ static int run_newidmap(const char *prog, pid_t pid, const struct idrange *r, si
         if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
                 snprintf(why, wlen, "%s is not installed (Debian's uidmap package)", prog);
         else
-                snprintf(why, wlen, "%s %s failed (see its message above)", prog, argv[2]);
+                snprintf(why, wlen, "%s %d failed (see its message above)", prog, (int)pid);
         return -1;
+}
+
+/* Map @pid's ids: newuidmap and newgidmap run side by side (each is a
+ * setuid program to load: one wait instead of two).  0, or -1 with the
+ * first failure's reason in @why. */
+static int map_ids(const struct idmap *m, pid_t pid, char *why, size_t wlen)
+{
+        char gwhy[256] = "";
+        pid_t u = start_newidmap("newuidmap", pid, m->uid, m->n_uid, why, wlen);
+        pid_t g = start_newidmap("newgidmap", pid, m->gid, m->n_gid, gwhy, sizeof gwhy);
+        int ru = u < 0 ? -1 : wait_newidmap("newuidmap", u, pid, why, wlen);
+        int rg = g < 0 ? -1 : wait_newidmap("newgidmap", g, pid, gwhy, sizeof gwhy);
+        if (ru == 0 && rg < 0)
+                snprintf(why, wlen, "%s", gwhy);
+        return ru < 0 || rg < 0 ? -1 : 0;
 }
 
 static int enter_single(const struct idmap *m, struct err *e)
@@ -316,9 +338,7 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
                         char c, why[256] = "";
                         if (read(go[0], &c, 1) != 1)
                                 _exit(1);
-                        int r = run_newidmap("newuidmap", self, m->uid, m->n_uid, why, sizeof why);
-                        if (r == 0)
-                                r = run_newidmap("newgidmap", self, m->gid, m->n_gid, why, sizeof why);
+                        int r = map_ids(m, self, why, sizeof why);
                         if (r < 0)
                                 (void)!write(done[1], why, strlen(why));
                         _exit(r < 0 ? 1 : 0);

@@ -405,6 +405,24 @@ def test_umount_by_a_user_drops_the_writable_layer(as_user, user_mount, owners_i
         assert not [n for n in os.listdir(os.path.join(as_user.root, "tmp")) if n.startswith("gone-mount-")]
 
 
+@pytest.mark.parametrize("broken", ["newuidmap", "newgidmap"])
+def test_a_failing_id_mapper_is_one_line(as_user, broken):
+    """newuidmap and newgidmap run side by side: either one failing is said
+    in one line (its own message above it)."""
+    fake = os.path.join(os.path.dirname(as_user.root), "bin")    # where the user can reach it
+    os.mkdir(fake, 0o755)
+    with open(os.path.join(fake, broken), "w") as f:
+        f.write(f"#!/bin/sh\necho '{broken}: refused by the test' >&2\nexit 1\n")
+    os.chmod(os.path.join(fake, broken), 0o755)
+    env = as_user.user.env(PATH=f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    p = as_user("unshare", "true", env=env)
+    assert p.returncode != 0
+    lines = p.stderr.splitlines()
+    assert lines[0] == f"{broken}: refused by the test", p.stderr
+    assert len(lines) == 2 and lines[1].startswith("strata: ") and "map ids 0-65536 of the user namespace" in lines[1] \
+        and f"{broken} " in lines[1] and "failed" in lines[1], p.stderr
+
+
 def test_run_by_a_user(as_user, owners_image, dev_fuse_for_users):
     u = as_user.user
     p = as_user("run", "--rm", owners_image.ref, "sh", "-c",
