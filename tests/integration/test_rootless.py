@@ -510,11 +510,17 @@ def test_info_says_rootless_and_the_ranges(as_user, as_single, strata):
     assert "Rootless: false (root: the host's ids; overlay xattrs trusted.overlay.*)" in r.lines
 
 
+def _build_context(who, containerfile):
+    """A build context the user owns, holding @containerfile's lines."""
+    ctx = os.path.join(os.path.dirname(who.root), "ctx")
+    who.user.run(["mkdir", ctx])
+    who.user.run(["sh", "-c", 'printf "%s\\n" "$@" > ' + f"{ctx}/Containerfile", "sh"] + containerfile)
+    return ctx
+
+
 def test_build_by_a_user(as_user, owners_image, dev_fuse_for_users):
-    ctx = os.path.join(os.path.dirname(as_user.root), "ctx")
-    as_user.user.run(["mkdir", ctx])
-    as_user.user.run(["sh", "-c", f"printf 'FROM {owners_image.ref}\\nRUN echo built > /built && "
-                                  f"chown 65534:33 /built && chmod 2640 /built\\n' > {ctx}/Containerfile"])
+    ctx = _build_context(as_user, [f"FROM {owners_image.ref}",
+                                   "RUN echo built > /built && chown 65534:33 /built && chmod 2640 /built"])
     p = as_user("build", "-q", "-t", "built:1", ctx)
     assert p.returncode == 0, p.stderr
     p = as_user("run", "--rm", "built:1", "stat", "-c", "%u:%g %a", "/built", "/srv/www")
@@ -662,10 +668,8 @@ def test_run_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_u
 
 
 def test_build_without_a_subordinate_range(as_single, owners_image, dev_fuse_for_users):
-    ctx = os.path.join(os.path.dirname(as_single.root), "ctx")
-    as_single.user.run(["mkdir", ctx])
-    as_single.user.run(["sh", "-c", f"printf 'FROM {owners_image.ref}\\nRUN echo built > /built && "
-                                    f"cat /srv/www/index.html >> /built && chmod 4750 /built\\n' > {ctx}/Containerfile"])
+    ctx = _build_context(as_single, [f"FROM {owners_image.ref}",
+                                     "RUN echo built > /built && cat /srv/www/index.html >> /built && chmod 4750 /built"])
     p = as_single("build", "-q", "-t", "built:1", ctx)
     assert p.returncode == 0, p.stderr
     p = as_single("run", "--rm", "built:1", "sh", "-c", "stat -c '%u:%g %a' /built; cat /built")
