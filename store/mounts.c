@@ -317,15 +317,7 @@ static bool alive(int pid)
 
 unsigned long long store_proc_start(int pid)
 {
-        char b[1024];
-        const char *f = proc_stat(pid, b, sizeof b);
-        unsigned long long start = 0;
-        /* state, then 19 fields */
-        if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &start) != 1)
-                return 0;
-        /* a zombie: the command has ended, its parent not yet told */
-        return *f == 'Z' ? 0 : start;
+        return proc_start(pid);
 }
 
 bool store_run_alive(const struct store_mount *m)

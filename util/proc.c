@@ -63,6 +63,19 @@ bool pid_alive(int pid)
         return proc_threads(pid) > 1;
 }
 
+unsigned long long proc_start(int pid)
+{
+        char b[1024];
+        const char *f = proc_stat(pid, b, sizeof b);
+        unsigned long long start = 0;
+        /* state, then 19 fields */
+        if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &start) != 1)
+                return 0;
+        /* a zombie: it has ended, its parent not yet told */
+        return *f == 'Z' ? 0 : start;
+}
+
 bool pid_wait_gone(int pid, unsigned timeout_ms)
 {
         for (unsigned waited = 0; pid_alive(pid); waited += 10) {

@@ -129,6 +129,10 @@ const char *proc_stat(int pid, char *buf, size_t size);
 /* pid_alive() - process @pid exists and has not exited (a zombie, exited
  * but not yet reaped, counts as gone; EPERM from kill() as there). */
 bool pid_alive(int pid);
+/* proc_start() - the start time of process @pid (/proc/PID/stat field 22),
+ * with which a pid that names it still is told from a reused one; 0 when
+ * there is none (or it has ended: a zombie). */
+unsigned long long proc_start(int pid);
 /* pid_wait_gone() - wait up to @timeout_ms for pid_alive() to turn false;
  * true once it has. */
 bool pid_wait_gone(int pid, unsigned timeout_ms);
