@@ -12,6 +12,9 @@ end), and times with hyperfine, each run from an empty store:
     pull-cold               strata pull (root; user) and podman pull (user, rootless)
     mount+walk+umount       strata mount, find over every entry, umount (root; user);
                             podman unshare + podman image mount + find + image umount (user)
+    run --rm true           strata run --rm of a busybox image's `true` (root; user: its user,
+                            mount, pid, uts and ipc namespaces); podman run fails on this
+                            machine (crun: cgroups in hybrid mode), so it has no row
 
 Prints a markdown table: medians and the ratio to root's strata.  Speed is
 reported, never asserted.  Needs root (it makes the user)."""
@@ -100,6 +103,15 @@ def main():
                 "rl walk podman", f"{podman} unshare sh -c 'm=$(podman image mount {ref}) && "
                                   f"{walk.format(m='$m')} && podman image umount {ref} >/dev/null'",
                 "sync", runs, work)))
+        bench = "run --rm busybox true"
+        b.build_image(reg, "bench/busybox:latest", layers=[b.busybox_entries()], config={"Cmd": ["/bin/sh"]})
+        bb = f"{reg.host}/bench/busybox:latest"
+        subprocess.run(f"{S} --root {R}/store pull -q {bb} >/dev/null", shell=True, check=True)
+        subprocess.run(f"{as_user}{S} --root {U}/store pull -q {bb} >/dev/null", shell=True, check=True)
+        rows.append((bench, "strata, root", bench_pull.hyperfine(
+            "rl run root", f"{S} --root {R}/store run --rm {bb} true", "sync", runs, work)))
+        rows.append((bench, "strata, user", bench_pull.hyperfine(
+            "rl run user", f"{as_user}{S} --root {U}/store run --rm {bb} true", "sync", runs, work)))
         print("| benchmark | contender | median s | × strata as root | min–max s |")
         print("|---|---|---:|---:|---:|")
         for bench in dict.fromkeys(r[0] for r in rows):
@@ -117,6 +129,7 @@ def main():
                 os.kill(int(f.read().strip()), 9)
         except (OSError, ValueError):
             pass
+        subprocess.run(["pkill", "-KILL", "-u", str(pw.pw_uid)], capture_output=True)   # strata-pause
         subprocess.run(["userdel", "-r", "-f", user], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(f"/tmp/run-{pw.pw_uid}", ignore_errors=True)

@@ -9,6 +9,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 
@@ -311,7 +315,22 @@ static int enter_single(const struct idmap *m, struct err *e)
         return 0;
 }
 
-int userns_enter(const struct idmap *m, bool mount, struct err *e)
+/* Be root of the user namespace just entered: uid and gid 0 and, with
+ * @groups, no supplementary groups (a namespace of one id denies
+ * setgroups: the groups stay). */
+static int become_root(bool groups, struct err *e)
+{
+        if (setresgid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresgid 0");
+        if (groups && setgroups(0, NULL) < 0 && errno != EPERM)
+                return err_set(e, errno, "user namespace: setgroups");
+        if (setresuid(0, 0, 0) < 0)
+                return err_set(e, errno, "user namespace: setresuid 0");
+        return 0;
+}
+
+/* A new user namespace with @m's maps, this process its root. */
+static int enter_new(const struct idmap *m, struct err *e)
 {
         int go[2], done[2];
         pid_t helper = -1;
@@ -346,9 +365,8 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
                 close(go[0]);
                 close(done[1]);
         }
-        int flags = CLONE_NEWUSER | (mount ? CLONE_NEWNS : 0);
         int r = 0;
-        if (unshare(flags) < 0) {
+        if (unshare(CLONE_NEWUSER) < 0) {
                 int s = errno;
                 if (helper > 0) {
                         close(go[1]);
@@ -379,13 +397,135 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
                 if (r < 0)
                         return r;
         }
-        if (setresgid(0, 0, 0) < 0)
-                return err_set(e, errno, "user namespace: setresgid 0");
-        if (!m->single && setgroups(0, NULL) < 0)
-                return err_set(e, errno, "user namespace: setgroups");
-        if (setresuid(0, 0, 0) < 0)
-                return err_set(e, errno, "user namespace: setresuid 0");
-        return 0;
+        return become_root(!m->single, e);
+}
+
+/* ---- the pause process: one namespace for all of a user's commands ----
+ *
+ * Entering a new namespace runs newuidmap and newgidmap, two setuid
+ * programs, for every command.  As podman does, the first command leaves a
+ * process behind that only waits in the namespace ("strata-pause"), and the
+ * next ones join it (setns): the same ids, the same namespace, none of the
+ * helpers.  Its pid and start time are in $XDG_RUNTIME_DIR/strata-pause.pid
+ * (a directory of the user's own, mode 0700: without one, every command
+ * makes its namespace anew, as before).  A pause process whose maps are no
+ * longer what /etc/subuid and /etc/subgid give is killed and replaced. */
+
+static char *pause_file(void)
+{
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+        struct stat st;
+        if (!rt || rt[0] != '/' || lstat(rt, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+            (st.st_mode & 077))
+                return NULL;
+        return xasprintf("%s/strata-pause.pid", rt);
+}
+
+static bool same_ranges(const struct idrange *a, size_t na, const struct idrange *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (a[i].inside != b[i].inside || a[i].outside != b[i].outside || a[i].count != b[i].count)
+                        return false;
+        return true;
+}
+
+/* The pause process the file names, when it is alive, the user's, and its
+ * namespace has @m's maps: its pid, its start time in @start; else 0 (a
+ * stale one is killed). */
+static pid_t pause_find(const struct idmap *m, const char *file, unsigned long long *pstart)
+{
+        char buf[64] = "";
+        _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || read_full(fd, buf, sizeof buf - 1) <= 0)
+                return 0;
+        int pid = 0;
+        unsigned long long start = 0;
+        if (sscanf(buf, "%d %llu", &pid, &start) != 2 || pid <= 0 || !start || proc_start(pid) != start)
+                return 0;
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%d", pid);
+        if (stat(path, &st) < 0 || st.st_uid != getuid())
+                return 0;
+        struct idrange u[IDMAP_MAX], g[IDMAP_MAX];
+        snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+        ssize_t nu = read_proc_map(path, u);
+        snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+        ssize_t ng = read_proc_map(path, g);
+        if (nu < 0 || ng < 0 || !same_ranges(u, (size_t)nu, m->uid, m->n_uid) ||
+            !same_ranges(g, (size_t)ng, m->gid, m->n_gid)) {
+                kill(pid, SIGKILL);     /* /etc/subuid changed: its namespace is not the user's now */
+                return 0;
+        }
+        *pstart = start;
+        return pid;
+}
+
+/* Leave a pause process in the namespace just made (this process is its
+ * root; no mount namespace of its own yet).  Best effort: without it, the
+ * next command makes its own namespace. */
+static void pause_start(const char *file)
+{
+        _cleanup_close_ int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return;         /* another command is starting one */
+        fflush(NULL);
+        pid_t c = fork();
+        if (c < 0)
+                return;
+        if (c == 0) {
+                setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                        dup2(null, 2);
+                }
+                close_range(3, ~0U, 0);
+                (void)!chdir("/");
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                prctl(PR_SET_NAME, "strata-pause");
+                for (;;)
+                        pause();
+        }
+        unsigned long long start = 0;
+        for (int i = 0; i < 100 && !(start = proc_start(c)); i++)
+                usleep(1000);
+        char line[64];
+        int n = snprintf(line, sizeof line, "%d %llu\n", (int)c, start);
+        if (ftruncate(fd, 0) == 0)
+                (void)!pwrite(fd, line, (size_t)n, 0);
+}
+
+int userns_enter(const struct idmap *m, bool mount, struct err *e)
+{
+        _cleanup_free_ char *file = m->single ? NULL : pause_file();
+        unsigned long long start = 0;
+        pid_t pause_pid = file ? pause_find(m, file, &start) : 0;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pause_pid);
+        _cleanup_close_ int ns = pause_pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        /* (still the process checked, not a new one with its pid) */
+        if (ns >= 0 && proc_start(pause_pid) != start)
+                ns = (close(ns), -1);
+        int r;
+        if (ns >= 0 && setns(ns, CLONE_NEWUSER) == 0) {
+                r = become_root(true, e);
+        } else {
+                r = enter_new(m, e);
+                if (r == 0 && file)
+                        pause_start(file);
+        }
+        if (r == 0 && mount && unshare(CLONE_NEWNS) < 0)
+                r = err_set(e, errno, "unshare(CLONE_NEWNS)");
+        return r;
 }
 
 int userns_join(pid_t pid, struct err *e)
@@ -397,14 +537,7 @@ int userns_join(pid_t pid, struct err *e)
                 return err_set(e, errno, "open %s", path);
         if (setns(fd, CLONE_NEWUSER) < 0)
                 return err_set(e, errno, "join the user namespace of pid %d", (int)pid);
-        if (setresgid(0, 0, 0) < 0)
-                return err_set(e, errno, "user namespace: setresgid 0");
-        /* one id mapped: setgroups is denied there, the groups stay */
-        if (setgroups(0, NULL) < 0 && errno != EPERM)
-                return err_set(e, errno, "user namespace: setgroups");
-        if (setresuid(0, 0, 0) < 0)
-                return err_set(e, errno, "user namespace: setresuid 0");
-        return 0;
+        return become_root(true, e);
 }
 
 bool override_stat_parse(const char *v, size_t len, uint32_t *uid, uint32_t *gid, mode_t *mode)

@@ -82,11 +82,13 @@ bool idmap_lookup(const struct idrange *r, size_t n, uint32_t id, bool out, uint
 void idmap_format(const struct idrange *r, size_t n, char *buf, size_t len);
 int idmap_parse(const char *s, struct idrange *r, size_t *n);
 
-/* userns_enter() - move this process (it must have one thread) into a new
- * user namespace with @m's maps and become its root (uid, gid 0, no
- * supplementary groups).  Ranges: newuidmap/newgidmap, run by a helper
- * child for this pid; single: written by this process.  @mount: a new mount
- * namespace too, owned by the new user namespace.  -EPERM etc. with a line
+/* userns_enter() - move this process (it must have one thread) into the
+ * user's namespace with @m's maps and become its root (uid, gid 0, no
+ * supplementary groups): the pause process's, when there is one with those
+ * maps (see userns.c), else a new one (ranges: newuidmap/newgidmap, run by a
+ * helper child for this pid, then a pause process is left in it; single:
+ * written by this process).  @mount: a new mount namespace too, owned by
+ * the user namespace.  -EPERM etc. with a line
  * that says what is missing (user namespaces off, no newuidmap, a range
  * /etc/subuid does not grant). */
 int userns_enter(const struct idmap *m, bool mount, struct err *e);

@@ -6,6 +6,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -35,6 +36,11 @@ class User:
         self.subgid = self._sub("/etc/subgid") if subids else None
         if subids:
             assert self.subuid and self.subuid[1] >= RANGE, "useradd wrote no subordinate uid range"
+        # what pam_systemd gives a user's session: strata keeps its pause
+        # process's pid there (test_pause_process_*)
+        self.runtime_dir = f"/tmp/strata-rt-{name}"
+        os.mkdir(self.runtime_dir, 0o700)
+        os.chown(self.runtime_dir, self.uid, self.gid)
 
     def _sub(self, path):
         with open(path) as f:
@@ -45,7 +51,7 @@ class User:
         return None
 
     def env(self, **extra):
-        e = {"HOME": self.home, "USER": self.name, "LOGNAME": self.name,
+        e = {"HOME": self.home, "USER": self.name, "LOGNAME": self.name, "XDG_RUNTIME_DIR": self.runtime_dir,
              "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
         e.update(extra)
         return e
@@ -65,7 +71,9 @@ class User:
         return self.gid if inside == 0 else self.subgid[0] + inside - 1
 
     def remove(self):
+        subprocess.run(["pkill", "-KILL", "-u", str(self.uid)], capture_output=True)   # its pause process
         subprocess.run(["userdel", "-r", "-f", self.name], capture_output=True)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
 def _made_user(prefix, subids):
@@ -405,6 +413,92 @@ def test_umount_by_a_user_drops_the_writable_layer(as_user, user_mount, owners_i
         assert not [n for n in os.listdir(os.path.join(as_user.root, "tmp")) if n.startswith("gone-mount-")]
 
 
+def _ns_of(as_user, env=None):
+    p = as_user("unshare", "readlink", "/proc/self/ns/user", env=env)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def _pause_pid(user):
+    with open(os.path.join(user.runtime_dir, "strata-pause.pid")) as f:
+        return int(f.read().split()[0])
+
+
+def test_pause_process_keeps_one_namespace(as_user):
+    """The first command leaves strata-pause in the namespace it made; the
+    next ones join it (no newuidmap); once it is gone, the next command
+    makes a namespace (and a pause process) anew."""
+    u = as_user.user
+    first = _ns_of(as_user)
+    pid = _pause_pid(u)
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "strata-pause"
+    assert os.stat(f"/proc/{pid}").st_uid == u.uid
+    assert os.readlink(f"/proc/{pid}/ns/user") == first
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"), "it holds no mount namespace of its own"
+    # joining it: the same namespace, and no id mapper runs (a broken one first in PATH is never called)
+    fake = os.path.join(os.path.dirname(as_user.root), "bin")
+    os.makedirs(fake, exist_ok=True)
+    for prog in ("newuidmap", "newgidmap"):
+        with open(os.path.join(fake, prog), "w") as f:
+            f.write("#!/bin/sh\nexit 1\n")
+        os.chmod(os.path.join(fake, prog), 0o755)
+    assert _ns_of(as_user, env=u.env(PATH=f"{fake}:/usr/bin:/bin")) == first
+    p = as_user("unshare", "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert p.returncode == 0 and p.stdout.split()[:4] == ["0", "0", str(u.uid), "1"], p.stdout
+    os.kill(pid, 9)
+    for _ in range(200):
+        if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z":
+            break
+        time.sleep(0.01)
+    second = _ns_of(as_user)
+    assert second != first
+    assert _pause_pid(u) != pid
+
+
+def test_pause_process_with_other_maps_is_not_joined(as_user):
+    """A pid file that names a process of the user in a namespace with other
+    maps (a stale pause process; here `unshare -U -r`, the user alone) is
+    not joined: that process is killed and a namespace made anew."""
+    u = as_user.user
+    p = subprocess.Popen(["setpriv", "--reuid", str(u.uid), "--regid", str(u.gid), "--init-groups", "--",
+                          "unshare", "-U", "-r", "sleep", "60"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            kids = subprocess.run(["pgrep", "-u", str(u.uid), "-x", "sleep"], capture_output=True, text=True)
+            if kids.stdout.split():
+                break
+            time.sleep(0.01)
+        other = int(kids.stdout.split()[0])
+        start = open(f"/proc/{other}/stat").read().rsplit(") ", 1)[1].split()[19]
+        other_ns = os.readlink(f"/proc/{other}/ns/user")
+        with open(os.path.join(u.runtime_dir, "strata-pause.pid"), "w") as f:
+            f.write(f"{other} {start}\n")
+        mine = _ns_of(as_user)
+        assert mine != other_ns
+        p.wait(timeout=10)
+        assert p.returncode == -9, "the stale pause process was killed"
+        assert _pause_pid(u) != other
+        assert _ns_of(as_user) == mine
+    finally:
+        p.kill()
+
+
+def test_no_pause_process_without_a_private_runtime_dir(as_user):
+    """XDG_RUNTIME_DIR missing, or not the user's own 0700 directory: each
+    command makes its namespace (and leaves nothing behind)."""
+    u = as_user.user
+    shared = os.path.join(os.path.dirname(as_user.root), "rt")
+    os.mkdir(shared, 0o755)
+    os.chown(shared, u.uid, u.gid)
+    env = u.env(XDG_RUNTIME_DIR=shared)
+    assert _ns_of(as_user, env=env) != _ns_of(as_user, env=env)
+    assert os.listdir(shared) == []
+    env = u.env()
+    del env["XDG_RUNTIME_DIR"]
+    assert _ns_of(as_user, env=env) != _ns_of(as_user, env=env)
+
+
 @pytest.mark.parametrize("broken", ["newuidmap", "newgidmap"])
 def test_a_failing_id_mapper_is_one_line(as_user, broken):
     """newuidmap and newgidmap run side by side: either one failing is said
@@ -415,6 +509,7 @@ def test_a_failing_id_mapper_is_one_line(as_user, broken):
         f.write(f"#!/bin/sh\necho '{broken}: refused by the test' >&2\nexit 1\n")
     os.chmod(os.path.join(fake, broken), 0o755)
     env = as_user.user.env(PATH=f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    del env["XDG_RUNTIME_DIR"]      # a namespace made anew, not the pause process's
     p = as_user("unshare", "true", env=env)
     assert p.returncode != 0
     lines = p.stderr.splitlines()
