@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libzstd-dev libisal-dev zlib1g-dev zstd
  docker-registry skopeo umoci podman buildah fuse-overlayfs busybox-static
  python3 python3-pytest attr curl jq openssl util-linux iproute2 sqlite3 git
- hyperfine valgrind scdoc man-db uidmap mmdebstrap"
+ hyperfine valgrind scdoc man-db uidmap mmdebstrap procps e2fsprogs"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
