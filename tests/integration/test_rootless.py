@@ -451,9 +451,12 @@ def test_pause_process_keeps_one_namespace(as_user):
         if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z":
             break
         time.sleep(0.01)
+    # (not compared with the first: once the killed one is reaped, its
+    # namespace's number may be given to the new one)
     second = _ns_of(as_user)
-    assert second != first
-    assert _pause_pid(u) != pid
+    new = _pause_pid(u)
+    assert new != pid and os.readlink(f"/proc/{new}/ns/user") == second
+    assert _ns_of(as_user) == second
 
 
 def test_pause_process_with_other_maps_is_not_joined(as_user):
@@ -491,12 +494,22 @@ def test_no_pause_process_without_a_private_runtime_dir(as_user):
     shared = os.path.join(os.path.dirname(as_user.root), "rt")
     os.mkdir(shared, 0o755)
     os.chown(shared, u.uid, u.gid)
-    env = u.env(XDG_RUNTIME_DIR=shared)
-    assert _ns_of(as_user, env=env) != _ns_of(as_user, env=env)
+    no_dir = u.env()
+    del no_dir["XDG_RUNTIME_DIR"]
+    for env in (u.env(XDG_RUNTIME_DIR=shared), no_dir):
+        # a command still in its namespace, and another one beside it
+        bg = subprocess.Popen(["setpriv", "--reuid", str(u.uid), "--regid", str(u.gid), "--init-groups", "--",
+                               as_user.bin, "--root", as_user.root, "unshare", "sh", "-c",
+                               "readlink /proc/self/ns/user; exec sleep 60"],
+                              stdout=subprocess.PIPE, text=True, env=env, cwd=u.home)
+        try:
+            first = bg.stdout.readline().strip()
+            assert first.startswith("user:[")
+            assert _ns_of(as_user, env=env) != first
+        finally:
+            bg.kill()
+            bg.wait()
     assert os.listdir(shared) == []
-    env = u.env()
-    del env["XDG_RUNTIME_DIR"]
-    assert _ns_of(as_user, env=env) != _ns_of(as_user, env=env)
 
 
 @pytest.mark.parametrize("broken", ["newuidmap", "newgidmap"])
