@@ -400,6 +400,22 @@ static int enter_new(const struct idmap *m, struct err *e)
         return become_root(!m->single, e);
 }
 
+/* The user namespace of @pid, opened (for setns), or -1 with errno; with
+ * @start, only while @pid is still the process that started then (not a
+ * new one given its number). */
+static int open_userns(pid_t pid, unsigned long long start)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && start && proc_start(pid) != start) {
+                close(fd);
+                errno = ESRCH;
+                return -1;
+        }
+        return fd;
+}
+
 /* ---- the pause process: one namespace for all of a user's commands ----
  *
  * Entering a new namespace runs newuidmap and newgidmap, two setuid
@@ -495,9 +511,10 @@ static void pause_start(const char *file)
                 for (;;)
                         pause();
         }
-        unsigned long long start = 0;
-        for (int i = 0; i < 100 && !(start = proc_start(c)); i++)
-                usleep(1000);
+        /* (the child is in /proc from fork() on) */
+        unsigned long long start = proc_start(c);
+        if (!start)
+                return;
         char line[64];
         int n = snprintf(line, sizeof line, "%d %llu\n", (int)c, start);
         if (ftruncate(fd, 0) == 0)
@@ -509,12 +526,7 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
         _cleanup_free_ char *file = m->single ? NULL : pause_file();
         unsigned long long start = 0;
         pid_t pause_pid = file ? pause_find(m, file, &start) : 0;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pause_pid);
-        _cleanup_close_ int ns = pause_pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-        /* (still the process checked, not a new one with its pid) */
-        if (ns >= 0 && proc_start(pause_pid) != start)
-                ns = (close(ns), -1);
+        _cleanup_close_ int ns = pause_pid > 0 ? open_userns(pause_pid, start) : -1;
         int r;
         if (ns >= 0 && setns(ns, CLONE_NEWUSER) == 0) {
                 r = become_root(true, e);
@@ -530,11 +542,9 @@ int userns_enter(const struct idmap *m, bool mount, struct err *e)
 
 int userns_join(pid_t pid, struct err *e)
 {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = open_userns(pid, 0);
         if (fd < 0)
-                return err_set(e, errno, "open %s", path);
+                return err_set(e, errno, "open /proc/%d/ns/user", (int)pid);
         if (setns(fd, CLONE_NEWUSER) < 0)
                 return err_set(e, errno, "join the user namespace of pid %d", (int)pid);
         return become_root(true, e);
