@@ -127,6 +127,10 @@ int format_option(const char *verb, int argc, char **argv, const char **format);
 /* prune_options() - docker's prune flags, -a/--all and -f/--force, and no
  * operand: 0, or the usage error's 2. */
 int prune_options(const char *verb, int argc, char **argv, bool *all, bool *force);
+/* prune_done() - the end of a prune: @r's error under @verb (its status),
+ * or docker's "Total reclaimed space: 1.2MB" (after a blank line when
+ * something was @listed) and 0. */
+int prune_done(const char *verb, int r, struct err *e, uint64_t total, bool listed);
 /* confirm_prompt() - docker's "WARNING! This will remove all @what." and
  * "Are you sure you want to continue? [y/N] " on stdout; true for y/yes. */
 bool confirm_prompt(const char *what);

@@ -96,14 +96,7 @@ static int image_prune(int argc, char **argv)
                 store_image_free(&ims[i]);
         free(ims);
         store_close(s);
-        if (r < 0) {
-                err_wrap(&e, "image prune");
-                return report_err(&e);
-        }
-        char sz[32];
-        human_size(total, sz, sizeof sz);
-        printf("%sTotal reclaimed space: %s\n", header ? "\n" : "", sz);
-        return 0;
+        return prune_done("image prune", r, &e, total, header);
 }
 
 /* GROUP SUB ARGS...: the flat verb SUB stands for, with its own options and help */

@@ -101,12 +101,5 @@ int container_prune(int argc, char **argv)
         }
         free(ms);
         store_close(s);
-        if (r < 0) {
-                err_wrap(&e, "container prune");
-                return report_err(&e);
-        }
-        char sz[32];
-        human_size(total, sz, sizeof sz);
-        printf("%sTotal reclaimed space: %s\n", header ? "\n" : "", sz);
-        return 0;
+        return prune_done("container prune", r, &e, total, header);
 }

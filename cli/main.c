@@ -348,6 +348,18 @@ int prune_options(const char *verb, int argc, char **argv, bool *all, bool *forc
         return 0;
 }
 
+int prune_done(const char *verb, int r, struct err *e, uint64_t total, bool listed)
+{
+        if (r < 0) {
+                err_wrap(e, "%s", verb);
+                return report_err(e);
+        }
+        char sz[32];
+        human_size(total, sz, sizeof sz);
+        printf("%sTotal reclaimed space: %s\n", listed ? "\n" : "", sz);
+        return 0;
+}
+
 void debugf(const char *fmt, ...)
 {
         if (!G.debug)
