@@ -129,28 +129,28 @@ def _workdir(user):
     return d
 
 
+def _as(user, strata_bin, ranged=True):
+    d = _workdir(user)
+    yield As(user, strata_bin, os.path.join(d, "store"))
+    if ranged:
+        # the store holds files of the user's range: remove them from its namespace
+        user.run([strata_bin, "unshare", "rm", "-rf", d])
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture
 def as_user(rootless_user, strata_bin):
-    d = _workdir(rootless_user)
-    yield As(rootless_user, strata_bin, os.path.join(d, "store"))
-    # the store holds files of the user's range: remove them from its namespace
-    rootless_user.run([strata_bin, "unshare", "rm", "-rf", d])
-    shutil.rmtree(d, ignore_errors=True)
+    yield from _as(rootless_user, strata_bin)
 
 
 @pytest.fixture
 def as_ranges(ranges_user, strata_bin):
-    d = _workdir(ranges_user)
-    yield As(ranges_user, strata_bin, os.path.join(d, "store"))
-    ranges_user.run([strata_bin, "unshare", "rm", "-rf", d])
-    shutil.rmtree(d, ignore_errors=True)
+    yield from _as(ranges_user, strata_bin)
 
 
 @pytest.fixture
 def as_single(single_user, strata_bin):
-    d = _workdir(single_user)
-    yield As(single_user, strata_bin, os.path.join(d, "store"))
-    shutil.rmtree(d, ignore_errors=True)
+    yield from _as(single_user, strata_bin, ranged=False)
 
 
 def suid_program():
